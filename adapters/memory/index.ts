@@ -1,0 +1,1 @@
+export { openMemoryStore, MemoryStore } from './memory-store.js';

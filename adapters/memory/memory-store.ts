@@ -1,0 +1,127 @@
+import { checkDrafts, continuesAt, nextTime } from '../../engine/drafts.js';
+import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
+import { Notifier } from '../../engine/notifier.js';
+import { checkPosition, type Position } from '../../engine/position.js';
+import { stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  FollowOptions,
+  LogStore,
+  ReadOptions,
+  StoreCapabilities,
+} from '../../engine/storage.js';
+
+/** The records of one in-memory log, shared by every store opened on the same `memory:<name>`. */
+class MemoryLog {
+  readonly records: LogRecord[] = [];
+  readonly appended = new Notifier();
+  lastTime = 0;
+}
+
+const named = new Map<string, MemoryLog>();
+
+/**
+ * The reference store: one process, nothing persisted. `memory:` opens a fresh log; `memory:<name>`
+ * shares one log between every store opened on that name in this process.
+ * @example await using store = openMemoryStore('memory:');
+ */
+export function openMemoryStore(url = 'memory:'): MemoryStore {
+  if (!url.startsWith('memory:'))
+    throw new InvalidArgumentError(`memory store URL must start with "memory:", got: ${url}`);
+  const name = url.slice('memory:'.length);
+  let log = name === '' ? undefined : named.get(name);
+  if (log === undefined) {
+    log = new MemoryLog();
+    if (name !== '') named.set(name, log);
+  }
+  return new MemoryStore(url, log);
+}
+
+export class MemoryStore implements LogStore {
+  readonly capabilities: StoreCapabilities = { multiProcess: false, persistent: false, durability: 'never' };
+  #closed = false;
+  readonly #closing = new AbortController();
+
+  constructor(
+    readonly url: string,
+    private readonly log: MemoryLog,
+  ) {}
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.#check();
+    checkDrafts(drafts);
+    const head = this.log.records.length;
+    if (options.expectedHead !== undefined) {
+      checkPosition('expectedHead', options.expectedHead);
+      if (options.expectedHead !== head) throw new ConflictError(options.expectedHead, head);
+    }
+    const time = nextTime(this.log.lastTime);
+    this.log.lastTime = time;
+    // Records are copied through structuredClone so callers can't mutate what the log holds.
+    const records = drafts.map((d, i) => Object.freeze(stamp(structuredClone(d), head + i, time)));
+    this.log.records.push(...records);
+    this.log.appended.notify();
+    return { positions: records.map((r) => r.position), time, records };
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async replicate(records: readonly LogRecord[]): Promise<void> {
+    this.#check();
+    if (records.length === 0) return;
+    const head = this.log.records.length;
+    if (!continuesAt(records, head)) throw new ConflictError(head, records[0]?.position ?? -1);
+    for (const r of records) {
+      this.log.records.push(Object.freeze(structuredClone(r)));
+      this.log.lastTime = Math.max(this.log.lastTime, r.time);
+    }
+    this.log.appended.notify();
+  }
+
+  async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    this.#check();
+    const from = checkPosition('from', options.from ?? 0);
+    const to = Math.min(checkPosition('to', options.to ?? this.log.records.length), this.log.records.length);
+    for (let p = from; p < to; p++) {
+      if (options.signal?.aborted === true || this.#closed) return;
+      yield this.log.records[p] as LogRecord;
+    }
+  }
+
+  async *follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    this.#check();
+    let next: Position = checkPosition('from', options.from ?? 0);
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closing.signal])
+      : this.#closing.signal;
+    while (!signal.aborted) {
+      while (next < this.log.records.length) {
+        yield this.log.records[next] as LogRecord;
+        next++;
+        if (signal.aborted) return;
+      }
+      await this.log.appended.wait(signal);
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async head(): Promise<Position> {
+    this.#check();
+    return this.log.records.length;
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing.abort();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError(`store ${this.url}`);
+  }
+}

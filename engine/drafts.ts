@@ -1,0 +1,37 @@
+import { InvalidArgumentError } from './errors.js';
+import type { Position } from './position.js';
+import type { LogRecord, RecordDraft } from './records.js';
+
+/** Checks an append batch at the edge, before any I/O. */
+export function checkDrafts(records: readonly RecordDraft[]): void {
+  if (!Array.isArray(records) || records.length === 0) {
+    throw new InvalidArgumentError(`append needs a non-empty array of records, got: ${describe(records)}`);
+  }
+  for (const [i, r] of records.entries()) {
+    if (typeof r !== 'object' || r === null || typeof r.type !== 'string' || r.type.length === 0) {
+      throw new InvalidArgumentError(
+        `record ${i} must be an object with a non-empty string type, got: ${describe(r)}`,
+      );
+    }
+  }
+}
+
+/** Checks a replicate batch: stamped, contiguous, continuing at `head`. Returns false when it does not. */
+export function continuesAt(records: readonly LogRecord[], head: Position): boolean {
+  return records.every(
+    (r, i) => r.position === head + i && typeof r.time === 'number' && typeof r.v === 'number',
+  );
+}
+
+/** Log time for a new batch: the wall clock, but never before the last time given. */
+export function nextTime(last: number, now = Date.now()): number {
+  return now > last ? now : last;
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 80) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

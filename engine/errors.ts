@@ -1,0 +1,155 @@
+/**
+ * Typed errors that callers can branch on: one base class with a string `code`, subclasses with typed
+ * fields, and {@link isEventyError} as the guard.
+ */
+export const ERROR_CODES = [
+  'invalid-argument',
+  'not-found',
+  'corrupt-record',
+  'lock-unavailable',
+  'closed',
+  'conflict',
+  'validation-failed',
+  'timeout',
+  'unavailable',
+  'aborted',
+  'interrupted',
+] as const;
+
+/** Every error code Eventy raises. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Base class of every error Eventy raises on purpose. */
+export class EventyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = 'EventyError';
+  }
+}
+
+/** A wrong argument, option, URL or value: the message names it and what was expected. */
+export class InvalidArgumentError extends EventyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('invalid-argument', message, options);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+/** A record, event, claim or subscriber that does not exist. */
+export class NotFoundError extends EventyError {
+  readonly what: string;
+  readonly id: string;
+  constructor(what: string, id: string) {
+    super('not-found', `${what} not found: ${id}`);
+    this.name = 'NotFoundError';
+    this.what = what;
+    this.id = id;
+  }
+}
+
+/** A stored frame failed its length, CRC or CBOR check: names the segment and byte offset. */
+export class CorruptRecordError extends EventyError {
+  readonly segment: string;
+  readonly offset: number;
+  /** Position of the last good record before the corruption, when known. */
+  readonly after: number | undefined;
+  constructor(segment: string, offset: number, reason: string, after?: number, options?: ErrorOptions) {
+    super(
+      'corrupt-record',
+      `corrupt record in segment ${segment} at byte offset ${offset}: ${reason}` +
+        (after === undefined ? '' : ` (after position ${after})`),
+      options,
+    );
+    this.name = 'CorruptRecordError';
+    this.segment = segment;
+    this.offset = offset;
+    this.after = after;
+  }
+}
+
+/** A lock could not be taken in time. */
+export class LockUnavailableError extends EventyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('lock-unavailable', message, options);
+    this.name = 'LockUnavailableError';
+  }
+}
+
+/** The object was closed and cannot be used any more. */
+export class ClosedError extends EventyError {
+  constructor(what: string) {
+    super('closed', `${what} is closed`);
+    this.name = 'ClosedError';
+  }
+}
+
+/** An optimistic check failed: the log head was not where the caller expected. */
+export class ConflictError extends EventyError {
+  readonly expected: number;
+  readonly actual: number;
+  constructor(expected: number, actual: number) {
+    super('conflict', `expected log head at position ${expected}, but it is at ${actual}`);
+    this.name = 'ConflictError';
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A payload failed its queue's schema. */
+export class ValidationFailedError extends EventyError {
+  readonly issues: readonly { message: string; path?: readonly unknown[] | undefined }[];
+  constructor(message: string, issues: ValidationFailedError['issues']) {
+    super('validation-failed', message);
+    this.name = 'ValidationFailedError';
+    this.issues = issues;
+  }
+}
+
+/** A handler or an operation ran past its time limit. */
+export class TimeoutError extends EventyError {
+  readonly ms: number;
+  constructor(message: string, ms: number) {
+    super('timeout', message);
+    this.name = 'TimeoutError';
+    this.ms = ms;
+  }
+}
+
+/** A backend (a Redis server, a file system) could not be reached; nothing was written. */
+export class UnavailableError extends EventyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
+/** An operation was aborted through its AbortSignal. */
+export class AbortedError extends EventyError {
+  constructor(message = 'the operation was aborted', options?: ErrorOptions) {
+    super('aborted', message, options);
+    this.name = 'AbortedError';
+  }
+}
+
+/** In-flight work stopped by `queue.interrupt()`. */
+export class InterruptedError extends EventyError {
+  constructor(message = 'interrupted', options?: ErrorOptions) {
+    super('interrupted', message, options);
+    this.name = 'InterruptedError';
+  }
+}
+
+/**
+ * True when `e` is an Eventy error, optionally of one code.
+ * @example if (isEventyError(err, 'not-found')) return null;
+ */
+export function isEventyError(e: unknown, code?: ErrorCode): e is EventyError {
+  return e instanceof EventyError && (code === undefined || e.code === code);
+}
+
+/** Throws {@link AbortedError} (with the signal's reason as cause) when the signal is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new AbortedError(undefined, { cause: signal.reason });
+}

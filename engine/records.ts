@@ -1,0 +1,240 @@
+import type { Position } from './position.js';
+
+/** The record format version written by this release. Readers accept this and older versions. */
+export const RECORD_VERSION = 1;
+
+/** Fields the log assigns at append: never set by the caller. */
+export interface Stamped {
+  /** Format version of the record. */
+  readonly v: number;
+  /** Place in the log, assigned by the store. */
+  readonly position: Position;
+  /** Log time in ms since the epoch, assigned by the store, never decreasing within a log. */
+  readonly time: number;
+}
+
+/** Standard headers of an event; user headers sit beside them. */
+export interface EventHeaders {
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  /** Idempotency key: a second publish with the same key returns the first event. */
+  readonly key?: string;
+  readonly [name: string]: string | undefined;
+}
+
+/** Serialisable error carried by results. */
+export interface ErrorInfo {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  readonly limit: number;
+  readonly minBackoff: number;
+  readonly maxBackoff: number;
+  /** Error names that may be retried; absent means every error. */
+  readonly retryOn?: readonly string[];
+}
+
+export interface FilterSpec {
+  readonly expressions: readonly string[];
+  readonly operator: 'all' | 'any';
+}
+
+export type Delivery = 'competing' | 'broadcast';
+export type ResultStatus = 'ok' | 'failed' | 'timeout' | 'skipped' | 'rejected';
+
+export interface EventPublished {
+  readonly type: 'event.published';
+  readonly queue: string;
+  readonly eventId: string;
+  readonly payload: unknown;
+  readonly headers: EventHeaders;
+  /** Absolute log time before which the event is held (schedule / `at`). */
+  readonly availableAt?: number;
+  /** Held for this many ms after the record's log time (`delay`). */
+  readonly delay?: number;
+  readonly priority?: number;
+}
+
+export interface SubscriberRegistered {
+  readonly type: 'subscriber.registered';
+  readonly queue: string;
+  readonly subscriberId: string;
+  readonly name: string;
+  readonly filter?: FilterSpec;
+  readonly delivery: Delivery;
+  readonly retry: RetryPolicy;
+  readonly timeout: number;
+  /** Events before this position are not delivered to the subscriber. */
+  readonly startPosition: Position;
+}
+
+export interface SubscriberDeleted {
+  readonly type: 'subscriber.deleted';
+  readonly queue: string;
+  readonly subscriberId: string;
+}
+
+interface ClaimFields {
+  readonly queue: string;
+  readonly eventId: string;
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly attempt: number;
+}
+
+export interface ClaimAcquired extends ClaimFields {
+  readonly type: 'claim.acquired';
+  /** The lease runs until the record's log time plus this many ms. */
+  readonly leaseMs: number;
+}
+
+export interface ClaimExtended extends ClaimFields {
+  readonly type: 'claim.extended';
+  readonly leaseMs: number;
+}
+
+export interface ClaimReleased extends ClaimFields {
+  readonly type: 'claim.released';
+  readonly reason?: string;
+}
+
+/** Eventy's raw claim: an exclusive named token, true for the first creator ever. */
+export interface TokenClaimed {
+  readonly type: 'token.claimed';
+  readonly queue: string;
+  readonly claimId: string;
+  readonly workerId: string;
+  readonly data?: unknown;
+}
+
+export interface ResultRecorded extends ClaimFields {
+  readonly type: 'result.recorded';
+  readonly status: ResultStatus;
+  readonly details?: unknown;
+  readonly error?: ErrorInfo;
+  /** Log time of the next attempt, when another one follows. */
+  readonly retryAt?: number;
+  readonly durationMs: number;
+}
+
+interface WorkerFields {
+  readonly workerId: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly queues: readonly string[];
+  readonly subscribers: readonly string[];
+}
+
+export interface WorkerJoined extends WorkerFields {
+  readonly type: 'worker.joined';
+  /** A worker that sends no heartbeat for this long is taken as dead. */
+  readonly ttlMs: number;
+}
+
+export interface WorkerHeartbeat extends WorkerFields {
+  readonly type: 'worker.heartbeat';
+  readonly ttlMs: number;
+}
+
+export interface WorkerLeft extends WorkerFields {
+  readonly type: 'worker.left';
+  readonly reason?: string;
+}
+
+export interface ControlEnd {
+  readonly type: 'control.end';
+  readonly queue: string;
+  readonly timeout: number;
+}
+
+export interface ControlInterrupt {
+  readonly type: 'control.interrupt';
+  readonly queue: string;
+}
+
+export interface ScheduleRegistered {
+  readonly type: 'schedule.registered';
+  readonly queue: string;
+  readonly scheduleId: string;
+  readonly cron?: string;
+  readonly every?: number;
+  readonly at?: number;
+  readonly payload: unknown;
+}
+
+export interface ScheduleDeleted {
+  readonly type: 'schedule.deleted';
+  readonly queue: string;
+  readonly scheduleId: string;
+}
+
+/** What a caller appends: a record without the log-assigned fields. */
+export type KnownRecordBody =
+  | EventPublished
+  | SubscriberRegistered
+  | SubscriberDeleted
+  | ClaimAcquired
+  | ClaimExtended
+  | ClaimReleased
+  | TokenClaimed
+  | ResultRecorded
+  | WorkerJoined
+  | WorkerHeartbeat
+  | WorkerLeft
+  | ControlEnd
+  | ControlInterrupt
+  | ScheduleRegistered
+  | ScheduleDeleted;
+
+export type RecordType = KnownRecordBody['type'];
+
+/** A record of a type this release does not know (written by a newer one): carried through untouched. */
+export interface ForeignRecordBody {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** The input of an append. */
+export type RecordDraft = KnownRecordBody | ForeignRecordBody;
+
+/** A known record as stored in the log. */
+export type KnownRecord = KnownRecordBody & Stamped;
+
+/** Any record read from a log: known, or foreign and carried through. */
+export type LogRecord = KnownRecord | (ForeignRecordBody & Stamped);
+
+/** A record of one known type, as stored. */
+export type RecordOf<T extends RecordType> = Extract<KnownRecordBody, { type: T }> & Stamped;
+
+export const RECORD_TYPES: readonly RecordType[] = [
+  'event.published',
+  'subscriber.registered',
+  'subscriber.deleted',
+  'claim.acquired',
+  'claim.extended',
+  'claim.released',
+  'token.claimed',
+  'result.recorded',
+  'worker.joined',
+  'worker.heartbeat',
+  'worker.left',
+  'control.end',
+  'control.interrupt',
+  'schedule.registered',
+  'schedule.deleted',
+];
+const known = new Set<string>(RECORD_TYPES);
+
+/** True when the record is of a type this release knows; folds skip the others. */
+export function isKnownRecord(record: LogRecord): record is KnownRecord {
+  return known.has(record.type);
+}
+
+/** Stamps a draft with its log-assigned fields. */
+export function stamp(draft: RecordDraft, position: Position, time: number): LogRecord {
+  return { ...draft, v: RECORD_VERSION, position, time } as LogRecord;
+}

@@ -26,7 +26,7 @@ export async function openStore(
 ): Promise<LogStore> {
   if (typeof url !== 'string' || url === '') {
     throw new InvalidArgumentError(
-      `store URL must be a non-empty string like "file:.eventy" or "memory:", got: ${String(url)}`,
+      `store URL must be a non-empty string like "file:.eventy" or "memory:", got: ${JSON.stringify(url)}`,
     );
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();

@@ -5,9 +5,13 @@ import type { LogRecord } from './records.js';
 
 /**
  * Frames: `[u32 length][u32 crc32c][cbor bytes]`, big-endian, the CRC taken over the CBOR bytes.
- * The same bytes are written by every store that keeps bytes (filesystem segments, Redis entries).
+ * The length word's top bit marks "more frames of this batch follow": a batch is visible only once its
+ * last frame (top bit clear) is complete, which makes a batch append atomic for readers and after a
+ * crash. The same bytes are written by every store that keeps bytes (filesystem segments, exports).
  */
 export const FRAME_HEADER = 8;
+const MORE = 0x8000_0000;
+const LENGTH_MASK = 0x7fff_ffff;
 
 /** The largest record accepted: a length above it is corruption, not a record. */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
@@ -21,19 +25,20 @@ export function encodeRecord(record: LogRecord): Buffer {
   return encoder.encode(record);
 }
 
-/** One framed record. */
-export function encodeFrame(record: LogRecord): Buffer {
+/** One framed record; `more` marks that further frames of the same batch follow it. */
+export function encodeFrame(record: LogRecord, more = false): Buffer {
   const body = encoder.encode(record);
   const frame = Buffer.allocUnsafe(FRAME_HEADER + body.length);
-  frame.writeUInt32BE(body.length, 0);
+  frame.writeUInt32BE((more ? MORE : 0) + body.length, 0);
   frame.writeUInt32BE(crc32c(body), 4);
   body.copy(frame, FRAME_HEADER);
   return frame;
 }
 
-/** Frames many records into one buffer, for one write. */
-export function encodeFrames(records: readonly LogRecord[]): Buffer {
-  return Buffer.concat(records.map(encodeFrame));
+/** Frames one batch into one buffer, for one write: every frame but the last carries the "more" bit. */
+export function encodeBatch(records: readonly LogRecord[]): Buffer {
+  const last = records.length - 1;
+  return Buffer.concat(records.map((r, i) => encodeFrame(r, i < last)));
 }
 
 /**
@@ -66,8 +71,21 @@ function isRecordShape(value: unknown): value is LogRecord {
 
 /** What {@link scanFrames} found at one place of a buffer. */
 export type FrameScan =
-  | { readonly kind: 'record'; readonly record: LogRecord; readonly offset: number; readonly end: number }
+  | {
+      readonly kind: 'record';
+      readonly record: LogRecord;
+      readonly offset: number;
+      readonly end: number;
+      /** More frames of the same batch follow. */
+      readonly more: boolean;
+    }
   /** An incomplete frame (or zeros) runs to the end of the buffer: a torn tail if at the end of a file. */
+  | { readonly kind: 'torn'; readonly offset: number };
+
+/** What {@link scanBatches} found: complete batches, then possibly an incomplete tail. */
+export type BatchScan =
+  | { readonly kind: 'batch'; readonly records: LogRecord[]; readonly offset: number; readonly end: number }
+  /** An incomplete batch runs from `offset` to the end of the buffer. */
   | { readonly kind: 'torn'; readonly offset: number };
 
 /**
@@ -82,7 +100,8 @@ export function* scanFrames(buf: Buffer, segment: string, base = 0, start = 0): 
       yield { kind: 'torn', offset: base + at };
       return;
     }
-    const length = buf.readUInt32BE(at);
+    const word = buf.readUInt32BE(at);
+    const length = word & LENGTH_MASK;
     if (length === 0 || length > MAX_RECORD_BYTES) {
       if (isZeros(buf, at)) {
         yield { kind: 'torn', offset: base + at };
@@ -99,14 +118,33 @@ export function* scanFrames(buf: Buffer, segment: string, base = 0, start = 0): 
     if (crc32c(body) !== buf.readUInt32BE(at + 4)) {
       throw new CorruptRecordError(segment, base + at, 'CRC mismatch');
     }
-    yield {
-      kind: 'record',
-      record: decodeRecord(body, segment, base + at),
-      offset: base + at,
-      end: base + end,
-    };
+    const record = decodeRecord(body, segment, base + at);
+    yield { kind: 'record', record, offset: base + at, end: base + end, more: word >= MORE };
     at = end;
   }
+}
+
+/**
+ * Reads whole batches from `buf` (see {@link scanFrames} for the arguments): a batch is yielded once its
+ * last frame is complete; a batch cut short by the end of the buffer is reported as `torn` at its start.
+ * @throws CorruptRecordError on a bad length, CRC or CBOR.
+ */
+export function* scanBatches(buf: Buffer, segment: string, base = 0, start = 0): Generator<BatchScan> {
+  let records: LogRecord[] = [];
+  let batchStart = base + start;
+  for (const item of scanFrames(buf, segment, base, start)) {
+    if (item.kind === 'torn') {
+      yield { kind: 'torn', offset: batchStart };
+      return;
+    }
+    records.push(item.record);
+    if (!item.more) {
+      yield { kind: 'batch', records, offset: batchStart, end: item.end };
+      records = [];
+      batchStart = item.end;
+    }
+  }
+  if (records.length > 0) yield { kind: 'torn', offset: batchStart };
 }
 
 function isZeros(buf: Buffer, from: number): boolean {

@@ -3,12 +3,14 @@ import type { Position } from './position.js';
 import type { LogRecord, RecordDraft } from './records.js';
 
 /** Checks an append batch at the edge, before any I/O. */
-export function checkDrafts(records: readonly RecordDraft[]): void {
+export function checkDrafts(input: readonly RecordDraft[]): void {
+  const records: unknown = input;
   if (!Array.isArray(records) || records.length === 0) {
     throw new InvalidArgumentError(`append needs a non-empty array of records, got: ${describe(records)}`);
   }
-  for (const [i, r] of records.entries()) {
-    if (typeof r !== 'object' || r === null || typeof r.type !== 'string' || r.type.length === 0) {
+  for (const [i, r] of (records as unknown[]).entries()) {
+    const type: unknown = typeof r === 'object' && r !== null ? (r as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string' || type.length === 0) {
       throw new InvalidArgumentError(
         `record ${i} must be an object with a non-empty string type, got: ${describe(r)}`,
       );
@@ -30,7 +32,7 @@ export function nextTime(last: number, now = Date.now()): number {
 
 function describe(value: unknown): string {
   try {
-    return JSON.stringify(value)?.slice(0, 80) ?? String(value);
+    return (JSON.stringify(value) as string | undefined)?.slice(0, 80) ?? String(value);
   } catch {
     return String(value);
   }

@@ -4,11 +4,12 @@ export * from './records.js';
 export type * from './storage.js';
 export {
   encodeFrame,
-  encodeFrames,
+  encodeBatch,
   encodeRecord,
   decodeRecord,
   scanFrames,
+  scanBatches,
   FRAME_HEADER,
   MAX_RECORD_BYTES,
 } from './codec.js';
-export type { FrameScan } from './codec.js';
+export type { FrameScan, BatchScan } from './codec.js';

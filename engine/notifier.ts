@@ -35,3 +35,8 @@ export class Notifier {
     return this.#waiters.size;
   }
 }
+
+/** Reads the flag afresh (a plain property read is narrowed away by the compiler across a yield). */
+export function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}

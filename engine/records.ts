@@ -236,5 +236,5 @@ export function isKnownRecord(record: LogRecord): record is KnownRecord {
 
 /** Stamps a draft with its log-assigned fields. */
 export function stamp(draft: RecordDraft, position: Position, time: number): LogRecord {
-  return { ...draft, v: RECORD_VERSION, position, time } as LogRecord;
+  return { ...draft, v: RECORD_VERSION, position, time };
 }

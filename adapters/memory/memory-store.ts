@@ -1,6 +1,7 @@
 import { checkDrafts, continuesAt, nextTime } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { Notifier } from '../../engine/notifier.js';
+import { aborted } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import { stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
 import type {
@@ -79,6 +80,7 @@ export class MemoryStore implements LogStore {
     this.log.appended.notify();
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- an async iterable over memory
   async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
@@ -99,7 +101,7 @@ export class MemoryStore implements LogStore {
       while (next < this.log.records.length) {
         yield this.log.records[next] as LogRecord;
         next++;
-        if (signal.aborted) return;
+        if (aborted(signal)) return;
       }
       await this.log.appended.wait(signal);
     }

@@ -1,0 +1,241 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { checkDrafts, continuesAt } from '../../engine/drafts.js';
+import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
+import { aborted, Notifier } from '../../engine/notifier.js';
+import { checkPosition, type Position } from '../../engine/position.js';
+import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  FollowOptions,
+  LogStore,
+  ReadOptions,
+  StoreCapabilities,
+} from '../../engine/storage.js';
+import { resolveFileOptions, type FileStoreOptions, type ResolvedFileOptions } from './file-url.js';
+import { SegmentCursor } from './segment-cursor.js';
+import { listSegments, readIndex, segmentName } from './segment-files.js';
+import { SegmentWriter, type BatchOutcome, type PendingBatch } from './segment-writer.js';
+
+export type { FileStoreOptions } from './file-url.js';
+
+interface Waiting {
+  readonly batch: PendingBatch;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Opens the filesystem log in a directory (created when missing): the embedded default store, safe for
+ * many processes on one machine.
+ * @throws InvalidArgumentError for a bad URL or option.
+ * @example await using store = await openFileStore('file:.eventy', { durability: 'batch' });
+ */
+export async function openFileStore(url: string, options: FileStoreOptions = {}): Promise<FileStore> {
+  const resolved = resolveFileOptions(url, options);
+  try {
+    return new FileStore(url, resolved, await SegmentWriter.open(resolved.dir, resolved.segmentBytes));
+  } catch (e) {
+    if (isEventyError(e)) throw e;
+    throw new UnavailableError(`cannot open filesystem log ${resolved.dir}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * A log in one directory: segment files named by base position, rolled at `segmentBytes`, each with a
+ * sparse index; appends serialised across processes with `flock`, group-committed within a process.
+ */
+export class FileStore implements LogStore {
+  readonly capabilities: StoreCapabilities;
+  #queue: Waiting[] = [];
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+  readonly #closing = new AbortController();
+  readonly #changed = new Notifier();
+  #changes = 0;
+  #watcher: fs.FSWatcher | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly options: ResolvedFileOptions,
+    private readonly writer: SegmentWriter,
+  ) {
+    this.capabilities = { multiProcess: true, persistent: true, durability: options.durability };
+  }
+
+  /** The log's directory. */
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.#check();
+      checkDrafts(drafts);
+      const expectedHead =
+        options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
+      this.#queue.push({ batch: { drafts, expectedHead }, resolve, reject });
+      this.#flushing ??= this.#flushLoop();
+    });
+  }
+
+  async replicate(records: readonly LogRecord[]): Promise<void> {
+    this.#check();
+    if (records.length === 0) return;
+    await this.#locked(() => {
+      if (!continuesAt(records, this.writer.head)) {
+        throw new ConflictError(this.writer.head, records[0]?.position ?? -1);
+      }
+      this.writer.writeStamped(records);
+    });
+    if (this.options.durability !== 'never') await this.writer.sync();
+    this.#notify();
+  }
+
+  async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    this.#check();
+    const from = checkPosition('from', options.from ?? 0);
+    const to = options.to === undefined ? await this.head() : checkPosition('to', options.to);
+    const cursor = new SegmentCursor(this.dir, from);
+    try {
+      while (cursor.next < to && !this.#closed && options.signal?.aborted !== true) {
+        const records = cursor.poll();
+        if (records.length === 0) return;
+        for (const r of records) {
+          if (r.position >= to) return;
+          yield r;
+        }
+      }
+    } finally {
+      cursor.close();
+    }
+  }
+
+  async *follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    this.#check();
+    const cursor = new SegmentCursor(this.dir, checkPosition('from', options.from ?? 0));
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closing.signal])
+      : this.#closing.signal;
+    this.#watch();
+    try {
+      while (!signal.aborted) {
+        const seen = this.#changes;
+        const records = cursor.poll();
+        for (const r of records) {
+          yield r;
+          if (aborted(signal)) return;
+        }
+        if (records.length === 0 && seen === this.#changes) {
+          await this.#changed.wait(signal, this.options.pollMs);
+        }
+      }
+    } finally {
+      cursor.close();
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async head(): Promise<Position> {
+    this.#check();
+    // Complete batches from the last index entry of the last segment to the end: no lock needed.
+    const base = listSegments(this.dir).at(-1) ?? 0;
+    const cursor = new SegmentCursor(this.dir, readIndex(this.dir, base).at(-1)?.position ?? base);
+    try {
+      while (cursor.poll().length > 0);
+      return cursor.next;
+    } finally {
+      cursor.close();
+    }
+  }
+
+  /** The segment files, oldest first. */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async segments(): Promise<{ base: Position; file: string; bytes: number }[]> {
+    this.#check();
+    return listSegments(this.dir).map((base) => {
+      const file = path.join(this.dir, segmentName(base));
+      return { base, file, bytes: fs.statSync(file).size };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort();
+    this.#watcher?.close();
+    await this.#flushing;
+    this.writer.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Writes what is queued: group commit for `batch`/`never`, one batch per write for `always`. */
+  async #flushLoop(): Promise<void> {
+    await nextTurn(); // let appends made in the same turn join this write
+    while (this.#queue.length > 0) {
+      const take = this.options.durability === 'always' ? this.#queue.splice(0, 1) : this.#queue.splice(0);
+      try {
+        const outcomes = await this.#locked(() => this.writer.write(take.map((w) => w.batch)));
+        this.#notify();
+        if (this.options.durability !== 'never') await this.writer.sync();
+        take.forEach((w, i) => settle(w, outcomes[i] as BatchOutcome));
+      } catch (e) {
+        const error = isEventyError(e)
+          ? e
+          : new UnavailableError(`cannot append to ${this.dir}: ${(e as Error).message}`, { cause: e });
+        for (const w of take) w.reject(error);
+      }
+    }
+    this.#flushing = undefined;
+  }
+
+  async #locked<T>(fn: () => T): Promise<T> {
+    await this.writer.lock();
+    try {
+      this.writer.refresh();
+      return fn();
+    } finally {
+      this.writer.unlock();
+    }
+  }
+
+  #notify(): void {
+    this.#changes++;
+    this.#changed.notify();
+  }
+
+  #watch(): void {
+    if (this.#watcher !== undefined || this.#closed) return;
+    try {
+      this.#watcher = fs.watch(this.dir, { persistent: false }, () => this.#notify());
+      this.#watcher.on('error', () => {
+        this.#watcher?.close(); // polling carries on
+      });
+    } catch {
+      // no watcher on this file system: polling alone
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError(`store ${this.url}`);
+  }
+}
+
+function settle(w: Waiting, outcome: BatchOutcome): void {
+  if (!outcome.ok) {
+    w.reject(outcome.error);
+    return;
+  }
+  w.resolve({
+    positions: outcome.records.map((r) => r.position),
+    time: outcome.time,
+    records: outcome.records,
+  });
+}

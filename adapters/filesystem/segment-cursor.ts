@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { scanBatches } from '../../engine/codec.js';
+import { CorruptRecordError } from '../../engine/errors.js';
+import type { Position } from '../../engine/position.js';
+import type { LogRecord } from '../../engine/records.js';
+import { listSegments, readAt, readIndex, seekIndex, segmentFor, segmentName } from './segment-files.js';
+
+const CHUNK = 1024 * 1024;
+
+/**
+ * Reads a filesystem log forward from a position, one poll at a time, across segment rolls. It never
+ * yields part of a batch, never skips a position and never yields one twice; an incomplete batch at the
+ * end of the last segment (a write in progress, or a torn tail) is simply not there yet.
+ */
+export class SegmentCursor {
+  #fd: number | undefined;
+  #base: Position = 0;
+  #offset = 0;
+  /** Position the index promised at #offset, checked on the first batch read there. */
+  #promised: Position | undefined;
+  #chunk = CHUNK;
+
+  constructor(
+    private readonly dir: string,
+    /** The next position to deliver. */
+    public next: Position,
+  ) {}
+
+  /** Complete batches written since the last poll (from `next` on); empty when there is nothing new. */
+  poll(): LogRecord[] {
+    if (this.#fd === undefined && !this.#openAt(this.next)) return [];
+    for (;;) {
+      const records = this.#readNew();
+      if (records.length > 0) return records;
+      const later = listSegments(this.dir).find((b) => b > this.#base);
+      if (later === undefined) return [];
+      // The writer may have finished a batch here just before it rolled: read once more, then move on.
+      const last = this.#readNew();
+      if (last.length > 0) return last;
+      this.#checkSealed(later);
+      this.#open(later);
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  get #file(): string {
+    return path.join(this.dir, segmentName(this.#base));
+  }
+
+  #openAt(position: Position): boolean {
+    const bases = listSegments(this.dir);
+    const base = segmentFor(bases, position) ?? bases[0];
+    if (base === undefined) return false;
+    this.#open(base);
+    const entry = seekIndex(readIndex(this.dir, base), base, position);
+    this.#offset = entry.offset;
+    this.#promised = entry.offset === 0 ? undefined : entry.position;
+    if (position < base) this.next = base; // history before the first segment was dropped
+    return true;
+  }
+
+  #open(base: Position): void {
+    this.close();
+    this.#base = base;
+    this.#offset = 0;
+    this.#promised = undefined;
+    this.#fd = fs.openSync(this.#file, 'r');
+  }
+
+  #readNew(): LogRecord[] {
+    const fd = this.#fd as number;
+    const size = fs.fstatSync(fd).size;
+    const out: LogRecord[] = [];
+    while (this.#offset < size && out.length === 0) {
+      const buf = readAt(fd, this.#offset, Math.min(size - this.#offset, this.#chunk));
+      let progressed = false;
+      for (const item of scanBatches(buf, this.#file, this.#offset)) {
+        if (item.kind === 'torn') break;
+        if (!this.#accept(item.records, out)) return this.#readNew();
+        this.#offset = item.end;
+        progressed = true;
+      }
+      if (progressed) this.#chunk = CHUNK;
+      else if (buf.length === this.#chunk)
+        this.#chunk *= 2; // a batch larger than the chunk
+      else break; // an incomplete batch at the end of the file
+    }
+    return out;
+  }
+
+  /** Adds a batch's records from `next` on; false when the index hint was wrong and the scan restarts. */
+  #accept(records: LogRecord[], out: LogRecord[]): boolean {
+    const first = records[0] as LogRecord;
+    if (this.#promised !== undefined) {
+      const ok = first.position === this.#promised;
+      this.#promised = undefined;
+      if (!ok) {
+        this.#offset = 0;
+        return false;
+      }
+    }
+    for (const r of records) {
+      if (r.position < this.next) continue;
+      if (r.position !== this.next) {
+        throw new CorruptRecordError(
+          this.#file,
+          this.#offset,
+          `expected position ${this.next}, found ${r.position}`,
+          this.next - 1,
+        );
+      }
+      out.push(r);
+      this.next++;
+    }
+    return true;
+  }
+
+  /** A sealed segment must end on a complete batch, and the next one must start where it ends. */
+  #checkSealed(later: Position): void {
+    if (this.#offset < fs.fstatSync(this.#fd as number).size) {
+      throw new CorruptRecordError(
+        this.#file,
+        this.#offset,
+        'sealed segment ends with an incomplete batch',
+        this.next - 1,
+      );
+    }
+    if (later > this.next) {
+      throw new CorruptRecordError(
+        path.join(this.dir, segmentName(later)),
+        0,
+        `segment starts at position ${later} but the previous one ends before position ${this.next}`,
+        this.next - 1,
+      );
+    }
+  }
+}

@@ -1,0 +1,300 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import fsExt from 'fs-ext';
+import lockfile from 'proper-lockfile';
+import { encodeBatch, scanBatches } from '../../engine/codec.js';
+import { nextTime } from '../../engine/drafts.js';
+import { ConflictError, CorruptRecordError, LockUnavailableError } from '../../engine/errors.js';
+import type { Position } from '../../engine/position.js';
+import { stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
+import { readMeta, writeMeta } from './lock-meta.js';
+import {
+  appendIndex,
+  checkEntry,
+  INDEX_EVERY,
+  indexName,
+  listSegments,
+  readAt,
+  readIndex,
+  segmentName,
+  trimIndex,
+  type IndexEntry,
+} from './segment-files.js';
+
+const fdatasync = promisify(fs.fdatasync);
+export const LOCK_FILE = 'append.lock';
+
+/** One append call waiting for its turn: a batch, atomic on its own. */
+export interface PendingBatch {
+  readonly drafts: readonly RecordDraft[];
+  readonly expectedHead: Position | undefined;
+}
+
+export type BatchOutcome = { ok: true; records: LogRecord[]; time: number } | { ok: false; error: Error };
+
+/**
+ * The appending side of a filesystem log in one process. Every method that reads or changes the log's
+ * tail runs under the cross-process `flock` on the lock file ({@link lock} / {@link unlock}); between two
+ * turns other processes may have appended or rolled, so each turn starts with {@link refresh}.
+ */
+export class SegmentWriter {
+  #segFd: number | undefined;
+  #idxFd: number | undefined;
+  #base: Position = -1;
+  #size = 0;
+  #head: Position = 0;
+  #lastTime = 0;
+  #lastIndexed = -Infinity;
+  #dirty = new Set<number>();
+  #retired: number[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private readonly lockFd: number,
+    private readonly segmentBytes: number,
+  ) {}
+
+  /** Opens (creating when missing) the log directory, its lock file and first segment. */
+  static async open(dir: string, segmentBytes: number): Promise<SegmentWriter> {
+    fs.mkdirSync(dir, { recursive: true });
+    const lockPath = path.join(dir, LOCK_FILE);
+    if (!fs.existsSync(lockPath)) await initLog(dir);
+    return new SegmentWriter(dir, fs.openSync(lockPath, 'r+'), segmentBytes);
+  }
+
+  get head(): Position {
+    return this.#head;
+  }
+
+  /** Takes the cross-process append lock, waiting for it when another process holds it. */
+  async lock(): Promise<void> {
+    try {
+      fsExt.flockSync(this.lockFd, 'exnb');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
+        throw new LockUnavailableError(`cannot lock ${path.join(this.dir, LOCK_FILE)}: ${String(e)}`, {
+          cause: e,
+        });
+      }
+      await new Promise<void>((resolve, reject) => {
+        fsExt.flock(this.lockFd, 'ex', (err) => (err ? reject(err) : resolve()));
+      });
+    }
+  }
+
+  unlock(): void {
+    fsExt.flockSync(this.lockFd, 'un');
+  }
+
+  /** Catches up with what other processes appended and cuts off a torn tail. Under the lock. */
+  refresh(): void {
+    const meta = readMeta(this.lockFd);
+    if (this.#segFd === undefined || (meta !== undefined && meta.base !== this.#base)) {
+      const bases = listSegments(this.dir);
+      const base = meta !== undefined && bases.includes(meta.base) ? meta.base : bases.at(-1);
+      this.#openSegment(base ?? 0);
+    }
+    const size = fs.fstatSync(this.#segFd as number).size;
+    if (size < this.#size) this.#openSegment(this.#base); // cannot shrink under us: start over
+    // Without a trustworthy record of the last write (a lost lock file), any torn tail counts as one.
+    if (size > this.#size) this.#scanTail(size, meta?.base === this.#base ? meta.writeStart : 0);
+  }
+
+  /**
+   * Stamps and writes the batches in order as one write (rolling between batches when a segment is
+   * full). A batch whose expected head does not match fails alone. Under the lock.
+   */
+  write(batches: readonly PendingBatch[]): BatchOutcome[] {
+    const outcomes: BatchOutcome[] = [];
+    const stamped: LogRecord[][] = [];
+    for (const batch of batches) {
+      if (batch.expectedHead !== undefined && batch.expectedHead !== this.#head) {
+        outcomes.push({ ok: false, error: new ConflictError(batch.expectedHead, this.#head) });
+        continue;
+      }
+      const time = nextTime(this.#lastTime);
+      const records = batch.drafts.map((d, i) => stamp(d, this.#head + i, time));
+      this.#head += records.length;
+      this.#lastTime = time;
+      stamped.push(records);
+      outcomes.push({ ok: true, records, time });
+    }
+    this.#writeBatches(stamped);
+    return outcomes;
+  }
+
+  /** Writes records stamped by another log (they must continue this one) as one batch. Under the lock. */
+  writeStamped(records: readonly LogRecord[]): void {
+    this.#head += records.length;
+    this.#lastTime = Math.max(this.#lastTime, ...records.map((r) => r.time));
+    this.#writeBatches([records]);
+  }
+
+  #writeBatches(batches: readonly (readonly LogRecord[])[]): void {
+    let chunks: Buffer[] = [];
+    let start = this.#size;
+    let at = start;
+    const index: IndexEntry[] = [];
+    for (const records of batches) {
+      const first = (records[0] as LogRecord).position;
+      if (at >= this.segmentBytes) {
+        this.#flush(chunks, start, index);
+        this.#roll(first);
+        chunks = [];
+        start = at = 0;
+        index.length = 0;
+      }
+      const bytes = encodeBatch(records);
+      if (at === 0 || at - this.#lastIndexed >= INDEX_EVERY) {
+        index.push({ position: first, offset: at });
+        this.#lastIndexed = at;
+      }
+      chunks.push(bytes);
+      at += bytes.length;
+    }
+    this.#flush(chunks, start, index);
+  }
+
+  /** fdatasyncs every file written since the last call (outside the lock: others may append meanwhile). */
+  async sync(): Promise<void> {
+    const fds = [...this.#dirty];
+    this.#dirty.clear();
+    await Promise.all(fds.map((fd) => fdatasync(fd)));
+    for (const fd of this.#retired.splice(0)) fs.closeSync(fd);
+  }
+
+  close(): void {
+    for (const fd of [this.#segFd, this.#idxFd, this.lockFd, ...this.#retired]) {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    this.#segFd = this.#idxFd = undefined;
+    this.#retired = [];
+  }
+
+  #flush(chunks: Buffer[], start: number, index: readonly IndexEntry[]): void {
+    if (chunks.length === 0) return;
+    const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const fd = this.#segFd as number;
+    writeMeta(this.lockFd, { base: this.#base, writeStart: start, writeEnd: start + buf.length });
+    try {
+      let done = 0;
+      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, start + done);
+    } catch (e) {
+      fs.ftruncateSync(fd, start); // leave no half batch behind a failed write (ENOSPC, EIO)
+      this.#segFd = undefined; // the next turn rescans the tail
+      throw e;
+    }
+    for (const entry of index) appendIndex(this.#idxFd as number, entry);
+    this.#size = start + buf.length;
+    this.#dirty.add(fd);
+  }
+
+  #roll(base: Position): void {
+    const release = lockfile.lockSync(this.dir, {
+      realpath: false,
+      lockfilePath: path.join(this.dir, 'roll.lock'),
+    });
+    try {
+      fs.closeSync(fs.openSync(path.join(this.dir, segmentName(base)), 'a'));
+      writeMeta(this.lockFd, { base, writeStart: 0, writeEnd: 0 });
+      this.#openSegment(base, false);
+    } finally {
+      release();
+    }
+  }
+
+  #openSegment(base: Position, scan = true): void {
+    if (this.#segFd !== undefined) this.#retired.push(this.#segFd);
+    if (this.#idxFd !== undefined) fs.closeSync(this.#idxFd);
+    this.#base = base;
+    this.#segFd = fs.openSync(path.join(this.dir, segmentName(base)), 'r+');
+    const idxPath = path.join(this.dir, indexName(base));
+    fs.closeSync(fs.openSync(idxPath, 'a'));
+    this.#idxFd = fs.openSync(idxPath, 'r+');
+    // A fresh roll keeps the head it was given; otherwise resume from the last index entry and scan on.
+    const file = path.join(this.dir, segmentName(base));
+    let last = scan ? readIndex(this.dir, base).at(-1) : undefined;
+    if (last !== undefined && !checkEntry(this.#segFd, file, last)) last = undefined;
+    this.#size = last?.offset ?? 0;
+    if (scan) this.#head = last?.position ?? base;
+    this.#lastIndexed = last?.offset ?? -Infinity;
+    if (this.#size === 0 && base > 0 && this.#lastTime === 0) this.#lastTime = previousTime(this.dir, base);
+  }
+
+  /** Reads the batches between the known size and `size`; cuts a torn tail that starts at `tornFrom` or later. */
+  #scanTail(size: number, tornFrom: number): void {
+    const file = path.join(this.dir, segmentName(this.#base));
+    const buf = readAt(this.#segFd as number, this.#size, size - this.#size);
+    for (const item of scanBatches(buf, file, this.#size)) {
+      if (item.kind === 'torn') {
+        if (item.offset < tornFrom) {
+          throw new CorruptRecordError(
+            file,
+            item.offset,
+            'incomplete batch before the last write; refusing to truncate',
+            this.#head - 1,
+          );
+        }
+        fs.ftruncateSync(this.#segFd as number, item.offset);
+        trimIndex(this.dir, this.#base, item.offset);
+        break;
+      }
+      const first = item.records[0] as LogRecord;
+      if (first.position !== this.#head) {
+        throw new CorruptRecordError(
+          file,
+          item.offset,
+          `expected position ${this.#head}, found ${first.position}`,
+          this.#head - 1,
+        );
+      }
+      this.#head += item.records.length;
+      this.#lastTime = Math.max(this.#lastTime, first.time);
+      this.#size = item.end;
+    }
+  }
+}
+
+/** Creates the lock file and the first segment, once, even when several processes race to create the log. */
+async function initLog(dir: string): Promise<void> {
+  const release = await lockfile.lock(dir, {
+    realpath: false,
+    lockfilePath: path.join(dir, 'create.lock'),
+    retries: { retries: 50, minTimeout: 10, maxTimeout: 100 },
+  });
+  try {
+    if (listSegments(dir).length === 0) fs.closeSync(fs.openSync(path.join(dir, segmentName(0)), 'a'));
+    const lockPath = path.join(dir, LOCK_FILE);
+    if (!fs.existsSync(lockPath)) {
+      const fd = fs.openSync(lockPath, 'a+');
+      fs.closeSync(fd);
+      const rw = fs.openSync(lockPath, 'r+');
+      writeMeta(rw, { base: listSegments(dir).at(-1) ?? 0, writeStart: 0, writeEnd: 0 });
+      fs.closeSync(rw);
+    }
+  } finally {
+    await release();
+  }
+}
+
+/** Log time of the last record before segment `base` (so time never goes back across a roll). */
+function previousTime(dir: string, base: Position): number {
+  const prev = listSegments(dir)
+    .filter((b) => b < base)
+    .at(-1);
+  if (prev === undefined) return 0;
+  const file = path.join(dir, segmentName(prev));
+  const fd = fs.openSync(file, 'r');
+  try {
+    const from = readIndex(dir, prev).at(-1)?.offset ?? 0;
+    const buf = readAt(fd, from, fs.fstatSync(fd).size - from);
+    let time = 0;
+    for (const item of scanBatches(buf, file, from))
+      if (item.kind === 'batch') time = item.records[0]?.time ?? time;
+    return time;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -16,7 +16,8 @@ export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Opens the log a URL names: `memory:`, `memory:<name>`, `file:<dir>`. Adapters load on use.
+ * Opens the log a URL names: `memory:`, `memory:<name>`, `file:<dir>`, `redis://…` / `rediss://…`
+ * (see `openRedisStore`). Adapters load on use.
  * @throws InvalidArgumentError for an unknown scheme or a bad option, naming it.
  * @example await using store = await openStore('file:.eventy');
  */
@@ -39,9 +40,15 @@ export async function openStore(
       const { openFileStore } = await import('./filesystem/index.js');
       return openFileStore(url, options);
     }
+    case 'redis':
+    case 'rediss': {
+      // Key prefix, log name and segment size travel in the URL's query (?prefix=&log=&segmentRecords=).
+      const { openRedisStore } = await import('./redis/index.js');
+      return openRedisStore(url);
+    }
     default:
       throw new InvalidArgumentError(
-        `unknown store URL ${JSON.stringify(url)}: expected memory:, memory:<name>, file:<dir>`,
+        `unknown store URL ${JSON.stringify(url)}: expected memory:, memory:<name>, file:<dir>, redis://…, rediss://…`,
       );
   }
 }

@@ -1,0 +1,123 @@
+import { Redis } from 'ioredis';
+import { InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
+import type { Durability } from '../../engine/storage.js';
+import { COMMAND_OPTIONS, quiet, release, storeError } from './redis-connection.js';
+import { RedisLayout } from './redis-layout.js';
+import { RedisStore } from './redis-store.js';
+import {
+  checkStoreOptions,
+  describeClient,
+  parseRedisUrl,
+  type LogConfig,
+  type RedisStoreOptions,
+} from './redis-url.js';
+
+/**
+ * Opens a log on Redis Streams, on a connection the store creates and closes.
+ *
+ * URL: `redis://[user:password@]host[:port][/db][?prefix=<keyPrefix>&log=<log>&segmentRecords=<n>]`,
+ * or `rediss://…` for TLS. Defaults: port 6379, db 0, prefix `eventy`, log `default`, 65,536 records
+ * per segment. Options given in code win over the query.
+ *
+ * The connection fails fast: while Redis is away, appends reject with `unavailable` at once (nothing
+ * queued, nothing resent), and ioredis reconnects in the background with backoff.
+ * @throws InvalidArgumentError on a bad URL or option, naming it.
+ * @throws UnavailableError when Redis cannot be reached.
+ * @example
+ * await using store = await openRedisStore('redis://127.0.0.1:6379/0?log=orders');
+ * await store.append([{ type: 'event.published', queue: 'q', eventId: 'e1', payload: {}, headers: {} }]);
+ */
+export async function openRedisStore(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+  if (typeof url !== 'string') {
+    throw new InvalidArgumentError(`redis store URL must be a string, got: ${String(url)}`);
+  }
+  const { redis, config, display } = parseRedisUrl(url, options);
+  const client = quiet(new Redis({ ...redis, ...COMMAND_OPTIONS, replyMapping: 'legacy' }));
+  try {
+    await client.connect();
+  } catch (cause) {
+    await release(client);
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new UnavailableError(`cannot connect to Redis at ${display} (${reason})`, { cause });
+  }
+  try {
+    return await createStore(client, true, config, display);
+  } catch (e) {
+    await release(client);
+    throw e;
+  }
+}
+
+/**
+ * Opens a log on the user's ioredis client. The store never closes, quits or reconfigures that client;
+ * `close()` releases only what the store created (its followers' `client.duplicate()` connections).
+ *
+ * Appends reject with `unavailable` at once while the client is reconnecting; otherwise the client's
+ * own queueing and retry options apply. For appends that fail fast and are never sent twice, create the
+ * client with `enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false`.
+ * @throws InvalidArgumentError on a bad option or a value that is not an ioredis client.
+ * @example
+ * const store = await fromRedis(redis, { log: 'orders' });
+ */
+export async function fromRedis(
+  client: Redis | Redis<'resp3'>,
+  options: RedisStoreOptions = {},
+): Promise<RedisStore> {
+  const c = client as Partial<Redis> | null | undefined;
+  if (typeof c?.duplicate !== 'function' || typeof c.evalsha !== 'function') {
+    throw new InvalidArgumentError(
+      `fromRedis needs an ioredis Redis client, got: ${c === null ? 'null' : typeof c}`,
+    );
+  }
+  const config = checkStoreOptions(options);
+  // The store reads replies in either mapping (see streamEntries, configValue).
+  const redis = client as Redis;
+  return createStore(redis, false, config, describeClient(redis.options, config));
+}
+
+async function createStore(
+  client: Redis,
+  owned: boolean,
+  config: LogConfig,
+  url: string,
+): Promise<RedisStore> {
+  const layout = new RedisLayout(config);
+  const replies = await client
+    .pipeline()
+    // The segment size is fixed by the first handle that opens the log.
+    .hsetnx(layout.meta, 'seg', String(config.segmentRecords))
+    .hget(layout.meta, 'seg')
+    .config('GET', 'appendonly')
+    .config('GET', 'appendfsync')
+    .exec()
+    .catch((e: unknown) => {
+      throw storeError(e, 'open', url);
+    });
+  const [setErr] = replies?.[0] ?? [];
+  const [getErr, stored] = replies?.[1] ?? [];
+  if (setErr || getErr) throw storeError(setErr ?? getErr, 'open', url);
+  const segmentRecords = Number(stored);
+  if (config.segmentExplicit && segmentRecords !== config.segmentRecords) {
+    throw new InvalidArgumentError(
+      `segmentRecords must match the log's (fixed when it was created), which is ${segmentRecords}, got: ${config.segmentRecords}`,
+    );
+  }
+  const durability = durabilityOf(configValue(replies?.[2]), configValue(replies?.[3]));
+  const capabilities = { multiProcess: true, persistent: true, durability };
+  return new RedisStore({ client, owned, url, layout, segmentRecords, capabilities });
+}
+
+/** A `CONFIG GET` value, in the RESP2 shape or as a RESP3 map; undefined when CONFIG is not allowed. */
+function configValue(result: [Error | null, unknown] | undefined): string | undefined {
+  const [err, reply] = result ?? [];
+  if (err || reply == null) return undefined;
+  const value: unknown = Array.isArray(reply) ? reply[1] : Object.values(reply)[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The server's fsync policy in Eventy's terms: what an acknowledged append survives. */
+function durabilityOf(appendonly: string | undefined, appendfsync: string | undefined): Durability {
+  if (appendonly !== 'yes') return 'never';
+  if (appendfsync === 'always') return 'always';
+  return appendfsync === 'everysec' ? 'batch' : 'never';
+}

@@ -1,0 +1,69 @@
+import type { Position } from '../../engine/position.js';
+import type { LogConfig } from './redis-url.js';
+
+/**
+ * Where one log lives in Redis. Every key shares the hash tag `{<log>}`, so the whole log sits in one
+ * Redis Cluster slot and one Lua script may touch all of it:
+ *
+ * - `<prefix>:{<log>}:meta` — a hash: `head` (next position), `time` (last log time, ms), `seg`
+ *   (records per segment, fixed at creation), `first` (first position kept; 0 until retention drops).
+ * - `<prefix>:{<log>}:s:<base>` — one stream per segment: the records of positions
+ *   `[base, base + seg)`, `base` a multiple of `seg` in decimal.
+ *
+ * A stream entry's id is `<position>-1`: the millisecond part is the position (dense from 0, so ids are
+ * printable, ordered and parse back to positions) and the sequence is always 1 because `0-0` is not a
+ * valid id. The entry has one field, `r`, holding the record's CBOR bytes exactly as `encodeRecord`
+ * writes them, position and time included.
+ */
+export class RedisLayout {
+  /** Key of the meta hash. */
+  readonly meta: string;
+  /** Prefix of the segment stream keys (a base position follows it). */
+  readonly segmentPrefix: string;
+
+  constructor(config: Pick<LogConfig, 'keyPrefix' | 'log'>) {
+    const tagged = `${config.keyPrefix}:{${config.log}}`;
+    this.meta = `${tagged}:meta`;
+    this.segmentPrefix = `${tagged}:s:`;
+  }
+
+  /** Key of the segment stream that starts at `base`. */
+  segmentKey(base: Position): string {
+    return `${this.segmentPrefix}${base}`;
+  }
+}
+
+/** Base position of the segment that holds `position`. */
+export function segmentBase(position: Position, segmentRecords: number): Position {
+  return position - (position % segmentRecords);
+}
+
+/** The field of a stream entry that carries the record. */
+export const RECORD_FIELD = 'r';
+
+/** The stream id of the entry at `position`. */
+export function entryId(position: Position): string {
+  return `${position}-1`;
+}
+
+/** What the meta hash says about the log. */
+export interface LogMeta {
+  readonly head: Position;
+  readonly time: number;
+  readonly segmentRecords: number | undefined;
+  readonly first: Position;
+}
+
+/** Reads the reply of `HMGET meta head time seg first`. */
+export function parseMeta(reply: readonly (string | null)[]): LogMeta {
+  const [head, time, seg, first] = reply;
+  return {
+    head: head == null ? 0 : Number(head),
+    time: time == null ? 0 : Number(time),
+    segmentRecords: seg == null ? undefined : Number(seg),
+    first: first == null ? 0 : Number(first),
+  };
+}
+
+/** The fields of the meta hash, in the order {@link parseMeta} reads them. */
+export const META_FIELDS = ['head', 'time', 'seg', 'first'] as const;

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** A Lua script run with EVALSHA, falling back to EVAL when the server does not have it cached. */
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function define(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+// Shared by the scripts. Numbers are written with %d: Lua's default number format switches to
+// exponents past 14 digits. `cbor_number` writes a non-negative integer exactly as cbor-x does: the
+// shortest unsigned form up to 2^32 - 1, a float64 above (both stores then hold the same bytes).
+const HELPERS = String.raw`
+local function fmt(n) return string.format('%d', n) end
+local function cbor_number(n)
+  if n < 24 then return string.char(n) end
+  if n < 256 then return '\24' .. string.char(n) end
+  if n < 65536 then return '\25' .. struct.pack('>I2', n) end
+  if n < 4294967296 then return '\26' .. struct.pack('>I4', n) end
+  return '\251' .. struct.pack('>d', n)
+end
+local m = redis.call('HMGET', KEYS[1], 'head', 'time', 'seg', 'first')
+local head = tonumber(m[1]) or 0
+local last = tonumber(m[2]) or 0
+`;
+
+/**
+ * Appends a batch atomically, in one round trip.
+ * KEYS: meta hash, segment key prefix. ARGV: expected head or '', segment size for a new log, then one
+ * record per argument: its CBOR cut before the values of `position` and `time` (see `encodeDraft`).
+ * The script checks the expected head, takes the time from the server clock (never below the last
+ * time of the log), writes `hposition <position> dtime <time>` (the CBOR text keys `position` and
+ * `time` with their values) after each record's bytes, and XADDs it at id `<position>-1` in the segment
+ * stream of its position. Returns `{0, head, time, seg}`, or `{1, head}` on a conflict.
+ */
+export const APPEND = define(
+  HELPERS +
+    String.raw`
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= head then return {1, head} end
+local seg = tonumber(m[3]) or tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if last > now then now = last end
+local tail = 'dtime' .. cbor_number(now)
+for i = 3, #ARGV do
+  local p = head + i - 3
+  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), fmt(p) .. '-1', 'r', ARGV[i] .. 'hposition' .. cbor_number(p) .. tail)
+end
+redis.call('HSET', KEYS[1], 'head', fmt(head + #ARGV - 2), 'time', fmt(now), 'seg', fmt(seg))
+return {0, head, now, seg}
+`,
+);
+
+/**
+ * Copies records stamped elsewhere, keeping their bytes. KEYS: meta hash, segment key prefix.
+ * ARGV: position of the first record, largest time of the batch, segment size for a new log, '1' when
+ * an empty log may start at that position (an import of a log whose older history was dropped), then
+ * each record's CBOR. Returns `{0, head}`, or `{1, head}` when the records do not continue the log.
+ */
+export const REPLICATE = define(
+  HELPERS +
+    String.raw`
+local from = tonumber(ARGV[1])
+local fresh = ARGV[4] == '1' and head == 0
+if from ~= head and not fresh then return {1, head} end
+local seg = tonumber(m[3]) or tonumber(ARGV[3])
+for i = 5, #ARGV do
+  local p = from + i - 5
+  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), fmt(p) .. '-1', 'r', ARGV[i])
+end
+local time = tonumber(ARGV[2])
+if last > time then time = last end
+redis.call('HSET', KEYS[1], 'head', fmt(from + #ARGV - 4), 'time', fmt(time), 'seg', fmt(seg))
+if from ~= head then redis.call('HSET', KEYS[1], 'first', fmt(from)) end
+return {0, head}
+`,
+);
+
+/**
+ * Drops whole segments whose records all lie before ARGV[1] (and before the head). KEYS: meta hash,
+ * segment key prefix. Returns `{dropped, first}`: how many segments went and the first position kept.
+ */
+export const DROP = define(
+  HELPERS +
+    String.raw`
+local seg = tonumber(m[3])
+local first = tonumber(m[4]) or 0
+if not seg then return {0, first} end
+local limit = math.min(tonumber(ARGV[1]), head)
+local base = first - first % seg
+local dropped = 0
+while base + seg <= limit do
+  redis.call('UNLINK', KEYS[2] .. fmt(base))
+  dropped = dropped + 1
+  base = base + seg
+end
+if dropped > 0 then
+  first = base
+  redis.call('HSET', KEYS[1], 'first', fmt(first))
+end
+return {dropped, first}
+`,
+);
+
+/**
+ * Runs a script by its SHA1; on NOSCRIPT (a restarted or flushed server) sends its source once.
+ * Arguments go as one array: ioredis flattens it, and a spread of a big batch could overflow the stack.
+ */
+export async function runScript(
+  client: Redis,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | Buffer)[],
+): Promise<unknown> {
+  const argv = [...keys, ...args];
+  try {
+    return await client.evalsha(script.sha, keys.length, argv);
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e;
+    return client.eval(script.lua, keys.length, argv);
+  }
+}
+
+/** Reads a script's reply: an array of integers. */
+export function integers(reply: unknown): number[] {
+  const out: number[] = [];
+  for (const n of Array.isArray(reply) ? (reply as unknown[]) : [reply]) {
+    if (typeof n !== 'number') {
+      throw new Error(`eventy redis store: unexpected script reply ${JSON.stringify(reply)}`);
+    }
+    out.push(n);
+  }
+  return out;
+}

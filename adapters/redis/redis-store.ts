@@ -1,0 +1,253 @@
+import type { Redis } from 'ioredis';
+import { encodeRecord } from '../../engine/codec.js';
+import { checkDrafts, continuesAt } from '../../engine/drafts.js';
+import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
+import { checkPosition, type Position } from '../../engine/position.js';
+import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  FollowOptions,
+  LogStore,
+  ReadOptions,
+  StoreCapabilities,
+} from '../../engine/storage.js';
+import { FOLLOW_OPTIONS, quiet, release, storeError } from './redis-connection.js';
+import { followLog, type FollowContext } from './redis-follow.js';
+import type { RedisLayout } from './redis-layout.js';
+import { decodeEntry, encodeDraft, stampedRecord } from './redis-records.js';
+import { APPEND, integers, runScript } from './redis-scripts.js';
+import {
+  copyRecords,
+  dropSegments,
+  exportSegment,
+  importFrames,
+  listSegments,
+  rangeEntries,
+  readMeta,
+  type RedisLog,
+  type SegmentInfo,
+} from './redis-segments.js';
+
+/** How a {@link RedisStore} is wired; made by `openRedisStore` / `fromRedis`. */
+export interface RedisStoreParts {
+  readonly client: Redis;
+  /** True when the store created the client and so closes it. */
+  readonly owned: boolean;
+  readonly url: string;
+  readonly layout: RedisLayout;
+  readonly segmentRecords: number;
+  readonly capabilities: StoreCapabilities;
+}
+
+/**
+ * A log on Redis Streams (see `RedisLayout` for the keys and ids).
+ *
+ * Append is one EVALSHA: the script checks the expected head, takes the time from the Redis server's
+ * clock (never below the log's last time, kept in the meta hash), and XADDs each record at the next
+ * position. The record's CBOR is encoded here, before the round trip, without the values of `position`
+ * and `time`; the script writes both at the end of the bytes, so what Redis stores is exactly
+ * `encodeRecord` of the stamped record and exports need no re-encoding. Concurrent appends from any
+ * number of processes never conflict or retry (unlike read-head-then-write), and a batch of any size
+ * costs one round trip.
+ *
+ * Appends run on the store's command connection; each follower gets its own blocking connection
+ * (`client.duplicate()`), which `close()` releases. A store made by `fromRedis` never closes the
+ * user's client.
+ */
+export class RedisStore implements LogStore {
+  readonly url: string;
+  readonly capabilities: StoreCapabilities;
+  readonly #parts: RedisStoreParts;
+  readonly #log: RedisLog;
+  readonly #closing = new AbortController();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #followers = new Set<Redis>();
+  #closed: Promise<void> | undefined;
+
+  constructor(parts: RedisStoreParts) {
+    this.#parts = parts;
+    this.url = parts.url;
+    this.capabilities = parts.capabilities;
+    this.#log = {
+      layout: parts.layout,
+      segmentRecords: parts.segmentRecords,
+      command: (what, run) => this.#command(what, run),
+    };
+  }
+
+  /** Records per segment stream of this log. */
+  get segmentRecords(): number {
+    return this.#parts.segmentRecords;
+  }
+
+  /**
+   * {@inheritDoc LogStore.append}
+   * @throws UnavailableError when Redis cannot be reached. If the connection dropped while the batch
+   * was in flight, the batch may have been stored: retry with `expectedHead` to append it at most once.
+   */
+  async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.#check();
+    checkDrafts(drafts);
+    const expected =
+      options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
+    const encoded = drafts.map(encodeDraft);
+    const { meta, segmentPrefix } = this.#parts.layout;
+    const args = [expected === undefined ? '' : String(expected), String(this.segmentRecords)];
+    const reply = await this.#command('append', (c) =>
+      runScript(c, APPEND, [meta, segmentPrefix], [...args, ...encoded.map((e) => e.prefix)]),
+    );
+    const [status, head = 0, time = 0] = integers(reply);
+    if (status === 1) throw new ConflictError(expected ?? head, head);
+    const records = encoded.map((e, i) => stampedRecord(e, head + i, time));
+    return { positions: records.map((r) => r.position), time, records };
+  }
+
+  /** {@inheritDoc LogStore.replicate} */
+  async replicate(records: readonly LogRecord[]): Promise<void> {
+    this.#check();
+    const list: unknown = records;
+    if (!Array.isArray(list)) {
+      throw new InvalidArgumentError(`replicate needs an array of records, got: ${typeof records}`);
+    }
+    const first = records[0];
+    if (first === undefined) return;
+    const from = checkPosition('position of the first record', first.position);
+    const gap = records.findIndex((r, i) => r.position !== from + i);
+    if (gap !== -1) throw new ConflictError(from + gap, records[gap]?.position ?? -1);
+    if (!continuesAt(records, from)) {
+      throw new InvalidArgumentError('replicate needs stamped records, each with a numeric v and time');
+    }
+    const items = records.map((r) => ({ body: encodeRecord(r), time: r.time }));
+    await copyRecords(this.#log, from, items, false);
+  }
+
+  /** {@inheritDoc LogStore.read} */
+  async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    this.#check();
+    const from = checkPosition('from', options.from ?? 0);
+    const to = options.to === undefined ? undefined : checkPosition('to', options.to);
+    const meta = await readMeta(this.#log);
+    const end = Math.min(to ?? meta.head, meta.head);
+    const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
+    for await (const { key, entry, position } of rangeEntries(
+      this.#log,
+      Math.max(from, meta.first),
+      end,
+      stop,
+    )) {
+      yield decodeEntry(entry, key, position);
+      if (stop()) return;
+    }
+  }
+
+  /**
+   * {@inheritDoc LogStore.follow}
+   * Starts at the first kept position when `from` was dropped by retention. Each follower holds its own
+   * blocking connection while it runs; when Redis goes away it waits, reconnects with backoff, and goes
+   * on from the next position.
+   */
+  async *follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    this.#check();
+    const from = checkPosition('from', options.from ?? 0);
+    const closing = this.#closing.signal;
+    const signal = options.signal ? AbortSignal.any([options.signal, closing]) : closing;
+    yield* followLog(this.#followContext(), from, signal);
+  }
+
+  /** {@inheritDoc LogStore.head} */
+  async head(): Promise<Position> {
+    const head = await this.#command('head', (c) => c.hget(this.#parts.layout.meta, 'head'));
+    return head === null ? 0 : Number(head);
+  }
+
+  /** The segment streams the log holds now, oldest first. */
+  segments(): Promise<SegmentInfo[]> {
+    return listSegments(this.#log);
+  }
+
+  /**
+   * The segment starting at `base` as framed records (`[length][crc32c][cbor]`), byte for byte what
+   * `encodeFrames` gives for its records and what a filesystem segment holds.
+   * @throws NotFoundError when the log holds no record of that segment.
+   */
+  exportSegment(base: Position): Promise<Buffer> {
+    return exportSegment(this.#log, base);
+  }
+
+  /**
+   * Appends framed records (a filesystem segment file, or {@link exportSegment}'s output), keeping their
+   * bytes, positions and times. They must continue the log; an empty log may start where they start.
+   * Large buffers go in several atomic steps of at most 1,000 records.
+   * @returns the positions imported, `[from, to)`.
+   * @throws ConflictError when they do not continue the log; CorruptRecordError on a bad frame.
+   */
+  importSegment(frames: Buffer): Promise<{ from: Position; to: Position }> {
+    return importFrames(this.#log, frames);
+  }
+
+  /**
+   * Retention: deletes the full segments whose records all lie before `position` (one UNLINK each).
+   * Reads and follows from an earlier position then start at the first kept one.
+   * @returns how many segments were dropped and the first position kept.
+   */
+  dropSegmentsBefore(position: Position): Promise<{ dropped: number; first: Position }> {
+    return dropSegments(this.#log, position);
+  }
+
+  /** Releases the follower connections, and the client when the store created it. Safe to call twice. */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closing.abort();
+    await Promise.allSettled([...this.#followers].map(release));
+    if (!this.#parts.owned) return;
+    // Appends already sent get their answer (our connection fails fast, so this is short).
+    await Promise.allSettled([...this.#inflight]);
+    await release(this.#parts.client);
+  }
+
+  #followContext(): FollowContext {
+    return {
+      layout: this.#parts.layout,
+      segmentRecords: this.segmentRecords,
+      connect: () => {
+        const conn = quiet(this.#parts.client.duplicate(FOLLOW_OPTIONS));
+        this.#followers.add(conn);
+        return conn;
+      },
+      release: async (conn) => {
+        this.#followers.delete(conn);
+        await release(conn);
+      },
+    };
+  }
+
+  async #command<T>(what: string, run: (client: Redis) => Promise<T>): Promise<T> {
+    this.#check();
+    const { client } = this.#parts;
+    if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') {
+      throw new UnavailableError(`${what} failed: Redis at ${this.url} is unavailable (${client.status})`);
+    }
+    const pending = run(client);
+    this.#inflight.add(pending);
+    try {
+      return await pending;
+    } catch (e) {
+      throw storeError(e, what, this.url);
+    } finally {
+      this.#inflight.delete(pending);
+    }
+  }
+
+  #check(): void {
+    if (this.#closed !== undefined) throw new ClosedError(`store ${this.url}`);
+  }
+}

@@ -1,0 +1,161 @@
+import type { RedisOptions } from 'ioredis';
+import { InvalidArgumentError } from '../../engine/errors.js';
+
+/** Options of {@link openRedisStore} and {@link fromRedis}. Each may also be given in the URL's query. */
+export interface RedisStoreOptions {
+  /** First part of every key of the log (`?prefix=` in the URL); default `eventy`. */
+  readonly keyPrefix?: string;
+  /** Name of the log (`?log=` in the URL); default `default`. It is the Redis Cluster hash tag. */
+  readonly log?: string;
+  /**
+   * Records per segment stream (`?segmentRecords=` in the URL); default 65,536. Fixed when the log is
+   * created: later opens use the stored value, and naming a different one raises `invalid-argument`.
+   */
+  readonly segmentRecords?: number;
+}
+
+/** Default records per segment stream: 2^16. */
+export const DEFAULT_SEGMENT_RECORDS = 65_536;
+/** The largest segment size accepted. */
+export const MAX_SEGMENT_RECORDS = 2 ** 30;
+
+/** What a store needs to know about its log, checked. */
+export interface LogConfig {
+  readonly keyPrefix: string;
+  readonly log: string;
+  readonly segmentRecords: number;
+  /** True when the caller named the segment size (then it must match a stored one). */
+  readonly segmentExplicit: boolean;
+}
+
+/** A parsed `redis://` / `rediss://` URL. */
+export interface ParsedRedisUrl {
+  readonly redis: RedisOptions;
+  readonly config: LogConfig;
+  /** The URL with its password hidden, for `store.url` and messages. */
+  readonly display: string;
+}
+
+const OPTION_NAMES = ['keyPrefix', 'log', 'segmentRecords'] as const;
+const QUERY_NAMES: Record<string, (typeof OPTION_NAMES)[number]> = {
+  prefix: 'keyPrefix',
+  log: 'log',
+  segmentRecords: 'segmentRecords',
+};
+// Braces would break the Cluster hash tag; whitespace and control characters make keys unreadable.
+const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * Parses `redis://[user:pass@]host[:port][/db][?prefix=…&log=…&segmentRecords=…]` (or `rediss://` for
+ * TLS). Options given in code win over the same ones in the query.
+ * @throws InvalidArgumentError naming the bad part of the URL or the bad option.
+ */
+export function parseRedisUrl(url: string, options: RedisStoreOptions = {}): ParsedRedisUrl {
+  const display = hidePassword(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new InvalidArgumentError(`redis store URL is not a valid URL, got: ${display}`, { cause });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new InvalidArgumentError(`redis store URL must start with redis:// or rediss://, got: ${display}`);
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
+  const redis: RedisOptions = {
+    host,
+    port: parsed.port === '' ? 6379 : Number(parsed.port),
+    db: parseDb(parsed.pathname, display),
+  };
+  if (parsed.username !== '') redis.username = decodeURIComponent(parsed.username);
+  if (parsed.password !== '') redis.password = decodeURIComponent(parsed.password);
+  if (parsed.protocol === 'rediss:') redis.tls = { servername: host };
+  const fromQuery = queryOptions(parsed.searchParams, display);
+  return { redis, config: checkStoreOptions({ ...fromQuery, ...checkOptionsObject(options) }), display };
+}
+
+function parseDb(pathname: string, display: string): number {
+  const text = pathname.replace(/^\//, '');
+  if (text === '') return 0;
+  if (!/^\d{1,5}$/.test(text)) {
+    throw new InvalidArgumentError(
+      `redis store URL path must be a database number like /0, got: ${JSON.stringify(pathname)} in ${display}`,
+    );
+  }
+  return Number(text);
+}
+
+function queryOptions(params: URLSearchParams, display: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of params) {
+    const option = QUERY_NAMES[name];
+    if (option === undefined) {
+      throw new InvalidArgumentError(
+        `unknown redis store URL parameter ${JSON.stringify(name)} in ${display}: expected prefix, log, segmentRecords`,
+      );
+    }
+    if (option in out) {
+      throw new InvalidArgumentError(`redis store URL parameter ${name} is given twice in ${display}`);
+    }
+    out[option] = option === 'segmentRecords' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+  }
+  return out;
+}
+
+function checkOptionsObject(options: unknown): Record<string, unknown> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(`redis store options must be an object, got: ${String(options)}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(
+        `unknown redis store option ${JSON.stringify(name)}: expected ${OPTION_NAMES.join(', ')}`,
+      );
+    }
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Checks {@link RedisStoreOptions} given in code and fills in the defaults.
+ * @throws InvalidArgumentError on an unknown option or a wrong value, naming it and the value.
+ */
+export function checkStoreOptions(options: unknown): LogConfig {
+  const o = checkOptionsObject(options);
+  const keyPrefix = checkName('keyPrefix', o.keyPrefix ?? 'eventy');
+  const log = checkName('log', o.log ?? 'default');
+  const seg = o.segmentRecords ?? DEFAULT_SEGMENT_RECORDS;
+  if (typeof seg !== 'number' || !Number.isSafeInteger(seg) || seg < 1 || seg > MAX_SEGMENT_RECORDS) {
+    throw new InvalidArgumentError(
+      `segmentRecords must be an integer from 1 to ${MAX_SEGMENT_RECORDS}, got: ${JSON.stringify(seg)}`,
+    );
+  }
+  return { keyPrefix, log, segmentRecords: seg, segmentExplicit: o.segmentRecords !== undefined };
+}
+
+function checkName(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw new InvalidArgumentError(
+      `${name} must be 1 to 128 characters of letters, digits, "_", ".", ":" or "-", got: ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The URL with any password replaced by `***`, safe to print. */
+export function hidePassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
+
+/** A printable URL for a client the store did not create (`fromRedis`). */
+export function describeClient(options: RedisOptions, config: LogConfig): string {
+  const scheme = options.tls === undefined ? 'redis' : 'rediss';
+  const host = options.host ?? '127.0.0.1';
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return (
+    `${scheme}://${shown}:${options.port ?? 6379}/${options.db ?? 0}` +
+    `?prefix=${config.keyPrefix}&log=${config.log}`
+  );
+}

@@ -1,6 +1,11 @@
-import { openRedisStore } from '../adapters/redis/index.js';
-import { logStoreContract } from './contract/log-store-contract.js';
-import { deletePrefix, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../adapters/open-store.js';
+import { fromRedis, openRedisStore } from '../adapters/redis/index.js';
+import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../engine/codec.js';
+import type { LogRecord } from '../engine/records.js';
+import { draft, logStoreContract } from './contract/log-store-contract.js';
+import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
 
 // Segments of 7 records: the contract's tests roll segments many times.
 logStoreContract('redis', () => {
@@ -9,5 +14,199 @@ logStoreContract('redis', () => {
     open: () => openRedisStore(REDIS_URL, { keyPrefix, segmentRecords: 7 }),
     cleanup: () => deletePrefix(keyPrefix),
     persistent: true,
+  });
+});
+
+describe('redis store', () => {
+  const prefixes: string[] = [];
+  function prefix(): string {
+    const p = uniquePrefix();
+    prefixes.push(p);
+    return p;
+  }
+  afterAll(async () => {
+    await Promise.all(prefixes.map((p) => deletePrefix(p)));
+  });
+
+  async function collect(it: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    for await (const r of it) out.push(r);
+    return out;
+  }
+
+  it('keeps every key of a log under one hash tag, one stream per segment', async () => {
+    const keyPrefix = prefix();
+    await using store = await openRedisStore(`${REDIS_URL}?prefix=${keyPrefix}&log=orders&segmentRecords=4`);
+    await store.append(Array.from({ length: 10 }, (_, i) => draft(i)));
+    expect(await keysUnder(keyPrefix)).toEqual([
+      `${keyPrefix}:{orders}:meta`,
+      `${keyPrefix}:{orders}:s:0`,
+      `${keyPrefix}:{orders}:s:4`,
+      `${keyPrefix}:{orders}:s:8`,
+    ]);
+    expect((await store.segments()).map((s) => [s.base, s.from, s.to])).toEqual([
+      [0, 0, 4],
+      [4, 4, 8],
+      [8, 8, 10],
+    ]);
+  });
+
+  it('opens through openStore with the options in the URL', async () => {
+    const keyPrefix = prefix();
+    await using store = await openStore(`${REDIS_URL}?prefix=${keyPrefix}&log=x`);
+    expect(store.capabilities.multiProcess).toBe(true);
+    await store.append([draft(0)]);
+    expect(await keysUnder(keyPrefix)).toContain(`${keyPrefix}:{x}:s:0`);
+  });
+
+  it('fixes the segment size when the log is created', async () => {
+    const keyPrefix = prefix();
+    const first = await openRedisStore(REDIS_URL, { keyPrefix, segmentRecords: 5 });
+    await first.close();
+    const again = await openRedisStore(REDIS_URL, { keyPrefix });
+    expect(again.segmentRecords).toBe(5);
+    await again.close();
+    await expect(openRedisStore(REDIS_URL, { keyPrefix, segmentRecords: 6 })).rejects.toMatchObject({
+      code: 'invalid-argument',
+    });
+  });
+
+  it('fromRedis never closes the user client', async () => {
+    const keyPrefix = prefix();
+    const user = new Redis(REDIS_URL);
+    try {
+      const store = await fromRedis(user, { keyPrefix });
+      await store.append([draft(0), draft(1)]);
+      const ac = new AbortController();
+      const seen: number[] = [];
+      for await (const r of store.follow({ signal: ac.signal })) {
+        seen.push(r.position);
+        if (seen.length === 2) ac.abort();
+      }
+      const pending = store.follow()[Symbol.asyncIterator]().next();
+      await store.close();
+      expect(await pending).toEqual({ done: true, value: undefined });
+      expect(seen).toEqual([0, 1]);
+      expect(user.status).toBe('ready');
+      expect(await user.ping()).toBe('PONG');
+      expect(await user.hget(`${keyPrefix}:{default}:meta`, 'head')).toBe('2');
+    } finally {
+      await user.quit();
+    }
+    await expect(fromRedis({} as never)).rejects.toMatchObject({ code: 'invalid-argument' });
+  });
+
+  // Frames of records appended in batches of `size`, cut at the end of the export.
+  function framesOf(records: readonly LogRecord[], size: number): Buffer {
+    const last = records.length - 1;
+    return Buffer.concat(records.map((r, i) => encodeFrame(r, i < last && r.position % size !== size - 1)));
+  }
+
+  it('stores exactly the bytes encodeRecord writes: segment exports decode to the same records', async () => {
+    await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 8 });
+    for (let i = 0; i < 20; i += 5) await store.append([0, 1, 2, 3, 4].map((k) => draft(i + k)));
+    const records = await collect(store.read());
+    const segments = await store.segments();
+    expect(segments.map((s) => s.base)).toEqual([0, 8, 16]);
+    for (const s of segments) {
+      const frames = await store.exportSegment(s.base);
+      const inSegment = records.slice(s.from, s.to);
+      // Batches keep their boundaries; the one running into the next segment is cut at its end.
+      expect(frames.equals(framesOf(inSegment, 5))).toBe(true);
+      const scanned = [...scanFrames(frames, 'export')].map((f) => (f.kind === 'record' ? f.record : f));
+      expect(scanned).toEqual(inSegment);
+    }
+    await expect(store.exportSegment(24)).rejects.toMatchObject({ code: 'not-found' });
+    await expect(store.exportSegment(3)).rejects.toMatchObject({ code: 'invalid-argument' });
+  });
+
+  it('imports a segment file byte for byte, batch boundaries included', async () => {
+    await using source = await openRedisStore(REDIS_URL, { keyPrefix: prefix() });
+    await source.append([draft(0), draft(1), draft(2)]);
+    await source.append([draft(3)]);
+    await source.append([draft(4), draft(5)]);
+    const records = await collect(source.read());
+    // What a filesystem segment holds: one encodeBatch per append.
+    const file = Buffer.concat([records.slice(0, 3), records.slice(3, 4), records.slice(4)].map(encodeBatch));
+    await using target = await openRedisStore(REDIS_URL, { keyPrefix: prefix() });
+    await expect(target.importSegment(file)).resolves.toEqual({ from: 0, to: 6 });
+    expect((await target.exportSegment(0)).equals(file)).toBe(true);
+    expect((await source.exportSegment(0)).equals(file)).toBe(true);
+    expect(await collect(target.read())).toEqual(records);
+  });
+
+  it('imports exported segments, and refuses frames that do not continue the log', async () => {
+    await using source = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 8 });
+    await source.append(Array.from({ length: 19 }, (_, i) => draft(i)));
+    await using target = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 8 });
+    const exported = await Promise.all([0, 8, 16].map((b) => source.exportSegment(b)));
+    // An empty log may start where the frames start (older segments dropped).
+    await expect(target.importSegment(exported[1]!)).resolves.toEqual({ from: 8, to: 16 });
+    await expect(target.importSegment(exported[0]!)).rejects.toMatchObject({ code: 'conflict' });
+    const torn = exported[2]!.subarray(0, exported[2]!.length - 3);
+    await expect(target.importSegment(torn)).rejects.toMatchObject({ code: 'corrupt-record' });
+    await target.importSegment(exported[2]!);
+    expect(await target.head()).toBe(19);
+    expect(await collect(target.read())).toEqual(await collect(source.read({ from: 8 })));
+    expect((await target.exportSegment(8)).equals(exported[1]!)).toBe(true);
+    // Appends after an import continue its positions and time.
+    const { positions, time } = await target.append([draft(19)]);
+    expect(positions).toEqual([19]);
+    expect(time).toBeGreaterThanOrEqual((await collect(source.read({ from: 18 })))[0]!.time);
+  });
+
+  it('writes positions and times around every CBOR number width exactly as cbor-x does', async () => {
+    for (const start of [20, 250, 65_530, 2 ** 32 - 3]) {
+      await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix() });
+      const seed = { ...draft(0), v: 1, position: start, time: 5 } as LogRecord;
+      await store.importSegment(encodeFrame(seed));
+      await store.append(Array.from({ length: 7 }, (_, i) => draft(i + 1)));
+      const records = await collect(store.read());
+      expect(records.map((r) => r.position)).toEqual(Array.from({ length: 8 }, (_, i) => start + i));
+      for (const s of await store.segments()) {
+        const expected = Buffer.concat(
+          records.slice(s.from - start, s.to - start).map((r) => encodeRecord(r)),
+        );
+        const frames = await store.exportSegment(s.base);
+        const bodies = [...scanFrames(frames, 'x')].map((f) =>
+          f.kind === 'record' ? frames.subarray(f.offset + 8, f.end) : Buffer.alloc(0),
+        );
+        expect(Buffer.concat(bodies).equals(expected)).toBe(true);
+      }
+    }
+  });
+
+  it('drops old segments for retention; reads and follows start at the first kept position', async () => {
+    await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 7 });
+    await store.append(Array.from({ length: 20 }, (_, i) => draft(i)));
+    expect(await store.dropSegmentsBefore(16)).toEqual({ dropped: 2, first: 14 });
+    expect(await store.dropSegmentsBefore(16)).toEqual({ dropped: 0, first: 14 });
+    expect((await store.segments()).map((s) => s.base)).toEqual([14]);
+    expect((await collect(store.read())).map((r) => r.position)).toEqual([14, 15, 16, 17, 18, 19]);
+    const ac = new AbortController();
+    const seen: number[] = [];
+    for await (const r of store.follow({ signal: ac.signal })) {
+      seen.push(r.position);
+      if (r.position === 19) ac.abort();
+    }
+    expect(seen).toEqual([14, 15, 16, 17, 18, 19]);
+    expect(await store.head()).toBe(20);
+  });
+
+  it('leaves no socket open after close', async () => {
+    const sockets = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    const store = await openRedisStore(REDIS_URL, { keyPrefix: prefix() });
+    await store.append([draft(0)]);
+    const ac = new AbortController();
+    const waiting = store.follow({ from: 1, signal: ac.signal })[Symbol.asyncIterator]().next();
+    const other = store.follow({ from: 5 })[Symbol.asyncIterator]();
+    const otherNext = other.next();
+    ac.abort();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    await store.close();
+    expect(await otherNext).toEqual({ done: true, value: undefined });
+    expect(sockets()).toBe(before);
   });
 });

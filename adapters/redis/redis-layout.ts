@@ -10,10 +10,11 @@ import type { LogConfig } from './redis-url.js';
  * - `<prefix>:{<log>}:s:<base>` — one stream per segment: the records of positions
  *   `[base, base + seg)`, `base` a multiple of `seg` in decimal.
  *
- * A stream entry's id is `<position>-1`: the millisecond part is the position (dense from 0, so ids are
- * printable, ordered and parse back to positions) and the sequence is always 1 because `0-0` is not a
- * valid id. The entry has one field, `r`, holding the record's CBOR bytes exactly as `encodeRecord`
- * writes them, position and time included.
+ * A stream entry's id is `<position>-<1|2>`: the millisecond part is the position (dense from 0, so ids
+ * are printable, ordered and parse back to positions); the sequence part keeps the batch boundaries of
+ * the framing (`engine/codec.ts`): 1 ends a batch, 2 says the next position belongs to the same batch
+ * (never 0, since `0-0` is not a valid id). The entry has one field, `r`, holding the record's CBOR
+ * bytes exactly as `encodeRecord` writes them, position and time included.
  */
 export class RedisLayout {
   /** Key of the meta hash. */
@@ -41,9 +42,15 @@ export function segmentBase(position: Position, segmentRecords: number): Positio
 /** The field of a stream entry that carries the record. */
 export const RECORD_FIELD = 'r';
 
-/** The stream id of the entry at `position`. */
-export function entryId(position: Position): string {
-  return `${position}-1`;
+/** The stream id of the entry at `position`; `more` when the next position belongs to the same batch. */
+export function entryId(position: Position, more = false): string {
+  return `${position}-${more ? 2 : 1}`;
+}
+
+/** Reads an entry id written by {@link entryId}; undefined for any other id. */
+export function parseEntryId(id: string): { position: Position; more: boolean } | undefined {
+  const m = /^(\d{1,16})-([12])$/.exec(id);
+  return m ? { position: Number(m[1]), more: m[2] === '2' } : undefined;
 }
 
 /** What the meta hash says about the log. */

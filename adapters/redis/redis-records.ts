@@ -46,10 +46,13 @@ export function stampedRecord(encoded: EncodedDraft, position: Position, time: n
   return record as LogRecord;
 }
 
-/** Frames stored CBOR bytes exactly as `encodeFrame` frames a record: `[length][crc32c][cbor]`. */
-export function frameBody(body: Buffer): Buffer {
+/**
+ * Frames stored CBOR bytes exactly as `encodeFrame(record, more)` frames the record:
+ * `[length, top bit = more][crc32c][cbor]`.
+ */
+export function frameBody(body: Buffer, more: boolean): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER + body.length);
-  frame.writeUInt32BE(body.length, 0);
+  frame.writeUInt32BE((more ? 0x8000_0000 : 0) + body.length, 0);
   frame.writeUInt32BE(crc32c(body), 4);
   body.copy(frame, FRAME_HEADER);
   return frame;

@@ -35,7 +35,8 @@ local last = tonumber(m[2]) or 0
  * The script checks the expected head, takes the time from the server clock (never below the last
  * time of the log), writes `hposition <position> dtime <time>` (the CBOR text keys `position` and
  * `time` with their values) after each record's bytes, and XADDs it at id `<position>-1` in the segment
- * stream of its position. Returns `{0, head, time, seg}`, or `{1, head}` on a conflict.
+ * stream of its position (the last record of the batch at `-1`, the others at `-2`, see `entryId`).
+ * Returns `{0, head, time, seg}`, or `{1, head}` on a conflict.
  */
 export const APPEND = define(
   HELPERS +
@@ -48,7 +49,8 @@ if last > now then now = last end
 local tail = 'dtime' .. cbor_number(now)
 for i = 3, #ARGV do
   local p = head + i - 3
-  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), fmt(p) .. '-1', 'r', ARGV[i] .. 'hposition' .. cbor_number(p) .. tail)
+  local id = fmt(p) .. (i == #ARGV and '-1' or '-2')
+  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), id, 'r', ARGV[i] .. 'hposition' .. cbor_number(p) .. tail)
 end
 redis.call('HSET', KEYS[1], 'head', fmt(head + #ARGV - 2), 'time', fmt(now), 'seg', fmt(seg))
 return {0, head, now, seg}
@@ -58,8 +60,9 @@ return {0, head, now, seg}
 /**
  * Copies records stamped elsewhere, keeping their bytes. KEYS: meta hash, segment key prefix.
  * ARGV: position of the first record, largest time of the batch, segment size for a new log, '1' when
- * an empty log may start at that position (an import of a log whose older history was dropped), then
- * each record's CBOR. Returns `{0, head}`, or `{1, head}` when the records do not continue the log.
+ * an empty log may start at that position (an import of a log whose older history was dropped), the
+ * id sequence of each record as one string of '1' / '2' (see `entryId`), then each record's CBOR.
+ * Returns `{0, head}`, or `{1, head}` when the records do not continue the log.
  */
 export const REPLICATE = define(
   HELPERS +
@@ -68,13 +71,14 @@ local from = tonumber(ARGV[1])
 local fresh = ARGV[4] == '1' and head == 0
 if from ~= head and not fresh then return {1, head} end
 local seg = tonumber(m[3]) or tonumber(ARGV[3])
-for i = 5, #ARGV do
-  local p = from + i - 5
-  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), fmt(p) .. '-1', 'r', ARGV[i])
+for i = 6, #ARGV do
+  local p = from + i - 6
+  local id = fmt(p) .. '-' .. string.sub(ARGV[5], i - 5, i - 5)
+  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), id, 'r', ARGV[i])
 end
 local time = tonumber(ARGV[2])
 if last > time then time = last end
-redis.call('HSET', KEYS[1], 'head', fmt(from + #ARGV - 4), 'time', fmt(time), 'seg', fmt(seg))
+redis.call('HSET', KEYS[1], 'head', fmt(from + #ARGV - 5), 'time', fmt(time), 'seg', fmt(seg))
 if from ~= head then redis.call('HSET', KEYS[1], 'first', fmt(from)) end
 return {0, head}
 `,

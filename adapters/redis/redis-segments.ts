@@ -8,8 +8,8 @@ import {
 } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import {
-  entryId,
   META_FIELDS,
+  parseEntryId,
   parseMeta,
   segmentBase,
   type LogMeta,
@@ -54,6 +54,8 @@ export interface RangeEntry {
   readonly key: string;
   readonly entry: StreamEntry;
   readonly position: Position;
+  /** The next position belongs to the same batch. */
+  readonly more: boolean;
 }
 
 /**
@@ -75,11 +77,17 @@ export async function* rangeEntries(
     const entries = await log.command('read', (c) =>
       c.xrangeBuffer(key, String(start), String(last), 'COUNT', READ_CHUNK),
     );
-    if (entries[0]?.[0].toString() !== entryId(p)) {
-      throw new NotFoundError('record (dropped by retention) at position', String(p));
-    }
+    if (entries.length === 0) throw new NotFoundError('record (dropped by retention) at position', String(p));
     for (const entry of entries) {
-      yield { key, entry, position: p };
+      const id = parseEntryId(entry[0].toString());
+      if (id?.position !== p) {
+        throw new CorruptRecordError(
+          key,
+          0,
+          `expected the entry of position ${p}, found ${entry[0].toString()}`,
+        );
+      }
+      yield { key, entry, position: p, more: id.more };
       p++;
     }
   }
@@ -97,7 +105,11 @@ export async function listSegments(log: RedisLog): Promise<SegmentInfo[]> {
   return out;
 }
 
-/** The frames of one segment, byte for byte what `encodeFrames` gives for its records. */
+/**
+ * The frames of one segment: byte for byte what `encodeFrame(record, more)` gives for its records, with
+ * the batch boundaries of their appends, except that a batch running on into the next segment is cut at
+ * the end of this one (the last frame never says "more"), so that the export stands alone.
+ */
 export async function exportSegment(log: RedisLog, base: Position): Promise<Buffer> {
   checkPosition('base', base);
   if (base % log.segmentRecords !== 0) {
@@ -110,8 +122,8 @@ export async function exportSegment(log: RedisLog, base: Position): Promise<Buff
   const to = Math.min(base + log.segmentRecords, meta.head);
   if (from >= to) throw new NotFoundError('segment', String(base));
   const frames: Buffer[] = [];
-  for await (const { key, entry } of rangeEntries(log, from, to, () => false)) {
-    frames.push(frameBody(entryBody(entry, key)));
+  for await (const { key, entry, position, more } of rangeEntries(log, from, to, () => false)) {
+    frames.push(frameBody(entryBody(entry, key), more && position < to - 1));
   }
   return Buffer.concat(frames);
 }
@@ -120,11 +132,14 @@ export async function exportSegment(log: RedisLog, base: Position): Promise<Buff
 export interface RecordBytes {
   readonly body: Buffer;
   readonly time: number;
+  /** The next record belongs to the same batch. */
+  readonly more: boolean;
 }
 
 /**
- * Stores records stamped elsewhere at `from`, `from + 1`, … in script calls of bounded size; each
- * call is atomic and checks that it continues the log. With `fresh`, an empty log may start at `from`.
+ * Stores records stamped elsewhere at `from`, `from + 1`, … in script calls of bounded size, cut at
+ * batch boundaries when possible; each call is atomic and checks that it continues the log. With
+ * `fresh`, an empty log may start at `from`.
  * @throws ConflictError when the records do not continue the log.
  */
 export async function copyRecords(
@@ -135,24 +150,41 @@ export async function copyRecords(
 ): Promise<void> {
   let at = 0;
   while (at < items.length) {
-    let end = at;
-    let bytes = 0;
-    let time = 0;
-    while (end < items.length && end - at < COPY_RECORDS && (bytes < COPY_BYTES || end === at)) {
-      const item = items[end++] as RecordBytes;
-      bytes += item.body.length;
-      time = Math.max(time, item.time);
-    }
+    const end = chunkEnd(items, at);
+    const chunk = items.slice(at, end);
     const position = from + at;
-    const args = [String(position), String(time), String(log.segmentRecords), fresh && at === 0 ? '1' : ''];
-    const bodies = items.slice(at, end).map((i) => i.body);
+    const args = [
+      String(position),
+      String(Math.max(...chunk.map((i) => i.time))),
+      String(log.segmentRecords),
+      fresh && at === 0 ? '1' : '',
+      chunk.map((i) => (i.more ? '2' : '1')).join(''),
+    ];
     const reply = await log.command('replicate', (c) =>
-      runScript(c, REPLICATE, [log.layout.meta, log.layout.segmentPrefix], [...args, ...bodies]),
+      runScript(
+        c,
+        REPLICATE,
+        [log.layout.meta, log.layout.segmentPrefix],
+        [...args, ...chunk.map((i) => i.body)],
+      ),
     );
     const [status, head = 0] = integers(reply);
     if (status === 1) throw new ConflictError(head, position);
     at = end;
   }
+}
+
+/** Where the script call that starts at `at` ends: within the limits, at a batch end when one is there. */
+function chunkEnd(items: readonly RecordBytes[], at: number): number {
+  let end = at;
+  let bytes = 0;
+  while (end < items.length && end - at < COPY_RECORDS && (bytes < COPY_BYTES || end === at)) {
+    bytes += (items[end++] as RecordBytes).body.length;
+  }
+  if (end === items.length) return end;
+  let cut = end;
+  while (cut > at && items[cut - 1]?.more === true) cut--;
+  return cut > at ? cut : end;
 }
 
 /**
@@ -170,6 +202,7 @@ export async function importFrames(log: RedisLog, frames: Buffer): Promise<{ fro
   }
   const items: RecordBytes[] = [];
   let from: Position | undefined;
+  let last: { offset: number; more: boolean } | undefined;
   for (const scan of scanFrames(frames, 'import')) {
     if (scan.kind === 'torn') {
       throw new CorruptRecordError('import', scan.offset, 'incomplete frame at the end of the buffer');
@@ -181,7 +214,12 @@ export async function importFrames(log: RedisLog, frames: Buffer): Promise<{ fro
         `frames to import must hold contiguous positions: expected ${from + items.length}, got: ${position}`,
       );
     }
-    items.push({ body: frames.subarray(scan.offset + FRAME_HEADER, scan.end), time });
+    items.push({ body: frames.subarray(scan.offset + FRAME_HEADER, scan.end), time, more: scan.more });
+    last = scan;
+  }
+  if (last?.more === true) {
+    // As in a segment file: a batch without its last frame was never committed.
+    throw new CorruptRecordError('import', last.offset, 'the last batch of the buffer is incomplete');
   }
   if (from === undefined) {
     const { head } = await readMeta(log);

@@ -118,7 +118,8 @@ export class RedisStore implements LogStore {
     if (!continuesAt(records, from)) {
       throw new InvalidArgumentError('replicate needs stamped records, each with a numeric v and time');
     }
-    const items = records.map((r) => ({ body: encodeRecord(r), time: r.time }));
+    // Another store's batch boundaries are not known here: each record is a batch of its own.
+    const items = records.map((r) => ({ body: encodeRecord(r), time: r.time, more: false }));
     await copyRecords(this.#log, from, items, false);
   }
 

@@ -2,6 +2,54 @@
  * Eventy: distributed task processing on an append-only, replayable log.
  * @packageDocumentation
  */
+import { openStore, defaultStoreUrl, type OpenStoreOptions } from './adapters/open-store.js';
+import { InvalidArgumentError } from './engine/errors.js';
+import { createManager, type ManagerOptions, type QueueManager } from './engine/runtime/index.js';
+import type { LogStore } from './engine/storage.js';
+
 export * from './engine/index.js';
-export { openStore, defaultStoreUrl } from './adapters/open-store.js';
-export type { OpenStoreOptions } from './adapters/open-store.js';
+export * from './engine/runtime/index.js';
+export { claimsFold, type ClaimsState } from './projections/claims.js';
+export { workersFold, type WorkersState } from './projections/workers.js';
+export { statsFold, type StatsState } from './projections/stats.js';
+export { foldAll, type Fold } from './projections/fold.js';
+export { liveRecords$, foldView } from './projections/live.js';
+export { openStore, defaultStoreUrl };
+export type { OpenStoreOptions };
+
+/** Options of {@link createQueueManager}. */
+export interface QueueManagerOptions extends ManagerOptions, OpenStoreOptions {
+  /** A store URL (`file:.eventy` default, `memory:`, `file:<dir>`, `redis://…`) or an open store. */
+  readonly store?: string | LogStore;
+}
+
+/**
+ * Opens a log and returns its queue manager, folded up to the head.
+ * @throws InvalidArgumentError for a bad store URL or option.
+ * @example
+ * await using manager = await createQueueManager({ store: 'file:.eventy' });
+ * const orders = manager.queue<Order>('orders');
+ * await orders.subscribe(async (event) => bill(event.payload), { name: 'bill' });
+ * await orders.publish({ id: 7, total: 120 });
+ */
+export async function createQueueManager(options: QueueManagerOptions = {}): Promise<QueueManager> {
+  if (typeof options !== 'object')
+    throw new InvalidArgumentError('createQueueManager takes an options object');
+  const { store = defaultStoreUrl(), durability, segmentBytes, ...rest } = options;
+  const storeOptions = { ...(durability ? { durability } : {}), ...(segmentBytes ? { segmentBytes } : {}) };
+  const opened = typeof store === 'string' ? await openStore(store, storeOptions) : store;
+  try {
+    return await createManager(opened, { ownsStore: typeof store === 'string', ...rest });
+  } catch (e) {
+    if (typeof store === 'string') await opened.close();
+    throw e;
+  }
+}
+
+let defaultManager: Promise<QueueManager> | undefined;
+
+/** The process's shared manager on `EVENTY_STORE` (else `file:.eventy`), created on first call. */
+export function getDefaultQueueManager(): Promise<QueueManager> {
+  defaultManager ??= createQueueManager();
+  return defaultManager;
+}

@@ -44,7 +44,7 @@ export interface FilterSpec {
 }
 
 export type Delivery = 'competing' | 'broadcast';
-export type ResultStatus = 'ok' | 'failed' | 'timeout' | 'skipped' | 'rejected';
+export type ResultStatus = 'ok' | 'failed' | 'timeout' | 'skipped';
 
 export interface EventPublished {
   readonly type: 'event.published';
@@ -81,6 +81,8 @@ export interface SubscriberDeleted {
 interface ClaimFields {
   readonly queue: string;
   readonly eventId: string;
+  /** Position of the event's `event.published` record: claims and results key on it. */
+  readonly eventPosition: Position;
   readonly subscriberId: string;
   readonly workerId: string;
   readonly attempt: number;

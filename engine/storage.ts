@@ -21,6 +21,12 @@ export interface AppendOptions {
    * appended and a `conflict` error is raised.
    */
   readonly expectedHead?: Position;
+  /**
+   * `false`: resolve once written, without waiting for the durability policy's fsync. For records whose
+   * loss in a machine crash is harmless (claims, lease extensions, heartbeats): a later synced append
+   * to the same log makes them durable too. Default `true`.
+   */
+  readonly sync?: boolean;
 }
 
 /** What an append returns. */

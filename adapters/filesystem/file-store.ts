@@ -23,6 +23,7 @@ export type { FileStoreOptions } from './file-url.js';
 
 interface Waiting {
   readonly batch: PendingBatch;
+  readonly sync: boolean;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -78,7 +79,7 @@ export class FileStore implements LogStore {
       checkDrafts(drafts);
       const expectedHead =
         options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
-      this.#queue.push({ batch: { drafts, expectedHead }, resolve, reject });
+      this.#queue.push({ batch: { drafts, expectedHead }, sync: options.sync !== false, resolve, reject });
       this.#flushing ??= this.#flushLoop();
     });
   }
@@ -184,8 +185,17 @@ export class FileStore implements LogStore {
       try {
         const outcomes = await this.#locked(() => this.writer.write(take.map((w) => w.batch)));
         this.#notify();
-        if (this.options.durability !== 'never') await this.writer.sync();
-        take.forEach((w, i) => settle(w, outcomes[i] as BatchOutcome));
+        // Unsynced batches resolve now; the others once the fsync covering them is done.
+        const synced = this.options.durability !== 'never' && take.some((w) => w.sync);
+        take.forEach((w, i) => {
+          if (!synced || !w.sync) settle(w, outcomes[i] as BatchOutcome);
+        });
+        if (synced) {
+          await this.writer.sync();
+          take.forEach((w, i) => {
+            if (w.sync) settle(w, outcomes[i] as BatchOutcome);
+          });
+        }
       } catch (e) {
         const error = isEventyError(e)
           ? e

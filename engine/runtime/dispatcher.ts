@@ -1,0 +1,392 @@
+import {
+  isFinished,
+  isLeased,
+  lowerBound,
+  type QueueState,
+  type SubscriberState,
+} from '../../projections/claims.js';
+import { liveHosts } from '../../projections/workers.js';
+import { InterruptedError } from '../errors.js';
+import type { Position } from '../position.js';
+import type { RecordDraft, RecordOf } from '../records.js';
+import { errorInfo, LeaseLostError, plainDetails, runAttempt, ShutdownError } from './attempt.js';
+import type { Matcher } from './filter.js';
+import type { LogRuntime } from './log-runtime.js';
+import { backoff, mayRetry, type ResolvedSubscribe } from './subscribe-options.js';
+import type { HandlerContext, PublishOptions, QueueEvent } from './types.js';
+
+type EventRecord = RecordOf<'event.published'>;
+
+/** What a dispatcher needs from its manager. */
+export interface DispatchHost {
+  readonly workerId: string;
+  readonly runtime: LogRuntime;
+  readonly leaseMs: number;
+  readonly spreadGraceMs: number;
+  append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }>;
+  events(queue: string, positions: readonly Position[]): Promise<Map<Position, EventRecord>>;
+  publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent>;
+  report(error: unknown): void;
+}
+
+interface Running {
+  readonly attempt: number;
+  readonly claimPosition: Position;
+  readonly controller: AbortController;
+  readonly eventId: string;
+  readonly done: Promise<void>;
+}
+
+/**
+ * Runs one subscriber's handler in this process. Competing: picks claimable events (its share first, the
+ * rest after a grace), appends claims in batches, and runs an event once the fold says its claim won.
+ * Broadcast: runs every event from when it started hosting, without claims.
+ */
+export class Dispatcher {
+  readonly running = new Map<Position, Running>();
+  #claiming = new Map<Position, Position>(); // event → claim position (-1 while the append is in flight)
+  #busy = false;
+  #again = false;
+  #stopping = false;
+  #timer: NodeJS.Timeout | undefined;
+  #nextIndex = -1; // broadcast cursor
+  #delayed = new Set<Position>(); // broadcast events not yet available
+  #drained: (() => void) | undefined;
+
+  constructor(
+    private readonly host: DispatchHost,
+    readonly subscriberId: string,
+    readonly queue: string,
+    readonly options: ResolvedSubscribe,
+    private readonly matcher: Matcher,
+    private readonly handler: (event: QueueEvent, ctx: HandlerContext) => unknown,
+    /** Runtime position when hosting started: control orders after it apply to this dispatcher. */
+    readonly hostedFrom: Position,
+  ) {}
+
+  get stopped(): boolean {
+    return this.#stopping;
+  }
+
+  /** Re-evaluates after the views changed. Cheap when there is nothing to do. */
+  tick(): void {
+    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    const q = this.host.runtime.claims.queues.get(this.queue);
+    if (!sub || !q) return;
+    this.#confirm(sub);
+    this.#watchLeases(sub);
+    this.#obeyControl(sub, q);
+    if (this.#stopping) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    void this.#claimStep(sub, q);
+  }
+
+  /** Stops taking work; resolves once in-flight work finished or was released after `drainMs`. */
+  async stop(drainMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
+    await Promise.race([all, late]);
+    clearTimeout(timer);
+    for (const r of this.running.values()) r.controller.abort(new ShutdownError());
+    await all;
+  }
+
+  /** Resolves once the dispatcher stopped on an end order and drained. */
+  whenDrained(): Promise<void> {
+    return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  #confirm(sub: SubscriberState): void {
+    const folded = this.host.runtime.position;
+    for (const [p, cp] of this.#claiming) {
+      if (cp < 0 || cp > folded) continue;
+      this.#claiming.delete(p);
+      const item = sub.items.get(p);
+      if (item?.claimPosition === cp && item.owner === this.host.workerId) {
+        this.#start(p, item.attempt, cp, item.failures);
+      } else this.#cache.delete(p); // lost the race
+    }
+  }
+
+  /** Aborts attempts whose lease the fold gave to someone else. */
+  #watchLeases(sub: SubscriberState): void {
+    if (this.options.delivery !== 'competing') return;
+    for (const [p, r] of this.running) {
+      if (sub.items.get(p)?.claimPosition !== r.claimPosition && !r.controller.signal.aborted) {
+        r.controller.abort(new LeaseLostError());
+      }
+    }
+  }
+
+  #obeyControl(sub: SubscriberState, q: QueueState): void {
+    if (q.interruptedAt !== undefined && q.interruptedAt > this.hostedFrom && !this.#stopping) {
+      this.#stopping = true;
+      for (const r of this.running.values())
+        r.controller.abort(new InterruptedError('the queue was interrupted'));
+    }
+    if (
+      q.endedAt !== undefined &&
+      q.endedAt > this.hostedFrom &&
+      this.running.size === 0 &&
+      this.#claiming.size === 0
+    ) {
+      const before = this.options.delivery === 'competing' ? sub.watermark : this.#nextIndex;
+      const next = q.positions[before];
+      if (next === undefined || next > q.endedAt) this.#stopping = true;
+    }
+    if (this.#stopping && this.running.size === 0 && this.#drained) {
+      this.#drained();
+      this.#drained = undefined;
+    }
+  }
+
+  async #claimStep(sub: SubscriberState, q: QueueState): Promise<void> {
+    this.#busy = true;
+    try {
+      const free = this.options.concurrency - this.running.size - this.#claiming.size;
+      if (free <= 0) return;
+      const now = Date.now();
+      const picks =
+        this.options.delivery === 'competing'
+          ? this.#scanCompeting(sub, q, free, now)
+          : this.#scanBroadcast(q, free, now);
+      if (picks.length === 0) return;
+      for (const p of picks) this.#claiming.set(p.position, -1);
+      await this.#claimAll(picks);
+    } catch (e) {
+      for (const [p, cp] of this.#claiming) if (cp < 0) this.#claiming.delete(p);
+      this.host.report(e);
+    } finally {
+      this.#busy = false;
+      if (this.#again) {
+        this.#again = false;
+        setImmediate(() => this.tick());
+      }
+    }
+  }
+
+  async #claimAll(picks: { position: Position; attempt: number }[]): Promise<void> {
+    const records = await this.host.events(
+      this.queue,
+      picks.map((p) => p.position),
+    );
+    const drafts: RecordDraft[] = [];
+    const claimed: Position[] = [];
+    for (const { position, attempt } of picks) {
+      const e = records.get(position);
+      if (!e) continue;
+      const base = {
+        queue: this.queue,
+        eventId: e.eventId,
+        eventPosition: position,
+        subscriberId: this.subscriberId,
+        workerId: this.host.workerId,
+      };
+      if (!this.matcher(filterView(e))) {
+        drafts.push({ type: 'result.recorded', ...base, attempt: 0, status: 'skipped', durationMs: 0 });
+        this.#claiming.delete(position);
+      } else if (this.options.delivery === 'broadcast') {
+        this.#claiming.delete(position);
+        this.#start(position, 1, -1, 0, e);
+      } else {
+        drafts.push({ type: 'claim.acquired', ...base, attempt, leaseMs: this.host.leaseMs });
+        claimed.push(position);
+      }
+    }
+    if (drafts.length === 0) return;
+    const { positions } = await this.host.append(drafts, false);
+    let i = 0;
+    for (const [k, d] of drafts.entries()) {
+      if (d.type === 'claim.acquired') this.#claiming.set(claimed[i++] as Position, positions[k] as Position);
+    }
+    for (const p of claimed) {
+      const r = records.get(p);
+      if (r) this.#cache.set(p, r);
+    }
+    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    if (sub) this.#confirm(sub);
+  }
+
+  #cache = new Map<Position, EventRecord>();
+
+  /** Claimable events from the watermark on: this worker's share now, the others' after a grace. */
+  #scanCompeting(
+    sub: SubscriberState,
+    q: QueueState,
+    free: number,
+    now: number,
+  ): { position: Position; attempt: number }[] {
+    const picks: { position: Position; attempt: number }[] = [];
+    const ending = q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity;
+    const hosts = liveHosts(this.host.runtime.workers, this.subscriberId, now);
+    if (!hosts.includes(this.host.workerId)) hosts.push(this.host.workerId);
+    hosts.sort();
+    let wake = Infinity;
+    for (let i = sub.watermark; i < q.positions.length && picks.length < free; i++) {
+      const p = q.positions[i] as Position;
+      if (p > ending) break;
+      if (this.#claiming.has(p) || this.running.has(p)) continue;
+      const item = sub.items.get(p);
+      if (item && (isFinished(item) || isLeased(item, now))) {
+        if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
+        continue;
+      }
+      const availableAt = item?.availableAt ?? (q.availableAt[i] as number);
+      if (availableAt > now) {
+        wake = Math.min(wake, availableAt);
+        continue;
+      }
+      if (hosts.length > 1 && hosts[mix(p) % hosts.length] !== this.host.workerId) {
+        const since = Math.max(availableAt, item?.leaseUntil ?? 0);
+        if (now - since < this.host.spreadGraceMs) {
+          wake = Math.min(wake, since + this.host.spreadGraceMs);
+          continue;
+        }
+      }
+      picks.push({ position: p, attempt: (item?.attempt ?? 0) + 1 });
+    }
+    this.#wakeAt(wake, now);
+    return picks;
+  }
+
+  /** Broadcast: every event from when hosting started (or the subscriber's start), in order. */
+  #scanBroadcast(q: QueueState, free: number, now: number): { position: Position; attempt: number }[] {
+    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    if (this.#nextIndex < 0)
+      this.#nextIndex = lowerBound(q.positions, Math.max(this.hostedFrom + 1, sub?.reg.startPosition ?? 0));
+    const picks: { position: Position; attempt: number }[] = [];
+    let wake = Infinity;
+    for (const p of this.#delayed) {
+      if (picks.length >= free) break;
+      const at = q.availableAt[lowerBound(q.positions, p)] as number;
+      if (at <= now) {
+        this.#delayed.delete(p);
+        picks.push({ position: p, attempt: 1 });
+      } else wake = Math.min(wake, at);
+    }
+    const ending = q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity;
+    while (picks.length < free && this.#nextIndex < q.positions.length) {
+      const p = q.positions[this.#nextIndex] as Position;
+      if (p > ending) break;
+      const at = q.availableAt[this.#nextIndex] as number;
+      this.#nextIndex++;
+      if (at > now) {
+        this.#delayed.add(p);
+        wake = Math.min(wake, at);
+      } else picks.push({ position: p, attempt: 1 });
+    }
+    this.#wakeAt(wake, now);
+    return picks;
+  }
+
+  #wakeAt(at: number, now: number): void {
+    if (at === Infinity || this.#stopping) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.tick(), Math.max(1, at - now + 1));
+  }
+
+  #start(
+    p: Position,
+    attempt: number,
+    claimPosition: Position,
+    failures: number,
+    record?: EventRecord,
+  ): void {
+    const e = record ?? this.#cache.get(p);
+    if (!e) return;
+    this.#cache.delete(p);
+    const controller = new AbortController();
+    const run = this.#run(e, attempt, claimPosition, failures, controller);
+    this.running.set(p, { attempt, claimPosition, controller, eventId: e.eventId, done: run });
+  }
+
+  async #run(
+    e: EventRecord,
+    attempt: number,
+    claimPosition: Position,
+    failures: number,
+    controller: AbortController,
+  ): Promise<void> {
+    const event = toQueueEvent(e);
+    const ctx: HandlerContext = {
+      signal: controller.signal,
+      attempt,
+      workerId: this.host.workerId,
+      subscriber: this.options.name,
+      publish: (payload, options = {}) => {
+        const { queue = this.queue, ...rest } = options;
+        const correlationId = e.headers.correlationId ?? e.eventId;
+        return this.host.publish(queue, payload, { correlationId, ...rest, causationId: e.eventId }) as never;
+      },
+    };
+    const started = performance.now();
+    const outcome = await runAttempt(() => this.handler(event, ctx), controller, this.options.timeout);
+    const base = {
+      queue: this.queue,
+      eventId: e.eventId,
+      eventPosition: e.position,
+      subscriberId: this.subscriberId,
+      workerId: this.host.workerId,
+      attempt,
+    };
+    let draft: RecordDraft;
+    if (outcome.status === 'released') {
+      draft = { type: 'claim.released', ...base, reason: 'shutdown' };
+    } else {
+      const retryable =
+        outcome.status !== 'ok' &&
+        failures + 1 <= this.options.retry.limit &&
+        !(outcome.error instanceof InterruptedError) &&
+        mayRetry(this.options.retryOn, outcome.error);
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      draft = {
+        type: 'result.recorded',
+        ...base,
+        status: outcome.status,
+        durationMs,
+        ...(outcome.status === 'ok'
+          ? { details: plainDetails(outcome.details) }
+          : { error: errorInfo(outcome.error) }),
+        ...(retryable ? { retryAt: Date.now() + backoff(this.options.retry, failures + 1) } : {}),
+      } as RecordDraft;
+    }
+    try {
+      if (this.options.delivery === 'competing' || draft.type === 'result.recorded')
+        await this.host.append([draft], true);
+    } catch (err) {
+      this.host.report(err); // the lease runs out and another worker takes the event again
+    } finally {
+      this.running.delete(e.position);
+      setImmediate(() => this.tick());
+    }
+  }
+}
+
+export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {
+  return {
+    id: e.eventId,
+    position: e.position,
+    queue: e.queue,
+    payload: e.payload as T,
+    publishedAt: e.time,
+    headers: e.headers,
+    availableAt: e.availableAt ?? e.time + (e.delay ?? 0),
+  };
+}
+
+function filterView(e: EventRecord): unknown {
+  return { id: e.eventId, queue: e.queue, payload: e.payload, headers: e.headers, publishedAt: e.time };
+}
+
+/** An integer hash that spreads regular positions evenly. */
+function mix(p: number): number {
+  let h = Math.imul(p ^ (p >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -1,0 +1,8 @@
+export { createManager, QueueManager } from './manager.js';
+export type { ManagerOptions } from './manager.js';
+export { Queue } from './queue.js';
+export type { QueueOptions } from './queue.js';
+export { Subscriber } from './subscriber.js';
+export type { Subscription } from './subscriber.js';
+export { LeaseLostError, ShutdownError } from './attempt.js';
+export type * from './types.js';

@@ -1,0 +1,97 @@
+import { Subject } from 'rxjs';
+import { claimsFold, type ClaimsState } from '../../projections/claims.js';
+import { statsFold, type StatsState } from '../../projections/stats.js';
+import { workersFold, type WorkersState } from '../../projections/workers.js';
+import type { Position } from '../position.js';
+import type { LogRecord } from '../records.js';
+import type { LogStore } from '../storage.js';
+
+/**
+ * Follows one log from its start and folds every record into the views that drive dispatch. Everyone in
+ * the process reads the same states; they change only here, in log order.
+ */
+export class LogRuntime {
+  readonly claims: ClaimsState = claimsFold.initial();
+  readonly workers: WorkersState = workersFold.initial();
+  readonly stats: StatsState = statsFold.initial();
+  /** Every record as it is folded. */
+  readonly records$ = new Subject<LogRecord>();
+  /** Emits after each run of folded records (coalesced): dispatchers and views react to it. */
+  readonly ticks$ = new Subject<void>();
+  /** Extra per-record hooks (the query index, payload caches). */
+  readonly taps = new Set<(r: LogRecord) => void>();
+  #position: Position = -1;
+  #waiters: { position: Position; resolve: () => void }[] = [];
+  #tickScheduled = false;
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  #failure: unknown;
+
+  constructor(private readonly store: LogStore) {}
+
+  /** Position of the last record folded (-1 before the first). */
+  get position(): Position {
+    return this.#position;
+  }
+
+  /** Starts following; resolves once the fold has caught up with the head as it was at the call. */
+  async start(): Promise<void> {
+    const head = await this.store.head();
+    this.#loop = this.#run();
+    if (head > 0) await this.waitFor(head - 1);
+  }
+
+  /** Resolves once every record up to `position` is folded. */
+  waitFor(position: Position, signal?: AbortSignal): Promise<void> {
+    if (position <= this.#position) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure as Error);
+    return new Promise((resolve, reject) => {
+      const waiter = { position, resolve };
+      this.#waiters.push(waiter);
+      signal?.addEventListener('abort', () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(signal.reason as Error);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#loop;
+    this.records$.complete();
+    this.ticks$.complete();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      for await (const r of this.store.follow({ from: 0, signal: this.#stop.signal })) this.#fold(r);
+    } catch (e) {
+      this.#failure = e;
+      this.records$.error(e);
+    }
+  }
+
+  #fold(r: LogRecord): void {
+    claimsFold.evolve(this.claims, r);
+    workersFold.evolve(this.workers, r);
+    statsFold.evolve(this.stats, r);
+    this.#position = r.position;
+    for (const tap of this.taps) tap(r);
+    this.records$.next(r);
+    if (this.#waiters.length > 0) this.#wake();
+    if (!this.#tickScheduled) {
+      this.#tickScheduled = true;
+      setImmediate(() => {
+        this.#tickScheduled = false;
+        this.ticks$.next();
+      });
+    }
+  }
+
+  #wake(): void {
+    const ready = this.#waiters.filter((w) => w.position <= this.#position);
+    if (ready.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => w.position > this.#position);
+    for (const w of ready) w.resolve();
+  }
+}

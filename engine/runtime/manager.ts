@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { filter, Observable } from 'rxjs';
+import { liveRecords$ } from '../../projections/live.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
+import type { Position } from '../position.js';
+import { isKnownRecord, type LogRecord, type RecordDraft, type RecordOf } from '../records.js';
+import type { LogStore } from '../storage.js';
+import type { Dispatcher, DispatchHost } from './dispatcher.js';
+import { installSignalHandlers } from './signals.js';
+import { LogRuntime } from './log-runtime.js';
+import { QueryIndex, readPositions } from './query-index.js';
+import { Queue, type QueueOptions } from './queue.js';
+import { unknownKeys } from './subscribe-options.js';
+import type { PublishOptions, QueueEvent } from './types.js';
+
+/** Options of {@link createManager}. */
+export interface ManagerOptions {
+  /** Stops the manager (gracefully, like SIGTERM) when aborted. */
+  readonly signal?: AbortSignal;
+  /** Install SIGINT/SIGTERM handlers that drain and stop; default true. */
+  readonly handleSignals?: boolean;
+  /** This process's worker id; default `<host>:<pid>:<random>`. */
+  readonly workerId?: string;
+  /** Claim lease (ms), extended while a handler runs; default 30000. */
+  readonly leaseMs?: number;
+  /** Heartbeat interval (ms); a worker silent for 3 intervals counts as dead; default 2000. */
+  readonly heartbeatMs?: number;
+  /** How long shutdown waits for in-flight handlers before releasing them (ms); default 10000. */
+  readonly shutdownTimeout?: number;
+  /** How long an event waits for the worker it hashes to before any worker may take it (ms); default 500. */
+  readonly spreadGraceMs?: number;
+  /** Close the store when the manager closes; default true. */
+  readonly ownsStore?: boolean;
+}
+
+const KNOWN = new Set([
+  'signal',
+  'handleSignals',
+  'workerId',
+  'leaseMs',
+  'heartbeatMs',
+  'shutdownTimeout',
+  'spreadGraceMs',
+  'ownsStore',
+  'store',
+]);
+
+/**
+ * Creates a manager on an open log store and folds the log up to its head. Most users call the root
+ * package's `createQueueManager({ store: 'file:.eventy' })`, which opens the store from a URL.
+ */
+export async function createManager(store: LogStore, options: ManagerOptions = {}): Promise<QueueManager> {
+  unknownKeys('manager option', options, KNOWN);
+  const manager = new QueueManager(store, options);
+  await manager.runtime.start();
+  return manager;
+}
+
+/** The entry point to one log's queues. Holds the store, the live fold and this process's worker. */
+export class QueueManager implements DispatchHost {
+  readonly workerId: string;
+  readonly runtime: LogRuntime;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly spreadGraceMs: number;
+  readonly shutdownTimeout: number;
+  readonly dispatchers = new Set<Dispatcher>();
+  readonly index: QueryIndex;
+  #queues = new Map<string, Queue<unknown>>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #keepalive: NodeJS.Timeout | undefined;
+  #joined = false;
+  #hostedQueues = new Map<string, Map<Position, RecordOf<'event.published'>>>();
+  #uninstall: () => void = () => undefined;
+  readonly errors: unknown[] = [];
+
+  constructor(
+    readonly store: LogStore,
+    private readonly options: ManagerOptions,
+  ) {
+    this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.leaseMs = positive('leaseMs', options.leaseMs ?? 30_000);
+    this.heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 2000);
+    this.spreadGraceMs = positive('spreadGraceMs', options.spreadGraceMs ?? 500, 0);
+    this.shutdownTimeout = positive('shutdownTimeout', options.shutdownTimeout ?? 10_000, 0);
+    this.runtime = new LogRuntime(store);
+    this.index = new QueryIndex(store, this.runtime);
+    this.runtime.ticks$.subscribe(() => {
+      for (const d of this.dispatchers) d.tick();
+    });
+    this.runtime.taps.add((r) => this.#cacheEvent(r));
+    if (options.handleSignals !== false) this.#uninstall = installSignalHandlers(() => this.close());
+    options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  /**
+   * A typed queue by name (created on first use; queues are add-only). `schema` is any Standard Schema
+   * (zod, valibot, arktype…) that payloads must pass before anything is appended.
+   */
+  queue<T = unknown>(name: string, options: QueueOptions<T> = {}): Queue<T> {
+    this.#check();
+    if (typeof name !== 'string' || name === '' || name.length > 200) {
+      throw new InvalidArgumentError(
+        `queue name must be a non-empty string of at most 200 characters, got: ${JSON.stringify(name)}`,
+      );
+    }
+    let q = this.#queues.get(name) as Queue<T> | undefined;
+    if (!q || options.schema !== undefined) {
+      q = new Queue<T>(this, name, options);
+      this.#queues.set(name, q as Queue<unknown>);
+    }
+    return q;
+  }
+
+  /** Every record of the log as it is appended, from `from` (`new` by default, `earliest`, or a position). */
+  records$(
+    options: { from?: 'new' | 'earliest' | Position; types?: readonly string[] } = {},
+  ): Observable<LogRecord> {
+    const from = options.from ?? 'new';
+    const start = from === 'earliest' ? 0 : from === 'new' ? undefined : from;
+    const types = options.types ? new Set(options.types) : undefined;
+    const source =
+      start === undefined ? this.runtime.records$.asObservable() : liveRecords$(this.store, start);
+    return types ? source.pipe(filter((r) => types.has(r.type))) : source;
+  }
+
+  // DispatchHost
+
+  async append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }> {
+    return this.store.append(drafts, { sync });
+  }
+
+  async events(
+    queue: string,
+    positions: readonly Position[],
+  ): Promise<Map<Position, RecordOf<'event.published'>>> {
+    const cache = this.#hostedQueues.get(queue);
+    const out = new Map<Position, RecordOf<'event.published'>>();
+    const missing: Position[] = [];
+    for (const p of positions) {
+      const hit = cache?.get(p);
+      if (hit) out.set(p, hit);
+      else missing.push(p);
+    }
+    if (missing.length > 0) {
+      for (const [p, r] of await readPositions(this.store, missing)) {
+        if (isKnownRecord(r) && r.type === 'event.published') out.set(p, r);
+      }
+    }
+    return out;
+  }
+
+  publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent> {
+    return this.queue(queue).publish(payload, options);
+  }
+
+  report(error: unknown): void {
+    this.errors.push(error);
+    if (this.errors.length > 100) this.errors.shift();
+    if (process.env.EVENTY_DEBUG) console.error('[eventy]', error);
+  }
+
+  /** Starts hosting: caches the queue's events for dispatch and announces the worker. */
+  async host(dispatcher: Dispatcher): Promise<void> {
+    if (!this.#hostedQueues.has(dispatcher.queue)) this.#hostedQueues.set(dispatcher.queue, new Map());
+    this.dispatchers.add(dispatcher);
+    await this.#beat(this.#joined ? 'worker.heartbeat' : 'worker.joined');
+    this.#joined = true;
+    this.#keepalive ??= setInterval(
+      () => void this.#keepAlive(),
+      Math.min(this.heartbeatMs, this.leaseMs / 3),
+    );
+    dispatcher.tick();
+  }
+
+  async unhost(dispatcher: Dispatcher): Promise<void> {
+    await dispatcher.stop(this.shutdownTimeout);
+    this.dispatchers.delete(dispatcher);
+    if (![...this.dispatchers].some((d) => d.queue === dispatcher.queue))
+      this.#hostedQueues.delete(dispatcher.queue);
+    await this.#beat('worker.heartbeat');
+  }
+
+  /** Drains in-flight work (up to `shutdownTimeout`), releases the rest, appends `worker.left`, closes. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#uninstall();
+    await Promise.all([...this.dispatchers].map((d) => d.stop(this.shutdownTimeout)));
+    if (this.#keepalive) clearInterval(this.#keepalive);
+    try {
+      if (this.#joined) await this.#beat('worker.left');
+    } catch (e) {
+      this.report(e);
+    }
+    await this.runtime.stop();
+    if (this.options.ownsStore !== false) await this.store.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError('queue manager');
+  }
+
+  async #keepAlive(): Promise<void> {
+    const drafts: RecordDraft[] = [this.#beatDraft('worker.heartbeat')];
+    for (const d of this.dispatchers) {
+      if (d.options.delivery !== 'competing') continue;
+      for (const [p, r] of d.running) {
+        drafts.push({
+          type: 'claim.extended',
+          queue: d.queue,
+          eventId: r.eventId,
+          eventPosition: p,
+          subscriberId: d.subscriberId,
+          workerId: this.workerId,
+          attempt: r.attempt,
+          leaseMs: this.leaseMs,
+        });
+      }
+    }
+    try {
+      await this.store.append(drafts, { sync: false });
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  async #beat(type: 'worker.joined' | 'worker.heartbeat' | 'worker.left'): Promise<void> {
+    await this.store.append([this.#beatDraft(type)], { sync: type === 'worker.left' });
+  }
+
+  #beatDraft(type: 'worker.joined' | 'worker.heartbeat' | 'worker.left'): RecordDraft {
+    const subscribers = [
+      ...new Set([...this.dispatchers].filter((d) => !d.stopped).map((d) => d.subscriberId)),
+    ];
+    const queues = [...new Set([...this.dispatchers].map((d) => d.queue))];
+    const base = { workerId: this.workerId, host: os.hostname(), pid: process.pid, queues, subscribers };
+    return type === 'worker.left'
+      ? { type, ...base, reason: 'shutdown' }
+      : { type, ...base, ttlMs: this.heartbeatMs * 3 };
+  }
+
+  /** Keeps the events of hosted queues that are not yet handled, so dispatch needs no read. */
+  #cacheEvent(r: LogRecord): void {
+    if (r.type !== 'event.published') return;
+    const e = r as RecordOf<'event.published'>;
+    const cache = this.#hostedQueues.get(e.queue);
+    if (!cache) return;
+    cache.set(e.position, e);
+    if (cache.size > 4096) this.#prune(e.queue, cache);
+  }
+
+  #prune(queue: string, cache: Map<Position, RecordOf<'event.published'>>): void {
+    let low = Infinity;
+    const q = this.runtime.claims.queues.get(queue);
+    for (const d of this.dispatchers) {
+      if (d.queue !== queue) continue;
+      const sub = this.runtime.claims.subscribers.get(d.subscriberId);
+      low = Math.min(low, q?.positions[sub?.watermark ?? 0] ?? Infinity);
+    }
+    for (const p of cache.keys()) {
+      if (p >= low && cache.size <= 65_536) break;
+      cache.delete(p);
+    }
+  }
+}
+
+function positive(name: string, value: number, min = 1): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new InvalidArgumentError(`${name} must be a number ≥ ${min}, got: ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export type { Observable };

@@ -1,0 +1,77 @@
+import { isKnownRecord, type LogRecord } from '../records.js';
+import type { Position } from '../position.js';
+import type { LogStore } from '../storage.js';
+import type { LogRuntime } from './log-runtime.js';
+
+/**
+ * Lookups for the query API (event by id, results by event), built on first use by reading the log
+ * once, then kept current from the live fold. Processes that never query never pay for it.
+ */
+export class QueryIndex {
+  readonly events = new Map<string, Position>();
+  readonly results = new Map<string, Position[]>();
+  readonly resultsByQueue = new Map<string, Position[]>();
+  #ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: LogStore,
+    private readonly runtime: LogRuntime,
+  ) {}
+
+  /** Resolves once the index covers everything folded so far. */
+  ready(): Promise<void> {
+    this.#ready ??= this.#build();
+    return this.#ready;
+  }
+
+  async #build(): Promise<void> {
+    const upTo = this.runtime.position;
+    // Live records wait until the history is in, so every list stays in position order.
+    let pending: LogRecord[] | undefined = [];
+    this.runtime.taps.add((r) => {
+      if (r.position <= upTo) return;
+      if (pending) pending.push(r);
+      else this.#add(r);
+    });
+    for await (const r of this.store.read({ to: upTo + 1 })) this.#add(r);
+    for (const r of pending) this.#add(r);
+    pending = undefined;
+  }
+
+  #add(r: LogRecord): void {
+    if (!isKnownRecord(r)) return;
+    if (r.type === 'event.published') {
+      if (!this.events.has(r.eventId)) this.events.set(r.eventId, r.position);
+    } else if (r.type === 'result.recorded') {
+      push(this.results, r.eventId, r.position);
+      push(this.resultsByQueue, r.queue, r.position);
+    }
+  }
+}
+
+/** Reads the records at the given positions (ascending), in as few range reads as sensible. */
+export async function readPositions(
+  store: LogStore,
+  positions: readonly Position[],
+): Promise<Map<Position, LogRecord>> {
+  const out = new Map<Position, LogRecord>();
+  const sorted = [...positions].sort((a, b) => a - b);
+  let i = 0;
+  while (i < sorted.length) {
+    const from = sorted[i] as Position;
+    let j = i;
+    // one range read when the next wanted position is close; otherwise a new read
+    while (j + 1 < sorted.length && (sorted[j + 1] as Position) - (sorted[j] as Position) < 64) j++;
+    const to = (sorted[j] as Position) + 1;
+    const wanted = new Set(sorted.slice(i, j + 1));
+    for await (const r of store.read({ from, to })) if (wanted.has(r.position)) out.set(r.position, r);
+    i = j + 1;
+  }
+  return out;
+}
+
+function push(map: Map<string, Position[]>, key: string, p: Position): void {
+  const list = map.get(key);
+  if (list) list.push(p);
+  else map.set(key, [p]);
+}

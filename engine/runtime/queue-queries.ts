@@ -1,0 +1,278 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { lowerBound, tokenKey } from '../../projections/claims.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { parsePosition, type Position } from '../position.js';
+import { isKnownRecord, type LogRecord, type RecordOf } from '../records.js';
+import { toQueueEvent } from './dispatcher.js';
+import type { QueueManager } from './manager.js';
+import { readPositions } from './query-index.js';
+import type {
+  EventFilters,
+  Page,
+  PageOptions,
+  QueueClaim,
+  QueueEvent,
+  QueueResult,
+  ResultFilters,
+} from './types.js';
+
+type EventRecord = RecordOf<'event.published'>;
+type ResultRecord = RecordOf<'result.recorded'>;
+
+const MAX_LIMIT = 100;
+
+/** Checks page options: `limit` 1–100 (default 100), `pageId` a position printed by a previous page. */
+export function pageStart(options: PageOptions): { start: Position; limit: number } {
+  const limit = options.limit ?? MAX_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new InvalidArgumentError(
+      `limit must be an integer from 1 to ${MAX_LIMIT}, got: ${JSON.stringify(limit)}`,
+    );
+  }
+  const pageId = options.pageId ?? null;
+  if (pageId !== null && typeof pageId !== 'string')
+    throw new InvalidArgumentError(`pageId must be a string, got: ${JSON.stringify(pageId)}`);
+  return { start: pageId === null ? 0 : parsePosition(pageId), limit };
+}
+
+/** Pages over items ordered by position: stable and disjoint, `nextPageId` null on the last page. */
+export function paginate<I>(
+  items: readonly I[],
+  options: PageOptions,
+  positionOf: (item: I) => Position,
+): Page<I> {
+  const { start, limit } = pageStart(options);
+  const from = items.findIndex((i) => positionOf(i) >= start);
+  const slice = from < 0 ? [] : items.slice(from, from + limit + 1);
+  const next = slice.length > limit ? slice.pop() : undefined;
+  return { items: slice, nextPageId: next === undefined ? null : String(positionOf(next)) };
+}
+
+export async function eventAt<T>(m: QueueManager, position: Position): Promise<QueueEvent<T> | undefined> {
+  const r = (await readPositions(m.store, [position])).get(position);
+  return r && isKnownRecord(r) && r.type === 'event.published' ? toQueueEvent<T>(r) : undefined;
+}
+
+export async function getEvent<T>(m: QueueManager, queue: string, id: string): Promise<QueueEvent<T>> {
+  const [e] = await batchGetEvents<T>(m, queue, [id]);
+  if (!e) throw new NotFoundError('event', id);
+  return e;
+}
+
+export async function batchGetEvents<T>(
+  m: QueueManager,
+  queue: string,
+  ids: readonly string[],
+): Promise<(QueueEvent<T> | null)[]> {
+  if (!Array.isArray(ids))
+    throw new InvalidArgumentError(`ids must be an array of event ids, got: ${JSON.stringify(ids)}`);
+  await m.index.ready();
+  const positions = ids.map((id) => m.index.events.get(id));
+  const records = await readPositions(
+    m.store,
+    positions.filter((p) => p !== undefined),
+  );
+  return positions.map((p) => {
+    const r = p === undefined ? undefined : (records.get(p) as EventRecord | undefined);
+    return r?.queue === queue ? toQueueEvent<T>(r) : null;
+  });
+}
+
+function timeRange(f: {
+  after?: number | Date | undefined;
+  before?: number | Date | undefined;
+}): (t: number) => boolean {
+  const a = f.after instanceof Date ? f.after.getTime() : f.after;
+  const b = f.before instanceof Date ? f.before.getTime() : f.before;
+  return (t) => (a === undefined || t > a) && (b === undefined || t < b);
+}
+
+/** Walks records at ascending positions in chunks, yielding those that pass `keep`. */
+async function* walk(
+  m: QueueManager,
+  positions: readonly Position[],
+  from: number,
+): AsyncGenerator<LogRecord> {
+  for (let i = from; i < positions.length; i += 256) {
+    const chunk = positions.slice(i, i + 256);
+    const records = await readPositions(m.store, chunk);
+    for (const p of chunk) {
+      const r = records.get(p);
+      if (r) yield r;
+    }
+  }
+}
+
+async function collectPage<I>(
+  m: QueueManager,
+  positions: readonly Position[],
+  options: PageOptions,
+  map: (r: LogRecord) => I | undefined,
+): Promise<Page<I>> {
+  const { start, limit } = pageStart(options);
+  const items: I[] = [];
+  for await (const r of walk(m, positions, lowerBound(positions as Position[], start))) {
+    const item = map(r);
+    if (item === undefined) continue;
+    if (items.length === limit) return { items, nextPageId: String(r.position) };
+    items.push(item);
+  }
+  return { items, nextPageId: null };
+}
+
+export function searchEvents<T>(
+  m: QueueManager,
+  queue: string,
+  o: PageOptions & EventFilters,
+): Promise<Page<QueueEvent<T>>> {
+  const inRange = timeRange({ after: o.publishedAfter, before: o.publishedBefore });
+  const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
+  return collectPage(m, positions, o, (r) =>
+    inRange(r.time) ? toQueueEvent<T>(r as EventRecord) : undefined,
+  );
+}
+
+export async function countEvents(m: QueueManager, queue: string, f: EventFilters): Promise<number> {
+  const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
+  if (f.publishedAfter === undefined && f.publishedBefore === undefined) return positions.length;
+  const inRange = timeRange({ after: f.publishedAfter, before: f.publishedBefore });
+  let n = 0;
+  for await (const r of walk(m, positions, 0)) if (inRange(r.time)) n++;
+  return n;
+}
+
+export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
+  const sub = m.runtime.claims.subscribers.get(r.subscriberId);
+  return {
+    position: r.position,
+    eventId: r.eventId,
+    eventPosition: r.eventPosition,
+    queue: r.queue,
+    subscriber: sub?.reg.name ?? r.subscriberId.slice(r.queue.length + 1),
+    workerId: r.workerId,
+    attempt: r.attempt,
+    status: r.status,
+    ...(r.details === undefined ? {} : { details: r.details }),
+    ...(r.error === undefined ? {} : { error: r.error }),
+    ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
+    durationMs: r.durationMs,
+    recordedAt: r.time,
+    accepted: !m.runtime.claims.rejected.has(r.position),
+  };
+}
+
+export async function getResults(m: QueueManager, queue: string, eventId: string): Promise<QueueResult[]> {
+  await m.index.ready();
+  const positions = m.index.results.get(eventId) ?? [];
+  const records = await readPositions(m.store, positions);
+  return positions
+    .map((p) => records.get(p) as ResultRecord | undefined)
+    .filter((r): r is ResultRecord => r?.queue === queue)
+    .map((r) => toResult(m, r));
+}
+
+export async function searchResults(
+  m: QueueManager,
+  queue: string,
+  o: PageOptions & ResultFilters,
+): Promise<Page<QueueResult>> {
+  await m.index.ready();
+  const inRange = timeRange({ after: o.recordedAfter, before: o.recordedBefore });
+  const positions =
+    o.eventId !== undefined
+      ? (m.index.results.get(o.eventId) ?? [])
+      : (m.index.resultsByQueue.get(queue) ?? []);
+  return collectPage(m, positions, o, (record) => {
+    const r = record as ResultRecord;
+    if (r.queue !== queue || !inRange(r.time)) return undefined;
+    const res = toResult(m, r);
+    if (o.workerId !== undefined && res.workerId !== o.workerId) return undefined;
+    if (o.subscriber !== undefined && res.subscriber !== o.subscriber) return undefined;
+    if (o.status !== undefined && res.status !== o.status) return undefined;
+    return res;
+  });
+}
+
+/** A result that ends the event's story for its subscriber: ok, skipped, or a failure with no retry. */
+function isFinal(r: QueueResult, subscriber: string | undefined): boolean {
+  if (!r.accepted || (subscriber !== undefined && r.subscriber !== subscriber)) return false;
+  return r.status === 'ok' || r.status === 'skipped' || r.retryAt === undefined;
+}
+
+export async function waitForResult(
+  m: QueueManager,
+  queue: string,
+  eventId: string,
+  o: { subscriber?: string; signal?: AbortSignal },
+): Promise<QueueResult> {
+  const live = firstValueFrom(
+    m.runtime.records$.pipe(
+      filter(
+        (r) =>
+          r.type === 'result.recorded' &&
+          (r as ResultRecord).eventId === eventId &&
+          (r as ResultRecord).queue === queue,
+      ),
+      filter((r) => isFinal(toResult(m, r as ResultRecord), o.subscriber)),
+    ),
+  );
+  live.catch(() => undefined);
+  const done = (await getResults(m, queue, eventId)).find((r) => isFinal(r, o.subscriber));
+  if (done) return done;
+  const abort = new Promise<never>((_, reject) => {
+    o.signal?.addEventListener('abort', () => reject(o.signal?.reason as Error), { once: true });
+  });
+  const r = await Promise.race([live, abort]);
+  return toResult(m, r as ResultRecord);
+}
+
+export async function waitDrained(
+  m: QueueManager,
+  queue: string,
+  endPosition: Position,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  await m.runtime.waitFor(endPosition);
+  for (;;) {
+    const q = m.runtime.claims.queues.get(queue);
+    const drained = [...m.runtime.claims.subscribers.values()]
+      .filter((s) => s.reg.queue === queue && !s.deleted && s.reg.delivery === 'competing')
+      .every((s) => (q?.positions[s.watermark] ?? Infinity) > endPosition);
+    if (drained) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
+  }
+}
+
+export async function getClaim(m: QueueManager, queue: string, claimId: string): Promise<QueueClaim> {
+  const t = m.runtime.claims.tokens.get(tokenKey(queue, claimId));
+  if (!t) throw new NotFoundError('claim', claimId);
+  const r = (await readPositions(m.store, [t.position])).get(t.position) as RecordOf<'token.claimed'>;
+  return toClaim(r);
+}
+
+export async function searchClaims(
+  m: QueueManager,
+  queue: string,
+  o: PageOptions & { workerId?: string },
+): Promise<Page<QueueClaim>> {
+  const positions: Position[] = [];
+  for (const [key, t] of m.runtime.claims.tokens) {
+    if (key.startsWith(`${queue}\u0000`) && (o.workerId === undefined || t.workerId === o.workerId))
+      positions.push(t.position);
+  }
+  positions.sort((a, b) => a - b);
+  return collectPage(m, positions, o, (r) => toClaim(r as RecordOf<'token.claimed'>));
+}
+
+function toClaim(r: RecordOf<'token.claimed'>): QueueClaim {
+  return {
+    claimId: r.claimId,
+    queue: r.queue,
+    workerId: r.workerId,
+    ...(r.data === undefined ? {} : { data: r.data }),
+    createdAt: r.time,
+    position: r.position,
+  };
+}

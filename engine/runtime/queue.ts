@@ -1,0 +1,349 @@
+import { randomUUID } from 'node:crypto';
+import { filter, map, startWith, type Observable } from 'rxjs';
+import { tokenKey } from '../../projections/claims.js';
+import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../errors.js';
+import type { Position } from '../position.js';
+import type { EventHeaders, RecordOf } from '../records.js';
+import { Dispatcher, toQueueEvent } from './dispatcher.js';
+import { compileFilter } from './filter.js';
+import type { QueueManager } from './manager.js';
+import * as queries from './queue-queries.js';
+import { claimsView, statsView, subscribersView, workersView } from './queue-views.js';
+import { resolveSubscribe, unknownKeys } from './subscribe-options.js';
+import { Subscriber, type Subscription } from './subscriber.js';
+import type {
+  EventFilters,
+  Handler,
+  Page,
+  PageOptions,
+  PublishOptions,
+  QueueClaim,
+  QueueEvent,
+  QueueResult,
+  ResultFilters,
+  StandardSchemaV1,
+  SubscribeOptions,
+} from './types.js';
+
+export interface QueueOptions<T> {
+  /** Any Standard Schema (zod, valibot, arktype…): payloads are validated before they are appended. */
+  readonly schema?: StandardSchemaV1<unknown, T>;
+}
+
+const PUBLISH_KNOWN = new Set(['correlationId', 'causationId', 'key', 'delay', 'at', 'headers']);
+
+/** A typed, add-only queue on the manager's log. */
+export class Queue<T = unknown> {
+  /** RxJS views of this queue, updated as the log is folded. */
+  readonly views: {
+    readonly claims$: Observable<ReturnType<typeof claimsView>>;
+    readonly workers$: Observable<ReturnType<typeof workersView>>;
+    readonly subscribers$: Observable<ReturnType<typeof subscribersView>>;
+    readonly stats$: Observable<ReturnType<typeof statsView>>;
+  };
+
+  constructor(
+    readonly manager: QueueManager,
+    readonly name: string,
+    private readonly options: QueueOptions<T>,
+  ) {
+    unknownKeys('queue option', options, new Set(['schema']));
+    const rt = manager.runtime;
+    const on = <V>(view: () => V): Observable<V> => rt.ticks$.pipe(startWith(undefined), map(view));
+    this.views = {
+      claims$: on(() => claimsView(rt, name)),
+      workers$: on(() => workersView(rt, name)),
+      subscribers$: on(() => subscribersView(rt, name)),
+      stats$: on(() => statsView(rt, name)),
+    };
+  }
+
+  /** This process's worker id. */
+  get workerId(): string {
+    return this.manager.workerId;
+  }
+
+  /**
+   * Appends an event. With `key`, publishing is idempotent: a second publish with the same key returns
+   * the first event. `delay` / `at` hold the event until its time.
+   * @throws ValidationFailedError when the payload fails the queue's schema (nothing is appended).
+   * @example const event = await queue.publish({ total: 120 }, { correlationId: 'order-7' });
+   */
+  async publish(payload: T, options: PublishOptions = {}): Promise<QueueEvent<T>> {
+    const [event] = await this.#publish([payload], options);
+    return event as QueueEvent<T>;
+  }
+
+  /** Appends several events atomically, in order, with the same options (no `key`). */
+  async publishMany(
+    payloads: readonly T[],
+    options: Omit<PublishOptions, 'key'> = {},
+  ): Promise<QueueEvent<T>[]> {
+    if (!Array.isArray(payloads) || payloads.length === 0) {
+      throw new InvalidArgumentError(
+        `publishMany needs a non-empty array of payloads, got: ${JSON.stringify(payloads)}`,
+      );
+    }
+    if ('key' in options)
+      throw new InvalidArgumentError('publishMany does not take an idempotency key; publish one at a time');
+    return this.#publish(payloads, options);
+  }
+
+  async #publish(payloads: readonly T[], options: PublishOptions): Promise<QueueEvent<T>[]> {
+    unknownKeys('publish option', options, PUBLISH_KNOWN);
+    const values = await Promise.all(payloads.map((p) => this.#validate(p)));
+    const draft = publishDraft(this.name, options);
+    const key = options.key;
+    if (key !== undefined) {
+      const existing = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
+      if (existing !== undefined) return [await this.#eventAt(existing)];
+    }
+    const drafts = values.map((payload) => ({ ...draft, eventId: randomUUID(), payload }));
+    const { records } = await this.manager.store.append(drafts);
+    if (key !== undefined) {
+      const mine = (records[0] as RecordOf<'event.published'>).position;
+      await this.manager.runtime.waitFor(mine);
+      const winner = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
+      if (winner !== undefined && winner !== mine) return [await this.#eventAt(winner)];
+    }
+    return records.map((r) => toQueueEvent<T>(r as RecordOf<'event.published'>));
+  }
+
+  async #validate(payload: T): Promise<T> {
+    const schema = this.options.schema;
+    if (!schema) return payload;
+    const result = await schema['~standard'].validate(payload);
+    if (result.issues) {
+      const issues = result.issues.map((i) => ({
+        message: i.message,
+        path: i.path?.map((p) => (typeof p === 'object' ? p.key : p)),
+      }));
+      throw new ValidationFailedError(
+        `payload for queue "${this.name}" failed its schema: ${issues.map((i) => `${i.path?.join('.') ?? ''} ${i.message}`.trim()).join('; ')}`,
+        issues,
+      );
+    }
+    return result.value;
+  }
+
+  async #eventAt(position: Position): Promise<QueueEvent<T>> {
+    const e = await queries.eventAt<T>(this.manager, position);
+    if (!e) throw new NotFoundError('event at position', String(position));
+    return e;
+  }
+
+  /**
+   * Runs `handler` for this queue's events in this process, under the subscriber `name` (registered in
+   * the log once; workers started later see it).
+   * @throws InvalidArgumentError for an unknown option or a bad JMESPath filter (nothing is appended).
+   */
+  async subscribe(
+    handler: Handler<T> | Subscriber<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    const isClass = handler instanceof Subscriber;
+    if (!isClass && typeof handler !== 'function') {
+      throw new InvalidArgumentError('subscribe needs a handler function or a Subscriber instance');
+    }
+    const fn: Handler<T> = isClass ? (e, ctx) => handler.onEvent(e, ctx) : handler;
+    const merged = isClass ? { ...handler.options, ...options } : options;
+    const resolved = resolveSubscribe(merged, isClass ? handler.constructor.name : handler.name);
+    const matcher = compileFilter(resolved.filter);
+    const subscriberId = `${this.name}/${resolved.name}`;
+    await this.#register(subscriberId, resolved);
+    const d = new Dispatcher(
+      this.manager,
+      subscriberId,
+      this.name,
+      resolved,
+      matcher,
+      fn as Handler<unknown>,
+      this.manager.runtime.position,
+    );
+    await this.manager.host(d);
+    let deleted = false;
+    return {
+      subscriberId,
+      name: resolved.name,
+      queue: this.name,
+      stop: () => this.manager.unhost(d),
+      unsubscribe: async () => {
+        const sub = this.manager.runtime.claims.subscribers.get(subscriberId);
+        if (deleted || !sub || sub.deleted) return false;
+        deleted = true;
+        const { positions } = await this.manager.store.append([
+          { type: 'subscriber.deleted', queue: this.name, subscriberId },
+        ]);
+        await this.manager.runtime.waitFor(positions[0] as Position);
+        await this.manager.unhost(d);
+        return true;
+      },
+    };
+  }
+
+  async #register(subscriberId: string, o: ReturnType<typeof resolveSubscribe>): Promise<void> {
+    const rt = this.manager.runtime;
+    const existing = rt.claims.subscribers.get(subscriberId);
+    const fields = {
+      name: o.name,
+      delivery: o.delivery,
+      retry: o.retry,
+      timeout: o.timeout,
+      ...(o.filter ? { filter: o.filter } : {}),
+    };
+    if (existing && !existing.deleted && sameFields(existing.reg, fields)) return;
+    const head = await this.manager.store.head();
+    const startPosition = o.from === 'new' ? head : o.from === 'earliest' ? 0 : o.from;
+    const { positions } = await this.manager.store.append([
+      { type: 'subscriber.registered', queue: this.name, subscriberId, ...fields, startPosition },
+    ]);
+    await rt.waitFor(positions[0] as Position);
+  }
+
+  /** Drains: workers running now finish the events published before this call, then stop. */
+  async end(options: { timeout?: number } = {}): Promise<{ drained: boolean }> {
+    const timeout = options.timeout ?? 30_000;
+    const { positions } = await this.manager.store.append([
+      { type: 'control.end', queue: this.name, timeout },
+    ]);
+    const drained = await queries.waitDrained(this.manager, this.name, positions[0] as Position, timeout);
+    if (!drained) await this.interrupt();
+    return { drained };
+  }
+
+  /** Aborts in-flight handlers of this queue everywhere now; workers running now stop. */
+  async interrupt(): Promise<void> {
+    await this.manager.store.append([{ type: 'control.interrupt', queue: this.name }]);
+  }
+
+  // Queries (Eventy's API)
+
+  getEvent(id: string): Promise<QueueEvent<T>> {
+    return queries.getEvent<T>(this.manager, this.name, id);
+  }
+  batchGetEvents(ids: readonly string[]): Promise<(QueueEvent<T> | null)[]> {
+    return queries.batchGetEvents<T>(this.manager, this.name, ids);
+  }
+  searchEvents(options: PageOptions & EventFilters = {}): Promise<Page<QueueEvent<T>>> {
+    return queries.searchEvents<T>(this.manager, this.name, options);
+  }
+  countEvents(filters: EventFilters = {}): Promise<number> {
+    return queries.countEvents(this.manager, this.name, filters);
+  }
+  getResults(eventId: string): Promise<QueueResult[]> {
+    return queries.getResults(this.manager, this.name, eventId);
+  }
+  searchResults(options: PageOptions & ResultFilters = {}): Promise<Page<QueueResult>> {
+    return queries.searchResults(this.manager, this.name, options);
+  }
+  /** Resolves with the final result of an event (ok, skipped, or failed with no retry left). */
+  waitForResult(
+    eventId: string,
+    options: { subscriber?: string; signal?: AbortSignal } = {},
+  ): Promise<QueueResult> {
+    return queries.waitForResult(this.manager, this.name, eventId, options);
+  }
+  /** Eventy's raw claim: true for the first caller ever, false after. */
+  async createClaim(claimId: string, data?: unknown): Promise<boolean> {
+    if (typeof claimId !== 'string' || claimId === '') {
+      throw new InvalidArgumentError(`claimId must be a non-empty string, got: ${JSON.stringify(claimId)}`);
+    }
+    const rt = this.manager.runtime;
+    if (rt.claims.tokens.has(tokenKey(this.name, claimId))) return false;
+    const draft = {
+      type: 'token.claimed' as const,
+      queue: this.name,
+      claimId,
+      workerId: this.workerId,
+      ...(data === undefined ? {} : { data }),
+    };
+    const { positions } = await this.manager.store.append([draft]);
+    await rt.waitFor(positions[0] as Position);
+    return rt.claims.tokens.get(tokenKey(this.name, claimId))?.position === positions[0];
+  }
+  getClaim(claimId: string): Promise<QueueClaim> {
+    return queries.getClaim(this.manager, this.name, claimId);
+  }
+  searchClaims(options: PageOptions & { workerId?: string } = {}): Promise<Page<QueueClaim>> {
+    return queries.searchClaims(this.manager, this.name, options);
+  }
+  searchSubscriptions(options: PageOptions = {}): Promise<Page<ReturnType<typeof subscribersView>[number]>> {
+    return Promise.resolve(
+      queries.paginate(subscribersView(this.manager.runtime, this.name), options, (s) => s.registeredAt),
+    );
+  }
+
+  /** The queue's events as they are published (`from`: `new` by default, `earliest`, or a position). */
+  events$(options: { from?: 'new' | 'earliest' | Position } = {}): Observable<QueueEvent<T>> {
+    return this.manager.records$({ ...options, types: ['event.published'] }).pipe(
+      filter((r) => (r as RecordOf<'event.published'>).queue === this.name),
+      map((r) => toQueueEvent<T>(r as RecordOf<'event.published'>)),
+    );
+  }
+
+  /** The queue's results as they are recorded. */
+  results$(options: { from?: 'new' | 'earliest' | Position } = {}): Observable<QueueResult> {
+    return this.manager.records$({ ...options, types: ['result.recorded'] }).pipe(
+      filter((r) => (r as RecordOf<'result.recorded'>).queue === this.name),
+      map((r) => queries.toResult(this.manager, r as RecordOf<'result.recorded'>)),
+    );
+  }
+}
+
+function publishDraft(
+  queue: string,
+  o: PublishOptions,
+): Omit<RecordOf<'event.published'>, 'eventId' | 'payload' | 'v' | 'position' | 'time'> {
+  const headers: Record<string, string> = {};
+  if (o.headers !== undefined) {
+    if (typeof o.headers !== 'object') throw new InvalidArgumentError('headers must be an object of strings');
+    for (const [k, v] of Object.entries(o.headers)) {
+      if (typeof v !== 'string')
+        throw new InvalidArgumentError(`header "${k}" must be a string, got: ${JSON.stringify(v)}`);
+      headers[k] = v;
+    }
+  }
+  for (const k of ['correlationId', 'causationId', 'key'] as const) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v === '')
+      throw new InvalidArgumentError(`${k} must be a non-empty string, got: ${JSON.stringify(v)}`);
+    headers[k] = v;
+  }
+  const draft: {
+    type: 'event.published';
+    queue: string;
+    headers: EventHeaders;
+    delay?: number;
+    availableAt?: number;
+  } = {
+    type: 'event.published',
+    queue,
+    headers,
+  };
+  if (o.delay !== undefined) {
+    if (typeof o.delay !== 'number' || !Number.isFinite(o.delay) || o.delay < 0) {
+      throw new InvalidArgumentError(`delay must be a number of ms ≥ 0, got: ${JSON.stringify(o.delay)}`);
+    }
+    if (o.delay > 0) draft.delay = o.delay;
+  }
+  if (o.at !== undefined) {
+    const at = o.at instanceof Date ? o.at.getTime() : o.at;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new InvalidArgumentError(`at must be a Date or ms since the epoch, got: ${JSON.stringify(o.at)}`);
+    }
+    draft.availableAt = at;
+  }
+  return draft;
+}
+
+function sameFields(reg: RecordOf<'subscriber.registered'>, f: Record<string, unknown>): boolean {
+  const a = {
+    name: reg.name,
+    delivery: reg.delivery,
+    retry: reg.retry,
+    timeout: reg.timeout,
+    ...(reg.filter ? { filter: reg.filter } : {}),
+  };
+  return JSON.stringify(a) === JSON.stringify(f);
+}

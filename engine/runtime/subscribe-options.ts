@@ -1,0 +1,131 @@
+import { InvalidArgumentError } from '../errors.js';
+import { isPosition, type Position } from '../position.js';
+import type { Delivery, FilterSpec, RetryPolicy } from '../records.js';
+import type { RetryOn, SubscribeOptions } from './types.js';
+
+const KNOWN = new Set(['name', 'filter', 'operator', 'delivery', 'concurrency', 'timeout', 'retry', 'from']);
+const RETRY_KNOWN = new Set(['limit', 'minBackoff', 'maxBackoff', 'retryOn']);
+
+/** Subscribe options checked and filled with defaults. */
+export interface ResolvedSubscribe {
+  readonly name: string;
+  readonly filter: FilterSpec | undefined;
+  readonly delivery: Delivery;
+  readonly concurrency: number;
+  readonly timeout: number;
+  readonly retry: RetryPolicy;
+  readonly retryOn: RetryOn | undefined;
+  readonly from: 'new' | 'earliest' | Position;
+}
+
+/** @throws InvalidArgumentError naming the bad option. */
+export function resolveSubscribe(options: SubscribeOptions, fallbackName: string): ResolvedSubscribe {
+  unknownKeys('subscribe option', options, KNOWN);
+  const name = options.name ?? fallbackName;
+  if (typeof name !== 'string' || name === '' || name === 'anonymous') {
+    throw new InvalidArgumentError(
+      `subscriber name must be a non-empty string (give options.name), got: ${JSON.stringify(name)}`,
+    );
+  }
+  const delivery = options.delivery ?? 'competing';
+  if (delivery !== 'competing' && delivery !== 'broadcast') {
+    throw new InvalidArgumentError(
+      `delivery must be "competing" or "broadcast", got: ${JSON.stringify(delivery)}`,
+    );
+  }
+  const operator = options.operator ?? 'all';
+  if (operator !== 'all' && operator !== 'any') {
+    throw new InvalidArgumentError(`operator must be "all" or "any", got: ${JSON.stringify(operator)}`);
+  }
+  const expressions =
+    options.filter === undefined
+      ? []
+      : typeof options.filter === 'string'
+        ? [options.filter]
+        : [...options.filter];
+  if (!expressions.every((e) => typeof e === 'string' && e !== '')) {
+    throw new InvalidArgumentError(
+      `filter must be a JMESPath string or an array of them, got: ${JSON.stringify(options.filter)}`,
+    );
+  }
+  const from = options.from ?? 'new';
+  if (from !== 'new' && from !== 'earliest' && !isPosition(from)) {
+    throw new InvalidArgumentError(
+      `from must be "new", "earliest" or a position, got: ${JSON.stringify(from)}`,
+    );
+  }
+  const { policy, retryOn } = resolveRetry(options.retry ?? {});
+  return {
+    name,
+    filter: expressions.length > 0 ? { expressions, operator } : undefined,
+    delivery,
+    concurrency: integer('concurrency', options.concurrency ?? 10, 1),
+    timeout: integer('timeout', options.timeout ?? 0, 0),
+    retry: policy,
+    retryOn,
+    from,
+  };
+}
+
+function resolveRetry(retry: NonNullable<SubscribeOptions['retry']>): {
+  policy: RetryPolicy;
+  retryOn: RetryOn | undefined;
+} {
+  unknownKeys('retry option', retry, RETRY_KNOWN);
+  const minBackoff = integer('retry.minBackoff', retry.minBackoff ?? 1000, 0);
+  const maxBackoff = integer('retry.maxBackoff', retry.maxBackoff ?? 60_000, 0);
+  if (maxBackoff < minBackoff) {
+    throw new InvalidArgumentError(
+      `retry.maxBackoff (${maxBackoff}) must be ≥ retry.minBackoff (${minBackoff})`,
+    );
+  }
+  const retryOn = retry.retryOn;
+  if (retryOn !== undefined && typeof retryOn !== 'function' && !Array.isArray(retryOn)) {
+    throw new InvalidArgumentError('retry.retryOn must be an array of error classes or a predicate function');
+  }
+  const names = Array.isArray(retryOn) ? retryOn.map((c: { name: string }) => c.name) : undefined;
+  const policy: RetryPolicy = {
+    limit: integer('retry.limit', retry.limit ?? 0, 0),
+    minBackoff,
+    maxBackoff,
+    ...(names ? { retryOn: names } : {}),
+  };
+  return { policy, retryOn };
+}
+
+/** Whether a failure may be retried under the policy (limit checked by the caller). */
+export function mayRetry(retryOn: RetryOn | undefined, error: unknown): boolean {
+  if (retryOn === undefined) return true;
+  if (typeof retryOn === 'function') {
+    try {
+      return Boolean((retryOn as (e: unknown) => boolean)(error));
+    } catch {
+      return false;
+    }
+  }
+  return (retryOn as readonly (abstract new (...args: never[]) => Error)[]).some(
+    (cls) => error instanceof cls,
+  );
+}
+
+/** `min(maxBackoff, minBackoff·2^(failures-1))`, with full jitter over its upper half. */
+export function backoff(policy: RetryPolicy, failures: number, random = Math.random): number {
+  const base = Math.min(policy.maxBackoff, policy.minBackoff * 2 ** Math.max(0, failures - 1));
+  return Math.round(base / 2 + (random() * base) / 2);
+}
+
+function integer(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got: ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function unknownKeys(what: string, options: object, known: ReadonlySet<string>): void {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`${what}s must be an object`);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key))
+      throw new InvalidArgumentError(`unknown ${what} "${key}"; expected one of: ${[...known].join(', ')}`);
+  }
+}

@@ -1,0 +1,133 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Position } from '../position.js';
+import type { Delivery, ErrorInfo, EventHeaders, ResultStatus } from '../records.js';
+
+/** An event as handlers and queries see it. */
+export interface QueueEvent<T = unknown> {
+  readonly id: string;
+  readonly position: Position;
+  readonly queue: string;
+  readonly payload: T;
+  /** Log time of the publish (ms since the epoch). */
+  readonly publishedAt: number;
+  readonly headers: EventHeaders;
+  /** Log time before which the event is not handed out (delay / at). */
+  readonly availableAt: number;
+}
+
+/** Options of `queue.publish`. */
+export interface PublishOptions {
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  /** Idempotency key: a second publish with the same key returns the first event. */
+  readonly key?: string;
+  /** Hold the event this many ms after it is published. */
+  readonly delay?: number;
+  /** Hold the event until this time (ms since the epoch, or a Date). */
+  readonly at?: number | Date;
+  /** User headers (string values). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** What a handler receives beside the event. */
+export interface HandlerContext {
+  /** Aborted on timeout, interrupt, shutdown, or when the lease was lost. */
+  readonly signal: AbortSignal;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly workerId: string;
+  readonly subscriber: string;
+  /** Publishes a follow-up event: causationId is the handled event, correlationId carried over. */
+  publish<U>(payload: U, options?: PublishOptions & { queue?: string }): Promise<QueueEvent<U>>;
+}
+
+export type Handler<T> = (event: QueueEvent<T>, ctx: HandlerContext) => unknown;
+
+/** An error class or a predicate deciding whether a failure may be retried. */
+export type RetryOn = readonly (abstract new (...args: never[]) => Error)[] | ((error: unknown) => boolean);
+
+export interface RetryOptions {
+  /** Retries after the first attempt; default 0. */
+  readonly limit?: number;
+  /** Backoff before the first retry, doubled each time (ms); default 1000. */
+  readonly minBackoff?: number;
+  /** Cap of the backoff (ms); default 60000. */
+  readonly maxBackoff?: number;
+  /** Which failures are retried; default every one. */
+  readonly retryOn?: RetryOn;
+}
+
+/** Options of `queue.subscribe`. */
+export interface SubscribeOptions {
+  /** The subscriber (consumer group): one registration per name and queue. Default the handler's name. */
+  readonly name?: string;
+  /** JMESPath over `{ id, queue, payload, headers, publishedAt }`, or several combined by `operator`. */
+  readonly filter?: string | readonly string[];
+  readonly operator?: 'all' | 'any';
+  /** `competing` (default): one worker per event; `broadcast`: every worker hosting it. */
+  readonly delivery?: Delivery;
+  /** Handlers run at once in this process; default 10. */
+  readonly concurrency?: number;
+  /** Handler time limit (ms); 0 (default) for none. */
+  readonly timeout?: number;
+  readonly retry?: RetryOptions;
+  /** Where a new subscriber starts: `new` (default), `earliest`, or a position. */
+  readonly from?: 'new' | 'earliest' | Position;
+}
+
+/** One result as queries return it. */
+export interface QueueResult {
+  readonly position: Position;
+  readonly eventId: string;
+  readonly eventPosition: Position;
+  readonly queue: string;
+  readonly subscriber: string;
+  readonly workerId: string;
+  readonly attempt: number;
+  readonly status: ResultStatus;
+  readonly details?: unknown;
+  readonly error?: ErrorInfo;
+  readonly retryAt?: number;
+  readonly durationMs: number;
+  readonly recordedAt: number;
+  /** False when the result came from a worker that no longer held the lease (fenced). */
+  readonly accepted: boolean;
+}
+
+/** A page of a search: `nextPageId` is null on the last page. */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextPageId: string | null;
+}
+
+export interface PageOptions {
+  readonly pageId?: string | null;
+  /** 1–100; default 100. */
+  readonly limit?: number;
+}
+
+export interface EventFilters {
+  readonly publishedAfter?: number | Date;
+  readonly publishedBefore?: number | Date;
+}
+
+export interface ResultFilters {
+  readonly eventId?: string;
+  readonly workerId?: string;
+  readonly subscriber?: string;
+  readonly status?: ResultStatus;
+  readonly recordedAfter?: number | Date;
+  readonly recordedBefore?: number | Date;
+}
+
+/** A raw claim (`createClaim`). */
+export interface QueueClaim {
+  readonly claimId: string;
+  readonly queue: string;
+  readonly workerId: string;
+  readonly data?: unknown;
+  readonly createdAt: number;
+  readonly position: Position;
+}
+
+export type { StandardSchemaV1 };

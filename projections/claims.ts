@@ -1,0 +1,335 @@
+import { isKnownRecord, type KnownRecord, type LogRecord, type RecordOf } from '../engine/records.js';
+import type { Position } from '../engine/position.js';
+import type { Fold } from './fold.js';
+
+/** Where one (event, competing subscriber) pair stands. */
+export type ItemStatus = 'claimed' | 'retry' | 'released' | 'done' | 'dead' | 'skipped';
+
+export interface WorkItem {
+  readonly eventPosition: Position;
+  status: ItemStatus;
+  /** Attempt number of the last winning claim (0 before the first). */
+  attempt: number;
+  owner: string | undefined;
+  /** Position of the winning claim record: the fencing token. */
+  claimPosition: Position | undefined;
+  leaseUntil: number;
+  /** Log time before which the next attempt may not start (delay, retry backoff). */
+  availableAt: number;
+  failures: number;
+}
+
+export interface SubscriberCounts {
+  done: number;
+  failed: number;
+  dead: number;
+  skipped: number;
+  rejected: number;
+}
+
+export interface SubscriberState {
+  readonly id: string;
+  reg: RecordOf<'subscriber.registered'>;
+  readonly registeredAt: Position;
+  deleted: boolean;
+  /** Index into the queue's events: every event before it is finished for this subscriber. */
+  watermark: number;
+  /** Items above the watermark that were claimed or finished. */
+  readonly items: Map<Position, WorkItem>;
+  readonly counts: SubscriberCounts;
+  /** Dead events, most recent last (bounded: the log keeps them all). */
+  readonly dead: Position[];
+}
+
+export interface QueueState {
+  readonly name: string;
+  /** Positions of the queue's events, ascending, with their availability times. */
+  readonly positions: Position[];
+  readonly availableAt: number[];
+  /** Position of the latest `control.end`: workers running then drain what came before it and stop. */
+  endedAt: Position | undefined;
+  /** Position of the latest `control.interrupt`: workers running then abort in-flight work and stop. */
+  interruptedAt: Position | undefined;
+  /** Idempotency keys → position of the first event published with the key. */
+  readonly keys: Map<string, Position>;
+}
+
+/** The dispatch view: every queue's events, every subscriber's progress, claims and leases. */
+export interface ClaimsState {
+  readonly queues: Map<string, QueueState>;
+  readonly subscribers: Map<string, SubscriberState>;
+  /** Raw claims (`queue.createClaim`): the first `token.claimed` of a key wins, forever. */
+  readonly tokens: Map<string, { position: Position; workerId: string; time: number }>;
+  /** Positions of results that were fenced (rejected): rare, so kept. */
+  readonly rejected: Set<Position>;
+  /** Log time and position of the last record folded. */
+  time: number;
+  position: Position;
+}
+
+const DEAD_KEPT = 1000;
+
+export const claimsFold: Fold<ClaimsState> = {
+  initial: () => ({
+    queues: new Map(),
+    subscribers: new Map(),
+    tokens: new Map(),
+    rejected: new Set(),
+    time: 0,
+    position: -1,
+  }),
+  evolve(state, record) {
+    state.time = Math.max(state.time, record.time);
+    state.position = record.position;
+    if (isKnownRecord(record)) apply(state, record);
+    return state;
+  },
+};
+
+function apply(state: ClaimsState, r: KnownRecord): void {
+  switch (r.type) {
+    case 'event.published':
+      return published(state, r);
+    case 'subscriber.registered':
+      return registered(state, r);
+    case 'subscriber.deleted': {
+      const sub = state.subscribers.get(r.subscriberId);
+      if (sub) sub.deleted = true;
+      return;
+    }
+    case 'claim.acquired':
+      return acquired(state, r);
+    case 'claim.extended':
+      return extended(state, r);
+    case 'claim.released':
+      return released(state, r);
+    case 'result.recorded':
+      return recorded(state, r);
+    case 'control.end':
+      queueOf(state, r.queue).endedAt = r.position;
+      return;
+    case 'control.interrupt':
+      queueOf(state, r.queue).interruptedAt = r.position;
+      return;
+    case 'token.claimed': {
+      const key = tokenKey(r.queue, r.claimId);
+      if (!state.tokens.has(key))
+        state.tokens.set(key, { position: r.position, workerId: r.workerId, time: r.time });
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+export function queueOf(state: ClaimsState, name: string): QueueState {
+  let q = state.queues.get(name);
+  if (!q) {
+    q = {
+      name,
+      positions: [],
+      availableAt: [],
+      endedAt: undefined,
+      interruptedAt: undefined,
+      keys: new Map(),
+    };
+    state.queues.set(name, q);
+  }
+  return q;
+}
+
+function published(state: ClaimsState, r: RecordOf<'event.published'>): void {
+  const q = queueOf(state, r.queue);
+  const key = r.headers.key;
+  if (key !== undefined) {
+    if (q.keys.has(key)) return; // a twin of an earlier publish: never dispatched
+    q.keys.set(key, r.position);
+  }
+  q.positions.push(r.position);
+  q.availableAt.push(r.availableAt ?? r.time + (r.delay ?? 0));
+}
+
+function registered(state: ClaimsState, r: RecordOf<'subscriber.registered'>): void {
+  const existing = state.subscribers.get(r.subscriberId);
+  if (existing && !existing.deleted) {
+    existing.reg = { ...r, startPosition: existing.reg.startPosition }; // options change, progress stays
+    return;
+  }
+  const q = queueOf(state, r.queue);
+  state.subscribers.set(r.subscriberId, {
+    id: r.subscriberId,
+    reg: r,
+    registeredAt: r.position,
+    deleted: false,
+    watermark: lowerBound(q.positions, r.startPosition),
+    items: new Map(),
+    counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
+    dead: [],
+  });
+}
+
+/** The item of a competing subscriber's event, created on first touch; undefined when not dispatchable. */
+export function itemOf(
+  state: ClaimsState,
+  sub: SubscriberState,
+  eventPosition: Position,
+): WorkItem | undefined {
+  const found = sub.items.get(eventPosition);
+  if (found) return found;
+  const q = state.queues.get(sub.reg.queue);
+  if (!q || eventPosition < sub.reg.startPosition) return undefined;
+  const index = lowerBound(q.positions, eventPosition);
+  if (index < sub.watermark || q.positions[index] !== eventPosition) return undefined;
+  const item: WorkItem = {
+    eventPosition,
+    status: 'released',
+    attempt: 0,
+    owner: undefined,
+    claimPosition: undefined,
+    leaseUntil: 0,
+    availableAt: q.availableAt[index] ?? 0,
+    failures: 0,
+  };
+  sub.items.set(eventPosition, item);
+  return item;
+}
+
+export function isFinished(item: WorkItem): boolean {
+  return item.status === 'done' || item.status === 'dead' || item.status === 'skipped';
+}
+
+/** True while a claim holds the item's lease at log time `time`. */
+export function isLeased(item: WorkItem, time: number): boolean {
+  return item.status === 'claimed' && item.leaseUntil > time;
+}
+
+function competing(state: ClaimsState, subscriberId: string): SubscriberState | undefined {
+  const sub = state.subscribers.get(subscriberId);
+  return sub && !sub.deleted && sub.reg.delivery === 'competing' ? sub : undefined;
+}
+
+/** First valid claim in log order wins: not finished, no live lease, available, the next attempt. */
+function acquired(state: ClaimsState, r: RecordOf<'claim.acquired'>): void {
+  const sub = competing(state, r.subscriberId);
+  const q = sub && state.queues.get(sub.reg.queue);
+  if (!sub || !q) return;
+  const item = itemOf(state, sub, r.eventPosition);
+  if (!item || isFinished(item) || isLeased(item, r.time)) return;
+  if (r.time < item.availableAt || r.attempt !== item.attempt + 1) return;
+  item.status = 'claimed';
+  item.attempt = r.attempt;
+  item.owner = r.workerId;
+  item.claimPosition = r.position;
+  item.leaseUntil = r.time + r.leaseMs;
+}
+
+function holds(
+  item: WorkItem | undefined,
+  r: { workerId: string; attempt: number; time: number },
+): item is WorkItem {
+  return (
+    item !== undefined && item.owner === r.workerId && item.attempt === r.attempt && isLeased(item, r.time)
+  );
+}
+
+function extended(state: ClaimsState, r: RecordOf<'claim.extended'>): void {
+  const sub = competing(state, r.subscriberId);
+  const item = sub?.items.get(r.eventPosition);
+  if (holds(item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
+}
+
+function released(state: ClaimsState, r: RecordOf<'claim.released'>): void {
+  const sub = competing(state, r.subscriberId);
+  const item = sub?.items.get(r.eventPosition);
+  if (!holds(item, r)) return;
+  item.status = 'released';
+  item.owner = undefined;
+  item.leaseUntil = 0;
+}
+
+/** A result counts only from the claim holding the lease (fencing); `skipped` needs no claim. */
+function recorded(state: ClaimsState, r: RecordOf<'result.recorded'>): void {
+  const sub = state.subscribers.get(r.subscriberId);
+  if (!sub) return;
+  if (sub.reg.delivery === 'broadcast') {
+    countResult(sub, r.status);
+    return;
+  }
+  const item = itemOf(state, sub, r.eventPosition);
+  if (r.status === 'skipped') {
+    if (!item || isFinished(item) || isLeased(item, r.time)) return;
+    item.status = 'skipped';
+    sub.counts.skipped++;
+    return advance(state, sub);
+  }
+  if (!holds(item, r)) {
+    sub.counts.rejected++;
+    state.rejected.add(r.position);
+    return;
+  }
+  item.owner = undefined;
+  item.leaseUntil = 0;
+  if (r.status === 'ok') {
+    item.status = 'done';
+    sub.counts.done++;
+  } else {
+    item.failures++;
+    sub.counts.failed++;
+    if (r.retryAt !== undefined) {
+      item.status = 'retry';
+      item.availableAt = r.retryAt;
+      return;
+    }
+    item.status = 'dead';
+    sub.counts.dead++;
+    sub.dead.push(item.eventPosition);
+    if (sub.dead.length > DEAD_KEPT) sub.dead.shift();
+  }
+  advance(state, sub);
+}
+
+function countResult(sub: SubscriberState, status: string): void {
+  if (status === 'ok') sub.counts.done++;
+  else if (status === 'skipped') sub.counts.skipped++;
+  else sub.counts.failed++;
+}
+
+/** Moves the watermark over finished items, dropping them from the hot view. */
+function advance(state: ClaimsState, sub: SubscriberState): void {
+  const q = state.queues.get(sub.reg.queue);
+  if (!q) return;
+  for (;;) {
+    const position = q.positions[sub.watermark];
+    if (position === undefined) return;
+    const item = sub.items.get(position);
+    if (!item || !isFinished(item)) return;
+    sub.items.delete(position);
+    sub.watermark++;
+  }
+}
+
+export function tokenKey(queue: string, claimId: string): string {
+  return `${queue}\u0000${claimId}`;
+}
+
+/** Index of the first element ≥ value in an ascending array. */
+export function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The claims view as the CLI and `views.claims$` show it: one row per open item. */
+export function openItems(state: ClaimsState): { subscriber: string; item: WorkItem }[] {
+  const rows: { subscriber: string; item: WorkItem }[] = [];
+  for (const sub of state.subscribers.values())
+    for (const item of sub.items.values()) rows.push({ subscriber: sub.id, item });
+  return rows;
+}
+
+export type { LogRecord };

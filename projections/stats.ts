@@ -1,0 +1,43 @@
+import { isKnownRecord } from '../engine/records.js';
+import type { Fold } from './fold.js';
+
+export interface QueueStats {
+  published: number;
+  results: { ok: number; failed: number; timeout: number; skipped: number };
+  /** Results per second (by log time), smoothed over about ten seconds. */
+  throughput: number;
+  lastTime: number;
+}
+
+export interface StatsState {
+  readonly queues: Map<string, QueueStats>;
+}
+
+const HALF_LIFE_MS = 5000;
+
+export const statsFold: Fold<StatsState> = {
+  initial: () => ({ queues: new Map() }),
+  evolve(state, r) {
+    if (!isKnownRecord(r)) return state;
+    if (r.type === 'event.published') statsOf(state, r.queue).published++;
+    else if (r.type === 'result.recorded') {
+      const s = statsOf(state, r.queue);
+      s.results[r.status]++;
+      // Exponentially decayed rate: each result adds 1/τ, and the sum decays with log time.
+      const tau = HALF_LIFE_MS / Math.LN2;
+      const dt = Math.max(0, r.time - s.lastTime);
+      s.throughput = s.throughput * Math.exp(-dt / tau) + 1000 / tau;
+      s.lastTime = r.time;
+    }
+    return state;
+  },
+};
+
+function statsOf(state: StatsState, queue: string): QueueStats {
+  let s = state.queues.get(queue);
+  if (!s) {
+    s = { published: 0, results: { ok: 0, failed: 0, timeout: 0, skipped: 0 }, throughput: 0, lastTime: 0 };
+    state.queues.set(queue, s);
+  }
+  return s;
+}

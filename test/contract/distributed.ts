@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  claimsFold,
+  createQueueManager,
+  foldAll,
+  type LogRecord,
+  type QueueManager,
+  type RecordOf,
+} from '../../index.js';
+
+/** How the distributed suite reaches one backend: a fresh store URL per test, removed afterwards. */
+export interface DistributedHarness {
+  readonly url: string;
+  cleanup(): Promise<void>;
+}
+
+const WORKER = new URL('../fixtures/dist-worker.ts', import.meta.url).pathname;
+
+function spawnWorker(url: string, delivery: 'competing' | 'broadcast'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, url, 'jobs', delivery, '5'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (line.startsWith('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${String(code)} before it was ready`)));
+  });
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, what: string, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function readAll(m: QueueManager): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of m.store.read()) out.push(r);
+  return out;
+}
+
+/** The runtime's multi-process guarantees, against real worker processes on one store. */
+export function distributedSuite(name: string, factory: () => Promise<DistributedHarness>): void {
+  describe(`distributed runtime: ${name}`, () => {
+    const children: ChildProcess[] = [];
+    afterEach(() => {
+      for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    });
+
+    it('3 competing workers, one SIGKILLed mid-run: every event has exactly one accepted ok result', async () => {
+      const h = await factory();
+      await using m = await createQueueManager({ store: h.url, handleSignals: false });
+      try {
+        const q = m.queue<{ n: number }>('jobs');
+        for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'competing'));
+        for (let i = 0; i < 2000; i += 100)
+          await q.publishMany(Array.from({ length: 100 }, (_, k) => ({ n: i + k })));
+        const done = (): number => m.runtime.claims.subscribers.get('jobs/work')?.counts.done ?? 0;
+        await waitUntil(() => done() >= 300, '300 results before the kill');
+        children[0]!.kill('SIGKILL');
+        await waitUntil(() => done() >= 2000, 'all 2000 events done');
+
+        const records = await readAll(m);
+        const state = foldAll(claimsFold, records);
+        const results = records.filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
+        const accepted = new Map<string, number>();
+        for (const r of results) {
+          if (r.status === 'ok' && !state.rejected.has(r.position))
+            accepted.set(r.eventId, (accepted.get(r.eventId) ?? 0) + 1);
+        }
+        const events = records.filter((r): r is RecordOf<'event.published'> => r.type === 'event.published');
+        expect(events).toHaveLength(2000);
+        for (const e of events) expect(accepted.get(e.eventId), `event ${e.eventId}`).toBe(1);
+        expect(state.subscribers.get('jobs/work')?.counts.done).toBe(2000);
+        // the killed worker did part of the work, and the others finished it
+        const byWorker = new Set(results.map((r) => r.workerId));
+        expect(byWorker.size).toBe(3);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('broadcast with 3 workers: exactly 3 results per event, one per worker', async () => {
+      const h = await factory();
+      await using m = await createQueueManager({ store: h.url, handleSignals: false });
+      try {
+        const q = m.queue<{ n: number }>('jobs');
+        for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'broadcast'));
+        await q.publishMany(Array.from({ length: 200 }, (_, n) => ({ n })));
+        const count = (): number => m.runtime.stats.queues.get('jobs')?.results.ok ?? 0;
+        await waitUntil(() => count() >= 600, '600 broadcast results');
+        for (const c of children) c.kill('SIGTERM');
+        await Promise.all(
+          children.map(
+            (c) =>
+              new Promise((r) =>
+                c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r),
+              ),
+          ),
+        );
+        const records = await readAll(m);
+        const perEvent = new Map<string, string[]>();
+        for (const r of records) {
+          if (r.type !== 'result.recorded') continue;
+          const res = r as RecordOf<'result.recorded'>;
+          perEvent.set(res.eventId, [...(perEvent.get(res.eventId) ?? []), res.workerId]);
+        }
+        expect(perEvent.size).toBe(200);
+        for (const workers of perEvent.values()) {
+          expect(workers).toHaveLength(3);
+          expect(new Set(workers).size).toBe(3);
+        }
+        // graceful stop on SIGTERM appends worker.left for each
+        expect(records.filter((r) => r.type === 'worker.left')).toHaveLength(3);
+      } finally {
+        await h.cleanup();
+      }
+    });
+  });
+}

@@ -23,7 +23,7 @@ function spawnWorker(url: string, delivery: 'competing' | 'broadcast'): Promise<
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       if (line.startsWith('ready')) resolve(child);
     });

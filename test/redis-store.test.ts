@@ -71,6 +71,31 @@ describe('redis store', () => {
     });
   });
 
+  it('groups concurrent appends of one handle, each batch atomic and checked on its own', async () => {
+    await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 3 });
+    const results = await Promise.allSettled([
+      store.append([draft(0), draft(1)], { expectedHead: 0 }),
+      store.append([draft(2)], { expectedHead: 0 }),
+      store.append([draft(3)], { expectedHead: 2 }),
+      store.append([draft(4), draft(5), draft(6), draft(7)]),
+    ]);
+    expect(
+      results.map((r) => (r.status === 'fulfilled' ? r.value.positions : (r.reason as Error).name)),
+    ).toEqual([[0, 1], 'ConflictError', [2], [3, 4, 5, 6]]);
+    const read = await collect(store.read());
+    expect(read.map((r) => (r as unknown as { eventId: string }).eventId)).toEqual([
+      'e0',
+      'e1',
+      'e3',
+      'e4',
+      'e5',
+      'e6',
+      'e7',
+    ]);
+    // Each append's batch boundaries survive the grouping.
+    expect((await store.exportSegment(3)).equals(encodeBatch(read.slice(3, 6)))).toBe(true);
+  });
+
   it('fromRedis never closes the user client', async () => {
     const keyPrefix = prefix();
     const user = new Redis(REDIS_URL);

@@ -29,31 +29,51 @@ local last = tonumber(m[2]) or 0
 `;
 
 /**
- * Appends a batch atomically, in one round trip.
- * KEYS: meta hash, segment key prefix. ARGV: expected head or '', segment size for a new log, then one
- * record per argument: its CBOR cut before the values of `position` and `time` (see `encodeDraft`).
- * The script checks the expected head, takes the time from the server clock (never below the last
- * time of the log), writes `hposition <position> dtime <time>` (the CBOR text keys `position` and
- * `time` with their values) after each record's bytes, and XADDs it at id `<position>-1` in the segment
- * stream of its position (the last record of the batch at `-1`, the others at `-2`, see `entryId`).
- * Returns `{0, head, time, seg}`, or `{1, head}` on a conflict.
+ * Appends one or more batches, each atomically, in one round trip (the store groups concurrent appends).
+ * KEYS: meta hash, segment key prefix. ARGV: segment size for a new log, then for each batch: its
+ * expected head or '', its record count, and one argument per record: the record's CBOR cut before the
+ * values of `position` and `time` (see `encodeDraft`).
+ *
+ * For each batch in turn the script checks the expected head and XADDs each record at the next position
+ * in the segment stream of that position, at id `<position>-2`, the batch's last at `<position>-1` (see
+ * `entryId`), after writing `hposition <position> dtime <time>` (the CBOR text keys `position` and
+ * `time` with their values) after the record's bytes. The time is the server clock's, never below the
+ * log's last time, one for the whole call. Returns `{time, seg, status1, head1, status2, head2, …}`:
+ * status 0 and the batch's first position, or status 1 and the head it conflicted with.
  */
 export const APPEND = define(
   HELPERS +
     String.raw`
-if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= head then return {1, head} end
-local seg = tonumber(m[3]) or tonumber(ARGV[2])
+local seg = tonumber(m[3]) or tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if last > now then now = last end
 local tail = 'dtime' .. cbor_number(now)
-for i = 3, #ARGV do
-  local p = head + i - 3
-  local id = fmt(p) .. (i == #ARGV and '-1' or '-2')
-  redis.call('XADD', KEYS[2] .. fmt(p - p % seg), id, 'r', ARGV[i] .. 'hposition' .. cbor_number(p) .. tail)
+local out = {now, seg}
+local appended = false
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 1])
+  if ARGV[i] ~= '' and tonumber(ARGV[i]) ~= head then
+    out[#out + 1] = 1
+    out[#out + 1] = head
+  else
+    for k = 1, n do
+      local p = head + k - 1
+      local id = fmt(p) .. (k == n and '-1' or '-2')
+      redis.call('XADD', KEYS[2] .. fmt(p - p % seg), id, 'r', ARGV[i + 1 + k] .. 'hposition' .. cbor_number(p) .. tail)
+    end
+    out[#out + 1] = 0
+    out[#out + 1] = head
+    head = head + n
+    appended = true
+  end
+  i = i + 2 + n
 end
-redis.call('HSET', KEYS[1], 'head', fmt(head + #ARGV - 2), 'time', fmt(now), 'seg', fmt(seg))
-return {0, head, now, seg}
+if appended then
+  redis.call('HSET', KEYS[1], 'head', fmt(head), 'time', fmt(now), 'seg', fmt(seg))
+end
+return out
 `,
 );
 

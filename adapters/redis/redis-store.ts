@@ -13,10 +13,11 @@ import type {
   StoreCapabilities,
 } from '../../engine/storage.js';
 import { FOLLOW_OPTIONS, quiet, release, storeError } from './redis-connection.js';
+import { AppendQueue } from './redis-append.js';
 import { followLog, type FollowContext } from './redis-follow.js';
 import type { RedisLayout } from './redis-layout.js';
 import { decodeEntry, encodeDraft, stampedRecord } from './redis-records.js';
-import { APPEND, integers, runScript } from './redis-scripts.js';
+import { APPEND, runScript } from './redis-scripts.js';
 import {
   copyRecords,
   dropSegments,
@@ -48,8 +49,9 @@ export interface RedisStoreParts {
  * position. The record's CBOR is encoded here, before the round trip, without the values of `position`
  * and `time`; the script writes both at the end of the bytes, so what Redis stores is exactly
  * `encodeRecord` of the stamped record and exports need no re-encoding. Concurrent appends from any
- * number of processes never conflict or retry (unlike read-head-then-write), and a batch of any size
- * costs one round trip.
+ * number of processes never conflict or retry (unlike read-head-then-write), a batch of any size
+ * costs one round trip, and the batches appended through one handle while a call is in flight go
+ * together in the next call (group commit, see `AppendQueue`).
  *
  * Appends run on the store's command connection; each follower gets its own blocking connection
  * (`client.duplicate()`), which `close()` releases. A store made by `fromRedis` never closes the
@@ -63,6 +65,7 @@ export class RedisStore implements LogStore {
   readonly #closing = new AbortController();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #followers = new Set<Redis>();
+  readonly #appends: AppendQueue;
   #closed: Promise<void> | undefined;
 
   constructor(parts: RedisStoreParts) {
@@ -74,6 +77,11 @@ export class RedisStore implements LogStore {
       segmentRecords: parts.segmentRecords,
       command: (what, run) => this.#command(what, run),
     };
+    const keys = [parts.layout.meta, parts.layout.segmentPrefix];
+    const segment = String(parts.segmentRecords);
+    this.#appends = new AppendQueue((groups) =>
+      this.#command('append', (c) => runScript(c, APPEND, keys, [segment, ...groups])),
+    );
   }
 
   /** Records per segment stream of this log. */
@@ -89,16 +97,15 @@ export class RedisStore implements LogStore {
   async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#check();
     checkDrafts(drafts);
-    const expected =
-      options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
+    const { expectedHead } = options;
+    const expected = expectedHead === undefined ? undefined : checkPosition('expectedHead', expectedHead);
     const encoded = drafts.map(encodeDraft);
-    const { meta, segmentPrefix } = this.#parts.layout;
-    const args = [expected === undefined ? '' : String(expected), String(this.segmentRecords)];
-    const reply = await this.#command('append', (c) =>
-      runScript(c, APPEND, [meta, segmentPrefix], [...args, ...encoded.map((e) => e.prefix)]),
+    const outcome = await this.#appends.submit(
+      expected === undefined ? '' : String(expected),
+      encoded.map((e) => e.prefix),
     );
-    const [status, head = 0, time = 0] = integers(reply);
-    if (status === 1) throw new ConflictError(expected ?? head, head);
+    const { head, time } = outcome;
+    if (outcome.conflict) throw new ConflictError(expected ?? head, head);
     const records = encoded.map((e, i) => stampedRecord(e, head + i, time));
     return { positions: records.map((r) => r.position), time, records };
   }

@@ -1,0 +1,76 @@
+import type { Position, RecordDraft, ResultStatus } from '../../index.js';
+
+/** Builders of record drafts for fold tests: queue `q`, subscriber `q/s`. */
+export const Q = 'q';
+export const SUB = 'q/s';
+
+export function published(eventId: string, extra: Record<string, unknown> = {}): RecordDraft {
+  return { type: 'event.published', queue: Q, eventId, payload: { eventId }, headers: {}, ...extra };
+}
+
+export function registered(
+  extra: { delivery?: 'competing' | 'broadcast'; startPosition?: Position; subscriberId?: string } = {},
+): RecordDraft {
+  return {
+    type: 'subscriber.registered',
+    queue: Q,
+    subscriberId: extra.subscriberId ?? SUB,
+    name: (extra.subscriberId ?? SUB).slice(Q.length + 1),
+    delivery: extra.delivery ?? 'competing',
+    retry: { limit: 3, minBackoff: 10, maxBackoff: 100 },
+    timeout: 0,
+    startPosition: extra.startPosition ?? 0,
+  };
+}
+
+interface ClaimArgs {
+  readonly event: Position;
+  readonly worker: string;
+  readonly attempt?: number;
+}
+
+function base({ event, worker, attempt = 1 }: ClaimArgs) {
+  return {
+    queue: Q,
+    eventId: `e@${event}`,
+    eventPosition: event,
+    subscriberId: SUB,
+    workerId: worker,
+    attempt,
+  };
+}
+
+export function acquired(a: ClaimArgs & { leaseMs?: number }): RecordDraft {
+  return { type: 'claim.acquired', ...base(a), leaseMs: a.leaseMs ?? 100 };
+}
+
+export function extended(a: ClaimArgs & { leaseMs?: number }): RecordDraft {
+  return { type: 'claim.extended', ...base(a), leaseMs: a.leaseMs ?? 100 };
+}
+
+export function released(a: ClaimArgs): RecordDraft {
+  return { type: 'claim.released', ...base(a) };
+}
+
+export function result(
+  a: ClaimArgs & { status?: ResultStatus; retryAt?: number; subscriberId?: string },
+): RecordDraft {
+  return {
+    type: 'result.recorded',
+    ...base(a),
+    ...(a.subscriberId === undefined ? {} : { subscriberId: a.subscriberId }),
+    status: a.status ?? 'ok',
+    durationMs: 1,
+    ...(a.status === 'failed' || a.status === 'timeout' ? { error: { name: 'Error', message: 'x' } } : {}),
+    ...(a.retryAt === undefined ? {} : { retryAt: a.retryAt }),
+  };
+}
+
+export function worker(
+  type: 'worker.joined' | 'worker.heartbeat' | 'worker.left',
+  workerId: string,
+  ttlMs = 100,
+): RecordDraft {
+  const fields = { workerId, host: 'h', pid: 1, queues: [Q], subscribers: [SUB] };
+  return type === 'worker.left' ? { type, ...fields, reason: 'shutdown' } : { type, ...fields, ttlMs };
+}

@@ -1,0 +1,405 @@
+import { describe, expect, it } from 'vitest';
+import { claimsFold, foldAll, statsFold, workersFold, type ClaimsState } from '../../index.js';
+import { isAlive, liveHosts } from '../../projections/workers.js';
+import { acquired, extended, published, Q, registered, released, result, SUB, worker } from './drafts.js';
+import { stampAll } from './helpers.js';
+import type { RecordDraft } from '../../index.js';
+
+// Positions 0–2 are events, 3 registers the competing subscriber `q/s`; records from 4 on follow.
+const setup: [number, RecordDraft][] = [
+  [1000, published('a')],
+  [1000, published('b')],
+  [1000, published('c')],
+  [1000, registered()],
+];
+
+function fold(...rest: [number, RecordDraft][]): ClaimsState {
+  return foldAll(claimsFold, stampAll([...setup, ...rest]));
+}
+
+function sub(state: ClaimsState) {
+  const s = state.subscribers.get(SUB);
+  if (!s) throw new Error('subscriber missing');
+  return s;
+}
+
+describe('claims fold', () => {
+  it('gives the lease to the first claim in log order, even at the same log time', () => {
+    const s = fold([1010, acquired({ event: 0, worker: 'A' })], [1010, acquired({ event: 0, worker: 'B' })]);
+    const item = sub(s).items.get(0);
+    expect(item).toMatchObject({ status: 'claimed', owner: 'A', claimPosition: 4, attempt: 1 });
+    expect(item?.leaseUntil).toBe(1110);
+  });
+
+  it('rejects a second claim while the lease is live, for any attempt number', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1050, acquired({ event: 0, worker: 'B', attempt: 1 })],
+      [1109, acquired({ event: 0, worker: 'B', attempt: 2 })],
+    );
+    expect(sub(s).items.get(0)).toMatchObject({ owner: 'A', claimPosition: 4, attempt: 1 });
+  });
+
+  it('gives an expired lease (by record time) to the next claim, with the attempt number after it', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      // lease runs until 1110: at 1110 it is over
+      [1110, acquired({ event: 0, worker: 'B', attempt: 1 })], // stale attempt number: ignored
+      [1110, acquired({ event: 0, worker: 'B', attempt: 2 })],
+    );
+    expect(sub(s).items.get(0)).toMatchObject({
+      status: 'claimed',
+      owner: 'B',
+      claimPosition: 6,
+      attempt: 2,
+      leaseUntil: 1210,
+    });
+  });
+
+  it('keeps the lease of a worker that extends it', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1100, extended({ event: 0, worker: 'A' })],
+      [1150, acquired({ event: 0, worker: 'B', attempt: 2 })],
+      [1150, extended({ event: 0, worker: 'B', attempt: 2 })], // not the holder: no effect
+    );
+    expect(sub(s).items.get(0)).toMatchObject({ owner: 'A', attempt: 1, leaseUntil: 1200 });
+  });
+
+  it('does not revive an expired lease by an extension', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1200, extended({ event: 0, worker: 'A' })],
+      [1200, acquired({ event: 0, worker: 'B', attempt: 2 })],
+    );
+    expect(sub(s).items.get(0)).toMatchObject({ owner: 'B', attempt: 2 });
+  });
+
+  it('lets the next claim in right after a release by the holder, and ignores releases by others', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, released({ event: 0, worker: 'B' })],
+      [1030, acquired({ event: 0, worker: 'B', attempt: 2 })], // A still holds
+      [1040, released({ event: 0, worker: 'A' })],
+      [1050, acquired({ event: 0, worker: 'B', attempt: 2 })],
+    );
+    expect(sub(s).items.get(0)).toMatchObject({ status: 'claimed', owner: 'B', claimPosition: 8 });
+  });
+
+  it('rejects a result from a worker that does not hold the lease', () => {
+    const s = fold([1010, acquired({ event: 0, worker: 'A' })], [1020, result({ event: 0, worker: 'B' })]);
+    expect(sub(s).counts).toMatchObject({ rejected: 1, done: 0 });
+    expect([...s.rejected]).toEqual([5]);
+    expect(sub(s).items.get(0)).toMatchObject({ status: 'claimed', owner: 'A' });
+    expect(sub(s).watermark).toBe(0);
+  });
+
+  it('rejects a result that arrives after the holder’s lease expired', () => {
+    const s = fold([1010, acquired({ event: 0, worker: 'A' })], [1110, result({ event: 0, worker: 'A' })]);
+    expect(sub(s).counts).toMatchObject({ rejected: 1, done: 0 });
+    expect(s.rejected.has(5)).toBe(true);
+    expect(sub(s).watermark).toBe(0);
+  });
+
+  it('rejects a result of an older attempt once the event was claimed again', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1200, acquired({ event: 0, worker: 'A', attempt: 2 })],
+      [1210, result({ event: 0, worker: 'A', attempt: 1 })],
+    );
+    expect(sub(s).counts.rejected).toBe(1);
+    expect(sub(s).items.get(0)).toMatchObject({ status: 'claimed', attempt: 2 });
+  });
+
+  it('marks ok as done, drops finished items from the hot view and advances the watermark in order', () => {
+    const s1 = fold([1010, acquired({ event: 2, worker: 'A' })], [1020, result({ event: 2, worker: 'A' })]);
+    expect(sub(s1).watermark).toBe(0); // events 0 and 1 are still open
+    expect(sub(s1).items.get(2)?.status).toBe('done');
+
+    const s2 = fold(
+      [1010, acquired({ event: 2, worker: 'A' })],
+      [1020, result({ event: 2, worker: 'A' })],
+      [1030, acquired({ event: 0, worker: 'B' })],
+      [1040, result({ event: 0, worker: 'B' })],
+    );
+    expect(sub(s2).watermark).toBe(1);
+    expect(sub(s2).items.has(0)).toBe(false);
+    expect(sub(s2).items.has(2)).toBe(true);
+
+    const s3 = fold(
+      [1010, acquired({ event: 2, worker: 'A' })],
+      [1020, result({ event: 2, worker: 'A' })],
+      [1030, acquired({ event: 0, worker: 'B' })],
+      [1040, result({ event: 0, worker: 'B' })],
+      [1050, acquired({ event: 1, worker: 'B' })],
+      [1060, result({ event: 1, worker: 'B' })],
+    );
+    expect(sub(s3).watermark).toBe(3);
+    expect(sub(s3).items.size).toBe(0);
+    expect(sub(s3).counts).toMatchObject({ done: 3, failed: 0, dead: 0, rejected: 0 });
+  });
+
+  it('ignores claims on a finished event', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'A' })],
+      [1030, acquired({ event: 0, worker: 'B', attempt: 2 })],
+      [1040, result({ event: 0, worker: 'B', attempt: 2 })],
+    );
+    expect(sub(s).counts).toMatchObject({ done: 1, rejected: 1 });
+    expect(sub(s).items.has(0)).toBe(false);
+  });
+
+  it('schedules a retry for a failure with retryAt: no claim before that log time, attempt 2 after', () => {
+    const failed: [number, RecordDraft][] = [
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'A', status: 'failed', retryAt: 1500 })],
+    ];
+    const s1 = fold(...failed);
+    expect(sub(s1).items.get(0)).toMatchObject({
+      status: 'retry',
+      availableAt: 1500,
+      failures: 1,
+      owner: undefined,
+    });
+    expect(sub(s1).counts).toMatchObject({ failed: 1, dead: 0 });
+    expect(sub(s1).watermark).toBe(0);
+
+    const s2 = fold(...failed, [1499, acquired({ event: 0, worker: 'B', attempt: 2 })]);
+    expect(sub(s2).items.get(0)?.status).toBe('retry');
+
+    const s3 = fold(...failed, [1500, acquired({ event: 0, worker: 'B', attempt: 2 })]);
+    expect(sub(s3).items.get(0)).toMatchObject({ status: 'claimed', owner: 'B', attempt: 2 });
+  });
+
+  it('treats a timeout like a failure: retry when retryAt is set', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'A', status: 'timeout', retryAt: 1100 })],
+    );
+    expect(sub(s).items.get(0)?.status).toBe('retry');
+    expect(sub(s).counts.failed).toBe(1);
+  });
+
+  it('marks a failure without retryAt dead, lists it in `dead` and moves past it', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'A', status: 'failed' })],
+    );
+    expect(sub(s).counts).toMatchObject({ failed: 1, dead: 1 });
+    expect(sub(s).dead).toEqual([0]);
+    expect(sub(s).watermark).toBe(1);
+    expect(sub(s).items.has(0)).toBe(false);
+  });
+
+  it('accepts `skipped` without a claim, but not over a live lease', () => {
+    const s1 = fold([1010, result({ event: 0, worker: 'A', status: 'skipped', attempt: 0 })]);
+    expect(sub(s1).counts.skipped).toBe(1);
+    expect(sub(s1).watermark).toBe(1);
+
+    const s2 = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'B', status: 'skipped', attempt: 0 })],
+    );
+    expect(sub(s2).counts.skipped).toBe(0);
+    expect(sub(s2).items.get(0)).toMatchObject({ status: 'claimed', owner: 'A' });
+  });
+
+  it('marks a subscriber deleted and takes no more claims for it', () => {
+    const s = fold(
+      [1010, { type: 'subscriber.deleted', queue: Q, subscriberId: SUB }],
+      [1020, acquired({ event: 0, worker: 'A' })],
+    );
+    expect(sub(s).deleted).toBe(true);
+    expect(sub(s).items.size).toBe(0);
+  });
+
+  it('starts a re-registration after delete afresh, and keeps progress on a plain re-registration', () => {
+    const s1 = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'A' })],
+      [1030, registered({ startPosition: 2 })], // same subscriber again: start position and progress stay
+    );
+    expect(sub(s1).watermark).toBe(1);
+    expect(sub(s1).reg.startPosition).toBe(0);
+
+    const s2 = fold(
+      [1010, acquired({ event: 0, worker: 'A' })],
+      [1020, result({ event: 0, worker: 'A' })],
+      [1030, { type: 'subscriber.deleted', queue: Q, subscriberId: SUB }],
+      [1040, registered({ startPosition: 2 })],
+    );
+    expect(sub(s2)).toMatchObject({ deleted: false, watermark: 2, registeredAt: 7 });
+    expect(sub(s2).counts.done).toBe(0);
+  });
+
+  it('does not dispatch events before the subscriber’s start position', () => {
+    const s = fold(
+      [1010, registered({ subscriberId: 'q/late', startPosition: 2 })],
+      [1020, { ...acquired({ event: 0, worker: 'A' }), subscriberId: 'q/late' }],
+      [1030, { ...acquired({ event: 2, worker: 'A' }), subscriberId: 'q/late' }],
+    );
+    const late = s.subscribers.get('q/late');
+    expect(late?.watermark).toBe(2);
+    expect(late?.items.has(0)).toBe(false);
+    expect(late?.items.get(2)?.status).toBe('claimed');
+  });
+
+  it('holds an event published with a delay (or `at`) until its time, by record time', () => {
+    const held: [number, RecordDraft][] = [
+      [1000, registered()],
+      [1000, published('d', { delay: 500 })],
+      [1000, published('t', { availableAt: 3000 })],
+    ];
+    const early = foldAll(
+      claimsFold,
+      stampAll([
+        ...held,
+        [1499, acquired({ event: 1, worker: 'A' })],
+        [2999, acquired({ event: 2, worker: 'A' })],
+      ]),
+    );
+    expect(early.queues.get(Q)?.availableAt).toEqual([1500, 3000]);
+    expect(sub(early).items.get(1)?.status).not.toBe('claimed');
+    expect(sub(early).items.get(2)?.status).not.toBe('claimed');
+
+    const onTime = foldAll(
+      claimsFold,
+      stampAll([
+        ...held,
+        [1500, acquired({ event: 1, worker: 'A' })],
+        [3000, acquired({ event: 2, worker: 'A' })],
+      ]),
+    );
+    expect(sub(onTime).items.get(1)?.status).toBe('claimed');
+    expect(sub(onTime).items.get(2)?.status).toBe('claimed');
+  });
+
+  it('never makes an idempotency-key twin dispatchable', () => {
+    const s = foldAll(
+      claimsFold,
+      stampAll([
+        [1000, published('first', { headers: { key: 'k' } })],
+        [1000, published('twin', { headers: { key: 'k' } })],
+        [1000, published('other', { headers: { key: 'k2' } })],
+        [1000, registered()],
+        [1010, acquired({ event: 1, worker: 'A' })],
+      ]),
+    );
+    const q = s.queues.get(Q);
+    expect(q?.positions).toEqual([0, 2]);
+    expect(q?.keys.get('k')).toBe(0);
+    expect(q?.keys.get('k2')).toBe(2);
+    expect(sub(s).items.has(1)).toBe(false);
+  });
+
+  it('gives a raw claim (token) to the first `token.claimed` in log order, forever', () => {
+    const token = (workerId: string, claimId = 't1'): RecordDraft => ({
+      type: 'token.claimed',
+      queue: Q,
+      claimId,
+      workerId,
+    });
+    const s = foldAll(
+      claimsFold,
+      stampAll([
+        [1, token('A')],
+        [2, token('B')],
+        [3, token('B', 't2')],
+        [4, { ...token('C'), queue: 'other' }],
+      ]),
+    );
+    expect(s.tokens.size).toBe(3);
+    expect([...s.tokens.values()].map((t) => [t.workerId, t.position])).toEqual([
+      ['A', 0],
+      ['B', 2],
+      ['C', 3],
+    ]);
+  });
+
+  it('counts broadcast results without claims', () => {
+    const s = foldAll(
+      claimsFold,
+      stampAll([
+        [1, published('a')],
+        [1, registered({ delivery: 'broadcast' })],
+        [2, result({ event: 0, worker: 'A' })],
+        [2, result({ event: 0, worker: 'B' })],
+        [2, result({ event: 0, worker: 'C', status: 'failed' })],
+      ]),
+    );
+    expect(sub(s).counts).toMatchObject({ done: 2, failed: 1, rejected: 0 });
+  });
+
+  it('skips records of unknown types but keeps the clock', () => {
+    const s = fold([5000, { type: 'from.the.future', anything: 1 }]);
+    expect(s.time).toBe(5000);
+    expect(s.position).toBe(4);
+  });
+});
+
+describe('workers fold', () => {
+  it('judges liveness by the ttl against log time, and ends it with worker.left', () => {
+    const s = foldAll(
+      workersFold,
+      stampAll([
+        [1000, worker('worker.joined', 'A', 100)],
+        [1000, worker('worker.joined', 'B', 100)],
+        [1050, worker('worker.heartbeat', 'A', 100)],
+        [1120, worker('worker.joined', 'C', 100)],
+      ]),
+    );
+    const [a, b, c] = ['A', 'B', 'C'].map((id) => s.workers.get(id)!);
+    expect(s.time).toBe(1120);
+    expect(isAlive(a!, s.time)).toBe(true); // beat at 1050, alive until 1150
+    expect(isAlive(b!, s.time)).toBe(false); // silent since 1000
+    expect(a!.lastBeat).toBe(1050);
+    expect(a!.joinedAt).toBe(1000);
+    expect(liveHosts(s, SUB)).toEqual(['A', 'C']);
+    expect(liveHosts(s, 'q/other')).toEqual([]);
+
+    const leaving = stampAll([
+      ...Array<[number, RecordDraft]>(4).fill([0, { type: 'pad' }]),
+      [1121, worker('worker.left', 'C')],
+    ]);
+    const left = workersFold.evolve(s, leaving[4]!);
+    expect(left.workers.get('C')?.leftAt).toBe(1121);
+    expect(liveHosts(left, SUB)).toEqual(['A']);
+    expect(isAlive(c!, 1121)).toBe(false);
+  });
+
+  it('drops workers gone for an hour of log time', () => {
+    const s = foldAll(
+      workersFold,
+      stampAll([
+        [1000, worker('worker.joined', 'A')],
+        [1000, worker('worker.left', 'A')],
+        [1000 + 3_600_001, worker('worker.joined', 'B')],
+        [1000 + 3_600_002, worker('worker.left', 'B')],
+      ]),
+    );
+    expect([...s.workers.keys()]).toEqual(['B']);
+  });
+});
+
+describe('stats fold', () => {
+  it('counts events and results by status per queue', () => {
+    const s = foldAll(
+      statsFold,
+      stampAll([
+        [1, published('a')],
+        [1, published('b')],
+        [2, result({ event: 0, worker: 'A' })],
+        [3, result({ event: 1, worker: 'A', status: 'failed' })],
+        [4, result({ event: 1, worker: 'A', status: 'timeout' })],
+        [5, result({ event: 1, worker: 'A', status: 'skipped' })],
+      ]),
+    );
+    expect(s.queues.get(Q)).toMatchObject({
+      published: 2,
+      results: { ok: 1, failed: 1, timeout: 1, skipped: 1 },
+      lastTime: 5,
+    });
+    expect(s.queues.get(Q)?.throughput).toBeGreaterThan(0);
+  });
+});

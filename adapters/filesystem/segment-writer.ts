@@ -97,6 +97,14 @@ export class SegmentWriter {
       this.#openSegment(base ?? 0);
     }
     const size = fs.fstatSync(this.#segFd as number).size;
+    if (meta?.base === this.#base && size === meta.writeEnd && meta.head >= 0) {
+      // The last write completed: take its outcome without decoding what others wrote.
+      this.#size = size;
+      this.#head = meta.head;
+      this.#lastTime = Math.max(this.#lastTime, meta.lastTime);
+      this.#lastIndexed = meta.indexed < 0 ? -Infinity : meta.indexed;
+      return;
+    }
     if (size < this.#size) this.#openSegment(this.#base); // cannot shrink under us: start over
     // Without a trustworthy record of the last write (a lost lock file), any torn tail counts as one.
     if (size > this.#size) this.#scanTail(size, meta?.base === this.#base ? meta.writeStart : 0);
@@ -134,19 +142,21 @@ export class SegmentWriter {
 
   #writeBatches(batches: readonly (readonly LogRecord[])[]): void {
     let chunks: Buffer[] = [];
+    let headAfter = this.#head;
     let start = this.#size;
     let at = start;
     const index: IndexEntry[] = [];
     for (const records of batches) {
       const first = (records[0] as LogRecord).position;
       if (at >= this.segmentBytes) {
-        this.#flush(chunks, start, index);
+        this.#flush(chunks, start, index, headAfter);
         this.#roll(first);
         chunks = [];
         start = at = 0;
         index.length = 0;
       }
       const bytes = encodeBatch(records);
+      headAfter = first + records.length;
       if (at === 0 || at - this.#lastIndexed >= INDEX_EVERY) {
         index.push({ position: first, offset: at });
         this.#lastIndexed = at;
@@ -154,7 +164,7 @@ export class SegmentWriter {
       chunks.push(bytes);
       at += bytes.length;
     }
-    this.#flush(chunks, start, index);
+    this.#flush(chunks, start, index, headAfter);
   }
 
   /** fdatasyncs every file written since the last call (outside the lock: others may append meanwhile). */
@@ -173,11 +183,18 @@ export class SegmentWriter {
     this.#retired = [];
   }
 
-  #flush(chunks: Buffer[], start: number, index: readonly IndexEntry[]): void {
+  #flush(chunks: Buffer[], start: number, index: readonly IndexEntry[], head: Position): void {
     if (chunks.length === 0) return;
     const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const fd = this.#segFd as number;
-    writeMeta(this.lockFd, { base: this.#base, writeStart: start, writeEnd: start + buf.length });
+    writeMeta(this.lockFd, {
+      base: this.#base,
+      writeStart: start,
+      writeEnd: start + buf.length,
+      head,
+      lastTime: this.#lastTime,
+      indexed: this.#lastIndexed === -Infinity ? -1 : this.#lastIndexed,
+    });
     try {
       let done = 0;
       while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, start + done);
@@ -198,7 +215,14 @@ export class SegmentWriter {
     });
     try {
       fs.closeSync(fs.openSync(path.join(this.dir, segmentName(base)), 'a'));
-      writeMeta(this.lockFd, { base, writeStart: 0, writeEnd: 0 });
+      writeMeta(this.lockFd, {
+        base,
+        writeStart: 0,
+        writeEnd: 0,
+        head: base,
+        lastTime: this.#lastTime,
+        indexed: -1,
+      });
       this.#openSegment(base, false);
     } finally {
       release();
@@ -271,7 +295,15 @@ async function initLog(dir: string): Promise<void> {
       const fd = fs.openSync(lockPath, 'a+');
       fs.closeSync(fd);
       const rw = fs.openSync(lockPath, 'r+');
-      writeMeta(rw, { base: listSegments(dir).at(-1) ?? 0, writeStart: 0, writeEnd: 0 });
+      // head unknown (-1): the first writer scans, which also covers a log whose lock file was lost
+      writeMeta(rw, {
+        base: listSegments(dir).at(-1) ?? 0,
+        writeStart: 0,
+        writeEnd: 0,
+        head: -1,
+        lastTime: 0,
+        indexed: -1,
+      });
       fs.closeSync(rw);
     }
   } finally {

@@ -65,12 +65,21 @@ describe('redis store across a Redis restart', () => {
       }
       await follower.reach(30);
 
+      const bystander = await openRedisStore(`redis://127.0.0.1:${port}`);
       await killServer(server);
       for (let i = 0; i < 5; i++) {
         await expect(store.append([draft(1000 + i)])).rejects.toSatisfy((e) =>
           isEventyError(e, 'unavailable'),
         );
       }
+      // While Redis is away a follower still ends on abort, and close() does not wait for Redis.
+      const stop = new AbortController();
+      const stranded = bystander.follow({ from: 30, signal: stop.signal })[Symbol.asyncIterator]().next();
+      stop.abort();
+      expect(await stranded).toEqual({ done: true, value: undefined });
+      const waiting = bystander.follow({ from: 30 })[Symbol.asyncIterator]().next();
+      await bystander.close();
+      expect(await waiting).toEqual({ done: true, value: undefined });
 
       server = await startRedisServer(port, dir);
       for (let n = 30; n < 60; n += 3) acked.push(...eventIds(await appendOnceBack(store, batch(n))));
@@ -91,6 +100,27 @@ describe('redis store across a Redis restart', () => {
       expect(times).toEqual([...times].sort((a, b) => a - b));
     } finally {
       await again.close();
+    }
+  });
+
+  it('closing while Redis is down leaves no socket and no timer behind', async () => {
+    const ownPort = await freePort();
+    const ownDir = await mkdtemp(join(dir, 'own-'));
+    const own = await startRedisServer(ownPort, ownDir);
+    const resources = (): string[] =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap');
+    try {
+      const before = resources();
+      const store = await openRedisStore(`redis://127.0.0.1:${ownPort}`);
+      await store.append([draft(0)]);
+      const pending = store.follow({ from: 1 })[Symbol.asyncIterator]().next();
+      await killServer(own);
+      await expect(store.append([draft(1)])).rejects.toSatisfy((e) => isEventyError(e, 'unavailable'));
+      await store.close();
+      expect(await pending).toEqual({ done: true, value: undefined });
+      expect(resources()).toEqual(before);
+    } finally {
+      await killServer(own);
     }
   });
 });

@@ -127,6 +127,31 @@ describe('redis store', () => {
     return Buffer.concat(records.map((r, i) => encodeFrame(r, i < last && r.position % size !== size - 1)));
   }
 
+  it('works on a user client that has its own ioredis keyPrefix', async () => {
+    const keyPrefix = prefix();
+    const user = new Redis(REDIS_URL, { keyPrefix: `${keyPrefix}:app:` });
+    try {
+      const store = await fromRedis(user, { keyPrefix: 'ev', segmentRecords: 2 });
+      await store.append([draft(0), draft(1), draft(2)]);
+      const ac = new AbortController();
+      const seen: number[] = [];
+      for await (const r of store.follow({ signal: ac.signal })) {
+        seen.push(r.position);
+        if (seen.length === 3) ac.abort();
+      }
+      expect(seen).toEqual([0, 1, 2]);
+      expect((await collect(store.read())).length).toBe(3);
+      await store.close();
+      expect(await keysUnder(keyPrefix)).toEqual([
+        `${keyPrefix}:app:ev:{default}:meta`,
+        `${keyPrefix}:app:ev:{default}:s:0`,
+        `${keyPrefix}:app:ev:{default}:s:2`,
+      ]);
+    } finally {
+      await user.quit();
+    }
+  });
+
   it('stores exactly the bytes encodeRecord writes: segment exports decode to the same records', async () => {
     await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 8 });
     for (let i = 0; i < 20; i += 5) await store.append([0, 1, 2, 3, 4].map((k) => draft(i + k)));

@@ -7,11 +7,19 @@ export function reconnectDelay(attempt: number): number {
 }
 
 /**
+ * How long ioredis lets a closing socket linger before destroying it. Our connections have nothing left
+ * to flush when they close, and ioredis arms this timer even for a socket that is already gone (a
+ * connection between reconnect attempts), where it would hold the process for the default 2 s.
+ */
+const CLOSE_AT_ONCE = { disconnectTimeout: 0 } as const;
+
+/**
  * The command connection a store creates itself: a command fails at once while Redis is away instead
  * of waiting in a queue, and a command in flight when the connection drops is rejected, never sent
  * again (a resent append could land twice). ioredis keeps reconnecting in the background.
  */
 export const COMMAND_OPTIONS: Partial<RedisOptions> = {
+  ...CLOSE_AT_ONCE,
   lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
@@ -24,6 +32,7 @@ export const COMMAND_OPTIONS: Partial<RedisOptions> = {
  * idempotent: the same XREAD from the same id), so a follower resumes by itself after an outage.
  */
 export const FOLLOW_OPTIONS: Partial<RedisOptions> = {
+  ...CLOSE_AT_ONCE,
   lazyConnect: false,
   enableOfflineQueue: true,
   maxRetriesPerRequest: null,
@@ -53,6 +62,8 @@ export async function release(conn: Redis): Promise<void> {
   const ended = hasSocket ? new Promise<void>((resolve) => conn.once('end', resolve)) : undefined;
   conn.disconnect();
   if (ended !== undefined) await settleWithin(ended, 1000);
+  // Let ioredis's zero-delay close timers (see CLOSE_AT_ONCE) run before reporting the connection gone.
+  else await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 async function settleWithin(promise: Promise<void>, ms: number): Promise<void> {

@@ -1,5 +1,9 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openFileStore } from '../adapters/filesystem/index.js';
 import { openStore } from '../adapters/open-store.js';
 import { fromRedis, openRedisStore } from '../adapters/redis/index.js';
 import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../engine/codec.js';
@@ -183,6 +187,26 @@ describe('redis store', () => {
     expect((await target.exportSegment(0)).equals(file)).toBe(true);
     expect((await source.exportSegment(0)).equals(file)).toBe(true);
     expect(await collect(target.read())).toEqual(records);
+  });
+
+  it('takes a filesystem segment file byte for byte, and gives it back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eventy-fs-'));
+    try {
+      const files = await openFileStore(`file:${dir}`, { durability: 'never' });
+      await files.append([draft(0), draft(1), draft(2)]);
+      await files.append([draft(3)]);
+      await files.append([draft(4), draft(5)]);
+      const [segment] = await files.segments();
+      const fileRecords = await collect(files.read());
+      await files.close();
+      const bytes = await readFile(segment!.file);
+      await using redis = await openRedisStore(REDIS_URL, { keyPrefix: prefix() });
+      await expect(redis.importSegment(bytes)).resolves.toEqual({ from: 0, to: 6 });
+      expect(await collect(redis.read())).toEqual(fileRecords);
+      expect((await redis.exportSegment(0)).equals(bytes)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('imports exported segments, and refuses frames that do not continue the log', async () => {

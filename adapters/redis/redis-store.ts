@@ -175,9 +175,12 @@ export class RedisStore implements LogStore {
   }
 
   /**
-   * The segment starting at `base` as framed records (`[length][crc32c][cbor]`), byte for byte what
-   * `encodeFrames` gives for its records and what a filesystem segment holds.
+   * The segment starting at `base` as framed records (`[length][crc32c][cbor]`, see `engine/codec.ts`):
+   * byte for byte what the filesystem store writes for the same appends, `encodeBatch` per append, except
+   * that an append running on into the next segment ends with this one. Write it to a file, or give it
+   * to another store's {@link importSegment}.
    * @throws NotFoundError when the log holds no record of that segment.
+   * @throws InvalidArgumentError when `base` is not a multiple of {@link segmentRecords}.
    */
   exportSegment(base: Position): Promise<Buffer> {
     return exportSegment(this.#log, base);

@@ -100,7 +100,7 @@ export class FileStore implements LogStore {
   async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
-    const to = options.to === undefined ? await this.head() : checkPosition('to', options.to);
+    const to = options.to === undefined ? await this.#readEnd() : checkPosition('to', options.to);
     const cursor = new SegmentCursor(this.dir, from);
     try {
       while (cursor.next < to && !this.#closed && options.signal?.aborted !== true) {
@@ -110,6 +110,7 @@ export class FileStore implements LogStore {
           if (r.position >= to) return;
           yield r;
         }
+        await nextTurn(); // a long read must not starve timers and I/O
       }
     } finally {
       cursor.close();
@@ -133,10 +134,23 @@ export class FileStore implements LogStore {
         }
         if (records.length === 0 && seen === this.#changes) {
           await this.#changed.wait(signal, this.options.pollMs);
+        } else if (records.length > 0) {
+          // Catching up with a busy writer never waits: let timers and I/O run between polls.
+          await nextTurn();
         }
       }
     } finally {
       cursor.close();
+    }
+  }
+
+  /** Where a read without `to` stops: the head, or (corrupt tail) the corruption, which the cursor raises. */
+  async #readEnd(): Promise<Position> {
+    try {
+      return await this.head();
+    } catch (e) {
+      if (isEventyError(e, 'corrupt-record')) return Infinity;
+      throw e;
     }
   }
 

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { scanBatches } from '../../engine/codec.js';
+import { scanBatches, scanFrames } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { LogRecord } from '../../engine/records.js';
+import { readMeta } from './lock-meta.js';
 import { listSegments, readAt, readIndex, seekIndex, segmentFor, segmentName } from './segment-files.js';
+import { LOCK_FILE } from './segment-writer.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -73,22 +75,35 @@ export class SegmentCursor {
   }
 
   #readNew(): LogRecord[] {
+    const out: LogRecord[] = [];
+    try {
+      return this.#readInto(out);
+    } catch (e) {
+      // Deliver the batches before a corrupt one; the next poll stops at it again and raises.
+      if (out.length > 0) return out;
+      throw e;
+    }
+  }
+
+  #readInto(out: LogRecord[]): LogRecord[] {
     const fd = this.#fd as number;
     const size = fs.fstatSync(fd).size;
-    const out: LogRecord[] = [];
     while (this.#offset < size && out.length === 0) {
       const buf = readAt(fd, this.#offset, Math.min(size - this.#offset, this.#chunk));
       let progressed = false;
       for (const item of scanBatches(buf, this.#file, this.#offset)) {
         if (item.kind === 'torn') break;
-        if (!this.#accept(item.records, out)) return this.#readNew();
+        if (!this.#accept(item.records, out)) return this.#readInto(out);
         this.#offset = item.end;
         progressed = true;
       }
       if (progressed) this.#chunk = CHUNK;
       else if (buf.length === this.#chunk)
         this.#chunk *= 2; // a batch larger than the chunk
-      else break; // an incomplete batch at the end of the file
+      else {
+        this.#checkIncomplete(); // an incomplete batch at the end of the file
+        break;
+      }
     }
     return out;
   }
@@ -118,6 +133,35 @@ export class SegmentCursor {
       this.next++;
     }
     return true;
+  }
+
+  /**
+   * An incomplete batch at the end of the last segment is a write in progress or a torn tail, unless it
+   * starts before the last write recorded in the lock file: every write before that one has finished, so
+   * its bytes are final and an incomplete frame there is corruption (a damaged length word), which must
+   * be reported, not taken for the end of the log.
+   */
+  #checkIncomplete(): void {
+    let meta;
+    const lockFd = fs.openSync(path.join(this.dir, LOCK_FILE), 'r');
+    try {
+      meta = readMeta(lockFd);
+    } finally {
+      fs.closeSync(lockFd);
+    }
+    if (meta?.base !== this.#base || this.#offset >= meta.writeStart) return;
+    // Read again, after the lock file: the bytes up to the last write's start are final by now.
+    const buf = readAt(this.#fd as number, this.#offset, meta.writeStart - this.#offset);
+    for (const item of scanFrames(buf, this.#file, this.#offset)) {
+      if (item.kind === 'torn') {
+        throw new CorruptRecordError(
+          this.#file,
+          item.offset,
+          `incomplete frame before the last write (at byte ${meta.writeStart})`,
+          this.next - 1,
+        );
+      }
+    }
   }
 
   /** A sealed segment must end on a complete batch, and the next one must start where it ends. */

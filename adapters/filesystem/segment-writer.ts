@@ -209,10 +209,17 @@ export class SegmentWriter {
   }
 
   #roll(base: Position): void {
-    const release = lockfile.lockSync(this.dir, {
-      realpath: false,
-      lockfilePath: path.join(this.dir, 'roll.lock'),
-    });
+    const options = { realpath: false, lockfilePath: path.join(this.dir, 'roll.lock') };
+    let release: () => void;
+    try {
+      release = lockfile.lockSync(this.dir, options);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      // Every roll runs under the append flock, which this process holds: whoever holds the roll lock
+      // died mid-roll. Without this, appends would fail until proper-lockfile calls it stale (10 s).
+      fs.rmSync(options.lockfilePath, { recursive: true, force: true });
+      release = lockfile.lockSync(this.dir, options);
+    }
     try {
       fs.closeSync(fs.openSync(path.join(this.dir, segmentName(base)), 'a'));
       writeMeta(this.lockFd, {

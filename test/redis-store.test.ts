@@ -21,6 +21,26 @@ logStoreContract('redis', () => {
   });
 });
 
+// The same contract on users' clients (fromRedis), with RESP3 maps as plain objects: the store must read
+// either reply shape, and must leave the clients open (the harness closes them).
+logStoreContract('redis via fromRedis, RESP3 replies', () => {
+  const keyPrefix = uniquePrefix();
+  const clients: Redis<'resp3'>[] = [];
+  return Promise.resolve({
+    open: () => {
+      const client = new Redis(REDIS_URL, { protocol: 3, replyMapping: 'resp3' });
+      clients.push(client);
+      return fromRedis(client, { keyPrefix, segmentRecords: 5 });
+    },
+    cleanup: async () => {
+      for (const client of clients) expect(client.status).toBe('ready');
+      await Promise.all(clients.map((c) => c.quit()));
+      await deletePrefix(keyPrefix);
+    },
+    persistent: true,
+  });
+});
+
 describe('redis store', () => {
   const prefixes: string[] = [];
   function prefix(): string {

@@ -23,8 +23,9 @@ export interface AppendOptions {
   readonly expectedHead?: Position;
   /**
    * `false`: resolve once written, without waiting for the durability policy's fsync. For records whose
-   * loss in a machine crash is harmless (claims, lease extensions, heartbeats): a later synced append
-   * to the same log makes them durable too. Default `true`.
+   * loss in a machine crash only causes a re-run (claims, lease extensions, heartbeats, results): a later
+   * synced append to the same log makes them durable too. Stores with an `always` policy sync anyway.
+   * Default `true`.
    */
   readonly sync?: boolean;
 }

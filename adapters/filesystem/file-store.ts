@@ -79,7 +79,12 @@ export class FileStore implements LogStore {
       checkDrafts(drafts);
       const expectedHead =
         options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
-      this.#queue.push({ batch: { drafts, expectedHead }, sync: options.sync !== false, resolve, reject });
+      this.#queue.push({
+        batch: { drafts, expectedHead },
+        sync: options.sync !== false || this.options.durability === 'always',
+        resolve,
+        reject,
+      });
       this.#flushing ??= this.#flushLoop();
     });
   }

@@ -95,6 +95,7 @@ export class Dispatcher {
     clearTimeout(timer);
     for (const r of this.running.values()) r.controller.abort(new ShutdownError());
     await all;
+    await Promise.all(this.#writing);
   }
 
   /** Resolves once the dispatcher stopped on an end order and drained. */
@@ -237,7 +238,7 @@ export class Dispatcher {
         if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
         continue;
       }
-      const availableAt = item?.availableAt ?? (q.availableAt[i] as number);
+      const availableAt = item?.availableAt ?? (q.availableAt[i]);
       if (availableAt > now) {
         wake = Math.min(wake, availableAt);
         continue;
@@ -354,18 +355,24 @@ export class Dispatcher {
           ? { details: plainDetails(outcome.details) }
           : { error: errorInfo(outcome.error) }),
         ...(retryable ? { retryAt: Date.now() + backoff(this.options.retry, failures + 1) } : {}),
-      } as RecordDraft;
+      };
     }
-    try {
-      if (this.options.delivery === 'competing' || draft.type === 'result.recorded')
-        await this.host.append([draft], true);
-    } catch (err) {
-      this.host.report(err); // the lease runs out and another worker takes the event again
-    } finally {
-      this.running.delete(e.position);
-      setImmediate(() => this.tick());
-    }
+    // The slot frees now: the result's append and the next claims share one group commit. Not waiting
+    // for the fsync: losing a result in a machine crash only re-runs the event (at-least-once).
+    const skip = this.options.delivery === 'broadcast' && draft.type === 'claim.released';
+    const write = (skip ? Promise.resolve() : this.host.append([draft], false)).then(
+      () => undefined,
+      (err: unknown) => this.host.report(err), // the lease runs out and another worker takes the event
+    );
+    this.#writing.add(write);
+    this.running.delete(e.position);
+    this.tick();
+    await write;
+    this.#writing.delete(write);
   }
+
+  /** Result appends in flight (shutdown waits for them). */
+  #writing = new Set<Promise<void>>();
 }
 
 export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {

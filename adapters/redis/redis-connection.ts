@@ -29,10 +29,13 @@ export const COMMAND_OPTIONS: Partial<RedisOptions> = {
 
 /**
  * A follower's blocking connection: reads may wait for Redis to come back and be sent again (they are
- * idempotent: the same XREAD from the same id), so a follower resumes by itself after an outage.
+ * idempotent: the same XREAD from the same id), so a follower resumes by itself after an outage. A
+ * user's command or socket timeout shorter than the blocking read would only make it reconnect.
  */
 export const FOLLOW_OPTIONS: Partial<RedisOptions> = {
   ...CLOSE_AT_ONCE,
+  commandTimeout: undefined,
+  socketTimeout: undefined,
   lazyConnect: false,
   enableOfflineQueue: true,
   maxRetriesPerRequest: null,

@@ -29,8 +29,8 @@ export interface FollowContext {
 /**
  * Yields every record from `from` on, then blocks on XREAD for more, until `signal` aborts.
  *
- * The record at position `p` can only ever be in the segment stream of `p`, at id `p-1`, so the
- * follower always asks that one stream for ids after `p-0`: it moves to the next stream exactly when
+ * The record at position `p` can only ever be in the segment stream of `p`, at id `p-1` or `p-2`, so
+ * the follower always asks that one stream for ids after `p-0`: it moves to the next stream exactly when
  * it has read a segment's last position, and can neither skip nor repeat a record, across rolls and
  * across reconnects (a read cut by an outage is sent again, unchanged, once Redis is back).
  * @throws NotFoundError when retention dropped the segment the follower still needed.

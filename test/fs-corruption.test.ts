@@ -6,6 +6,7 @@ import { openFileStore } from '../adapters/filesystem/index.js';
 import { scanFrames } from '../engine/codec.js';
 import { CorruptRecordError, isEventyError } from '../engine/errors.js';
 import type { LogRecord, RecordDraft } from '../engine/records.js';
+import { handles, leakedSince } from './fixtures/fs-children.js';
 
 const SEGMENT_BYTES = 4096;
 /** Records per append in {@link fill}. */
@@ -34,15 +35,18 @@ interface Frame {
 
 describe('filesystem store: corruption and torn tails', () => {
   let dir = '';
+  let before: Record<string, number> = {};
   let url = '';
 
   beforeEach(async () => {
+    before = handles();
     dir = await mkdtemp(join(tmpdir(), 'eventy-corrupt-'));
     url = `file:${join(dir, 'log')}`;
   });
 
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+    expect(leakedSince(before), 'no child, pipe, watcher or timer left behind').toEqual({});
   });
 
   /** Appends `count` records (batches of `batch`), closes, and returns them with the segment files. */

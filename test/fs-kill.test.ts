@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
 import type { Durability } from '../engine/storage.js';
 import type { LogRecord } from '../engine/records.js';
-import { Children, sleep } from './fixtures/fs-children.js';
+import { Children, handles, leakedSince, sleep } from './fixtures/fs-children.js';
 
 const ROUNDS = 20;
 const SEGMENT_BYTES = 64 * 1024;
@@ -60,14 +60,17 @@ function startFollower(url: string): {
 describe('filesystem store: a writer killed with SIGKILL', () => {
   const children = new Children();
   let dir = '';
+  let before: Record<string, number> = {};
 
   beforeEach(async () => {
+    before = handles();
     dir = await mkdtemp(join(tmpdir(), 'eventy-kill-'));
   });
 
   afterEach(async () => {
     await children.killAll();
     await rm(dir, { recursive: true, force: true });
+    expect(leakedSince(before), 'no child, pipe, watcher or timer left behind').toEqual({});
   });
 
   it(`loses no acknowledged batch, recovers and goes on, ${ROUNDS} times`, async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
 import type { LogRecord } from '../engine/records.js';
-import { Children } from './fixtures/fs-children.js';
+import { Children, handles, leakedSince } from './fixtures/fs-children.js';
 
 const WRITERS = 4;
 const PER_WRITER = 5_000;
@@ -23,14 +23,17 @@ interface Entry {
 describe('filesystem store: several processes on one log', () => {
   const children = new Children();
   let dir = '';
+  let before: Record<string, number> = {};
 
   beforeEach(async () => {
+    before = handles();
     dir = await mkdtemp(join(tmpdir(), 'eventy-mp-'));
   });
 
   afterEach(async () => {
     await children.killAll();
     await rm(dir, { recursive: true, force: true });
+    expect(leakedSince(before), 'no child, pipe, watcher or timer left behind').toEqual({});
   });
 
   it('4 writers and 2 followers: every record once, one order for all, dense positions', async () => {

@@ -3,11 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { openMemoryStore } from '../../adapters/memory/index.js';
 import type { LogRecord, RecordDraft } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
+import { handles, leakedSince } from '../fixtures/fs-children.js';
 
 /** The model: the event ids of the log, in order. A record's position is its index. */
 interface Model {
@@ -168,6 +169,14 @@ async function runModel(
 }
 
 describe('stores against an array model', () => {
+  let before: Record<string, number> = {};
+  beforeEach(() => {
+    before = handles();
+  });
+  afterEach(() => {
+    expect(leakedSince(before), 'no watcher or timer left behind').toEqual({});
+  });
+
   it('memory', async () => {
     await fc.assert(
       fc.asyncProperty(commands, async (cmds) => {

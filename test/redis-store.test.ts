@@ -9,7 +9,7 @@ import { fromRedis, openRedisStore } from '../adapters/redis/index.js';
 import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../engine/codec.js';
 import type { LogRecord } from '../engine/records.js';
 import { draft, logStoreContract } from './contract/log-store-contract.js';
-import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
+import { deletePrefix, keysUnder, quitClient, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
 
 // Segments of 7 records: the contract's tests roll segments many times.
 logStoreContract('redis', () => {
@@ -34,7 +34,7 @@ logStoreContract('redis via fromRedis, RESP3 replies', () => {
     },
     cleanup: async () => {
       for (const client of clients) expect(client.status).toBe('ready');
-      await Promise.all(clients.map((c) => c.quit()));
+      await Promise.all(clients.map(quitClient));
       await deletePrefix(keyPrefix);
     },
     persistent: true,
@@ -140,7 +140,7 @@ describe('redis store', () => {
       expect(await user.ping()).toBe('PONG');
       expect(await user.hget(`${keyPrefix}:{default}:meta`, 'head')).toBe('2');
     } finally {
-      await user.quit();
+      await quitClient(user);
     }
     await expect(fromRedis({} as never)).rejects.toMatchObject({ code: 'invalid-argument' });
   });
@@ -172,7 +172,7 @@ describe('redis store', () => {
         `${keyPrefix}:app:ev:{default}:s:2`,
       ]);
     } finally {
-      await user.quit();
+      await quitClient(user);
     }
   });
 

@@ -1,6 +1,6 @@
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, map } from 'rxjs';
 import { lowerBound, tokenKey } from '../../projections/claims.js';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { parsePosition, type Position } from '../position.js';
 import { isKnownRecord, type LogRecord, type RecordOf } from '../records.js';
 import { toQueueEvent } from './dispatcher.js';
@@ -48,6 +48,15 @@ export function paginate<I>(
   return { items: slice, nextPageId: next === undefined ? null : String(positionOf(next)) };
 }
 
+/**
+ * Waits until the fold has caught up with the log's head as it is now, so that a query sees every record
+ * appended before it was called (the caller's own publish, claim or result included).
+ */
+export async function caughtUp(m: QueueManager): Promise<void> {
+  const head = await m.store.head();
+  if (head > 0) await m.runtime.waitFor(head - 1);
+}
+
 export async function eventAt<T>(m: QueueManager, position: Position): Promise<QueueEvent<T> | undefined> {
   const r = (await readPositions(m.store, [position])).get(position);
   return r && isKnownRecord(r) && r.type === 'event.published' ? toQueueEvent<T>(r) : undefined;
@@ -66,6 +75,7 @@ export async function batchGetEvents<T>(
 ): Promise<(QueueEvent<T> | null)[]> {
   if (!Array.isArray(ids))
     throw new InvalidArgumentError(`ids must be an array of event ids, got: ${JSON.stringify(ids)}`);
+  await caughtUp(m);
   await m.index.ready();
   const positions = ids.map((id) => m.index.events.get(id));
   const records = await readPositions(
@@ -120,11 +130,13 @@ async function collectPage<I>(
   return { items, nextPageId: null };
 }
 
-export function searchEvents<T>(
+export async function searchEvents<T>(
   m: QueueManager,
   queue: string,
   o: PageOptions & EventFilters,
 ): Promise<Page<QueueEvent<T>>> {
+  pageStart(o);
+  await caughtUp(m);
   const inRange = timeRange({ after: o.publishedAfter, before: o.publishedBefore });
   const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
   return collectPage(m, positions, o, (r) =>
@@ -133,6 +145,7 @@ export function searchEvents<T>(
 }
 
 export async function countEvents(m: QueueManager, queue: string, f: EventFilters): Promise<number> {
+  await caughtUp(m);
   const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
   if (f.publishedAfter === undefined && f.publishedBefore === undefined) return positions.length;
   const inRange = timeRange({ after: f.publishedAfter, before: f.publishedBefore });
@@ -162,6 +175,7 @@ export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
 }
 
 export async function getResults(m: QueueManager, queue: string, eventId: string): Promise<QueueResult[]> {
+  await caughtUp(m);
   await m.index.ready();
   const positions = m.index.results.get(eventId) ?? [];
   const records = await readPositions(m.store, positions);
@@ -176,6 +190,8 @@ export async function searchResults(
   queue: string,
   o: PageOptions & ResultFilters,
 ): Promise<Page<QueueResult>> {
+  pageStart(o);
+  await caughtUp(m);
   await m.index.ready();
   const inRange = timeRange({ after: o.recordedAfter, before: o.recordedBefore });
   const positions =
@@ -199,31 +215,50 @@ function isFinal(r: QueueResult, subscriber: string | undefined): boolean {
   return r.status === 'ok' || r.status === 'skipped' || r.retryAt === undefined;
 }
 
-export async function waitForResult(
+export function waitForResult(
   m: QueueManager,
   queue: string,
   eventId: string,
   o: { subscriber?: string; signal?: AbortSignal },
 ): Promise<QueueResult> {
-  const live = firstValueFrom(
-    m.runtime.records$.pipe(
-      filter(
-        (r) =>
-          r.type === 'result.recorded' &&
-          (r as ResultRecord).eventId === eventId &&
-          (r as ResultRecord).queue === queue,
-      ),
-      filter((r) => isFinal(toResult(m, r as ResultRecord), o.subscriber)),
-    ),
-  );
-  live.catch(() => undefined);
-  const done = (await getResults(m, queue, eventId)).find((r) => isFinal(r, o.subscriber));
-  if (done) return done;
-  const abort = new Promise<never>((_, reject) => {
-    o.signal?.addEventListener('abort', () => reject(o.signal?.reason as Error), { once: true });
+  const { signal } = o;
+  if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+  return new Promise<QueueResult>((resolve, reject) => {
+    // Listen before looking at the recorded results, so a result folded in between is not missed.
+    const live = m.runtime.records$
+      .pipe(
+        filter(
+          (r) =>
+            r.type === 'result.recorded' &&
+            (r as ResultRecord).eventId === eventId &&
+            (r as ResultRecord).queue === queue,
+        ),
+        map((r) => toResult(m, r as ResultRecord)),
+        filter((r) => isFinal(r, o.subscriber)),
+      )
+      .subscribe({
+        next: (r) => settle(() => resolve(r)),
+        error: (e: Error) => settle(() => reject(e)),
+        complete: () => settle(() => reject(new ClosedError('queue manager'))),
+      });
+    const onAbort = (): void => settle(() => reject(signal?.reason as Error));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    function settle(then: () => void): void {
+      if (settled) return;
+      settled = true;
+      live.unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+      then();
+    }
+    getResults(m, queue, eventId).then(
+      (recorded) => {
+        const done = recorded.find((r) => isFinal(r, o.subscriber));
+        if (done) settle(() => resolve(done));
+      },
+      (e: unknown) => settle(() => reject(e instanceof Error ? e : new Error(String(e)))),
+    );
   });
-  const r = await Promise.race([live, abort]);
-  return toResult(m, r as ResultRecord);
 }
 
 export async function waitDrained(
@@ -246,6 +281,7 @@ export async function waitDrained(
 }
 
 export async function getClaim(m: QueueManager, queue: string, claimId: string): Promise<QueueClaim> {
+  await caughtUp(m);
   const t = m.runtime.claims.tokens.get(tokenKey(queue, claimId));
   if (!t) throw new NotFoundError('claim', claimId);
   const r = (await readPositions(m.store, [t.position])).get(t.position) as RecordOf<'token.claimed'>;
@@ -257,6 +293,8 @@ export async function searchClaims(
   queue: string,
   o: PageOptions & { workerId?: string },
 ): Promise<Page<QueueClaim>> {
+  pageStart(o);
+  await caughtUp(m);
   const positions: Position[] = [];
   for (const [key, t] of m.runtime.claims.tokens) {
     if (key.startsWith(`${queue}\u0000`) && (o.workerId === undefined || t.workerId === o.workerId))

@@ -267,10 +267,12 @@ export class Queue<T = unknown> {
   searchClaims(options: PageOptions & { workerId?: string } = {}): Promise<Page<QueueClaim>> {
     return queries.searchClaims(this.manager, this.name, options);
   }
-  searchSubscriptions(options: PageOptions = {}): Promise<Page<ReturnType<typeof subscribersView>[number]>> {
-    return Promise.resolve(
-      queries.paginate(subscribersView(this.manager.runtime, this.name), options, (s) => s.registeredAt),
-    );
+  async searchSubscriptions(
+    options: PageOptions = {},
+  ): Promise<Page<ReturnType<typeof subscribersView>[number]>> {
+    queries.pageStart(options);
+    await queries.caughtUp(this.manager);
+    return queries.paginate(subscribersView(this.manager.runtime, this.name), options, (s) => s.registeredAt);
   }
 
   /** The queue's events as they are published (`from`: `new` by default, `earliest`, or a position). */

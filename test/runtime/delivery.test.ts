@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { QueueResult } from '../../index.js';
+import { manager, memoryUrl, until } from './helpers.js';
+
+async function allResults(q: {
+  searchResults(o: { pageId?: string | null }): Promise<{ items: QueueResult[]; nextPageId: string | null }>;
+}): Promise<QueueResult[]> {
+  const out: QueueResult[] = [];
+  let pageId: string | null = null;
+  do {
+    const page: { items: QueueResult[]; nextPageId: string | null } = await q.searchResults({ pageId });
+    out.push(...page.items);
+    pageId = page.nextPageId;
+  } while (pageId !== null);
+  return out;
+}
+
+describe('delivery within one process', () => {
+  it('competing: two managers on one log handle every event exactly once, each with one ok result', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store });
+    const m2 = await manager({ store });
+    const q1 = m1.queue<{ n: number }>('jobs');
+    const q2 = m2.queue<{ n: number }>('jobs');
+    const handled = new Map<number, string[]>();
+    const handler = (who: string) => async (e: { payload: { n: number } }) => {
+      handled.set(e.payload.n, [...(handled.get(e.payload.n) ?? []), who]);
+      await new Promise((r) => setImmediate(r));
+    };
+    await q1.subscribe(handler(m1.workerId), { name: 'work', concurrency: 4 });
+    await q2.subscribe(handler(m2.workerId), { name: 'work', concurrency: 4 });
+    const N = 200;
+    const events = await q1.publishMany(Array.from({ length: N }, (_, n) => ({ n })));
+
+    await until(async () => (await q1.countEvents()) === N && handled.size === N, 'all handled');
+    const ok = await until(async () => {
+      const rs = await allResults(q1);
+      return rs.filter((r) => r.status === 'ok').length >= N && rs;
+    }, 'all ok results');
+
+    for (const [n, who] of handled) expect(who, `event ${n}`).toHaveLength(1);
+    const byEvent = new Map<string, QueueResult[]>();
+    for (const r of ok) byEvent.set(r.eventId, [...(byEvent.get(r.eventId) ?? []), r]);
+    expect(byEvent.size).toBe(N);
+    for (const e of events) {
+      const rs = byEvent.get(e.id) ?? [];
+      expect(rs.map((r) => r.status)).toEqual(['ok']);
+      expect(rs[0]?.accepted).toBe(true);
+      expect(rs[0]?.workerId).toBe(handled.get(e.payload.n)?.[0]);
+    }
+    // both workers took part (claims spread over live workers)
+    expect(new Set(ok.map((r) => r.workerId))).toEqual(new Set([m1.workerId, m2.workerId]));
+    const stats = m2.runtime.claims.subscribers.get('jobs/work');
+    expect(stats?.counts).toMatchObject({ done: N, rejected: 0, failed: 0 });
+    expect(stats?.watermark).toBe(N);
+  });
+
+  it('broadcast: every worker hosting the subscriber runs each event once', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store });
+    const m2 = await manager({ store });
+    const q1 = m1.queue<number>('news');
+    const q2 = m2.queue<number>('news');
+    const seen: string[] = [];
+    await q1.subscribe((e, ctx) => void seen.push(`${ctx.workerId}:${e.payload}`), {
+      name: 'print',
+      delivery: 'broadcast',
+    });
+    await q2.subscribe((e, ctx) => void seen.push(`${ctx.workerId}:${e.payload}`), {
+      name: 'print',
+      delivery: 'broadcast',
+    });
+    const N = 30;
+    const events = await q2.publishMany(Array.from({ length: N }, (_, i) => i));
+    const results = await until(async () => {
+      const rs = await allResults(q1);
+      return rs.length >= 2 * N && rs;
+    }, 'two results per event');
+    // settle: nothing more arrives
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await allResults(q1)).toHaveLength(2 * N);
+    for (const e of events) {
+      const rs = results.filter((r) => r.eventId === e.id);
+      expect(rs.map((r) => r.status)).toEqual(['ok', 'ok']);
+      expect(new Set(rs.map((r) => r.workerId))).toEqual(new Set([m1.workerId, m2.workerId]));
+    }
+    expect(seen).toHaveLength(2 * N);
+    expect(new Set(seen).size).toBe(2 * N);
+    // broadcast takes no claims
+    expect(m1.runtime.claims.subscribers.get('news/print')?.items.size).toBe(0);
+  });
+});

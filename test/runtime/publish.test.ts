@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import type { LogRecord, QueueEvent, RecordOf } from '../../index.js';
+import { manager, memoryUrl, readAll, until } from './helpers.js';
+
+function recordAt(log: LogRecord[], position: number): LogRecord {
+  const r = log[position];
+  if (r?.position !== position) throw new Error(`no record at ${position}`);
+  return r;
+}
+
+describe('delay and at', () => {
+  it('does not hand out a delayed event before its availableAt (by the log time of the winning claim)', async () => {
+    const m = await manager();
+    const q = m.queue<string>('jobs');
+    const started: { payload: string; claimPosition: number }[] = [];
+    await q.subscribe(
+      (e) => {
+        const item = m.runtime.claims.subscribers.get('jobs/w')?.items.get(e.position);
+        started.push({ payload: e.payload, claimPosition: item?.claimPosition ?? -1 });
+      },
+      { name: 'w' },
+    );
+    const later = await q.publish('later', { delay: 60 });
+    const soon = await q.publish('soon');
+    const at = await q.publish('at', { at: new Date(soon.publishedAt + 40) });
+    expect(later.availableAt).toBe(later.publishedAt + 60);
+    expect(at.availableAt).toBe(soon.publishedAt + 40);
+    expect(soon.availableAt).toBe(soon.publishedAt);
+
+    await q.waitForResult(later.id);
+    await q.waitForResult(at.id);
+    // The undelayed event published after the delayed one runs first.
+    expect(started[0]?.payload).toBe('soon');
+    const log = await readAll(m);
+    for (const e of [later, at, soon] as QueueEvent<string>[]) {
+      const s = started.find((x) => x.payload === e.payload)!;
+      const claim = recordAt(log, s.claimPosition) as RecordOf<'claim.acquired'>;
+      expect(claim.type).toBe('claim.acquired');
+      expect(claim.eventId).toBe(e.id);
+      expect(claim.time).toBeGreaterThanOrEqual(e.availableAt);
+      // no claim on the event was even attempted before its time
+      for (const c of log.filter(
+        (r) => r.type === 'claim.acquired' && (r as RecordOf<'claim.acquired'>).eventId === e.id,
+      ))
+        expect(c.time).toBeGreaterThanOrEqual(e.availableAt);
+    }
+  });
+
+  it('rejects bad delay / at values before appending', async () => {
+    const m = await manager();
+    const q = m.queue('jobs');
+    const head = await m.store.head();
+    await expect(q.publish(1, { delay: -1 })).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(q.publish(1, { at: Number.NaN })).rejects.toMatchObject({ code: 'invalid-argument' });
+    expect(await m.store.head()).toBe(head);
+  });
+});
+
+describe('idempotent publish with a key', () => {
+  it('returns the first event for a second publish with the same key and keeps one event in the queue', async () => {
+    const m = await manager();
+    const q = m.queue<{ v: number }>('jobs');
+    const first = await q.publish({ v: 1 }, { key: 'order-7' });
+    const headAfterFirst = await m.store.head();
+    const second = await q.publish({ v: 2 }, { key: 'order-7' });
+    expect(second).toEqual(first);
+    expect(second.payload).toEqual({ v: 1 });
+    expect(await m.store.head()).toBe(headAfterFirst); // known key: nothing appended
+    const other = await q.publish({ v: 3 }, { key: 'order-8' });
+    expect(other.id).not.toBe(first.id);
+    expect(await q.countEvents()).toBe(2);
+    expect((await q.searchEvents()).items.map((e) => e.id)).toEqual([first.id, other.id]);
+  });
+
+  it('returns one event to racing publishers with the same key (two managers), and handles it once', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store });
+    const m2 = await manager({ store });
+    const q1 = m1.queue<number>('jobs');
+    const q2 = m2.queue<number>('jobs');
+    let calls = 0;
+    await q1.subscribe(
+      () => {
+        calls++;
+      },
+      { name: 'w' },
+    );
+    const all = await Promise.all([
+      q1.publish(1, { key: 'k' }),
+      q2.publish(2, { key: 'k' }),
+      q1.publish(3, { key: 'k' }),
+      q2.publish(4, { key: 'k' }),
+    ]);
+    expect(new Set(all.map((e) => e.id)).size).toBe(1);
+    expect(new Set(all.map((e) => e.position)).size).toBe(1);
+    expect(await q2.countEvents()).toBe(1);
+    await q1.waitForResult(all[0].id);
+    await q1.publish(9); // a later event handled after it
+    await until(() => calls === 2, 'second event handled');
+    expect(calls).toBe(2);
+  });
+});
+
+describe('ctx.publish', () => {
+  it('sets causationId to the handled event and carries its correlationId along a chain', async () => {
+    const m = await manager();
+    const orders = m.queue<{ id: number }>('orders');
+    const emails = m.queue<{ to: number }>('emails');
+    const audit = m.queue<string>('audit');
+    await orders.subscribe((e, ctx) => ctx.publish({ to: e.payload.id }, { queue: 'emails' }), {
+      name: 'mail',
+    });
+    await emails.subscribe((e, ctx) => ctx.publish(`sent ${e.payload.to}`, { queue: 'audit' }), {
+      name: 'log',
+    });
+    const seen: QueueEvent<string>[] = [];
+    await audit.subscribe((e) => void seen.push(e), { name: 'keep' });
+
+    const order = await orders.publish({ id: 7 }, { correlationId: 'corr-1', headers: { tenant: 't1' } });
+    await until(() => seen.length === 1, 'audit event');
+    const email = (await emails.searchEvents()).items[0]!;
+    expect(email.payload).toEqual({ to: 7 });
+    expect(email.headers).toMatchObject({ causationId: order.id, correlationId: 'corr-1' });
+    expect(seen[0]?.headers).toMatchObject({ causationId: email.id, correlationId: 'corr-1' });
+    expect(seen[0]?.payload).toBe('sent 7');
+  });
+
+  it('starts a correlation at the handled event when it had none, and publishes to its own queue by default', async () => {
+    const m = await manager();
+    const q = m.queue<number>('countdown');
+    const seen: QueueEvent<number>[] = [];
+    await q.subscribe(
+      async (e, ctx) => {
+        seen.push(e);
+        if (e.payload > 0) await ctx.publish(e.payload - 1);
+      },
+      { name: 'down' },
+    );
+    const first = await q.publish(2);
+    await until(() => seen.length === 3, 'three events');
+    expect(seen.map((e) => e.payload)).toEqual([2, 1, 0]);
+    expect(seen[1]?.headers).toMatchObject({ causationId: first.id, correlationId: first.id });
+    expect(seen[2]?.headers).toMatchObject({ causationId: seen[1]?.id, correlationId: first.id });
+  });
+});

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
+import { CorruptRecordError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
 import type { Durability } from '../../engine/storage.js';
 import { COMMAND_OPTIONS, quiet, release, storeError } from './redis-connection.js';
 import { RedisLayout } from './redis-layout.js';
@@ -97,6 +97,9 @@ async function createStore(
   const [getErr, stored] = replies?.[1] ?? [];
   if (setErr || getErr) throw storeError(setErr ?? getErr, 'open', url);
   const segmentRecords = Number(stored);
+  if (!Number.isSafeInteger(segmentRecords) || segmentRecords < 1) {
+    throw new CorruptRecordError(layout.meta, 0, `field seg is not a segment size: ${String(stored)}`);
+  }
   if (config.segmentExplicit && segmentRecords !== config.segmentRecords) {
     throw new InvalidArgumentError(
       `segmentRecords must match the log's (fixed when it was created), which is ${segmentRecords}, got: ${config.segmentRecords}`,

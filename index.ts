@@ -9,9 +9,25 @@ import type { LogStore } from './engine/storage.js';
 
 export * from './engine/index.js';
 export * from './engine/runtime/index.js';
-export { claimsFold, type ClaimsState } from './projections/claims.js';
-export { workersFold, type WorkersState } from './projections/workers.js';
-export { statsFold, type StatsState } from './projections/stats.js';
+export {
+  claimsFold,
+  isFinished,
+  isLeased,
+  type ClaimsState,
+  type ItemStatus,
+  type QueueState,
+  type SubscriberState,
+  type WorkItem,
+} from './projections/claims.js';
+export { workersFold, isAlive, type WorkersState, type WorkerInfo } from './projections/workers.js';
+export { statsFold, type StatsState, type QueueStats } from './projections/stats.js';
+export {
+  viewsFold,
+  replayLog,
+  positionAtTime,
+  type LogViews,
+  type ReplayOptions,
+} from './projections/replay.js';
 export { foldAll, type Fold } from './projections/fold.js';
 export { liveRecords$, foldView } from './projections/live.js';
 export { openStore, defaultStoreUrl };

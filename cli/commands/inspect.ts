@@ -1,0 +1,217 @@
+import type { Command } from 'commander';
+import { claimsFold, isKnownRecord, type KnownRecord, type RecordOf } from '../../index.js';
+import { storeOption } from '../args.js';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import {
+  colourEnabled,
+  formatDuration,
+  formatTime,
+  painter,
+  preview,
+  toJson,
+  writeLine,
+  type Painter,
+} from '../output.js';
+import { progressBar } from '../progress.js';
+import { recordLine, subscriberName } from '../record-line.js';
+import { withStore } from '../store.js';
+
+interface InspectOptions {
+  store: string;
+  json?: boolean;
+}
+
+type EventRecord = RecordOf<'event.published'>;
+
+/** A child event (caused by the inspected one, or sharing its correlation id) and how it ended. */
+interface Child {
+  readonly relation: 'caused' | 'correlated';
+  readonly event: EventRecord;
+  outcome: Record<string, string>;
+}
+
+const MAX_CANDIDATES = 20;
+
+/** `eventy inspect EVENT_ID`: the life of one event as a timeline. */
+export function inspectCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('inspect')
+    .description(
+      'the whole life of one event: published, claims, attempts, results, retries, and the events it caused',
+    )
+    .argument('<event-id>', 'the event id (or a unique prefix of it, at least 6 characters)')
+    .addOption(storeOption(ctx.env))
+    .option('--json', 'print JSON: {event, records, children}')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ eventy inspect 3f1c2a7e-51b0-4f0e-9d38-2f0e4b1f7a11
+  $ eventy inspect 3f1c2a7e --json | jq '.records[] | .type'`,
+    )
+    .action((id: string, o: InspectOptions) => inspect(ctx, id, o));
+}
+
+async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<void> {
+  if (id.length < 6)
+    throw new UsageError(`event id must have at least 6 characters, got: ${JSON.stringify(id)}`);
+  await withStore(o.store, async (store) => {
+    const head = await store.head();
+    const claims = claimsFold.initial();
+    const bar = progressBar(ctx.stderr, 'inspect', 'records', head);
+    // Candidates by id prefix, each with its records; the tree holds their ids and their descendants'.
+    const found = new Map<
+      string,
+      { records: KnownRecord[]; correlation: string; children: Map<string, Child> }
+    >();
+    const treeOf = new Map<string, string>(); // descendant event id → candidate id
+    const rejected = claims.rejected;
+    for await (const r of store.read({ to: head, signal: ctx.signal })) {
+      claimsFold.evolve(claims, r);
+      if (r.position % 16_384 === 0) bar.update(r.position);
+      if (!isKnownRecord(r) || !('eventId' in r)) continue;
+      const own = found.get(r.eventId);
+      if (own) {
+        own.records.push(r);
+        continue;
+      }
+      if (r.type === 'event.published') {
+        if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
+          found.set(r.eventId, {
+            records: [r],
+            correlation: r.headers.correlationId ?? r.eventId,
+            children: new Map(),
+          });
+          continue;
+        }
+        linkChild(r, found, treeOf);
+      } else {
+        noteOutcome(r, found, treeOf, rejected);
+      }
+    }
+    bar.done();
+    const chosen = found.get(id) ?? (found.size === 1 ? [...found.values()][0] : undefined);
+    if (!chosen) {
+      if (found.size === 0) throw new Error(`event not found: ${id}`);
+      throw new UsageError(
+        `event id prefix ${id} is ambiguous: ${[...found.keys()].slice(0, 5).join(', ')}${found.size > 5 ? ', …' : ''}`,
+      );
+    }
+    const children = [...chosen.children.values()];
+    if (o.json) {
+      await writeLine(
+        ctx.stdout,
+        toJson({
+          event: chosen.records[0],
+          records: chosen.records.map((r) =>
+            r.type === 'result.recorded' ? { ...r, accepted: !rejected.has(r.position) } : r,
+          ),
+          children: children.map((c) => ({ relation: c.relation, event: c.event, outcome: c.outcome })),
+        }),
+      );
+      return;
+    }
+    const paint = painter(colourEnabled(ctx.stdout, ctx.env));
+    for (const line of timeline(chosen.records, children, rejected, paint)) await writeLine(ctx.stdout, line);
+  });
+}
+
+/** Adds an event to a candidate's tree when it was caused by a member, or shares the correlation id. */
+function linkChild(
+  r: EventRecord,
+  found: Map<string, { correlation: string; children: Map<string, Child> }>,
+  treeOf: Map<string, string>,
+): void {
+  const cause = r.headers.causationId;
+  const root = cause === undefined ? undefined : found.has(cause) ? cause : treeOf.get(cause);
+  if (root !== undefined) {
+    found.get(root)?.children.set(r.eventId, { relation: 'caused', event: r, outcome: {} });
+    treeOf.set(r.eventId, root);
+    return;
+  }
+  const corr = r.headers.correlationId;
+  if (corr === undefined) return;
+  for (const [rootId, f] of found) {
+    if (f.correlation === corr) {
+      f.children.set(r.eventId, { relation: 'correlated', event: r, outcome: {} });
+      treeOf.set(r.eventId, rootId);
+      return;
+    }
+  }
+}
+
+function noteOutcome(
+  r: KnownRecord & { eventId: string },
+  found: Map<string, { children: Map<string, Child> }>,
+  treeOf: Map<string, string>,
+  rejected: ReadonlySet<number>,
+): void {
+  if (r.type !== 'result.recorded' || rejected.has(r.position)) return;
+  const root = treeOf.get(r.eventId);
+  const child = root === undefined ? undefined : found.get(root)?.children.get(r.eventId);
+  if (!child) return;
+  child.outcome[subscriberName(r.queue, r.subscriberId)] =
+    r.status === 'ok' || r.status === 'skipped' ? r.status : r.retryAt !== undefined ? 'retry' : 'dead';
+}
+
+function timeline(
+  records: readonly KnownRecord[],
+  children: readonly Child[],
+  rejected: ReadonlySet<number>,
+  paint: Painter,
+): string[] {
+  const e = records[0] as EventRecord;
+  const out = [
+    `${paint('bold', `event ${e.eventId}`)} in queue ${paint('bold', e.queue)}, position ${e.position}, published ${formatTime(e.time)}`,
+    `  payload ${preview(e.payload, 200)}`,
+  ];
+  const headers = Object.entries(e.headers).filter(([, v]) => v !== undefined);
+  if (headers.length > 0) out.push(`  headers ${headers.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+  const available = e.availableAt ?? e.time + (e.delay ?? 0);
+  if (available > e.time) out.push(`  held until ${formatTime(available)}`);
+  out.push('', paint('bold', 'timeline'));
+  for (const r of records) {
+    const note =
+      r.type === 'result.recorded' && rejected.has(r.position)
+        ? paint('red', '  (fenced: the lease was lost)')
+        : '';
+    out.push(
+      `  ${paint('dim', `+${formatDuration(r.time - e.time)}`.padEnd(9))} ${recordLine(r, paint)}${note}`,
+    );
+  }
+  const finals = finalOutcomes(records, rejected);
+  out.push('', paint('bold', 'outcome'));
+  if (finals.size === 0) out.push(paint('dim', '  no result yet'));
+  for (const [sub, s] of finals) out.push(`  ${sub}: ${s}`);
+  if (children.length > 0) {
+    out.push('', paint('bold', `related events (${children.length})`));
+    for (const c of children) {
+      const outcome =
+        Object.entries(c.outcome)
+          .map(([s, v]) => `${s}:${v}`)
+          .join(' ') || 'open';
+      out.push(
+        `  ${String(c.event.position).padStart(8)} ${c.relation.padEnd(10)} ${c.event.queue} ${c.event.eventId} ${outcome}`,
+      );
+    }
+  }
+  return out;
+}
+
+function finalOutcomes(records: readonly KnownRecord[], rejected: ReadonlySet<number>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of records) {
+    if (r.type !== 'result.recorded' || rejected.has(r.position)) continue;
+    const sub = subscriberName(r.queue, r.subscriberId);
+    out.set(
+      sub,
+      r.status === 'ok' || r.status === 'skipped'
+        ? `${r.status} after ${r.attempt} attempt${r.attempt === 1 ? '' : 's'}`
+        : r.retryAt !== undefined
+          ? `${r.status}, retry at ${formatTime(r.retryAt)}`
+          : `dead (${r.status}: ${r.error?.message ?? 'no error'})`,
+    );
+  }
+  return out;
+}

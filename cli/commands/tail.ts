@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import type { LogRecord, LogStore, Position } from '../../index.js';
+import { collect, firstPositionAt, intAtLeast, parsePoint, storeOption, type Point } from '../args.js';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { colourEnabled, painter, toJson, writeLine } from '../output.js';
+import { recordFilter } from '../record-filter.js';
+import { recordLine } from '../record-line.js';
+import { withStore } from '../store.js';
+
+interface TailOptions {
+  store: string;
+  follow?: boolean;
+  from?: Point;
+  lines?: number;
+  type?: string[];
+  subscriber?: string;
+  event?: string;
+  correlation?: string;
+  json?: boolean;
+}
+
+/** `eventy tail [queue…]`: prints records, the last few or from a point, and follows new ones. */
+export function tailCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('tail')
+    .description('print records of the log (the last few, or from a point) and follow new ones with -f')
+    .argument('[queue...]', 'only records of these queues')
+    .addOption(storeOption(ctx.env))
+    .option('-f, --follow', 'keep printing records as they are appended, until Ctrl-C')
+    .option('--from <point>', 'start at a position or an ISO time (instead of the last -n)', parsePoint)
+    .option('-n, --lines <n>', 'print the last n matching records first (default 10)', intAtLeast(0))
+    .option(
+      '--type <type>',
+      'only these record types: exact (claim.acquired) or a family (claim); repeatable',
+      collect,
+    )
+    .option('--subscriber <name>', 'only records of this subscriber (name or queue/name)')
+    .option('--event <id>', "one event's records: published, claims, results, and the events it caused")
+    .option('--correlation <id>', 'the records of the events with this correlation id')
+    .option('--json', 'one JSON object per line (the records as stored)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ eventy tail                         the last 10 records
+  $ eventy tail -f orders               follow the queue "orders"
+  $ eventy tail --from 2025-01-31T12:00:00Z --type result
+  $ eventy tail -n 0 -f --json | jq .type
+  $ eventy tail --event 3f1c… --store redis://127.0.0.1:6379/?prefix=app`,
+    )
+    .action((queues: string[], o: TailOptions) => tail(ctx, queues, o));
+}
+
+async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<void> {
+  if (o.from !== undefined && o.lines !== undefined)
+    throw new UsageError('give either --from or -n, not both');
+  const keep = recordFilter({
+    queues,
+    ...(o.type ? { types: o.type } : {}),
+    ...(o.subscriber !== undefined ? { subscriber: o.subscriber } : {}),
+    ...(o.event !== undefined ? { event: o.event } : {}),
+    ...(o.correlation !== undefined ? { correlation: o.correlation } : {}),
+  });
+  const filtered =
+    queues.length > 0 ||
+    o.type !== undefined ||
+    o.subscriber !== undefined ||
+    o.event !== undefined ||
+    o.correlation !== undefined;
+  const paint = painter(!o.json && colourEnabled(ctx.stdout, ctx.env));
+  const print = (r: LogRecord): Promise<void> =>
+    writeLine(ctx.stdout, o.json ? toJson(r) : recordLine(r, paint));
+  const { signal } = ctx;
+
+  await withStore(o.store, async (store) => {
+    const head = await store.head();
+    if (o.from !== undefined) {
+      const start = await firstPositionAt(store, o.from);
+      const records = o.follow
+        ? store.follow({ from: start, signal })
+        : store.read({ from: start, to: head, signal });
+      for await (const r of records) if (keep(r)) await print(r);
+      return;
+    }
+    const n = o.lines ?? 10;
+    // Without filters the last n records are the last n positions; with them, scan and keep the last n.
+    const start = filtered ? 0 : Math.max(0, head - n);
+    for (const r of await lastMatching(store, start, head, n, keep, signal)) await print(r);
+    if (!o.follow) return;
+    for await (const r of store.follow({ from: head, signal })) if (keep(r)) await print(r);
+  });
+}
+
+async function lastMatching(
+  store: LogStore,
+  from: Position,
+  to: Position,
+  n: number,
+  keep: (r: LogRecord) => boolean,
+  signal: AbortSignal,
+): Promise<LogRecord[]> {
+  const ring: LogRecord[] = [];
+  if (from >= to) return ring;
+  for await (const r of store.read({ from, to, signal })) {
+    if (!keep(r) || n === 0) continue;
+    ring.push(r);
+    if (ring.length > n) ring.shift();
+  }
+  return ring;
+}

@@ -1,0 +1,86 @@
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { createQueueManager, type QueueManager } from '../../index.js';
+import { intAtLeast, storeOption } from '../args.js';
+import type { CliContext } from '../context.js';
+import { describeError } from '../errors.js';
+import { EXIT_MODULE_FAILED, type WorkerMessage } from '../supervisor.js';
+import { withSubscribeDefaults, type WorkerModule } from '../worker-module.js';
+
+interface WorkerOptions {
+  store: string;
+  slot: number;
+  concurrency?: number;
+  drainTimeout?: number;
+}
+
+/** A worker module failed to load or set up: the supervisor does not restart it. */
+export class ModuleFailedError extends Error {
+  readonly exitCode = EXIT_MODULE_FAILED;
+}
+
+/**
+ * `eventy worker MODULE` (hidden): one worker process, as `eventy run` and `eventy demo` start it. Loads
+ * the module, hands it the manager, then runs until a signal (or the supervisor's death) and drains.
+ */
+export function workerCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('worker', { hidden: true })
+    .description('run one worker process (started by eventy run)')
+    .argument('<module>', 'absolute path of the worker module')
+    .addOption(storeOption(ctx.env))
+    .option('--slot <n>', 'slot number given by the supervisor', intAtLeast(1), 1)
+    .option('--concurrency <n>', 'default concurrency of subscriptions', intAtLeast(1))
+    .option('--drain-timeout <ms>', 'how long to drain in-flight work when stopped', intAtLeast(0))
+    .action((module: string, o: WorkerOptions) => worker(ctx, module, o));
+}
+
+async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promise<void> {
+  const send = (m: WorkerMessage): void => ctx.send?.(m);
+  let manager: QueueManager | undefined;
+  try {
+    const loaded = (await import(pathToFileURL(module).href)) as { default?: unknown };
+    if (typeof loaded.default !== 'function') {
+      throw new Error(
+        `${module} has no default export function (export default async function (manager) { … })`,
+      );
+    }
+    manager = await createQueueManager({
+      store: o.store,
+      handleSignals: false,
+      signal: ctx.signal,
+      ...(o.drainTimeout !== undefined ? { shutdownTimeout: o.drainTimeout } : {}),
+    });
+    const defaults = o.concurrency !== undefined ? { concurrency: o.concurrency } : {};
+    await (loaded.default as WorkerModule)(withSubscribeDefaults(manager, defaults), {
+      concurrency: o.concurrency,
+      slot: o.slot,
+      signal: ctx.signal,
+    });
+  } catch (e) {
+    await manager?.close();
+    if (ctx.signal.aborted) return;
+    const message = `cannot start ${module}: ${describeError(e)}`;
+    send({ type: 'failed', message });
+    throw new ModuleFailedError(message, { cause: e });
+  }
+  send({ type: 'ready', workerId: manager.workerId, pid: process.pid });
+  await untilAborted(ctx.signal);
+  await manager.close();
+}
+
+/** Waits for the signal, keeping the process alive meanwhile (a module may host nothing). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(keepAlive);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

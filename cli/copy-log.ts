@@ -1,0 +1,66 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { LogRecord, LogStore, Position } from '../index.js';
+
+/** What a copy did. */
+export interface CopyOutcome {
+  /** The target's head before the copy: where it resumed. */
+  readonly from: Position;
+  /** The source's head: the target's head after the copy. */
+  readonly to: Position;
+  readonly copied: number;
+}
+
+const BATCH = 1000;
+
+async function recordAt(store: LogStore, position: Position): Promise<LogRecord | undefined> {
+  for await (const r of store.read({ from: position, to: position + 1 })) return r;
+  return undefined;
+}
+
+/**
+ * Copies `source` into `target` with `replicate` (positions, times and versions kept), from the
+ * target's head on, so an interrupted copy resumes where it stopped. The target must be empty or a
+ * prefix of the source: its last record must equal the source's at the same position.
+ * @throws Error when the target holds records the source does not have.
+ */
+export async function copyLog(
+  source: LogStore,
+  target: LogStore,
+  options: { signal?: AbortSignal; onProgress?: (done: Position, total: Position) => void } = {},
+): Promise<CopyOutcome> {
+  const from = await target.head();
+  const to = await source.head();
+  if (from > to) {
+    throw new Error(
+      `${target.url} has ${from} records but ${source.url} only ${to}: it is not a copy of this log`,
+    );
+  }
+  if (from > 0) {
+    const [a, b] = await Promise.all([recordAt(source, from - 1), recordAt(target, from - 1)]);
+    if (!isDeepStrictEqual(a, b)) {
+      throw new Error(
+        `${target.url} is not a copy of ${source.url}: their records at position ${from - 1} differ`,
+      );
+    }
+  }
+  let batch: LogRecord[] = [];
+  let copied = 0;
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    await target.replicate(batch);
+    copied += batch.length;
+    batch = [];
+    options.onProgress?.(from + copied, to);
+  };
+  try {
+    for await (const r of source.read({ from, to, ...(options.signal ? { signal: options.signal } : {}) })) {
+      batch.push(r);
+      if (batch.length >= BATCH) await flush();
+    }
+  } catch (e) {
+    if (options.signal?.aborted !== true) throw e;
+  }
+  // An aborted read ends early: what was read is still copied, so the next run resumes after it.
+  await flush();
+  return { from, to: from + copied, copied };
+}

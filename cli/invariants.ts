@@ -1,0 +1,140 @@
+import { isKnownRecord, type ClaimsState, type LogRecord, type Position } from '../index.js';
+
+/** A broken invariant, at a position of the log. */
+export interface Violation {
+  readonly kind:
+    'double-claim' | 'result-without-claim' | 'fenced-result-counted' | 'valid-result-fenced' | 'order';
+  readonly position: Position;
+  /** Other positions involved (the earlier live claim, the claim the result answers). */
+  readonly related: readonly Position[];
+  readonly message: string;
+}
+
+interface Lease {
+  readonly claim: Position;
+  readonly worker: string;
+  readonly attempt: number;
+  until: number;
+}
+
+type Counts = { done: number; failed: number; dead: number } | undefined;
+
+/**
+ * Checks the log's dispatch invariants while the claims fold runs, against its own simple model of
+ * leases: at most one live claim per event × subscriber at any point; every accepted result comes from
+ * the claim that holds the lease; a fenced result changes no count. Call {@link before} and
+ * {@link after} around `claimsFold.evolve` for each record, in log order.
+ */
+export class InvariantChecker {
+  readonly violations: Violation[] = [];
+  claims = 0;
+  results = 0;
+  readonly #leases = new Map<string, Lease>();
+  #counts: Counts;
+  #expected: Position | undefined;
+  #time = 0;
+
+  constructor(private readonly limit = 100) {}
+
+  /** Before the fold takes `r`: order and time checks, and the counts a result may change. */
+  before(r: LogRecord, claims: ClaimsState): void {
+    if (this.#expected !== undefined && r.position !== this.#expected) {
+      this.#add('order', r.position, [], `expected position ${this.#expected}, found ${r.position}`);
+    }
+    if (r.time < this.#time)
+      this.#add('order', r.position, [], `log time went back from ${this.#time} to ${r.time}`);
+    this.#expected = r.position + 1;
+    this.#time = Math.max(this.#time, r.time);
+    this.#counts = undefined;
+    if (isKnownRecord(r) && r.type === 'result.recorded') {
+      const c = claims.subscribers.get(r.subscriberId)?.counts;
+      if (c) this.#counts = { done: c.done, failed: c.failed, dead: c.dead };
+    }
+  }
+
+  /** After the fold took `r`: judge what it decided. */
+  after(r: LogRecord, claims: ClaimsState): void {
+    if (!isKnownRecord(r)) return;
+    if (
+      r.type !== 'claim.acquired' &&
+      r.type !== 'claim.extended' &&
+      r.type !== 'claim.released' &&
+      r.type !== 'result.recorded'
+    )
+      return;
+    const sub = claims.subscribers.get(r.subscriberId);
+    if (!sub || sub.deleted || sub.reg.delivery !== 'competing') return;
+    const key = `${r.subscriberId}\u0000${r.eventPosition}`;
+    const lease = this.#leases.get(key);
+    const live = lease !== undefined && lease.until > r.time;
+    const holds = live && lease.worker === r.workerId && lease.attempt === r.attempt;
+    const where = `event ${r.eventPosition} × ${r.subscriberId}`;
+    switch (r.type) {
+      case 'claim.acquired': {
+        this.claims++;
+        if (sub.items.get(r.eventPosition)?.claimPosition !== r.position) return; // lost the race: fine
+        if (live) {
+          this.#add(
+            'double-claim',
+            r.position,
+            [lease.claim],
+            `two live claims for ${where}: position ${lease.claim} (worker ${lease.worker}) and ${r.position} (worker ${r.workerId})`,
+          );
+        }
+        this.#leases.set(key, {
+          claim: r.position,
+          worker: r.workerId,
+          attempt: r.attempt,
+          until: r.time + r.leaseMs,
+        });
+        return;
+      }
+      case 'claim.extended':
+        if (holds) lease.until = Math.max(lease.until, r.time + r.leaseMs);
+        return;
+      case 'claim.released':
+        if (holds) this.#leases.delete(key);
+        return;
+      case 'result.recorded': {
+        if (r.status === 'skipped') return;
+        this.results++;
+        const accepted = !claims.rejected.has(r.position);
+        const c = sub.counts;
+        const before = this.#counts;
+        const counted =
+          before !== undefined &&
+          (c.done !== before.done || c.failed !== before.failed || c.dead !== before.dead);
+        if (accepted && !holds) {
+          this.#add(
+            'result-without-claim',
+            r.position,
+            lease ? [lease.claim] : [],
+            `result of ${where} by worker ${r.workerId} attempt ${r.attempt} was accepted without a live winning claim`,
+          );
+        }
+        if (!accepted && holds) {
+          this.#add(
+            'valid-result-fenced',
+            r.position,
+            [lease.claim],
+            `result of ${where} by worker ${r.workerId} was fenced although its claim at position ${lease.claim} held the lease`,
+          );
+        }
+        if (!accepted && counted) {
+          this.#add(
+            'fenced-result-counted',
+            r.position,
+            [],
+            `fenced result of ${where} by worker ${r.workerId} changed the subscriber's counts`,
+          );
+        }
+        if (accepted) this.#leases.delete(key);
+        return;
+      }
+    }
+  }
+
+  #add(kind: Violation['kind'], position: Position, related: Position[], message: string): void {
+    if (this.violations.length < this.limit) this.violations.push({ kind, position, related, message });
+  }
+}

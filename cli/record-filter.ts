@@ -1,0 +1,81 @@
+import type { LogRecord } from '../index.js';
+
+/** What `eventy tail` keeps. Every given criterion must hold. */
+export interface RecordFilterOptions {
+  /** Queues: records of other queues (and records of no queue) are dropped. Empty: every queue. */
+  readonly queues?: readonly string[];
+  /** Types, exact (`claim.acquired`) or by family (`claim`, `claim.*`). */
+  readonly types?: readonly string[];
+  /** Subscriber name or id (`bill` or `orders/bill`). */
+  readonly subscriber?: string;
+  /** An event id: the event, its claims and results, and the events it caused. */
+  readonly event?: string;
+  /** A correlation id: its events, and their claims and results. */
+  readonly correlation?: string;
+}
+
+function field(r: LogRecord, name: string): unknown {
+  return (r as Record<string, unknown>)[name];
+}
+
+function headersOf(r: LogRecord): Record<string, unknown> {
+  const h = field(r, 'headers');
+  return typeof h === 'object' && h !== null ? (h as Record<string, unknown>) : {};
+}
+
+/**
+ * A stateful predicate over records read in log order: `--event` and `--correlation` follow the events
+ * they select to their claims and results, so records must be passed in order and none skipped.
+ */
+export function recordFilter(o: RecordFilterOptions): (r: LogRecord) => boolean {
+  const queues = o.queues && o.queues.length > 0 ? new Set(o.queues) : undefined;
+  const exact = new Set<string>();
+  const families: string[] = [];
+  for (const t of o.types ?? []) {
+    if (t.includes('.') && !t.endsWith('.*')) exact.add(t);
+    else families.push(`${t.replace(/\.\*$/, '')}.`);
+  }
+  const typed = exact.size > 0 || families.length > 0;
+  // Event ids selected by --event / --correlation, grown as matching events are published.
+  const followed = new Set<string>(o.event === undefined ? [] : [o.event]);
+  const tracking = o.event !== undefined || o.correlation !== undefined;
+  return (r) => {
+    if (tracking) track(r);
+    if (queues) {
+      const q = field(r, 'queue');
+      const qs = field(r, 'queues');
+      const inQueue =
+        typeof q === 'string' ? queues.has(q) : Array.isArray(qs) && qs.some((x) => queues.has(String(x)));
+      if (!inQueue) return false;
+    }
+    if (typed && !exact.has(r.type) && !families.some((f) => r.type.startsWith(f))) return false;
+    if (o.subscriber !== undefined) {
+      const id = field(r, 'subscriberId');
+      const subs = field(r, 'subscribers');
+      const q = String(field(r, 'queue'));
+      const matches = (s: unknown): boolean => s === o.subscriber || s === `${q}/${o.subscriber}`;
+      if (!(
+        matches(id) ||
+        field(r, 'name') === o.subscriber ||
+        (Array.isArray(subs) &&
+          subs.some((s) => s === o.subscriber || String(s).endsWith(`/${o.subscriber}`)))
+      ))
+        return false;
+    }
+    if (tracking) {
+      const id = field(r, 'eventId');
+      if (typeof id !== 'string' || !followed.has(id)) return false;
+    }
+    return true;
+  };
+
+  function track(r: LogRecord): void {
+    if (r.type !== 'event.published') return;
+    const id = field(r, 'eventId');
+    if (typeof id !== 'string') return;
+    const h = headersOf(r);
+    const byCorrelation = o.correlation !== undefined && h.correlationId === o.correlation;
+    const caused = typeof h.causationId === 'string' && followed.has(h.causationId) && o.event !== undefined;
+    if (byCorrelation || caused) followed.add(id);
+  }
+}

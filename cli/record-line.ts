@@ -1,0 +1,116 @@
+import { isKnownRecord, type KnownRecord, type LogRecord } from '../index.js';
+import { formatDuration, formatTime, preview, type Colour, type Painter } from './output.js';
+
+const TYPE_COLOUR: Record<string, Colour> = {
+  event: 'cyan',
+  subscriber: 'magenta',
+  claim: 'blue',
+  token: 'blue',
+  result: 'green',
+  worker: 'yellow',
+  control: 'red',
+  schedule: 'magenta',
+};
+
+const STATUS_COLOUR: Record<string, Colour> = { ok: 'green', failed: 'red', timeout: 'red', skipped: 'gray' };
+
+/** The part of a subscriber id after its queue (`orders/bill` → `bill`). */
+export function subscriberName(queue: string, subscriberId: string): string {
+  return subscriberId.startsWith(`${queue}/`) ? subscriberId.slice(queue.length + 1) : subscriberId;
+}
+
+/**
+ * One human line for a record: time, position, type, queue, then the fields that matter for its type.
+ * @example 2025-01-31T12:00:00.000Z      42 claim.acquired        orders  event=… sub=bill worker=… attempt=1
+ */
+export function recordLine(r: LogRecord, paint: Painter): string {
+  const family = r.type.split('.')[0] ?? '';
+  const type = paint(TYPE_COLOUR[family] ?? 'gray', r.type.padEnd(21));
+  const q = (r as { queue?: unknown }).queue;
+  const queue = typeof q === 'string' ? q : '-';
+  const fields = isKnownRecord(r) ? knownFields(r, paint) : preview(foreignFields(r), 120);
+  return `${paint('gray', formatTime(r.time))} ${String(r.position).padStart(8)} ${type} ${paint('bold', queue)}  ${fields}`;
+}
+
+function foreignFields(r: LogRecord): Record<string, unknown> {
+  const { type: _t, position: _p, time: _m, v: _v, queue: _q, ...rest } = r as Record<string, unknown>;
+  return rest;
+}
+
+function kv(name: string, value: unknown): string {
+  return `${name}=${typeof value === 'string' ? value : preview(value, 80)}`;
+}
+
+function knownFields(r: KnownRecord, paint: Painter): string {
+  switch (r.type) {
+    case 'event.published': {
+      const parts = [kv('id', r.eventId), kv('payload', preview(r.payload))];
+      for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) parts.push(kv(k, v));
+      if (r.delay !== undefined) parts.push(kv('delay', formatDuration(r.delay)));
+      if (r.availableAt !== undefined) parts.push(kv('at', formatTime(r.availableAt)));
+      return parts.join(' ');
+    }
+    case 'subscriber.registered':
+      return [
+        kv('sub', r.name),
+        r.delivery,
+        ...(r.filter ? [kv('filter', r.filter.expressions.join(` ${r.filter.operator} `))] : []),
+        kv('retries', r.retry.limit),
+        ...(r.timeout > 0 ? [kv('timeout', formatDuration(r.timeout))] : []),
+        kv('start', r.startPosition),
+      ].join(' ');
+    case 'subscriber.deleted':
+      return kv('sub', subscriberName(r.queue, r.subscriberId));
+    case 'claim.acquired':
+    case 'claim.extended':
+    case 'claim.released':
+    case 'result.recorded':
+      return claimFields(r, paint);
+    case 'token.claimed':
+      return [kv('claim', r.claimId), kv('worker', r.workerId)].join(' ');
+    case 'worker.joined':
+    case 'worker.heartbeat':
+    case 'worker.left':
+      return [
+        kv('worker', r.workerId),
+        kv('pid', r.pid),
+        kv('queues', r.queues.join(',') || '-'),
+        ...(r.type === 'worker.left' && r.reason !== undefined ? [kv('reason', r.reason)] : []),
+      ].join(' ');
+    case 'control.end':
+      return kv('timeout', formatDuration(r.timeout));
+    case 'control.interrupt':
+      return '';
+    case 'schedule.registered':
+      return [
+        kv('schedule', r.scheduleId),
+        ...(r.cron !== undefined ? [kv('cron', r.cron)] : []),
+        ...(r.every !== undefined ? [kv('every', formatDuration(r.every))] : []),
+        ...(r.at !== undefined ? [kv('at', formatTime(r.at))] : []),
+      ].join(' ');
+    case 'schedule.deleted':
+      return kv('schedule', r.scheduleId);
+  }
+}
+
+type ClaimLike = Extract<KnownRecord, { eventId: string; subscriberId: string; attempt: number }>;
+
+function claimFields(r: ClaimLike, paint: Painter): string {
+  const parts: string[] = [];
+  if (r.type === 'result.recorded') parts.push(paint(STATUS_COLOUR[r.status] ?? 'gray', r.status));
+  parts.push(
+    kv('event', r.eventId),
+    kv('sub', subscriberName(r.queue, r.subscriberId)),
+    kv('worker', r.workerId),
+    kv('attempt', r.attempt),
+  );
+  if (r.type === 'claim.acquired' || r.type === 'claim.extended')
+    parts.push(kv('lease', formatDuration(r.leaseMs)));
+  if (r.type === 'claim.released' && r.reason !== undefined) parts.push(kv('reason', r.reason));
+  if (r.type === 'result.recorded') {
+    parts.push(kv('took', formatDuration(r.durationMs)));
+    if (r.error) parts.push(paint('red', kv('error', `${r.error.name}: ${r.error.message}`)));
+    if (r.retryAt !== undefined) parts.push(kv('retry', formatTime(r.retryAt)));
+  }
+  return parts.join(' ');
+}

@@ -1,0 +1,180 @@
+import {
+  isAlive,
+  isFinished,
+  isLeased,
+  type LogViews,
+  type Position,
+  type SubscriberState,
+} from '../index.js';
+
+/** The views `eventy replay` and `eventy stats` print. */
+export const VIEWS = ['claims', 'workers', 'subscribers', 'results', 'stats', 'events'] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+/** One open work item: an event a competing subscriber has not finished. */
+export interface ClaimRow {
+  readonly queue: string;
+  readonly subscriber: string;
+  readonly eventPosition: Position;
+  /** `pending` (never claimed), `claimed`, `expired` (lease ran out), `released`, `retry`. */
+  readonly status: 'pending' | 'claimed' | 'expired' | 'released' | 'retry';
+  readonly attempt: number;
+  readonly owner: string | null;
+  readonly leaseUntil: number | null;
+  readonly availableAt: number;
+}
+
+export interface WorkerRow {
+  readonly workerId: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly queues: readonly string[];
+  readonly subscribers: readonly string[];
+  readonly joinedAt: number;
+  readonly lastBeat: number;
+  readonly leftAt: number | null;
+}
+
+export interface SubscriberRow {
+  readonly subscriberId: string;
+  readonly queue: string;
+  readonly name: string;
+  readonly delivery: string;
+  readonly deleted: boolean;
+  /** Events waiting to be claimed. */
+  readonly depth: number;
+  /** Events under a live lease. */
+  readonly inFlight: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly dead: number;
+  readonly skipped: number;
+  /** Results fenced off because their worker had lost the lease. */
+  readonly rejected: number;
+  /** Records between the oldest unfinished event and the last record folded. */
+  readonly lag: number;
+}
+
+export interface StatsRow {
+  readonly queue: string;
+  readonly published: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly timeout: number;
+  readonly skipped: number;
+  /** Results per second, decayed to `now`. */
+  readonly throughput: number;
+  readonly subscribers: readonly SubscriberRow[];
+}
+
+function wanted(queues: readonly string[]): (q: string) => boolean {
+  return queues.length === 0 ? () => true : (q) => queues.includes(q);
+}
+
+function subscribers(v: LogViews, queues: readonly string[]): SubscriberState[] {
+  const keep = wanted(queues);
+  return [...v.claims.subscribers.values()].filter((s) => keep(s.reg.queue));
+}
+
+/** Open work items at log time `now` (default the views' time). */
+export function claimRows(v: LogViews, queues: readonly string[] = [], now = v.time): ClaimRow[] {
+  const rows: ClaimRow[] = [];
+  for (const sub of subscribers(v, queues)) {
+    if (sub.deleted || sub.reg.delivery !== 'competing') continue;
+    for (const item of sub.items.values()) {
+      if (isFinished(item)) continue;
+      const status =
+        item.status === 'claimed'
+          ? isLeased(item, now)
+            ? 'claimed'
+            : 'expired'
+          : item.status === 'released' && item.attempt === 0
+            ? 'pending'
+            : item.status === 'retry'
+              ? 'retry'
+              : 'released';
+      rows.push({
+        queue: sub.reg.queue,
+        subscriber: sub.reg.name,
+        eventPosition: item.eventPosition,
+        status,
+        attempt: item.attempt,
+        owner: item.owner ?? null,
+        leaseUntil: item.status === 'claimed' ? item.leaseUntil : null,
+        availableAt: item.availableAt,
+      });
+    }
+  }
+  return rows.sort((a, b) => a.eventPosition - b.eventPosition || a.subscriber.localeCompare(b.subscriber));
+}
+
+/** Workers known to the view (those gone for an hour of log time are dropped by the fold). */
+export function workerRows(v: LogViews, queues: readonly string[] = [], now = v.time): WorkerRow[] {
+  const keep = wanted(queues);
+  return [...v.workers.workers.values()]
+    .filter((w) => queues.length === 0 || w.queues.some(keep))
+    .map((w) => ({
+      workerId: w.workerId,
+      host: w.host,
+      pid: w.pid,
+      alive: isAlive(w, now),
+      queues: w.queues,
+      subscribers: w.subscribers,
+      joinedAt: w.joinedAt,
+      lastBeat: w.lastBeat,
+      leftAt: w.leftAt ?? null,
+    }))
+    .sort((a, b) => a.joinedAt - b.joinedAt || a.workerId.localeCompare(b.workerId));
+}
+
+/** Every subscriber with its progress. */
+export function subscriberRows(v: LogViews, queues: readonly string[] = [], now = v.time): SubscriberRow[] {
+  return subscribers(v, queues).map((sub) => {
+    const q = v.claims.queues.get(sub.reg.queue);
+    const total = q?.positions.length ?? 0;
+    let finishedAbove = 0;
+    let inFlight = 0;
+    for (const item of sub.items.values()) {
+      if (isFinished(item)) finishedAbove++;
+      else if (isLeased(item, now)) inFlight++;
+    }
+    const competing = sub.reg.delivery === 'competing';
+    const pending = competing ? Math.max(0, total - sub.watermark - finishedAbove) : 0;
+    const oldest = competing ? q?.positions[sub.watermark] : undefined;
+    return {
+      subscriberId: sub.id,
+      queue: sub.reg.queue,
+      name: sub.reg.name,
+      delivery: sub.reg.delivery,
+      deleted: sub.deleted,
+      depth: pending - inFlight,
+      inFlight,
+      ...sub.counts,
+      lag: oldest === undefined ? 0 : Math.max(0, v.claims.position - oldest),
+    };
+  });
+}
+
+const TAU_MS = 5000 / Math.LN2;
+
+/** Per queue: events published, results by status, throughput decayed to `now`, and its subscribers. */
+export function statsRows(v: LogViews, queues: readonly string[] = [], now = v.time): StatsRow[] {
+  const keep = wanted(queues);
+  const names = new Set([...v.claims.queues.keys(), ...v.stats.queues.keys()].filter(keep));
+  const subs = subscriberRows(v, queues, now).filter((s) => !s.deleted);
+  return [...names].sort().map((queue) => {
+    const s = v.stats.queues.get(queue);
+    const decay = s ? Math.exp(-Math.max(0, now - s.lastTime) / TAU_MS) : 0;
+    return {
+      queue,
+      published: v.claims.queues.get(queue)?.positions.length ?? 0,
+      ok: s?.results.ok ?? 0,
+      failed: s?.results.failed ?? 0,
+      timeout: s?.results.timeout ?? 0,
+      skipped: s?.results.skipped ?? 0,
+      throughput: s ? Math.round(s.throughput * decay * 10) / 10 : 0,
+      subscribers: subs.filter((r) => r.queue === queue),
+    };
+  });
+}

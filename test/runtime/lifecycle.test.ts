@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { createQueueManager, InterruptedError, type LogRecord, type RecordOf } from '../../index.js';
+import { deferred, manager, memoryUrl, readAll, until } from './helpers.js';
+
+const types = (log: LogRecord[], type: string) => log.filter((r) => r.type === type);
+
+describe('end', () => {
+  it('drains the events published before it, then the workers stop: later events stay unhandled', async () => {
+    const store = memoryUrl();
+    const m = await manager({ store, heartbeatMs: 20 });
+    const q = m.queue<number>('jobs');
+    const seen: number[] = [];
+    await q.subscribe(
+      async (e) => {
+        await new Promise((r) => setTimeout(r, 2));
+        seen.push(e.payload);
+      },
+      { name: 'w', concurrency: 2 },
+    );
+    const before = await q.publishMany([1, 2, 3, 4, 5, 6]);
+    expect(await q.end({ timeout: 10_000 })).toEqual({ drained: true });
+    for (const e of before) expect((await q.getResults(e.id)).map((r) => r.status)).toEqual(['ok']);
+    expect([...seen].sort()).toEqual([1, 2, 3, 4, 5, 6]);
+
+    const after = await q.publishMany([7, 8]);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(seen).toHaveLength(6);
+    expect(await q.getResults(after[0]!.id)).toEqual([]);
+    const log = await readAll(m);
+    expect(types(log, 'control.end')).toHaveLength(1);
+    // the worker no longer announces the subscriber it stopped
+    await until(
+      () => m.runtime.workers.workers.get(m.workerId)?.subscribers.length === 0,
+      'a heartbeat without the subscriber',
+    );
+
+    // a worker that starts after the end runs what is left
+    const later = await manager({ store });
+    const lq = later.queue<number>('jobs');
+    await lq.subscribe((e) => void seen.push(e.payload), { name: 'w' });
+    for (const e of after) await lq.waitForResult(e.id);
+    expect(seen.slice(6).sort()).toEqual([7, 8]);
+    const okBy = (await lq.searchResults({ status: 'ok' })).items.filter(
+      (r) => r.eventPosition >= after[0]!.position,
+    );
+    expect(new Set(okBy.map((r) => r.workerId))).toEqual(new Set([later.workerId]));
+  });
+
+  it('interrupts what is still running when the drain times out', async () => {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    let reason: unknown;
+    await q.subscribe(
+      (_e, ctx) =>
+        new Promise<void>((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            reason = ctx.signal.reason;
+            resolve();
+          }),
+        ),
+      { name: 'stuck' },
+    );
+    const e = await q.publish(1);
+    await until(
+      () => m.runtime.claims.subscribers.get('jobs/stuck')?.items.get(e.position)?.status === 'claimed',
+      'claimed',
+    );
+    expect(await q.end({ timeout: 30 })).toEqual({ drained: false });
+    await until(() => reason !== undefined, 'abort');
+    expect(reason).toBeInstanceOf(InterruptedError);
+    const r = await q.waitForResult(e.id);
+    expect(r).toMatchObject({ status: 'failed', error: { name: 'InterruptedError' } });
+    expect(types(await readAll(m), 'control.interrupt')).toHaveLength(1);
+  });
+});
+
+describe('interrupt', () => {
+  it('aborts in-flight handlers with an InterruptedError and stops taking events', async () => {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    const reasons: unknown[] = [];
+    const started: number[] = [];
+    await q.subscribe(
+      (e, ctx) => {
+        started.push(e.payload);
+        return new Promise<void>((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            reasons.push(ctx.signal.reason);
+            reject(ctx.signal.reason as Error);
+          }),
+        );
+      },
+      { name: 'w', concurrency: 2, retry: { limit: 3, minBackoff: 1, maxBackoff: 1 } },
+    );
+    const running = await q.publishMany([1, 2]);
+    await until(() => started.length === 2, 'both running');
+    await q.interrupt();
+    const results = await Promise.all(running.map((e) => q.waitForResult(e.id)));
+    expect(results.map((r) => [r.status, r.error?.name, r.retryAt])).toEqual([
+      ['failed', 'InterruptedError', undefined],
+      ['failed', 'InterruptedError', undefined],
+    ]);
+    expect(reasons.every((r) => r instanceof InterruptedError)).toBe(true);
+    expect(reasons).toHaveLength(2);
+
+    const later = await q.publish(3);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(started).toEqual([1, 2]);
+    expect(await q.getResults(later.id)).toEqual([]);
+  });
+});
+
+describe('shutdown', () => {
+  it('stops gracefully when the AbortSignal given to the manager aborts: drains, then appends worker.left', async () => {
+    const store = memoryUrl();
+    const controller = new AbortController();
+    const m = await createQueueManager({
+      store,
+      handleSignals: false,
+      signal: controller.signal,
+      shutdownTimeout: 10_000,
+    });
+    const watcher = await manager({ store });
+    const q = m.queue<number>('jobs');
+    const release = deferred();
+    const started = deferred();
+    let aborted = false;
+    await q.subscribe(
+      async (_e, ctx) => {
+        started.resolve();
+        await release.promise;
+        aborted = ctx.signal.aborted;
+        return 'finished';
+      },
+      { name: 'w' },
+    );
+    const e = await q.publish(1);
+    await started.promise;
+    controller.abort();
+    await until(() => m.closed, 'closing');
+    release.resolve();
+    const result = await watcher.queue('jobs').waitForResult(e.id);
+    expect(result).toMatchObject({ status: 'ok', details: 'finished', workerId: m.workerId });
+    expect(aborted).toBe(false); // drained, not cut off
+    const log = await until(async () => {
+      const all = await readAll(watcher);
+      return types(all, 'worker.left').length === 1 && all;
+    }, 'worker.left');
+    const left = types(log, 'worker.left')[0] as RecordOf<'worker.left'>;
+    expect(left.workerId).toBe(m.workerId);
+    expect(left.position).toBeGreaterThan(result.position);
+    expect(() => m.queue('jobs')).toThrow(expect.objectContaining({ code: 'closed' }) as Error);
+    await m.close(); // safe twice
+  });
+
+  it('releases what does not finish within shutdownTimeout, so another worker runs it again', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store, shutdownTimeout: 20 });
+    const q1 = m1.queue<number>('jobs');
+    let firstReason: unknown;
+    await q1.subscribe(
+      (_e, ctx) =>
+        new Promise<void>((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            firstReason = ctx.signal.reason;
+            resolve();
+          }),
+        ),
+      { name: 'w' },
+    );
+    const e = await q1.publish(1);
+    await until(
+      () => m1.runtime.claims.subscribers.get('jobs/w')?.items.get(e.position)?.owner === m1.workerId,
+      'claimed',
+    );
+    await m1.close();
+    expect((firstReason as Error).name).toBe('ShutdownError');
+
+    const m2 = await manager({ store });
+    const q2 = m2.queue<number>('jobs');
+    const attempts: number[] = [];
+    await q2.subscribe((_e, ctx) => void attempts.push(ctx.attempt), { name: 'w' });
+    const r = await q2.waitForResult(e.id);
+    expect(r).toMatchObject({ status: 'ok', workerId: m2.workerId, attempt: 2 });
+    expect(attempts).toEqual([2]);
+    const log = await readAll(m2);
+    const released = types(log, 'claim.released') as RecordOf<'claim.released'>[];
+    expect(released.map((x) => [x.workerId, x.eventId])).toEqual([[m1.workerId, e.id]]);
+    // released, so the new claim did not wait for the lease (5 s) to run out
+    const leftAt = types(log, 'worker.left')[0]!.position;
+    expect(released[0]!.position).toBeLessThan(leftAt);
+    expect((await q2.getResults(e.id)).map((x) => x.status)).toEqual(['ok']);
+  });
+
+  it('leaves no timer behind once closed', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((t) => t === 'Timeout').length;
+    const baseline = timers();
+    const m = await createQueueManager({ store: 'memory:', handleSignals: false, heartbeatMs: 50 });
+    const q = m.queue<number>('jobs');
+    await q.subscribe(() => undefined, { name: 'w', timeout: 10_000 });
+    await q.subscribe(() => undefined, { name: 'b', delivery: 'broadcast' });
+    await q.publish(1, { delay: 60_000 }); // a wake-up timer for the held event
+    const e = await q.publish(2);
+    await q.waitForResult(e.id, { subscriber: 'w' });
+    expect(timers()).toBeGreaterThan(baseline);
+    await m.close();
+    await new Promise((r) => setImmediate(r));
+    expect(timers()).toBe(baseline);
+  });
+});
+
+describe('closed manager', () => {
+  it('rejects work after close with a closed error', async () => {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    await m.close();
+    expect(() => m.queue('jobs')).toThrow(expect.objectContaining({ code: 'closed' }) as Error);
+    await expect(q.publish(1)).rejects.toMatchObject({ code: 'closed' });
+  });
+});

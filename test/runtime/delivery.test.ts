@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { QueueResult } from '../../index.js';
-import { manager, memoryUrl, until } from './helpers.js';
+import type { QueueResult, RecordOf } from '../../index.js';
+import { manager, memoryUrl, readAll, until } from './helpers.js';
 
 async function allResults(q: {
   searchResults(o: { pageId?: string | null }): Promise<{ items: QueueResult[]; nextPageId: string | null }>;
@@ -88,5 +88,75 @@ describe('delivery within one process', () => {
     expect(new Set(seen).size).toBe(2 * N);
     // broadcast takes no claims
     expect(m1.runtime.claims.subscribers.get('news/print')?.items.size).toBe(0);
+  });
+});
+
+describe('leases', () => {
+  it('takes over a dead worker’s claim after its lease expires, and fences the dead worker’s late result', async () => {
+    const m = await manager();
+    const q = m.queue<string>('jobs');
+    const attempts: number[] = [];
+    const handler = (_e: unknown, ctx: { attempt: number }) => void attempts.push(ctx.attempt);
+    await (await q.subscribe(handler, { name: 'w' })).stop(); // registered, not hosted
+    const e = await q.publish('x');
+    // A worker that claims the event and then dies: no extension, no result.
+    const ghost = { queue: 'jobs', eventId: e.id, eventPosition: e.position, subscriberId: 'jobs/w' };
+    const claim = await m.store.append([
+      { type: 'claim.acquired', ...ghost, workerId: 'ghost', attempt: 1, leaseMs: 150 },
+    ]);
+    const leaseUntil = claim.time + 150;
+
+    await q.subscribe(handler, { name: 'w' });
+    const result = await q.waitForResult(e.id, { signal: AbortSignal.timeout(5_000) });
+    expect(result).toMatchObject({ status: 'ok', attempt: 2, workerId: m.workerId, accepted: true });
+    expect(attempts).toEqual([2]);
+    const takeover = (await readAll(m)).find(
+      (r) => r.type === 'claim.acquired' && (r as RecordOf<'claim.acquired'>).workerId === m.workerId,
+    )!;
+    expect(takeover.time).toBeGreaterThanOrEqual(leaseUntil);
+
+    // The ghost wakes up and reports: recorded, rejected, never counted.
+    const late = await m.store.append([
+      { type: 'result.recorded', ...ghost, workerId: 'ghost', attempt: 1, status: 'failed', durationMs: 1 },
+    ]);
+    const results = await q.getResults(e.id);
+    expect(results.map((r) => [r.workerId === m.workerId ? 'me' : r.workerId, r.accepted])).toEqual([
+      ['me', true],
+      ['ghost', false],
+    ]);
+    expect(m.runtime.claims.rejected.has(late.positions[0]!)).toBe(true);
+    expect(m.runtime.claims.subscribers.get('jobs/w')?.counts).toMatchObject({
+      done: 1,
+      failed: 0,
+      rejected: 1,
+    });
+    expect((await q.searchResults({ status: 'failed' })).items.map((r) => r.accepted)).toEqual([false]);
+  });
+
+  it('extends leases while handlers run longer than the lease, so no other worker takes their events', async () => {
+    const store = memoryUrl();
+    const opts = { store, leaseMs: 150, heartbeatMs: 1_000, spreadGraceMs: 1 };
+    const m1 = await manager(opts);
+    const m2 = await manager(opts);
+    const runs: string[] = [];
+    const slow = (who: string) => async (e: { id: string }) => {
+      runs.push(`${who}:${e.id}`);
+      await new Promise((r) => setTimeout(r, 400));
+    };
+    await m1.queue('jobs').subscribe(slow('m1'), { name: 'w' });
+    await m2.queue('jobs').subscribe(slow('m2'), { name: 'w' });
+    const events = await m1.queue<number>('jobs').publishMany([1, 2, 3, 4]);
+    const q = m1.queue('jobs');
+    for (const e of events) await q.waitForResult(e.id, { signal: AbortSignal.timeout(5_000) });
+    expect(runs).toHaveLength(4);
+    for (const e of events) {
+      const rs = await q.getResults(e.id);
+      expect(rs.map((r) => [r.status, r.attempt, r.accepted])).toEqual([['ok', 1, true]]);
+    }
+    const log = await readAll(m1);
+    expect(log.filter((r) => r.type === 'claim.extended').length).toBeGreaterThanOrEqual(4);
+    expect(
+      log.filter((r) => r.type === 'claim.acquired' && (r as RecordOf<'claim.acquired'>).attempt > 1),
+    ).toEqual([]);
   });
 });

@@ -110,6 +110,23 @@ describe('interrupt', () => {
   });
 });
 
+describe('interrupt and later workers', () => {
+  it('does not stop a worker that starts hosting after the interrupt', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store });
+    const q1 = m1.queue<number>('jobs');
+    const seen: string[] = [];
+    await q1.subscribe((e) => void seen.push(`m1:${e.payload}`), { name: 'w' });
+    await q1.interrupt();
+    const e = await q1.publish(1);
+    const m2 = await manager({ store });
+    await m2.queue<number>('jobs').subscribe((x) => void seen.push(`m2:${x.payload}`), { name: 'w' });
+    const r = await m2.queue('jobs').waitForResult(e.id, { signal: AbortSignal.timeout(5_000) });
+    expect(r.workerId).toBe(m2.workerId);
+    expect(seen).toEqual(['m2:1']);
+  });
+});
+
 describe('shutdown', () => {
   it('stops gracefully when the AbortSignal given to the manager aborts: drains, then appends worker.left', async () => {
     const store = memoryUrl();

@@ -152,6 +152,33 @@ describe('retries', () => {
     expect(failed.nextPageId).toBeNull();
     expect((await q.searchResults({ status: 'ok' })).items).toEqual([]);
   });
+  // Fails: a broadcast failure records retryAt, but no other attempt ever runs (see the report).
+  it.fails('retries a broadcast subscriber’s failure on the same worker', async () => {
+    const m = await manager();
+    const q = m.queue<string>('jobs');
+    const attempts: number[] = [];
+    await q.subscribe(
+      (_e, ctx) => {
+        attempts.push(ctx.attempt);
+        if (ctx.attempt < 3) throw new Transient('again');
+        return 'third time';
+      },
+      { name: 'fan', delivery: 'broadcast', retry: { limit: 2, minBackoff: 5, maxBackoff: 10 } },
+    );
+    const e = await q.publish('x');
+    const final = await q.waitForResult(e.id, { signal: AbortSignal.timeout(5_000) });
+    expect(final).toMatchObject({ status: 'ok', attempt: 3, details: 'third time', workerId: m.workerId });
+    expect(attempts).toEqual([1, 2, 3]);
+    const results = await q.getResults(e.id);
+    expect(results.map((r) => [r.status, r.attempt, r.retryAt !== undefined])).toEqual([
+      ['failed', 1, true],
+      ['failed', 2, true],
+      ['ok', 3, false],
+    ]);
+    // the next attempt's result comes after the retry time, by log time
+    expect(results[1]!.recordedAt).toBeGreaterThanOrEqual(results[0]!.retryAt!);
+    expect(results[2]!.recordedAt).toBeGreaterThanOrEqual(results[1]!.retryAt!);
+  });
 });
 
 describe('timeouts', () => {

@@ -40,6 +40,7 @@ interface DemoSummary {
 export function demoCommand(program: Command, ctx: CliContext): void {
   program
     .command('demo')
+    .summary('publish tasks and run worker processes that compute them')
     .description('publish a batch of small tasks, run worker processes that compute them, and summarise')
     .addOption(storeOption(ctx.env))
     .option('--count <n>', 'tasks to publish', intAtLeast(1), 2000)
@@ -114,14 +115,18 @@ async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
 class Tally {
   readonly done = new Map<string, string>(); // event id → worker id
   retried = 0;
+  /** A task that failed once: the most telling one to inspect. */
+  retriedId: string | undefined;
   lastTime = 0;
   constructor(private readonly ids: ReadonlySet<string>) {}
 
   /** True once every task is done. */
   add(r: QueueResult): boolean {
     if (!this.ids.has(r.eventId)) return false;
-    if (r.status !== 'ok') this.retried++;
-    else if (!this.done.has(r.eventId)) {
+    if (r.status !== 'ok') {
+      this.retried++;
+      this.retriedId ??= r.eventId;
+    } else if (!this.done.has(r.eventId)) {
       this.done.set(r.eventId, r.workerId);
       this.lastTime = Math.max(this.lastTime, r.recordedAt);
     }
@@ -227,7 +232,7 @@ function summarise(
       }))
       .sort((a, b) => (a.slot ?? 99) - (b.slot ?? 99)),
     firstPosition,
-    exampleEventId: tally.done.keys().next().value ?? null,
+    exampleEventId: tally.retriedId ?? tally.done.keys().next().value ?? null,
   };
 }
 

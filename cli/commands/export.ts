@@ -13,6 +13,7 @@ interface ExportOptions {
 export function exportCommand(program: Command, ctx: CliContext): void {
   program
     .command('export')
+    .summary('copy this log into another store (resumable)')
     .description('copy this log (--store) into another store, keeping positions and times; resumable')
     .addOption(storeOption(ctx.env))
     .requiredOption('--to <url>', 'the store to copy into: empty, or an earlier copy of this log')

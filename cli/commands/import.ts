@@ -17,6 +17,7 @@ interface ImportOptions {
 export function importCommand(program: Command, ctx: CliContext): void {
   program
     .command('import')
+    .summary("copy another store's log into this one (resumable)")
     .description(
       'copy the log of another store (--from) into this one (--store), keeping positions and times; resumable',
     )

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { claimsFold, isKnownRecord, type KnownRecord, type RecordOf } from '../../index.js';
+import { claimsFold, isKnownRecord, type ClaimsState, type KnownRecord, type RecordOf } from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -37,6 +37,7 @@ const MAX_CANDIDATES = 20;
 export function inspectCommand(program: Command, ctx: CliContext): void {
   program
     .command('inspect')
+    .summary('the life of one event as a timeline')
     .description(
       'the whole life of one event: published, claims, attempts, results, retries, and the events it caused',
     )
@@ -67,12 +68,14 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
     >();
     const treeOf = new Map<string, string>(); // descendant event id → candidate id
     const rejected = claims.rejected;
+    const lost = new Set<number>(); // claims of the inspected event that lost the race
     for await (const r of store.read({ to: head, signal: ctx.signal })) {
       claimsFold.evolve(claims, r);
       if (r.position % 16_384 === 0) bar.update(r.position);
       if (!isKnownRecord(r) || !('eventId' in r)) continue;
       const own = found.get(r.eventId);
       if (own) {
+        if (r.type === 'claim.acquired' && !won(claims, r)) lost.add(r.position);
         own.records.push(r);
         continue;
       }
@@ -105,7 +108,11 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
         toJson({
           event: chosen.records[0],
           records: chosen.records.map((r) =>
-            r.type === 'result.recorded' ? { ...r, accepted: !rejected.has(r.position) } : r,
+            r.type === 'result.recorded'
+              ? { ...r, accepted: !rejected.has(r.position) }
+              : r.type === 'claim.acquired'
+                ? { ...r, won: !lost.has(r.position) }
+                : r,
           ),
           children: children.map((c) => ({ relation: c.relation, event: c.event, outcome: c.outcome })),
         }),
@@ -113,7 +120,12 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
       return;
     }
     const paint = painter(colourEnabled(ctx.stdout, ctx.env));
-    for (const line of timeline(chosen.records, children, rejected, paint)) await writeLine(ctx.stdout, line);
+    const notes = new Map<number, string>();
+    for (const p of lost) notes.set(p, 'lost: another claim held the event or it was finished');
+    for (const r of chosen.records)
+      if (rejected.has(r.position)) notes.set(r.position, 'fenced: the lease was lost');
+    const lines = [...timeline(chosen.records, notes, rejected, paint), ...related(children, paint)];
+    for (const line of lines) await writeLine(ctx.stdout, line);
   });
 }
 
@@ -155,9 +167,14 @@ function noteOutcome(
     r.status === 'ok' || r.status === 'skipped' ? r.status : r.retryAt !== undefined ? 'retry' : 'dead';
 }
 
+/** True when the claim just folded is the one holding the item. */
+function won(claims: ClaimsState, r: RecordOf<'claim.acquired'>): boolean {
+  return claims.subscribers.get(r.subscriberId)?.items.get(r.eventPosition)?.claimPosition === r.position;
+}
+
 function timeline(
   records: readonly KnownRecord[],
-  children: readonly Child[],
+  notes: ReadonlyMap<number, string>,
   rejected: ReadonlySet<number>,
   paint: Painter,
 ): string[] {
@@ -172,10 +189,8 @@ function timeline(
   if (available > e.time) out.push(`  held until ${formatTime(available)}`);
   out.push('', paint('bold', 'timeline'));
   for (const r of records) {
-    const note =
-      r.type === 'result.recorded' && rejected.has(r.position)
-        ? paint('red', '  (fenced: the lease was lost)')
-        : '';
+    const text = notes.get(r.position);
+    const note = text === undefined ? '' : paint('yellow', `  (${text})`);
     out.push(
       `  ${paint('dim', `+${formatDuration(r.time - e.time)}`.padEnd(9))} ${recordLine(r, paint)}${note}`,
     );
@@ -184,18 +199,6 @@ function timeline(
   out.push('', paint('bold', 'outcome'));
   if (finals.size === 0) out.push(paint('dim', '  no result yet'));
   for (const [sub, s] of finals) out.push(`  ${sub}: ${s}`);
-  if (children.length > 0) {
-    out.push('', paint('bold', `related events (${children.length})`));
-    for (const c of children) {
-      const outcome =
-        Object.entries(c.outcome)
-          .map(([s, v]) => `${s}:${v}`)
-          .join(' ') || 'open';
-      out.push(
-        `  ${String(c.event.position).padStart(8)} ${c.relation.padEnd(10)} ${c.event.queue} ${c.event.eventId} ${outcome}`,
-      );
-    }
-  }
   return out;
 }
 
@@ -212,6 +215,44 @@ function finalOutcomes(records: readonly KnownRecord[], rejected: ReadonlySet<nu
           ? `${r.status}, retry at ${formatTime(r.retryAt)}`
           : `dead (${r.status}: ${r.error?.message ?? 'no error'})`,
     );
+  }
+  return out;
+}
+
+const CAUSED_SHOWN = 50;
+const CORRELATED_SHOWN = 5;
+
+/** The events this one caused (listed), and those sharing its correlation id (summarised). */
+function related(children: readonly Child[], paint: Painter): string[] {
+  const out: string[] = [];
+  const line = (c: Child): string => {
+    const outcome =
+      Object.entries(c.outcome)
+        .map(([s, v]) => `${s}:${v}`)
+        .join(' ') || 'open';
+    return `  ${String(c.event.position).padStart(8)} ${c.event.queue} ${c.event.eventId} ${outcome}`;
+  };
+  const caused = children.filter((c) => c.relation === 'caused');
+  const correlated = children.filter((c) => c.relation === 'correlated');
+  if (caused.length > 0) {
+    out.push('', paint('bold', `caused events (${caused.length})`));
+    out.push(...caused.slice(0, CAUSED_SHOWN).map(line));
+    if (caused.length > CAUSED_SHOWN)
+      out.push(paint('dim', `  … and ${caused.length - CAUSED_SHOWN} more (--json lists them all)`));
+  }
+  if (correlated.length > 0) {
+    const tally = new Map<string, number>();
+    for (const c of correlated) {
+      const key = Object.values(c.outcome).join(',') || 'open';
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+    }
+    const summary = [...tally].map(([k, n]) => `${k} ${n}`).join(', ');
+    out.push('', paint('bold', `events with the same correlation id (${correlated.length}: ${summary})`));
+    out.push(...correlated.slice(0, CORRELATED_SHOWN).map(line));
+    if (correlated.length > CORRELATED_SHOWN)
+      out.push(
+        paint('dim', `  … and ${correlated.length - CORRELATED_SHOWN} more (eventy tail --correlation …)`),
+      );
   }
   return out;
 }

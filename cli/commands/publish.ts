@@ -22,6 +22,7 @@ const CHUNK = 500;
 export function publishCommand(program: Command, ctx: CliContext): void {
   program
     .command('publish')
+    .summary('publish an event, or JSON lines from stdin')
     .description('publish an event (a JSON payload), or one event per JSON line read from stdin with "-"')
     .argument('<queue>', 'the queue to publish to')
     .argument('<payload>', 'the payload as JSON, or - to read JSON lines from stdin')

@@ -31,6 +31,7 @@ interface ReplayOptions {
 export function replayCommand(program: Command, ctx: CliContext): void {
   program
     .command('replay')
+    .summary('the views at a point of history, or what changed between two')
     .description(
       'fold the log up to a point and print a view of that moment, or the changes between two points',
     )

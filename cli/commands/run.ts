@@ -20,6 +20,7 @@ const TS = ['.ts', '.mts', '.cts'];
 export function runCommand(program: Command, ctx: CliContext): void {
   program
     .command('run')
+    .summary('run worker processes from a module')
     .description(
       'run worker processes that load MODULE (its default export receives the manager), until Ctrl-C',
     )

@@ -19,6 +19,7 @@ interface StatsOptions {
 export function statsCommand(program: Command, ctx: CliContext): void {
   program
     .command('stats')
+    .summary('depth, in-flight, done, failed, dead, throughput and lag')
     .description('per queue and subscriber: depth, in-flight, done, failed, dead, throughput and lag')
     .argument('[queue...]', 'only these queues')
     .addOption(storeOption(ctx.env))

@@ -24,6 +24,7 @@ interface TailOptions {
 export function tailCommand(program: Command, ctx: CliContext): void {
   program
     .command('tail')
+    .summary('print records, and follow new ones with -f')
     .description('print records of the log (the last few, or from a point) and follow new ones with -f')
     .argument('[queue...]', 'only records of these queues')
     .addOption(storeOption(ctx.env))

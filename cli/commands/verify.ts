@@ -18,8 +18,10 @@ interface VerifyOptions {
 interface Corruption {
   readonly segment: string;
   readonly offset: number;
-  /** The last good position before it. */
-  readonly after: Position | null;
+  /** The last good position before it (-1: none). */
+  readonly after: Position;
+  /** Positions that could not be read because of it, when the next segment tells where they end. */
+  readonly unreadable: { readonly from: Position; readonly to: Position } | null;
   readonly message: string;
 }
 
@@ -41,6 +43,7 @@ interface Report {
 export function verifyCommand(program: Command, ctx: CliContext): void {
   program
     .command('verify')
+    .summary("check the log's segments and invariants")
     .description(
       "check every segment (framing, CRC, order) and the log's invariants; exit 1 naming positions when wrong",
     )
@@ -90,11 +93,13 @@ async function check(ctx: CliContext, store: LogStore): Promise<Report> {
   let from = 0;
   let records = 0;
   let checkedUpTo = -1;
+  let lastRead = -1;
   try {
     for (;;) {
       try {
         for await (const r of store.read({ from, to, signal: ctx.signal })) {
           records++;
+          lastRead = r.position;
           if (corruptions.length === 0) {
             checker.before(r, claims);
             claimsFold.evolve(claims, r);
@@ -111,10 +116,18 @@ async function check(ctx: CliContext, store: LogStore): Promise<Report> {
           offset: number;
           after: number | undefined;
         };
-        corruptions.push({ segment, offset, after: after ?? null, message: e.message });
+        const good = Math.max(after ?? -1, lastRead);
         // Carry on with the next segment, so every damaged one is reported.
-        const next = nextSegment(segments, segment, after ?? from - 1);
-        if (next === undefined || next <= from) break;
+        const next = nextSegment(segments, segment, good);
+        const resumes = next !== undefined && next > from;
+        corruptions.push({
+          segment,
+          offset,
+          after: good,
+          unreadable: resumes ? { from: good + 1, to: next - 1 } : null,
+          message: e.message,
+        });
+        if (!resumes) break;
         from = next;
       }
     }
@@ -151,7 +164,17 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
   const out = [paint('bold', `verify ${r.store}`)];
   out.push(`  records:    ${formatCount(r.records)}${r.head > 0 ? ` (positions up to ${r.head - 1})` : ''}`);
   if (r.segments !== null) out.push(`  segments:   ${formatCount(r.segments)}`);
-  for (const c of r.corruptions) out.push(paint('red', `  CORRUPT     ${c.message}`));
+  for (const c of r.corruptions) {
+    const lost = c.unreadable
+      ? `; positions ${c.unreadable.from}–${c.unreadable.to} unreadable`
+      : '; the rest of the log unreadable';
+    out.push(
+      paint(
+        'red',
+        `  CORRUPT     ${c.message}${c.message.includes('after position') ? '' : ` (after position ${c.after})`}${lost}`,
+      ),
+    );
+  }
   const scope = r.corruptions.length > 0 ? ` up to position ${r.checkedUpTo}` : '';
   out.push(
     `  invariants: ${formatCount(r.claims)} claims and ${formatCount(r.results)} results checked${scope}`,

@@ -1,0 +1,129 @@
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type LogRecord, type RecordDraft } from '../../index.js';
+import { Cli, ensureBuilt, tempStore } from './helpers.js';
+
+function event(queue: string, n: number, headers: Record<string, string> = {}): RecordDraft {
+  return { type: 'event.published', queue, eventId: `e-${queue}-${n}`, payload: { n }, headers };
+}
+
+describe('eventy tail', () => {
+  const cli = new Cli();
+  let store: Awaited<ReturnType<typeof tempStore>>;
+
+  beforeAll(() => ensureBuilt());
+  beforeEach(async () => {
+    store = await tempStore();
+  });
+  afterEach(async () => {
+    await cli.killAll();
+    await store.cleanup();
+  });
+
+  async function append(drafts: RecordDraft[]): Promise<void> {
+    const s = await openStore(store.url);
+    try {
+      await s.append(drafts);
+    } finally {
+      await s.close();
+    }
+  }
+
+  it('-f --json follows the records another process appends, in order, and stops on SIGTERM', async () => {
+    await append([event('orders', 0)]);
+    const tail = cli.spawn(['tail', '-f', '--json', '--from', '0', '--store', store.url]);
+    const [first] = await tail.waitForLines(1);
+    expect((JSON.parse(first!) as LogRecord).position).toBe(0);
+
+    // The test process is the other writer: its appends reach the follower as they land.
+    await append([event('orders', 1), event('billing', 2)]);
+    await append([event('orders', 3)]);
+    const lines = await tail.waitForLines(4);
+    const records = lines.map((l) => JSON.parse(l) as LogRecord & { eventId: string });
+    expect(records.map((r) => r.position)).toEqual([0, 1, 2, 3]);
+    expect(records.map((r) => r.eventId)).toEqual(['e-orders-0', 'e-orders-1', 'e-billing-2', 'e-orders-3']);
+    expect(records.every((r) => r.type === 'event.published' && typeof r.time === 'number')).toBe(true);
+
+    tail.proc.kill('SIGTERM');
+    const end = await tail.exited;
+    expect(end.code).toBe(0);
+    expect(end.stderr).toBe('');
+  });
+
+  it('-f -n 0 prints only what is appended after it started', async () => {
+    await append([event('orders', 0), event('orders', 1)]);
+    const tail = cli.spawn(['tail', '-f', '-n', '0', '--json', '--store', store.url]);
+    // Nothing tells when the follower has read the head, so append until something is printed: it must
+    // be one of the new records, never the two from before.
+    for (let n = 2; tail.lines.length === 0; n++) {
+      await append([event('orders', n)]);
+      await Promise.race([tail.waitForLines(1), new Promise((r) => setTimeout(r, 100))]);
+    }
+    const [line] = await tail.waitForLines(1);
+    expect((JSON.parse(line!) as LogRecord).position).toBeGreaterThanOrEqual(2);
+    tail.proc.kill('SIGINT');
+    expect((await tail.exited).code).toBe(0);
+  });
+
+  it('prints the last n records, filtered by queue, type and correlation', async () => {
+    await append([
+      event('orders', 0, { correlationId: 'c1' }),
+      event('billing', 1, { correlationId: 'c1' }),
+      event('orders', 2),
+      { type: 'control.interrupt', queue: 'orders' },
+      event('orders', 4),
+    ]);
+    const last2 = await cli.run(['tail', '-n', '2', '--json', '--store', store.url]);
+    expect(last2.code).toBe(0);
+    expect(
+      last2.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as LogRecord).position),
+    ).toEqual([3, 4]);
+
+    const orders = await cli.run(['tail', 'orders', '--type', 'event', '--json', '--store', store.url]);
+    expect(
+      orders.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as LogRecord).position),
+    ).toEqual([0, 2, 4]);
+
+    const correlated = await cli.run(['tail', '--correlation', 'c1', '--json', '--store', store.url]);
+    expect(
+      correlated.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as LogRecord).position),
+    ).toEqual([0, 1]);
+
+    const fromTime = await cli.run([
+      'tail',
+      '--from',
+      '2000-01-01T00:00:00Z',
+      '--json',
+      '--store',
+      store.url,
+    ]);
+    expect(fromTime.stdout.trim().split('\n')).toHaveLength(5);
+  });
+
+  it('human lines: time, position, type and key fields; colour only when asked for', async () => {
+    await append([event('orders', 0, { correlationId: 'abc' })]);
+    const plain = await cli.run(['tail', '--store', store.url]);
+    expect(plain.code).toBe(0);
+    const line = plain.stdout.trim();
+    expect(line).toMatch(
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\s+0 event\.published\s+orders\s+id=e-orders-0/,
+    );
+    expect(line).toContain('correlationId=abc');
+    expect(line).not.toContain('\u001b[');
+
+    const coloured = await cli.run(['tail', '--store', store.url], { env: { FORCE_COLOR: '1' } });
+    expect(coloured.stdout).toContain('\u001b[');
+    const noColour = await cli.run(['tail', '--store', store.url], {
+      env: { FORCE_COLOR: '1', NO_COLOR: '1' },
+    });
+    expect(noColour.stdout).not.toContain('\u001b[');
+  });
+});

@@ -80,6 +80,6 @@ export function plainDetails(details: unknown): unknown {
   try {
     return JSON.parse(JSON.stringify(details)) as unknown;
   } catch {
-    return String(details);
+    return '[details that are not JSON data]';
   }
 }

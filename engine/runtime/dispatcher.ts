@@ -1,11 +1,6 @@
-import {
-  isFinished,
-  isLeased,
-  lowerBound,
-  type QueueState,
-  type SubscriberState,
-} from '../../projections/claims.js';
+import { lowerBound, type QueueState, type SubscriberState } from '../../projections/claims.js';
 import { liveHosts } from '../../projections/workers.js';
+import { scanCompeting, type Pick } from './competing-scan.js';
 import { InterruptedError } from '../errors.js';
 import type { Position } from '../position.js';
 import type { RecordDraft, RecordOf } from '../records.js';
@@ -216,42 +211,21 @@ export class Dispatcher {
 
   #cache = new Map<Position, EventRecord>();
 
-  /** Claimable events from the watermark on: this worker's share now, the others' after a grace. */
-  #scanCompeting(
-    sub: SubscriberState,
-    q: QueueState,
-    free: number,
-    now: number,
-  ): { position: Position; attempt: number }[] {
-    const picks: { position: Position; attempt: number }[] = [];
-    const ending = q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity;
+  #scanCompeting(sub: SubscriberState, q: QueueState, free: number, now: number): Pick[] {
     const hosts = liveHosts(this.host.runtime.workers, this.subscriberId, now);
     if (!hosts.includes(this.host.workerId)) hosts.push(this.host.workerId);
     hosts.sort();
-    let wake = Infinity;
-    for (let i = sub.watermark; i < q.positions.length && picks.length < free; i++) {
-      const p = q.positions[i] as Position;
-      if (p > ending) break;
-      if (this.#claiming.has(p) || this.running.has(p)) continue;
-      const item = sub.items.get(p);
-      if (item && (isFinished(item) || isLeased(item, now))) {
-        if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
-        continue;
-      }
-      const availableAt = item?.availableAt ?? (q.availableAt[i]);
-      if (availableAt > now) {
-        wake = Math.min(wake, availableAt);
-        continue;
-      }
-      if (hosts.length > 1 && hosts[mix(p) % hosts.length] !== this.host.workerId) {
-        const since = Math.max(availableAt, item?.leaseUntil ?? 0);
-        if (now - since < this.host.spreadGraceMs) {
-          wake = Math.min(wake, since + this.host.spreadGraceMs);
-          continue;
-        }
-      }
-      picks.push({ position: p, attempt: (item?.attempt ?? 0) + 1 });
-    }
+    const { picks, wake } = scanCompeting({
+      sub,
+      q,
+      free,
+      now,
+      hosts,
+      me: this.host.workerId,
+      graceMs: this.host.spreadGraceMs,
+      ending: q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity,
+      busy: (p) => this.#claiming.has(p) || this.running.has(p),
+    });
     this.#wakeAt(wake, now);
     return picks;
   }
@@ -389,11 +363,4 @@ export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {
 
 function filterView(e: EventRecord): unknown {
   return { id: e.eventId, queue: e.queue, payload: e.payload, headers: e.headers, publishedAt: e.time };
-}
-
-/** An integer hash that spreads regular positions evenly. */
-function mix(p: number): number {
-  let h = Math.imul(p ^ (p >>> 16), 0x45d9f3b);
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -25,7 +25,7 @@ export class LogRuntime {
   #tickScheduled = false;
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
-  #failure: unknown;
+  #failure: Error | undefined;
 
   constructor(private readonly store: LogStore) {}
 
@@ -44,7 +44,7 @@ export class LogRuntime {
   /** Resolves once every record up to `position` is folded. */
   waitFor(position: Position, signal?: AbortSignal): Promise<void> {
     if (position <= this.#position) return Promise.resolve();
-    if (this.#failure !== undefined) return Promise.reject(this.#failure as Error);
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       const waiter = { position, resolve };
       this.#waiters.push(waiter);
@@ -66,7 +66,7 @@ export class LogRuntime {
     try {
       for await (const r of this.store.follow({ from: 0, signal: this.#stop.signal })) this.#fold(r);
     } catch (e) {
-      this.#failure = e;
+      this.#failure = e instanceof Error ? e : new Error(String(e));
       this.records$.error(e);
     }
   }

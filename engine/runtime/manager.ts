@@ -67,7 +67,7 @@ export class QueueManager implements DispatchHost {
   readonly shutdownTimeout: number;
   readonly dispatchers = new Set<Dispatcher>();
   readonly index: QueryIndex;
-  #queues = new Map<string, Queue<unknown>>();
+  #queues = new Map<string, Queue>();
   #closed = false;
   #closing: Promise<void> | undefined;
   #keepalive: NodeJS.Timeout | undefined;
@@ -109,7 +109,7 @@ export class QueueManager implements DispatchHost {
     let q = this.#queues.get(name) as Queue<T> | undefined;
     if (!q || options.schema !== undefined) {
       q = new Queue<T>(this, name, options);
-      this.#queues.set(name, q as Queue<unknown>);
+      this.#queues.set(name, q);
     }
     return q;
   }

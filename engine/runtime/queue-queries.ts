@@ -73,7 +73,8 @@ export async function batchGetEvents<T>(
   queue: string,
   ids: readonly string[],
 ): Promise<(QueueEvent<T> | null)[]> {
-  if (!Array.isArray(ids))
+  const list: unknown = ids;
+  if (!Array.isArray(list))
     throw new InvalidArgumentError(`ids must be an array of event ids, got: ${JSON.stringify(ids)}`);
   await caughtUp(m);
   await m.index.ready();
@@ -121,7 +122,7 @@ async function collectPage<I>(
 ): Promise<Page<I>> {
   const { start, limit } = pageStart(options);
   const items: I[] = [];
-  for await (const r of walk(m, positions, lowerBound(positions as Position[], start))) {
+  for await (const r of walk(m, positions, lowerBound(positions, start))) {
     const item = map(r);
     if (item === undefined) continue;
     if (items.length === limit) return { items, nextPageId: String(r.position) };

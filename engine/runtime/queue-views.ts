@@ -1,6 +1,5 @@
 import { isFinished, isLeased, type SubscriberState } from '../../projections/claims.js';
 import { isAlive } from '../../projections/workers.js';
-import type { Position } from '../position.js';
 import type { LogRuntime } from './log-runtime.js';
 
 /** Open work items of the queue's subscribers (finished work has left the hot view). */
@@ -43,7 +42,7 @@ export function subscribersView(rt: LogRuntime, queue: string) {
     retry: sub.reg.retry,
     timeout: sub.reg.timeout,
     startPosition: sub.reg.startPosition,
-    registeredAt: sub.registeredAt as Position,
+    registeredAt: sub.registeredAt,
     ...progress(rt, sub),
   }));
 }

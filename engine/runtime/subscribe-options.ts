@@ -27,13 +27,14 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
       `subscriber name must be a non-empty string (give options.name), got: ${JSON.stringify(name)}`,
     );
   }
-  const delivery = options.delivery ?? 'competing';
+  // Options come from JavaScript callers too: check the values, not just the types.
+  const delivery = (options.delivery ?? 'competing') as unknown;
   if (delivery !== 'competing' && delivery !== 'broadcast') {
     throw new InvalidArgumentError(
       `delivery must be "competing" or "broadcast", got: ${JSON.stringify(delivery)}`,
     );
   }
-  const operator = options.operator ?? 'all';
+  const operator = (options.operator ?? 'all') as unknown;
   if (operator !== 'all' && operator !== 'any') {
     throw new InvalidArgumentError(`operator must be "all" or "any", got: ${JSON.stringify(operator)}`);
   }
@@ -98,7 +99,8 @@ export function mayRetry(retryOn: RetryOn | undefined, error: unknown): boolean 
   if (retryOn === undefined) return true;
   if (typeof retryOn === 'function') {
     try {
-      return Boolean((retryOn as (e: unknown) => boolean)(error));
+      const verdict: unknown = retryOn(error);
+      return Boolean(verdict);
     } catch {
       return false;
     }
@@ -121,7 +123,7 @@ function integer(name: string, value: unknown, min: number): number {
   return value;
 }
 
-export function unknownKeys(what: string, options: object, known: ReadonlySet<string>): void {
+export function unknownKeys(what: string, options: unknown, known: ReadonlySet<string>): void {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`${what}s must be an object`);
   for (const key of Object.keys(options)) {

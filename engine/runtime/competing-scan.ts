@@ -1,0 +1,74 @@
+import { isFinished, isLeased, type QueueState, type SubscriberState } from '../../projections/claims.js';
+import type { Position } from '../position.js';
+
+export interface Pick {
+  readonly position: Position;
+  readonly attempt: number;
+}
+
+export interface ScanInput {
+  readonly sub: SubscriberState;
+  readonly q: QueueState;
+  /** How many events to pick at most. */
+  readonly free: number;
+  /** Current time estimate (ms since the epoch). */
+  readonly now: number;
+  /** Live workers hosting the subscriber, sorted, this one included. */
+  readonly hosts: readonly string[];
+  readonly me: string;
+  readonly graceMs: number;
+  /** Events after this position are not to be dispatched (an end order). */
+  readonly ending: Position;
+  /** Events this worker is already claiming or running. */
+  readonly busy: (p: Position) => boolean;
+}
+
+/** How far past the watermark a scan looks for work to take over from other workers. */
+const STEAL_WINDOW = 4096;
+
+/**
+ * Picks claimable events of a competing subscriber for this worker. Events are spread by hashing over
+ * the live hosts: this worker's share first, lowest positions first; then, when it has room left, events
+ * of other workers that have waited longer than the grace, highest positions first — so a helping worker
+ * and the owner work from opposite ends instead of racing for the same events. Returns the picks and the
+ * time at which the scan should run again (a delay, a lease or a grace running out).
+ */
+export function scanCompeting(s: ScanInput): { picks: Pick[]; wake: number } {
+  const picks: Pick[] = [];
+  const stealable: Pick[] = [];
+  const { sub, q, now } = s;
+  let wake = Infinity;
+  const end = Math.min(q.positions.length, sub.watermark + STEAL_WINDOW);
+  for (let i = sub.watermark; i < q.positions.length && picks.length < s.free; i++) {
+    const p = q.positions[i] as Position;
+    if (p > s.ending || (i >= end && stealable.length > 0)) break;
+    if (s.busy(p)) continue;
+    const item = sub.items.get(p);
+    if (item && (isFinished(item) || isLeased(item, now))) {
+      if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
+      continue;
+    }
+    const availableAt = item?.availableAt ?? q.availableAt[i] ?? 0;
+    if (availableAt > now) {
+      wake = Math.min(wake, availableAt);
+      continue;
+    }
+    const pick = { position: p, attempt: (item?.attempt ?? 0) + 1 };
+    if (s.hosts.length <= 1 || s.hosts[mix(p) % s.hosts.length] === s.me) {
+      picks.push(pick);
+      continue;
+    }
+    const since = Math.max(availableAt, item?.leaseUntil ?? 0);
+    if (now - since >= s.graceMs) stealable.push(pick);
+    else wake = Math.min(wake, since + s.graceMs);
+  }
+  while (picks.length < s.free && stealable.length > 0) picks.push(stealable.pop() as Pick);
+  return { picks, wake };
+}
+
+/** An integer hash that spreads regular positions evenly. */
+export function mix(p: number): number {
+  let h = Math.imul(p ^ (p >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
+}

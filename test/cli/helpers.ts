@@ -68,6 +68,15 @@ export interface Running {
   waitForStderr(match: RegExp): Promise<string>;
 }
 
+/** How to start a CLI process. */
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Written to its stdin, which is then closed. */
+  readonly stdin?: string;
+  /** Node arguments before the script, e.g. `['--import', 'tsx']` to load TypeScript modules. */
+  readonly nodeArgs?: readonly string[];
+}
+
 /** Env of the CLI processes: no colour unless a test asks, no inherited store. */
 function cliEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
@@ -88,8 +97,8 @@ export class Cli {
   constructor(readonly cwd: string = root) {}
 
   /** Starts `eventy <args>`. */
-  spawn(args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Running {
-    const proc = spawn(process.execPath, [MAIN, ...args], {
+  spawn(args: readonly string[], options: RunOptions = {}): Running {
+    const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN, ...args], {
       cwd: this.cwd,
       env: cliEnv(options.env ?? {}),
       stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -155,7 +164,7 @@ export class Cli {
   }
 
   /** Runs `eventy <args>` to its end. */
-  run(args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<Run> {
+  run(args: readonly string[], options: RunOptions = {}): Promise<Run> {
     return this.spawn(args, options).exited;
   }
 

@@ -46,6 +46,7 @@ export class Dispatcher {
   #timer: NodeJS.Timeout | undefined;
   #nextIndex = -1; // broadcast cursor
   #delayed = new Set<Position>(); // broadcast events not yet available
+  #retrying = new Map<Position, { at: number; attempt: number }>(); // broadcast attempts due again
   #drained: (() => void) | undefined;
 
   constructor(
@@ -130,7 +131,8 @@ export class Dispatcher {
       q.endedAt !== undefined &&
       q.endedAt > this.hostedFrom &&
       this.running.size === 0 &&
-      this.#claiming.size === 0
+      this.#claiming.size === 0 &&
+      this.#retrying.size === 0
     ) {
       const before = this.options.delivery === 'competing' ? sub.watermark : this.#nextIndex;
       const next = q.positions[before];
@@ -189,7 +191,7 @@ export class Dispatcher {
         this.#claiming.delete(position);
       } else if (this.options.delivery === 'broadcast') {
         this.#claiming.delete(position);
-        this.#start(position, 1, -1, 0, e);
+        this.#start(position, attempt, -1, attempt - 1, e); // broadcast attempts end only in results
       } else {
         drafts.push({ type: 'claim.acquired', ...base, attempt, leaseMs: this.host.leaseMs });
         claimed.push(position);
@@ -237,6 +239,13 @@ export class Dispatcher {
       this.#nextIndex = lowerBound(q.positions, Math.max(this.hostedFrom + 1, sub?.reg.startPosition ?? 0));
     const picks: { position: Position; attempt: number }[] = [];
     let wake = Infinity;
+    for (const [p, retry] of this.#retrying) {
+      if (picks.length >= free) break;
+      if (retry.at <= now) {
+        this.#retrying.delete(p);
+        picks.push({ position: p, attempt: retry.attempt });
+      } else wake = Math.min(wake, retry.at);
+    }
     for (const p of this.#delayed) {
       if (picks.length >= free) break;
       const at = q.availableAt[lowerBound(q.positions, p)] as number;
@@ -311,6 +320,7 @@ export class Dispatcher {
       attempt,
     };
     let draft: RecordDraft;
+    let retryAt: number | undefined;
     if (outcome.status === 'released') {
       draft = { type: 'claim.released', ...base, reason: 'shutdown' };
     } else {
@@ -328,12 +338,16 @@ export class Dispatcher {
         ...(outcome.status === 'ok'
           ? { details: plainDetails(outcome.details) }
           : { error: errorInfo(outcome.error) }),
-        ...(retryable ? { retryAt: Date.now() + backoff(this.options.retry, failures + 1) } : {}),
       };
+      if (retryable) retryAt = Date.now() + backoff(this.options.retry, failures + 1);
+      draft = retryAt === undefined ? draft : { ...draft, retryAt };
     }
     // The slot frees now: the result's append and the next claims share one group commit. Not waiting
     // for the fsync: losing a result in a machine crash only re-runs the event (at-least-once).
     const skip = this.options.delivery === 'broadcast' && draft.type === 'claim.released';
+    // Broadcast has no claims to carry a retry to another worker: this worker runs the next attempt.
+    if (this.options.delivery === 'broadcast' && retryAt !== undefined)
+      this.#retrying.set(e.position, { at: retryAt, attempt: attempt + 1 });
     const write = (skip ? Promise.resolve() : this.host.append([draft], false)).then(
       () => undefined,
       (err: unknown) => this.host.report(err), // the lease runs out and another worker takes the event

@@ -58,6 +58,8 @@ export class LogRuntime {
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#loop;
+    // Views see the last records folded before their streams complete.
+    if (this.#tickScheduled) this.ticks$.next();
     this.records$.complete();
     this.ticks$.complete();
   }

@@ -91,6 +91,37 @@ describe('delivery within one process', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('runs at most `concurrency` handlers of a subscriber at once in a process, and uses them all', async () => {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    let running = 0;
+    let most = 0;
+    const gates: (() => void)[] = [];
+    await q.subscribe(
+      async () => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((r) => gates.push(r));
+        running--;
+      },
+      { name: 'w', concurrency: 3 },
+    );
+    const events = await q.publishMany([1, 2, 3, 4, 5, 6, 7]);
+    let released = 0;
+    while (released < events.length) {
+      await until(() => gates.length > 0, 'a running handler');
+      // let the dispatcher try to take more before opening a gate
+      await new Promise((r) => setTimeout(r, 5));
+      expect(running).toBeLessThanOrEqual(3);
+      gates.shift()!();
+      released++;
+    }
+    for (const e of events) await q.waitForResult(e.id);
+    expect(most).toBe(3);
+  });
+});
+
 describe('leases', () => {
   it('takes over a dead worker’s claim after its lease expires, and fences the dead worker’s late result', async () => {
     const m = await manager();

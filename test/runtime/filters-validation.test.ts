@@ -110,6 +110,15 @@ describe('option checks', () => {
     ).rejects.toMatchObject({
       code: 'invalid-argument',
     });
+    await expect(q.subscribe(handler, { name: 'x', from: 'latest' as 'new' })).rejects.toMatchObject({
+      code: 'invalid-argument',
+    });
+    await expect(q.subscribe(handler, { name: 'x', concurrency: 0 })).rejects.toMatchObject({
+      code: 'invalid-argument',
+    });
+    await expect(
+      q.subscribe(handler, { name: 'x', retry: { minBackoff: 10, maxBackoff: 5 } }),
+    ).rejects.toMatchObject({ code: 'invalid-argument' });
     const badPublish = { dealy: 5 } as unknown as Parameters<typeof q.publish>[1];
     await expect(q.publish(1, badPublish)).rejects.toMatchObject({
       code: 'invalid-argument',

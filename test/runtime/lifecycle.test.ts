@@ -46,6 +46,34 @@ describe('end', () => {
     expect(new Set(okBy.map((r) => r.workerId))).toEqual(new Set([later.workerId]));
   });
 
+  it('stops every worker of the queue, not only the one that called end', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store });
+    const m2 = await manager({ store });
+    const seen: string[] = [];
+    await m1.queue<number>('jobs').subscribe((e) => void seen.push(`m1:${e.payload}`), { name: 'w' });
+    await m2.queue<number>('jobs').subscribe((e) => void seen.push(`m2:${e.payload}`), { name: 'w' });
+    await m2.queue<number>('jobs').subscribe((e) => void seen.push(`fan:${e.payload}`), {
+      name: 'fan',
+      delivery: 'broadcast',
+    });
+    const q = m1.queue<number>('jobs');
+    await q.publishMany([1, 2, 3, 4]);
+    expect(await q.end({ timeout: 5_000 })).toEqual({ drained: true });
+    await until(() => seen.filter((s) => s.startsWith('fan:')).length === 4, 'broadcast drained');
+    const handled = seen.length;
+    const later = await q.publishMany([5, 6]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toHaveLength(handled);
+    for (const e of later) expect(await q.getResults(e.id)).toEqual([]);
+    expect(
+      seen
+        .filter((s) => !s.startsWith('fan:'))
+        .map((s) => s.slice(3))
+        .sort(),
+    ).toEqual(['1', '2', '3', '4']);
+  });
+
   it('interrupts what is still running when the drain times out', async () => {
     const m = await manager();
     const q = m.queue<number>('jobs');

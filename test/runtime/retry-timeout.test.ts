@@ -152,8 +152,7 @@ describe('retries', () => {
     expect(failed.nextPageId).toBeNull();
     expect((await q.searchResults({ status: 'ok' })).items).toEqual([]);
   });
-  // Fails: a broadcast failure records retryAt, but no other attempt ever runs (see the report).
-  it.fails('retries a broadcast subscriber’s failure on the same worker', async () => {
+  it('retries a broadcast subscriber’s failure on the same worker', async () => {
     const m = await manager();
     const q = m.queue<string>('jobs');
     const attempts: number[] = [];

@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { deferred, manager, memoryUrl, readAll } from './helpers.js';
 
@@ -46,6 +46,20 @@ describe('RxJS streams', () => {
     const tail = records.at(-1)!;
     expect(tail).toMatchObject({ type: 'event.published', eventId: next.id });
     expect(await typed).toEqual(tail);
+  });
+
+  it('completes the streams of a manager when it closes', async () => {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    const events = lastValueFrom(q.events$().pipe(toArray()));
+    const fromStart = lastValueFrom(q.events$({ from: 'earliest' }).pipe(toArray()));
+    const stats = lastValueFrom(q.views.stats$);
+    const published = await q.publishMany([1, 2]);
+    await firstValueFrom(q.events$({ from: 'earliest' }).pipe(take(2), toArray()));
+    await m.close();
+    expect(await events).toEqual(published);
+    expect(await fromStart).toEqual(published);
+    expect((await stats).published).toBe(2);
   });
 
   it('queue.views follow the log: claims$, workers$, subscribers$ and stats$', async () => {

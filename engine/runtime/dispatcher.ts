@@ -77,13 +77,14 @@ export class Dispatcher {
       this.#again = true;
       return;
     }
-    void this.#claimStep(sub, q);
+    this.#step = this.#claimStep(sub, q);
   }
 
   /** Stops taking work; resolves once in-flight work finished or was released after `drainMs`. */
   async stop(drainMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearTimeout(this.#timer);
+    await this.#settleClaims();
     const all = Promise.all([...this.running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
@@ -99,6 +100,19 @@ export class Dispatcher {
     return new Promise((resolve) => (this.#drained = resolve));
   }
 
+  /** Waits for the claims under way to be folded: those this worker won are released, not run. */
+  async #settleClaims(): Promise<void> {
+    try {
+      await this.#step;
+      const appended = [...this.#claiming.values()].filter((cp) => cp >= 0);
+      if (appended.length > 0) await this.host.runtime.waitFor(Math.max(...appended));
+      const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+      if (sub) this.#confirm(sub);
+    } catch (e) {
+      this.host.report(e); // unreleased claims run out with their lease
+    }
+  }
+
   #confirm(sub: SubscriberState): void {
     const folded = this.host.runtime.position;
     for (const [p, cp] of this.#claiming) {
@@ -106,7 +120,8 @@ export class Dispatcher {
       this.#claiming.delete(p);
       const item = sub.items.get(p);
       if (item?.claimPosition === cp && item.owner === this.host.workerId) {
-        this.#start(p, item.attempt, cp, item.failures);
+        if (this.#stopping) this.#release(p, item.attempt);
+        else this.#start(p, item.attempt, cp, item.failures);
       } else this.#cache.delete(p); // lost the race
     }
   }
@@ -212,6 +227,30 @@ export class Dispatcher {
   }
 
   #cache = new Map<Position, EventRecord>();
+  #step: Promise<void> | undefined; // the claim step under way
+
+  /** Gives back a claim won after stopping began, so another worker need not wait for the lease. */
+  #release(p: Position, attempt: number): void {
+    const e = this.#cache.get(p);
+    this.#cache.delete(p);
+    if (!e) return;
+    const draft: RecordDraft = {
+      type: 'claim.released',
+      queue: this.queue,
+      eventId: e.eventId,
+      eventPosition: p,
+      subscriberId: this.subscriberId,
+      workerId: this.host.workerId,
+      attempt,
+      reason: 'shutdown',
+    };
+    const write = this.host.append([draft], false).then(
+      () => undefined,
+      (err: unknown) => this.host.report(err),
+    );
+    this.#writing.add(write);
+    void write.then(() => this.#writing.delete(write));
+  }
 
   #scanCompeting(sub: SubscriberState, q: QueueState, free: number, now: number): Pick[] {
     const hosts = liveHosts(this.host.runtime.workers, this.subscriberId, now);

@@ -237,6 +237,47 @@ describe('shutdown', () => {
     expect((await q2.getResults(e.id)).map((x) => x.status)).toEqual(['ok']);
   });
 
+  it('releases a claim won while stopping instead of running it after stop() resolved', async () => {
+    const store = memoryUrl();
+    const m1 = await manager({ store, leaseMs: 60_000 });
+    const q1 = m1.queue<number>('jobs');
+    let active = 0;
+    let stopped = false;
+    let lateStarts = 0;
+    const sub = await q1.subscribe(
+      async () => {
+        if (stopped) lateStarts++;
+        active++;
+        await new Promise((r) => setTimeout(r, 20));
+        active--;
+      },
+      { name: 'w' },
+    );
+    // Stop at the moment the fold sees this worker's claim, before the dispatcher confirms it.
+    let stopping: Promise<number> | undefined;
+    const watch = m1.runtime.records$.subscribe((r) => {
+      if (r.type === 'claim.acquired' && !stopping)
+        stopping = sub.stop().then(() => {
+          stopped = true;
+          return active;
+        });
+    });
+    const e = await q1.publish(1);
+    await until(() => stopping, 'the claim');
+    watch.unsubscribe();
+    expect(await stopping).toBe(0); // nothing still running when stop() resolved
+    await new Promise((r) => setTimeout(r, 30));
+    expect(lateStarts).toBe(0);
+
+    // Released, not left to a 60 s lease: another worker runs it now.
+    const m2 = await manager({ store, leaseMs: 60_000 });
+    await m2.queue<number>('jobs').subscribe(() => undefined, { name: 'w' });
+    const r = await m2.queue('jobs').waitForResult(e.id, { signal: AbortSignal.timeout(5_000) });
+    expect(r).toMatchObject({ status: 'ok', workerId: m2.workerId });
+    const released = types(await readAll(m2), 'claim.released') as RecordOf<'claim.released'>[];
+    expect(released.map((x) => x.workerId)).toEqual([m1.workerId]);
+  });
+
   it('leaves no timer behind once closed', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((t) => t === 'Timeout').length;
     const baseline = timers();

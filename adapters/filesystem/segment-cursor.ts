@@ -35,7 +35,7 @@ export class SegmentCursor {
     for (;;) {
       const records = this.#readNew();
       if (records.length > 0) return records;
-      const later = listSegments(this.dir).find((b) => b > this.#base);
+      const later = this.#laterSegment();
       if (later === undefined) return [];
       // The writer may have finished a batch here just before it rolled: read once more, then move on.
       const last = this.#readNew();
@@ -47,7 +47,25 @@ export class SegmentCursor {
 
   close(): void {
     if (this.#fd !== undefined) fs.closeSync(this.#fd);
-    this.#fd = undefined;
+    if (this.#lockFd !== undefined) fs.closeSync(this.#lockFd);
+    this.#fd = this.#lockFd = undefined;
+  }
+
+  #lockFd: number | undefined;
+
+  /**
+   * The segment after this one, if any. The lock file names the current segment, so an idle poll costs
+   * one small read instead of a directory listing; the listing is the fallback.
+   */
+  #laterSegment(): Position | undefined {
+    try {
+      this.#lockFd ??= fs.openSync(path.join(this.dir, LOCK_FILE), 'r');
+      const meta = readMeta(this.#lockFd);
+      if (meta !== undefined && meta.base <= this.#base) return undefined;
+    } catch {
+      // no lock file (yet): list the directory
+    }
+    return listSegments(this.dir).find((b) => b > this.#base);
   }
 
   get #file(): string {

@@ -135,7 +135,8 @@ async function main(): Promise<void> {
   const fsMagic = fs.statfsSync(dir).type;
   const fsType = FS_TYPES[fsMagic] ?? `type 0x${fsMagic.toString(16)}`;
   console.log(
-    `eventy bench:log — node ${process.version}, ${os.cpus().length} cpus, ${dir} (${fsType}), ` +
+    `eventy bench:log — node ${process.version}, ${os.cpus().length} cpus ` +
+      `(load ${os.loadavg()[0]!.toFixed(1)}), ${dir} (${fsType}), ` +
       `${CASE_MS} ms per case, record frame ${encodeFrame(stamp(draft(0), 123_456, Date.now())).length} bytes\n`,
   );
   try {

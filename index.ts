@@ -63,9 +63,23 @@ export async function createQueueManager(options: QueueManagerOptions = {}): Pro
 }
 
 let defaultManager: Promise<QueueManager> | undefined;
+let opened: QueueManager | undefined;
 
-/** The process's shared manager on `EVENTY_STORE` (else `file:.eventy`), created on first call. */
+/**
+ * The process's shared manager on `EVENTY_STORE` (else `file:.eventy`), created on first call, and again
+ * after it was closed or failed to open.
+ */
 export function getDefaultQueueManager(): Promise<QueueManager> {
-  defaultManager ??= createQueueManager();
+  if (defaultManager === undefined || opened?.closed === true) {
+    opened = undefined;
+    const creating = createQueueManager().then(
+      (m) => (opened = m),
+      (e: unknown) => {
+        if (defaultManager === creating) defaultManager = undefined;
+        throw e;
+      },
+    );
+    defaultManager = creating;
+  }
   return defaultManager;
 }

@@ -257,7 +257,10 @@ function recorded(state: ClaimsState, r: RecordOf<'result.recorded'>): void {
   }
   const item = itemOf(state, sub, r.eventPosition);
   if (r.status === 'skipped') {
-    if (!item || isFinished(item) || isLeased(item, r.time)) return;
+    if (!item || isFinished(item) || isLeased(item, r.time)) {
+      state.rejected.add(r.position); // a second skip, or one racing a claim: not the outcome
+      return;
+    }
     item.status = 'skipped';
     sub.counts.skipped++;
     return advance(state, sub);

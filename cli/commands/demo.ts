@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js';
 import { DEMO_QUEUE, demoTasks, type DemoTask } from '../demo-worker.js';
 import { colourEnabled, formatCount, formatDuration, painter, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
+import { checkSharedStore } from '../store.js';
 import { Supervisor, type SupervisorOutcome } from '../supervisor.js';
 
 interface DemoOptions {
@@ -69,6 +70,7 @@ function demoWorkerPath(): string {
 async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
   const paint = painter(!o.json && colourEnabled(ctx.stdout, ctx.env));
   const say = (line: string): Promise<void> => (o.json ? Promise.resolve() : writeLine(ctx.stdout, line));
+  await checkSharedStore(o.store, 'eventy demo');
   const manager = await createQueueManager({ store: o.store, handleSignals: false });
   let watcher: RxSubscription | undefined;
   try {

@@ -5,7 +5,7 @@ import type { CliContext } from '../context.js';
 import { copyLog } from '../copy-log.js';
 import { formatCount, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
-import { withStore } from '../store.js';
+import { withExistingStore, withStore } from '../store.js';
 
 interface ImportOptions {
   store: string;
@@ -43,7 +43,7 @@ export async function copyBetween(
   targetUrl: string,
   json: boolean,
 ): Promise<void> {
-  await withStore(sourceUrl, (source) =>
+  await withExistingStore(sourceUrl, (source) =>
     withStore(targetUrl, async (target) => {
       const bar = progressBar(ctx.stderr, 'copy', 'records');
       const outcome = await copyLog(source, target, {

@@ -15,7 +15,7 @@ import {
 } from '../output.js';
 import { progressBar } from '../progress.js';
 import { recordLine, subscriberName } from '../record-line.js';
-import { withStore } from '../store.js';
+import { withExistingStore } from '../store.js';
 
 interface InspectOptions {
   store: string;
@@ -57,7 +57,7 @@ Examples:
 async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<void> {
   if (id.length < 6)
     throw new UsageError(`event id must have at least 6 characters, got: ${JSON.stringify(id)}`);
-  await withStore(o.store, async (store) => {
+  await withExistingStore(o.store, async (store) => {
     const head = await store.head();
     const claims = claimsFold.initial();
     const bar = progressBar(ctx.stderr, 'inspect', 'records', head);

@@ -15,7 +15,7 @@ import {
   renderSubscribers,
   renderWorkers,
 } from '../render-views.js';
-import { withStore } from '../store.js';
+import { withExistingStore } from '../store.js';
 import { claimRows, statsRows, subscriberRows, VIEWS, workerRows, type ViewName } from '../views.js';
 
 interface ReplayOptions {
@@ -62,7 +62,7 @@ Examples:
 
 async function replay(ctx: CliContext, queues: string[], o: ReplayOptions): Promise<void> {
   const paint = painter(!o.json && colourEnabled(ctx.stdout, ctx.env));
-  await withStore(o.store, async (store) => {
+  await withExistingStore(o.store, async (store) => {
     const head = await store.head();
     const to = o.to === undefined ? head - 1 : await lastPositionAt(store, o.to, head, '--to');
     const from = o.diff === undefined ? undefined : await lastPositionAt(store, o.diff, head, '--diff');

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import { checkSharedStore } from '../store.js';
 import { Supervisor } from '../supervisor.js';
 
 interface RunOptions {
@@ -75,6 +76,7 @@ export function checkModule(ctx: CliContext, module: string): string {
 
 async function run(ctx: CliContext, module: string, o: RunOptions): Promise<void> {
   const path = checkModule(ctx, module);
+  await checkSharedStore(o.store, 'eventy run');
   const log = (line: string): void => void ctx.stderr.write(`eventy run: ${line}\n`);
   const supervisor = new Supervisor({
     execArgv: ctx.execArgv,

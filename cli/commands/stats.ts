@@ -5,7 +5,7 @@ import type { CliContext } from '../context.js';
 import { colourEnabled, formatTime, painter, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
 import { renderStats } from '../render-views.js';
-import { withStore } from '../store.js';
+import { withExistingStore, withStore } from '../store.js';
 import { statsRows } from '../views.js';
 
 interface StatsOptions {
@@ -40,7 +40,7 @@ Examples:
 async function stats(ctx: CliContext, queues: string[], o: StatsOptions): Promise<void> {
   const paint = painter(!o.json && colourEnabled(ctx.stdout, ctx.env));
   const tty = ctx.stdout.isTTY === true && !o.json;
-  await withStore(o.store, async (store) => {
+  await (o.watch ? withStore : withExistingStore)(o.store, async (store) => {
     const head = await store.head();
     const bar = progressBar(ctx.stderr, 'stats', 'records', head);
     const views = await replayLog(store, {

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { colourEnabled, painter, toJson, writeLine } from '../output.js';
 import { recordFilter } from '../record-filter.js';
 import { recordLine } from '../record-line.js';
-import { withStore } from '../store.js';
+import { withExistingStore, withStore } from '../store.js';
 
 interface TailOptions {
   store: string;
@@ -74,7 +74,8 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
     writeLine(ctx.stdout, o.json ? toJson(r) : recordLine(r, paint));
   const { signal } = ctx;
 
-  await withStore(o.store, async (store) => {
+  // Following may start before the log exists; printing what is there needs a log.
+  await (o.follow ? withStore : withExistingStore)(o.store, async (store) => {
     const head = await store.head();
     if (o.from !== undefined) {
       const start = await firstPositionAt(store, o.from);
@@ -101,12 +102,16 @@ async function lastMatching(
   keep: (r: LogRecord) => boolean,
   signal: AbortSignal,
 ): Promise<LogRecord[]> {
+  // A circular buffer of the last n matches: memory stays at n records however long the log.
   const ring: LogRecord[] = [];
+  let next = 0;
   if (from >= to) return ring;
+  // Even with n = 0 the filter sees every record: --event and --correlation track events from the start.
   for await (const r of store.read({ from, to, signal })) {
     if (!keep(r) || n === 0) continue;
-    ring.push(r);
-    if (ring.length > n) ring.shift();
+    if (ring.length < n) ring.push(r);
+    else ring[next] = r;
+    next = (next + 1) % n;
   }
-  return ring;
+  return ring.length < n ? ring : [...ring.slice(next), ...ring.slice(0, next)];
 }

@@ -7,7 +7,7 @@ import { FailedCheck } from '../errors.js';
 import { InvariantChecker, type Violation } from '../invariants.js';
 import { colourEnabled, formatCount, painter, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
-import { segmentsOf, withStore } from '../store.js';
+import { segmentsOf, withExistingStore } from '../store.js';
 
 interface VerifyOptions {
   store: string;
@@ -66,7 +66,7 @@ Examples:
 }
 
 async function verify(ctx: CliContext, o: VerifyOptions): Promise<void> {
-  const report = await withStore(o.store, (store) => check(ctx, store));
+  const report = await withExistingStore(o.store, (store) => check(ctx, store));
   if (o.json) await writeLine(ctx.stdout, toJson(report));
   else
     for (const line of render(report, painter(colourEnabled(ctx.stdout, ctx.env))))

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { createQueueManager, type QueueManager } from '../../index.js';
+import { createQueueManager } from '../../index.js';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
@@ -36,8 +36,33 @@ export function workerCommand(program: Command, ctx: CliContext): void {
 }
 
 async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promise<void> {
-  const send = (m: WorkerMessage): void => ctx.send?.(m);
-  let manager: QueueManager | undefined;
+  const setup = await load(ctx, module);
+  // A store that cannot be reached is worth retrying: this fails with exit 1 and is restarted.
+  const manager = await createQueueManager({
+    store: o.store,
+    handleSignals: false,
+    signal: ctx.signal,
+    ...(o.drainTimeout !== undefined ? { shutdownTimeout: o.drainTimeout } : {}),
+  });
+  try {
+    const defaults = o.concurrency !== undefined ? { concurrency: o.concurrency } : {};
+    await setup(withSubscribeDefaults(manager, defaults), {
+      concurrency: o.concurrency,
+      slot: o.slot,
+      signal: ctx.signal,
+    });
+  } catch (e) {
+    await manager.close();
+    if (ctx.signal.aborted) return;
+    throw failed(ctx, module, e);
+  }
+  ctx.send?.({ type: 'ready', workerId: manager.workerId, pid: process.pid } satisfies WorkerMessage);
+  await untilAborted(ctx.signal);
+  await manager.close();
+}
+
+/** Imports the module and returns its default export; a module that cannot be used is not retried. */
+async function load(ctx: CliContext, module: string): Promise<WorkerModule> {
   try {
     const loaded = (await import(pathToFileURL(module).href)) as { default?: unknown };
     if (typeof loaded.default !== 'function') {
@@ -45,28 +70,17 @@ async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promis
         `${module} has no default export function (export default async function (manager) { … })`,
       );
     }
-    manager = await createQueueManager({
-      store: o.store,
-      handleSignals: false,
-      signal: ctx.signal,
-      ...(o.drainTimeout !== undefined ? { shutdownTimeout: o.drainTimeout } : {}),
-    });
-    const defaults = o.concurrency !== undefined ? { concurrency: o.concurrency } : {};
-    await (loaded.default as WorkerModule)(withSubscribeDefaults(manager, defaults), {
-      concurrency: o.concurrency,
-      slot: o.slot,
-      signal: ctx.signal,
-    });
+    return loaded.default as WorkerModule;
   } catch (e) {
-    await manager?.close();
-    if (ctx.signal.aborted) return;
-    const message = `cannot start ${module}: ${describeError(e)}`;
-    send({ type: 'failed', message });
-    throw new ModuleFailedError(message, { cause: e });
+    throw failed(ctx, module, e);
   }
-  send({ type: 'ready', workerId: manager.workerId, pid: process.pid });
-  await untilAborted(ctx.signal);
-  await manager.close();
+}
+
+/** Tells the supervisor the module failed (so it is not restarted) and returns the error to throw. */
+function failed(ctx: CliContext, module: string, e: unknown): ModuleFailedError {
+  const message = `cannot start ${module}: ${describeError(e)}`;
+  ctx.send?.({ type: 'failed', message } satisfies WorkerMessage);
+  return new ModuleFailedError(message, { cause: e });
 }
 
 /** Waits for the signal, keeping the process alive meanwhile (a module may host nothing). */

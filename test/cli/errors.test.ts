@@ -98,6 +98,28 @@ describe('eventy: help, bad input and failures', () => {
     expect(debug.stderr).toMatch(/\n\s+at /);
   });
 
+  it('commands that only read do not create a log where there is none', async () => {
+    const missing = `file:${store.dir}/nothing-here`;
+    for (const command of [
+      ['tail'],
+      ['replay'],
+      ['verify'],
+      ['stats'],
+      ['inspect', 'abcdef'],
+      ['export', '--to', `${missing}-2`],
+    ]) {
+      const r = await cli.run([...command, '--store', missing]);
+      expect(r.code, command.join(' ')).toBe(1);
+      expect(r.stderr).toBe(`eventy: log not found: ${missing}\n`);
+    }
+  });
+
+  it('run and demo need a store that processes can share', async () => {
+    const r = await cli.run(['demo', '--store', 'memory:']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^eventy: eventy demo runs worker processes: memory: lives in one process/);
+  });
+
   it('EVENTY_STORE is the default store', async () => {
     const r = await cli.run(['tail', '--json'], { env: { EVENTY_STORE: store.url } });
     expect(r.code).toBe(0);

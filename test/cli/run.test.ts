@@ -41,9 +41,9 @@ describe('eventy run', () => {
 
   it('starts N worker processes that drain the queue, and stops them gracefully on SIGTERM', async () => {
     const run = cli.spawn(['run', WORKER, '--processes', '2', '--store', store.url], { nodeArgs: TSX });
-    const records = await drained();
     await run.waitForStderr(/worker 2 ready/);
     await run.waitForStderr(/worker 1 ready/);
+    const records = await drained(); // read after both joined: each announced itself in the log
     const joined = records.filter((r) => r.type === 'worker.joined');
     const pids = [...new Set(joined.map((r) => r.pid!))];
     expect(pids).toHaveLength(2);

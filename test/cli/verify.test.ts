@@ -70,6 +70,7 @@ describe('eventy verify', () => {
   });
 
   it('passes on an empty log', async () => {
+    await (await openFileStore(store.url)).close();
     const r = await cli.run(['verify', '--store', store.url]);
     expect(r.code).toBe(0);
   });

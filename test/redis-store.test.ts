@@ -120,6 +120,21 @@ describe('redis store', () => {
     expect((await store.exportSegment(3)).equals(encodeBatch(read.slice(3, 6)))).toBe(true);
   });
 
+  it('sends the appends of one turn together, and those made just before close()', async () => {
+    const keyPrefix = prefix();
+    const store = await openRedisStore(REDIS_URL, { keyPrefix });
+    // one turn: one script call, so one log time for all
+    const together = await Promise.all([store.append([draft(0)]), store.append([draft(1), draft(2)])]);
+    expect(together.map((r) => r.positions)).toEqual([[0], [1, 2]]);
+    expect(together[1].time).toBe(together[0].time);
+    expect(together[1].records.map((r) => r.position)).toEqual([1, 2]);
+    const late = store.append([draft(3)]);
+    await store.close();
+    expect((await late).positions).toEqual([3]);
+    await using again = await openRedisStore(REDIS_URL, { keyPrefix });
+    expect(await again.head()).toBe(4);
+  });
+
   it('fromRedis never closes the user client', async () => {
     const keyPrefix = prefix();
     const user = new Redis(REDIS_URL);

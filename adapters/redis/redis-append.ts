@@ -21,15 +21,17 @@ const GROUP_RECORDS = 10_000;
 const GROUP_BYTES = 8 * 1024 * 1024;
 
 /**
- * Group commit for one store handle: while one append script call is in flight, the batches appended
- * meanwhile wait and then go together in the next call, each still atomic and checked against its own
- * expected head, in the order they were appended. An idle store sends a batch at once, so grouping adds
- * no latency; a busy one makes one script call (one Redis round trip and one AOF write) for many
- * batches instead of one each.
+ * Group commit for one store handle: the batches appended during one turn of the event loop go together
+ * in one script call, sent at the end of the turn (`setImmediate`); while a call is in flight, the
+ * batches appended meanwhile wait and go together in the next. Each batch stays atomic and is checked
+ * against its own expected head, in the order they were appended. Waiting for the end of the turn costs
+ * microseconds and gathers what one turn produces (the results of handlers that finished together and
+ * the claims that follow them) into one round trip and one AOF write instead of one each.
  */
 export class AppendQueue {
   readonly #pending: Pending[] = [];
-  #draining = false;
+  #draining: Promise<void> | undefined;
+  #scheduled: NodeJS.Immediate | undefined;
 
   /** `run` sends the APPEND script's ARGV after the segment size (see `APPEND`). */
   constructor(private readonly run: (groups: readonly (string | Buffer)[]) => Promise<unknown>) {}
@@ -39,16 +41,27 @@ export class AppendQueue {
     const bytes = prefixes.reduce((sum, p) => sum + p.length, 0);
     return new Promise((resolve, reject) => {
       this.#pending.push({ expected, prefixes, bytes, resolve, reject });
-      if (!this.#draining) void this.#drain();
+      if (this.#draining === undefined) this.#scheduled ??= setImmediate(() => this.#start());
     });
   }
 
+  /** Sends what waits now, and resolves once every batch submitted so far has its answer. */
+  async flush(): Promise<void> {
+    if (this.#draining === undefined && this.#pending.length > 0) this.#start();
+    await this.#draining;
+  }
+
+  #start(): void {
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    if (this.#pending.length > 0) this.#draining = this.#drain();
+  }
+
   async #drain(): Promise<void> {
-    this.#draining = true;
     try {
       while (this.#pending.length > 0) await this.#send(this.#take());
     } finally {
-      this.#draining = false;
+      this.#draining = undefined;
     }
   }
 

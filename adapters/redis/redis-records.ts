@@ -1,5 +1,4 @@
-import { crc32c } from '@node-rs/crc32';
-import { decodeRecord, encodeRecord, FRAME_HEADER } from '../../engine/codec.js';
+import { decodeRecord, encodeRecord, frameBody as engineFrameBody } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import { RECORD_VERSION, stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
@@ -84,20 +83,22 @@ export function stampedRecord(encoded: EncodedDraft, position: Position, time: n
   return record as LogRecord;
 }
 
-/**
- * Frames stored CBOR bytes exactly as `encodeFrame(record, more)` frames the record:
- * `[length, top bit = more][crc32c][cbor]`.
- */
+/** Frames stored CBOR bytes exactly as `encodeFrame(record, more)` frames the record. */
 export function frameBody(body: Buffer, more: boolean): Buffer {
-  const frame = Buffer.allocUnsafe(FRAME_HEADER + body.length);
-  frame.writeUInt32BE((more ? 0x8000_0000 : 0) + body.length, 0);
-  frame.writeUInt32BE(crc32c(body), 4);
-  body.copy(frame, FRAME_HEADER);
-  return frame;
+  return engineFrameBody(body, more);
 }
 
 /** One stream entry as ioredis returns it with the `…Buffer` commands. */
 export type StreamEntry = [id: Buffer, fields: Buffer[]];
+
+/** {@link RECORD_FIELD} as bytes, to find the field without decoding field names. */
+const RECORD_FIELD_BYTES = Buffer.from(RECORD_FIELD);
+
+function isRecordField(name: Buffer | undefined): boolean {
+  if (name?.length !== RECORD_FIELD_BYTES.length) return false;
+  for (let i = 0; i < name.length; i++) if (name[i] !== RECORD_FIELD_BYTES[i]) return false;
+  return true;
+}
 
 /**
  * The record bytes of an entry.
@@ -106,7 +107,7 @@ export type StreamEntry = [id: Buffer, fields: Buffer[]];
 export function entryBody(entry: StreamEntry, key: string): Buffer {
   const [id, fields] = entry;
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i]?.toString() === RECORD_FIELD) return fields[i + 1] as Buffer;
+    if (isRecordField(fields[i])) return fields[i + 1] as Buffer;
   }
   throw new CorruptRecordError(key, 0, `stream entry ${id.toString()} has no record field`);
 }
@@ -116,10 +117,25 @@ export function entryBody(entry: StreamEntry, key: string): Buffer {
  * @throws CorruptRecordError on undecodable bytes or a record at another position.
  */
 export function decodeEntry(entry: StreamEntry, key: string, expected: Position): LogRecord {
-  const where = `${key} entry ${entry[0].toString()}`;
-  const record = decodeRecord(entryBody(entry, key), where, 0);
+  const body = entryBody(entry, key);
+  let record: LogRecord;
+  try {
+    record = decodeRecord(body, key, 0);
+  } catch {
+    // Followers decode every record of the log, so the entry's name is made only for the error: the
+    // second decode fails the same way, naming it.
+    record = decodeRecord(body, entryName(entry, key), 0);
+  }
   if (record.position !== expected) {
-    throw new CorruptRecordError(where, 0, `expected position ${expected}, found ${record.position}`);
+    throw new CorruptRecordError(
+      entryName(entry, key),
+      0,
+      `expected position ${expected}, found ${record.position}`,
+    );
   }
   return record;
+}
+
+function entryName(entry: StreamEntry, key: string): string {
+  return `${key} entry ${entry[0].toString()}`;
 }

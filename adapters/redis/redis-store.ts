@@ -30,6 +30,22 @@ import {
   type SegmentInfo,
 } from './redis-segments.js';
 
+/**
+ * An append's result whose `records` are decoded on first use: most callers (claims, results,
+ * heartbeats) read only the positions, and decoding costs more than the rest of an append's CPU work.
+ */
+function appended(positions: Position[], time: number, decode: () => LogRecord[]): AppendResult {
+  let records: LogRecord[] | undefined;
+  return {
+    positions,
+    time,
+    get records() {
+      records ??= decode();
+      return records;
+    },
+  };
+}
+
 /** How a {@link RedisStore} is wired; made by `openRedisStore` / `fromRedis`. */
 export interface RedisStoreParts {
   readonly client: Redis;
@@ -50,8 +66,8 @@ export interface RedisStoreParts {
  * and `time`; the script writes both at the end of the bytes, so what Redis stores is exactly
  * `encodeRecord` of the stamped record and exports need no re-encoding. Concurrent appends from any
  * number of processes never conflict or retry (unlike read-head-then-write), a batch of any size
- * costs one round trip, and the batches appended through one handle while a call is in flight go
- * together in the next call (group commit, see `AppendQueue`).
+ * costs one round trip, and the batches appended through one handle in one turn of the event loop, or
+ * while a call is in flight, go together in one call (group commit, see `AppendQueue`).
  *
  * Appends run on the store's command connection; each follower gets its own blocking connection
  * (`client.duplicate()`), which `close()` releases. A store made by `fromRedis` never closes the
@@ -79,8 +95,9 @@ export class RedisStore implements LogStore {
     };
     const keys = [parts.layout.meta, parts.layout.segmentPrefix];
     const segment = String(parts.segmentRecords);
+    // Batches checked in by append() before close() are still sent: close() flushes them.
     this.#appends = new AppendQueue((groups) =>
-      this.#command('append', (c) => runScript(c, APPEND, keys, [segment, ...groups])),
+      this.#command('append', (c) => runScript(c, APPEND, keys, [segment, ...groups]), true),
     );
   }
 
@@ -106,8 +123,8 @@ export class RedisStore implements LogStore {
     );
     const { head, time } = outcome;
     if (outcome.conflict) throw new ConflictError(expected ?? head, head);
-    const records = encoded.map((e, i) => stampedRecord(e, head + i, time));
-    return { positions: records.map((r) => r.position), time, records };
+    const positions = encoded.map((_, i) => head + i);
+    return appended(positions, time, () => encoded.map((e, i) => stampedRecord(e, head + i, time)));
   }
 
   /** {@inheritDoc LogStore.replicate} */
@@ -218,9 +235,12 @@ export class RedisStore implements LogStore {
 
   async #shutdown(): Promise<void> {
     this.#closing.abort();
+    // Appends made before close() are sent now and get their answer (our connection fails fast, so
+    // this is short); a user's client answers them too, though we do not wait for it.
+    const appends = this.#appends.flush();
     await Promise.allSettled([...this.#followers].map(release));
     if (!this.#parts.owned) return;
-    // Appends already sent get their answer (our connection fails fast, so this is short).
+    await appends;
     await Promise.allSettled([...this.#inflight]);
     await release(this.#parts.client);
   }
@@ -241,8 +261,8 @@ export class RedisStore implements LogStore {
     };
   }
 
-  async #command<T>(what: string, run: (client: Redis) => Promise<T>): Promise<T> {
-    this.#check();
+  async #command<T>(what: string, run: (client: Redis) => Promise<T>, closing = false): Promise<T> {
+    if (!closing) this.#check();
     const { client } = this.#parts;
     if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') {
       throw new UnavailableError(`${what} failed: Redis at ${this.url} is unavailable (${client.status})`);

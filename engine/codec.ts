@@ -4,7 +4,8 @@ import { CorruptRecordError } from './errors.js';
 import type { LogRecord } from './records.js';
 
 /**
- * Frames: `[u32 length][u32 crc32c][cbor bytes]`, big-endian, the CRC taken over the CBOR bytes.
+ * Frames: `[u32 length][u32 crc32c][cbor bytes]`, big-endian, the CRC taken over the length word and the
+ * CBOR bytes.
  * The length word's top bit marks "more frames of this batch follow": a batch is visible only once its
  * last frame (top bit clear) is complete, which makes a batch append atomic for readers and after a
  * crash. The same bytes are written by every store that keeps bytes (filesystem segments, exports).
@@ -27,12 +28,23 @@ export function encodeRecord(record: LogRecord): Buffer {
 
 /** One framed record; `more` marks that further frames of the same batch follow it. */
 export function encodeFrame(record: LogRecord, more = false): Buffer {
-  const body = encoder.encode(record);
+  return frameBody(encoder.encode(record), more);
+}
+
+/**
+ * Frames CBOR bytes. The CRC covers the length word too, so a flipped "more" bit (which would merge or
+ * split batches) is caught like any other damage.
+ */
+export function frameBody(body: Uint8Array, more = false): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER + body.length);
   frame.writeUInt32BE((more ? MORE : 0) + body.length, 0);
-  frame.writeUInt32BE(crc32c(body), 4);
-  body.copy(frame, FRAME_HEADER);
+  frame.writeUInt32BE(frameCrc(frame, body), 4);
+  frame.set(body, FRAME_HEADER);
   return frame;
+}
+
+function frameCrc(header: Buffer, body: Uint8Array): number {
+  return crc32c(body, crc32c(header.subarray(0, 4)));
 }
 
 /** Frames one batch into one buffer, for one write: every frame but the last carries the "more" bit. */
@@ -115,7 +127,7 @@ export function* scanFrames(buf: Buffer, segment: string, base = 0, start = 0): 
       return;
     }
     const body = buf.subarray(at + FRAME_HEADER, end);
-    if (crc32c(body) !== buf.readUInt32BE(at + 4)) {
+    if (frameCrc(buf.subarray(at), body) !== buf.readUInt32BE(at + 4)) {
       throw new CorruptRecordError(segment, base + at, 'CRC mismatch');
     }
     const record = decodeRecord(body, segment, base + at);

@@ -189,6 +189,7 @@ export class FileStore implements LogStore {
     this.#closing.abort();
     this.#watcher?.close();
     await this.#flushing;
+    await this.#syncing;
     this.writer.close();
   }
 
@@ -199,30 +200,45 @@ export class FileStore implements LogStore {
   /** Writes what is queued: group commit for `batch`/`never`, one batch per write for `always`. */
   async #flushLoop(): Promise<void> {
     await nextTurn(); // let appends made in the same turn join this write
+    const always = this.options.durability === 'always';
     while (this.#queue.length > 0) {
-      const take = this.options.durability === 'always' ? this.#queue.splice(0, 1) : this.#queue.splice(0);
+      const take = always ? this.#queue.splice(0, 1) : this.#queue.splice(0);
       try {
         const outcomes = await this.#locked(() => this.writer.write(take.map((w) => w.batch)));
         this.#notify();
-        // Unsynced batches resolve now; the others once the fsync covering them is done.
-        const synced = this.options.durability !== 'never' && take.some((w) => w.sync);
+        // Unsynced batches resolve now; the others once an fsync that started after their write is done.
         take.forEach((w, i) => {
-          if (!synced || !w.sync) settle(w, outcomes[i] as BatchOutcome);
+          const outcome = outcomes[i] as BatchOutcome;
+          if (this.options.durability === 'never' || !w.sync || !outcome.ok) settle(w, outcome);
+          else this.#unsynced.push({ w, outcome });
         });
-        if (synced) {
-          await this.writer.sync();
-          take.forEach((w, i) => {
-            if (w.sync) settle(w, outcomes[i] as BatchOutcome);
-          });
-        }
+        if (this.#unsynced.length > 0) this.#syncing ??= this.#syncLoop(); // starts with an await
+        // `always` writes one append at a time; `batch` goes on writing while the fsync runs.
+        if (always) await this.#syncing;
       } catch (e) {
-        const error = isEventyError(e)
-          ? e
-          : new UnavailableError(`cannot append to ${this.dir}: ${(e as Error).message}`, { cause: e });
+        const error = appendError(this.dir, e);
         for (const w of take) w.reject(error);
       }
     }
     this.#flushing = undefined;
+  }
+
+  /** Written batches waiting for an fsync, and the loop that runs one fsync at a time for them. */
+  #unsynced: { w: Waiting; outcome: BatchOutcome }[] = [];
+  #syncing: Promise<void> | undefined;
+
+  async #syncLoop(): Promise<void> {
+    while (this.#unsynced.length > 0) {
+      const take = this.#unsynced.splice(0);
+      try {
+        await this.writer.sync();
+        for (const t of take) settle(t.w, t.outcome);
+      } catch (e) {
+        const error = appendError(this.dir, e);
+        for (const t of take) t.w.reject(error);
+      }
+    }
+    this.#syncing = undefined;
   }
 
   async #locked<T>(fn: () => T): Promise<T> {
@@ -255,6 +271,11 @@ export class FileStore implements LogStore {
   #check(): void {
     if (this.#closed) throw new ClosedError(`store ${this.url}`);
   }
+}
+
+function appendError(dir: string, e: unknown): Error {
+  if (isEventyError(e)) return e;
+  return new UnavailableError(`cannot append to ${dir}: ${(e as Error).message}`, { cause: e });
 }
 
 function settle(w: Waiting, outcome: BatchOutcome): void {

@@ -1,5 +1,6 @@
 // A benchmark worker process: hosts one competing subscriber with a trivial handler and reports the
-// publish → handler-start latencies (from a high-resolution send time in the payload) over IPC.
+// publish → handler-start latencies (from a high-resolution send time in the payload) and its CPU time
+// over IPC. argv: storeUrl (any store: file:…, redis://…) concurrency
 import { createQueueManager } from '../index.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
@@ -24,9 +25,16 @@ process.on('message', (msg: { type: string }) => {
       latencies: latencies.splice(0),
       handled,
       rss: process.memoryUsage().rss,
+      cpu: cpuMs(),
     });
   } else if (msg.type === 'stop') {
     void manager.close().then(() => process.exit(0));
   }
 });
 process.send?.({ type: 'ready' });
+
+/** CPU time (user + system) this process used so far, in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}

@@ -1,0 +1,188 @@
+// One benchmark case per system, all on the same Redis and each under its own key prefix (deleted after):
+// a throughput phase (publish `events` as fast as possible in batches of 500, time until every one is
+// done) and a latency phase (a paced stream at `rate` per second; publish → handler-start latencies).
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createQueueManager } from '../index.js';
+import { cpuMs, now, paced, until, Workers, type Report } from './redis-procs.js';
+
+/** What every case is given. */
+export interface CaseSetup {
+  /** Redis URL without a query. */
+  readonly url: string;
+  readonly workers: number;
+  readonly concurrency: number;
+  readonly events: number;
+  readonly rate: number;
+  readonly seconds: number;
+}
+
+/** What every case measures. */
+export interface CaseResult {
+  readonly eventsPerSecond: number;
+  /** CPU per event of the throughput phase, in µs: the publishing process, all workers, Redis. */
+  readonly cpu: { readonly publisher: number; readonly workers: number; readonly redis: number };
+  /** Sorted publish → handler-start latencies of the paced phase, in ms. */
+  readonly latencies: number[];
+}
+
+/** How one case publishes and sees progress. */
+interface Driver {
+  /** Publishes `n` events at once (one batch). */
+  publishBatch(n: number): Promise<void>;
+  /** Publishes one event, not awaited. */
+  publishOne(): void;
+  /** Events done so far (result recorded, job completed, entry acked). */
+  done(): number;
+}
+
+const BATCH = 500;
+
+function batches(events: number): number[] {
+  return Array.from({ length: Math.ceil(events / BATCH) }, (_, i) => Math.min(BATCH, events - i * BATCH));
+}
+
+function latencies(reports: readonly Report[]): number[] {
+  return reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+}
+
+/** CPU time of this process, the workers and the Redis server so far, in ms. */
+async function cpuNow(workers: Workers, redis: Redis): Promise<CaseResult['cpu']> {
+  const [reports, info] = await Promise.all([workers.reports(), redis.info('cpu')]);
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return {
+    publisher: cpuMs(),
+    workers: reports.reduce((sum, r) => sum + r.cpu, 0),
+    redis: (field('used_cpu_user') + field('used_cpu_sys')) * 1000,
+  };
+}
+
+/** The two phases of a case: throughput, then latency at a paced rate. */
+async function measure(s: CaseSetup, workers: Workers, redis: Redis, d: Driver): Promise<CaseResult> {
+  const before = await cpuNow(workers, redis);
+  const t0 = now();
+  for (const n of batches(s.events)) await d.publishBatch(n);
+  await until(() => d.done() >= s.events);
+  const eventsPerSecond = s.events / ((now() - t0) / 1000);
+  const after = await cpuNow(workers, redis); // also drops the throughput phase's latencies
+  const perEvent = (ms: number): number => (ms * 1000) / s.events;
+  const cpu = {
+    publisher: perEvent(after.publisher - before.publisher),
+    workers: perEvent(after.workers - before.workers),
+    redis: perEvent(after.redis - before.redis),
+  };
+  const count = await paced(s.rate, s.seconds, () => d.publishOne());
+  await until(() => d.done() >= s.events + count);
+  return { eventsPerSecond, cpu, latencies: latencies(await workers.reports()) };
+}
+
+/** A key prefix of this run; {@link deletePrefix} removes it. */
+export function benchPrefix(system: string): string {
+  return `eventy-bench-${system}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Deletes the keys under `<prefix>:` (SCAN + UNLINK), never anything else. */
+export async function deletePrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
+/** Eventy on Redis: the public API, workers as in bench/queue.ts (bench/queue-worker.ts). */
+export async function eventyCase(s: CaseSetup): Promise<CaseResult> {
+  const prefix = benchPrefix('eventy');
+  const store = new URL(s.url);
+  store.searchParams.set('prefix', prefix);
+  const m = await createQueueManager({ store: store.toString(), handleSignals: false });
+  const redis = new Redis(s.url);
+  let workers: Workers | undefined;
+  try {
+    const q = m.queue<{ sentAt: number }>('bench');
+    workers = await Workers.start('./queue-worker.js', [store.toString(), String(s.concurrency)], s.workers);
+    return await measure(s, workers, redis, {
+      publishBatch: async (n) => {
+        await q.publishMany(Array.from({ length: n }, () => ({ sentAt: now() })));
+      },
+      publishOne: () => void q.publish({ sentAt: now() }),
+      // every process folds the whole log: the publisher's view counts every worker's results
+      done: () => m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0,
+    });
+  } finally {
+    await workers?.stop();
+    await m.close();
+    await redis.quit();
+    await deletePrefix(s.url, prefix);
+  }
+}
+
+/** BullMQ: `addBulk` to publish, `Worker`s with jobs removed on completion, no QueueEvents. */
+export async function bullmqCase(s: CaseSetup): Promise<CaseResult> {
+  const prefix = benchPrefix('bullmq');
+  const queue = new Queue<{ sentAt: number }>('bench', {
+    connection: { url: s.url, maxRetriesPerRequest: null },
+    prefix,
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+  });
+  const redis = new Redis(s.url);
+  let workers: Workers | undefined;
+  try {
+    await queue.waitUntilReady();
+    workers = await Workers.start(
+      './redis-bullmq-worker.js',
+      [s.url, prefix, String(s.concurrency)],
+      s.workers,
+    );
+    const w = workers;
+    return await measure(s, w, redis, {
+      publishBatch: async (n) => {
+        await queue.addBulk(Array.from({ length: n }, () => ({ name: 'job', data: { sentAt: now() } })));
+      },
+      publishOne: () => void queue.add('job', { sentAt: now() }),
+      done: () => w.done,
+    });
+  } finally {
+    await workers?.stop();
+    await queue.close();
+    await redis.quit();
+    await deletePrefix(s.url, prefix);
+  }
+}
+
+/** The raw ceiling: pipelined XADD to publish, XREADGROUP + XACK consumers (bench/redis-streams-worker.ts). */
+export async function streamsCase(s: CaseSetup): Promise<CaseResult> {
+  const prefix = benchPrefix('streams');
+  const key = `${prefix}:{bench}:events`;
+  const redis = new Redis(s.url);
+  let workers: Workers | undefined;
+  try {
+    await redis.xgroup('CREATE', key, 'bench', '$', 'MKSTREAM');
+    workers = await Workers.start(
+      './redis-streams-worker.js',
+      [s.url, key, 'bench', String(s.concurrency)],
+      s.workers,
+    );
+    const w = workers;
+    return await measure(s, w, redis, {
+      publishBatch: async (n) => {
+        const pipeline = redis.pipeline();
+        for (let i = 0; i < n; i++) pipeline.xadd(key, '*', 'd', JSON.stringify({ sentAt: now() }));
+        await pipeline.exec();
+      },
+      publishOne: () => void redis.xadd(key, '*', 'd', JSON.stringify({ sentAt: now() })),
+      done: () => w.done,
+    });
+  } finally {
+    await workers?.stop();
+    await redis.quit();
+    await deletePrefix(s.url, prefix);
+  }
+}

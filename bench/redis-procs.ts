@@ -1,0 +1,175 @@
+// Worker processes of the Redis benchmark and the IPC they speak (the same as bench/queue-worker.ts):
+// the worker sends `ready`, answers `report` with its latencies, and exits on `stop`. Workers that cannot
+// see each other's progress (BullMQ, raw streams) also send `progress` with how many events they
+// finished, at most every few milliseconds.
+import { fork, type ChildProcess } from 'node:child_process';
+
+/** High-resolution wall-clock time in ms, comparable across processes of one machine. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+/** What a worker answers to `report`: the publish → handler-start latencies since the last report. */
+export interface Report {
+  readonly type: 'report';
+  readonly latencies: number[];
+  readonly handled: number;
+  readonly rss: number;
+  /** CPU time (user + system) the worker used so far, in ms. */
+  readonly cpu: number;
+}
+
+interface Message {
+  readonly type: string;
+  readonly done?: number;
+}
+
+/** Worker processes of one benchmark case, forked from compiled files next to this one. */
+export class Workers {
+  readonly #children: ChildProcess[] = [];
+  readonly #done = new Map<ChildProcess, number>();
+
+  /** Forks `count` workers of `file` (relative to this file) with `args` and waits until all are ready. */
+  static async start(file: string, args: readonly string[], count: number): Promise<Workers> {
+    const workers = new Workers();
+    const path = new URL(file, import.meta.url).pathname;
+    const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
+    await Promise.all(
+      Array.from({ length: count }, () => {
+        const child = fork(path, [...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+        workers.#children.push(child);
+        child.on('message', (m: Message) => {
+          if (m.type === 'progress') workers.#done.set(child, m.done ?? 0);
+        });
+        return new Promise<void>((resolve, reject) => {
+          const onMessage = (m: Message): void => {
+            if (m.type !== 'ready') return;
+            child.off('message', onMessage);
+            resolve();
+          };
+          child.on('message', onMessage);
+          child.once('exit', (code) => reject(new Error(`${file} exited with ${String(code)} before ready`)));
+        });
+      }),
+    );
+    return workers;
+  }
+
+  /** Events finished by all workers together, as they last told (workers that send `progress`). */
+  get done(): number {
+    let sum = 0;
+    for (const n of this.#done.values()) sum += n;
+    return sum;
+  }
+
+  /** Collects (and clears) every worker's latencies. */
+  async reports(): Promise<Report[]> {
+    return Promise.all(
+      this.#children.map(
+        (child) =>
+          new Promise<Report>((resolve) => {
+            const onMessage = (m: Message): void => {
+              if (m.type !== 'report') return;
+              child.off('message', onMessage);
+              resolve(m as unknown as Report);
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'report' });
+          }),
+      ),
+    );
+  }
+
+  /** Asks every worker to stop and waits until all exited. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.#children.map(
+        (c) =>
+          new Promise((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve(null);
+            c.once('exit', resolve);
+            c.send({ type: 'stop' });
+          }),
+      ),
+    );
+  }
+}
+
+/** Resolves once `check()` holds, looking every 2 ms. */
+export async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+/**
+ * The worker side: counts handled and finished events, answers `report`, stops on `stop`, and sends
+ * `progress` (at most every 5 ms) when `progress` is set.
+ */
+export function serveWorker(stop: () => Promise<void>, progress: boolean): WorkerSide {
+  const side = new WorkerSide();
+  let sent = 0;
+  const timer = progress
+    ? setInterval(() => {
+        if (side.done === sent) return;
+        sent = side.done;
+        process.send?.({ type: 'progress', done: sent });
+      }, 5)
+    : undefined;
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'report') {
+      const report: Report = {
+        type: 'report',
+        latencies: side.latencies.splice(0),
+        handled: side.handled,
+        rss: process.memoryUsage().rss,
+        cpu: cpuMs(),
+      };
+      process.send?.(report);
+    } else if (msg.type === 'stop') {
+      clearInterval(timer);
+      void stop().then(() => process.exit(0));
+    }
+  });
+  return side;
+}
+
+/** Counters of one worker process. */
+export class WorkerSide {
+  readonly latencies: number[] = [];
+  handled = 0;
+  done = 0;
+
+  /** Call at handler start with the payload's send time. */
+  started(sentAt: number): void {
+    this.latencies.push(now() - sentAt);
+    this.handled++;
+  }
+
+  ready(): void {
+    process.send?.({ type: 'ready' });
+  }
+}
+
+/** CPU time (user + system) this process used so far, in ms. */
+export function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** The `p` quantile of sorted values (NaN when empty). */
+export function quantile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+}
+
+/**
+ * Calls `send(i)` at `rate` per second for `seconds`, on schedule (a busy wait on setImmediate, as in
+ * bench/queue.ts: timers are too coarse for 1 ms steps). Sends are not awaited, as in production.
+ */
+export async function paced(rate: number, seconds: number, send: (i: number) => void): Promise<number> {
+  const count = Math.round(rate * seconds);
+  const start = now();
+  for (let i = 0; i < count; i++) {
+    const due = start + (i * 1000) / rate;
+    while (now() < due) await new Promise((resolve) => setImmediate(resolve));
+    send(i);
+  }
+  return count;
+}

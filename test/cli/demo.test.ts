@@ -38,7 +38,10 @@ describe('eventy demo', () => {
     // The log stays, and the other commands read it.
     const records = await readAll(store.url);
     expect(records.filter((r) => r.type === 'event.published')).toHaveLength(150);
-    expect(records.filter((r) => r.type === 'worker.left')).toHaveLength(2);
+    // Every worker that joined left cleanly (one may never have joined if the other did all the work).
+    const joined = records.filter((r) => r.type === 'worker.joined').length;
+    expect(joined).toBeGreaterThanOrEqual(1);
+    expect(records.filter((r) => r.type === 'worker.left')).toHaveLength(joined);
     const subs = await cli.json<{ rows: { name: string; done: number; depth: number; dead: number }[] }>([
       'replay',
       '--view',

@@ -22,12 +22,18 @@ function newestSource(dir: string): number {
 }
 
 /**
- * Builds the package when the CLI is missing or older than its sources (`npm test` builds first, so
+ * Builds the package when the CLI is missing or older than the sources (`npm test` builds first, so
  * this is for running one file with `npx vitest`). A lock directory keeps parallel test files from
  * building at once.
  */
 export function ensureBuilt(): void {
-  const fresh = (): boolean => existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSource(join(root, 'cli'));
+  // Tests write logs with the sources and the CLI reads them with the build: both must agree.
+  const sources = (): number =>
+    Math.max(
+      statSync(join(root, 'index.ts')).mtimeMs,
+      ...['cli', 'engine', 'projections', 'adapters'].map((d) => newestSource(join(root, d))),
+    );
+  const fresh = (): boolean => existsSync(MAIN) && statSync(MAIN).mtimeMs >= sources();
   if (fresh()) return;
   const lock = join(root, 'dist/.cli-test-build.lock');
   mkdirSync(join(root, 'dist'), { recursive: true });

@@ -9,7 +9,7 @@ import { DEMO_QUEUE, demoTasks, type DemoTask } from '../demo-worker.js';
 import { colourEnabled, formatCount, formatDuration, painter, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
 import { checkSharedStore } from '../store.js';
-import { Supervisor, type SupervisorOutcome } from '../supervisor.js';
+import { Supervisor } from '../supervisor.js';
 
 interface DemoOptions {
   store: string;
@@ -99,7 +99,7 @@ async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
         error: reject,
       });
     });
-    const outcome = await runWorkers(ctx, o, tally, progress, say);
+    const outcome = await runWorkers(ctx, o, tally, progress, say).finally(() => tally.end());
     const summary = summarise(o, manager, tally, correlationId, firstPosition, publishedAt, outcome.slots);
     if (o.json) await writeLine(ctx.stdout, toJson(summary));
     else for (const line of render(summary, paint)) await writeLine(ctx.stdout, line);
@@ -117,6 +117,14 @@ async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
 class Tally {
   readonly done = new Map<string, string>(); // event id → worker id
   retried = 0;
+  /** Set once the demo stops watching; {@link onEnd} clears its progress bar. */
+  ended = false;
+  onEnd: (() => void) | undefined;
+
+  end(): void {
+    this.ended = true;
+    this.onEnd?.();
+  }
   /** A task that failed once: the most telling one to inspect. */
   retriedId: string | undefined;
   lastTime = 0;
@@ -136,14 +144,16 @@ class Tally {
   }
 }
 
+type Slots = Map<string, { slot: number; pid: number }>;
+
 async function runWorkers(
   ctx: CliContext,
   o: DemoOptions,
   tally: Tally,
   finished: Promise<void>,
   say: (line: string) => Promise<void>,
-): Promise<{ interrupted: boolean; slots: Map<string, { slot: number; pid: number }> }> {
-  const slots = new Map<string, { slot: number; pid: number }>();
+): Promise<{ interrupted: boolean; slots: Slots }> {
+  const slots: Slots = new Map();
   const supervisor = new Supervisor({
     execArgv: ctx.execArgv,
     entry: ctx.entry,
@@ -160,47 +170,53 @@ async function runWorkers(
   ctx.onForce(() => supervisor.kill());
   await say(`started ${o.processes} worker processes (concurrency ${o.concurrency} each); Ctrl-C stops them`);
   supervisor.start();
+  const why = await Promise.race([
+    finished.then(() => 'done' as const),
+    watch(ctx, o, tally),
+    new Promise<'signal'>((resolve) =>
+      ctx.signal.addEventListener('abort', () => resolve('signal'), { once: true }),
+    ),
+    supervisor.done,
+  ]);
+  tally.end();
+  if (why === 'done' || why === 'signal') {
+    await say(
+      why === 'done' ? 'all tasks done; stopping the worker processes' : 'stopping the worker processes',
+    );
+    await supervisor.stop();
+    return { interrupted: why === 'signal', slots };
+  }
+  await supervisor.stop();
+  if (why === 'stalled') {
+    throw new Error(
+      `no task finished for ${o.timeout}s (${formatCount(tally.done.size)} of ${formatCount(o.count)} done)`,
+    );
+  }
+  throw new Error(why.failures[0] ?? 'every worker process ended before the tasks were done');
+}
+
+/** Draws the progress bar; resolves `stalled` when no task finished for `--timeout` seconds. */
+function watch(ctx: CliContext, o: DemoOptions, tally: Tally): Promise<'stalled'> {
   const bar = progressBar(ctx.stderr, 'demo', 'tasks', o.count);
   let lastDone = -1;
-  let stalled = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const watchdog = new Promise<'stalled'>((resolve) => {
-    timer = setInterval(() => {
-      bar.update(tally.done.size);
-      if (tally.done.size === lastDone) stalled += 250;
-      else [lastDone, stalled] = [tally.done.size, 0];
-      if (stalled >= o.timeout * 1000) resolve('stalled');
+  let since = Date.now();
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const done = tally.done.size;
+      bar.update(done);
+      if (done !== lastDone) [lastDone, since] = [done, Date.now()];
+      const over = done === o.count || ctx.signal.aborted || tally.ended;
+      const stalled = Date.now() - since >= o.timeout * 1000;
+      if (!over && !stalled) return;
+      clearInterval(timer);
+      bar.done();
+      if (stalled && !over) resolve('stalled');
     }, 250);
+    tally.onEnd = () => {
+      clearInterval(timer);
+      bar.done();
+    };
   });
-  const stopped = new Promise<'signal'>((resolve) =>
-    ctx.signal.addEventListener('abort', () => resolve('signal'), { once: true }),
-  );
-  try {
-    const why = await Promise.race([
-      finished.then(() => 'done' as const),
-      watchdog,
-      stopped,
-      supervisor.done.then((x: SupervisorOutcome) => x),
-    ]);
-    bar.update(tally.done.size);
-    bar.done();
-    if (why === 'done' || why === 'signal') {
-      await say(
-        why === 'done' ? 'all tasks done; stopping the worker processes' : 'stopping the worker processes',
-      );
-      await supervisor.stop();
-      return { interrupted: why === 'signal', slots };
-    }
-    await supervisor.stop();
-    if (why === 'stalled')
-      throw new Error(
-        `no task finished for ${o.timeout}s (${formatCount(tally.done.size)} of ${formatCount(o.count)} done)`,
-      );
-    throw new Error(why.failures[0] ?? 'every worker process ended before the tasks were done');
-  } finally {
-    clearInterval(timer);
-    bar.done();
-  }
 }
 
 function summarise(

@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { claimsFold, isKnownRecord, type ClaimsState, type KnownRecord, type RecordOf } from '../../index.js';
+import {
+  claimsFold,
+  isKnownRecord,
+  type ClaimsState,
+  type KnownRecord,
+  type LogStore,
+  type RecordOf,
+} from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -54,21 +61,64 @@ Examples:
     .action((id: string, o: InspectOptions) => inspect(ctx, id, o));
 }
 
+/** An event found by id (prefix) with every record about it and its related events. */
+interface Found {
+  readonly records: KnownRecord[];
+  readonly correlation: string;
+  readonly children: Map<string, Child>;
+}
+
+/** What one pass over the log found. */
+interface Scan {
+  readonly found: Map<string, Found>;
+  /** Fenced results (by position). */
+  readonly rejected: ReadonlySet<number>;
+  /** Claims of a found event that lost the race (by position). */
+  readonly lost: ReadonlySet<number>;
+}
+
 async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<void> {
   if (id.length < 6)
     throw new UsageError(`event id must have at least 6 characters, got: ${JSON.stringify(id)}`);
-  await withExistingStore(o.store, async (store) => {
-    const head = await store.head();
-    const claims = claimsFold.initial();
-    const bar = progressBar(ctx.stderr, 'inspect', 'records', head);
-    // Candidates by id prefix, each with its records; the tree holds their ids and their descendants'.
-    const found = new Map<
-      string,
-      { records: KnownRecord[]; correlation: string; children: Map<string, Child> }
-    >();
-    const treeOf = new Map<string, string>(); // descendant event id → candidate id
-    const rejected = claims.rejected;
-    const lost = new Set<number>(); // claims of the inspected event that lost the race
+  const { found, rejected, lost } = await withExistingStore(o.store, (store) => scan(ctx, store, id));
+  const chosen = found.get(id) ?? (found.size === 1 ? [...found.values()][0] : undefined);
+  if (!chosen) {
+    if (found.size === 0) throw new Error(`event not found: ${id}`);
+    const some = [...found.keys()].slice(0, 5).join(', ');
+    throw new UsageError(`event id prefix ${id} is ambiguous: ${some}${found.size > 5 ? ', …' : ''}`);
+  }
+  const children = [...chosen.children.values()];
+  if (o.json) {
+    const records = chosen.records.map((r) =>
+      r.type === 'result.recorded'
+        ? { ...r, accepted: !rejected.has(r.position) }
+        : r.type === 'claim.acquired'
+          ? { ...r, won: !lost.has(r.position) }
+          : r,
+    );
+    const related = children.map((c) => ({ relation: c.relation, event: c.event, outcome: c.outcome }));
+    await writeLine(ctx.stdout, toJson({ event: chosen.records[0], records, children: related }));
+    return;
+  }
+  const paint = painter(colourEnabled(ctx.stdout, ctx.env));
+  const notes = new Map<number, string>();
+  for (const p of lost) notes.set(p, 'lost: another claim held the event or it was finished');
+  for (const r of chosen.records)
+    if (rejected.has(r.position)) notes.set(r.position, 'fenced: the lease was lost');
+  const lines = [...timeline(chosen.records, notes, rejected, paint), ...related(children, paint)];
+  for (const line of lines) await writeLine(ctx.stdout, line);
+}
+
+/** Reads the log once, folding claims (to judge claims and results) and collecting what concerns `id`. */
+async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan> {
+  const head = await store.head();
+  const claims = claimsFold.initial();
+  const bar = progressBar(ctx.stderr, 'inspect', 'records', head);
+  // Candidates by id prefix, each with its records; treeOf maps their descendants to them.
+  const found = new Map<string, Found>();
+  const treeOf = new Map<string, string>();
+  const lost = new Set<number>();
+  try {
     for await (const r of store.read({ to: head, signal: ctx.signal })) {
       claimsFold.evolve(claims, r);
       if (r.position % 16_384 === 0) bar.update(r.position);
@@ -77,64 +127,23 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
       if (own) {
         if (r.type === 'claim.acquired' && !won(claims, r)) lost.add(r.position);
         own.records.push(r);
-        continue;
-      }
-      if (r.type === 'event.published') {
-        if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
-          found.set(r.eventId, {
-            records: [r],
-            correlation: r.headers.correlationId ?? r.eventId,
-            children: new Map(),
-          });
-          continue;
-        }
-        linkChild(r, found, treeOf);
+      } else if (r.type !== 'event.published') {
+        noteOutcome(r, found, treeOf, claims.rejected);
+      } else if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
+        const correlation = r.headers.correlationId ?? r.eventId;
+        found.set(r.eventId, { records: [r], correlation, children: new Map() });
       } else {
-        noteOutcome(r, found, treeOf, rejected);
+        linkChild(r, found, treeOf);
       }
     }
+  } finally {
     bar.done();
-    const chosen = found.get(id) ?? (found.size === 1 ? [...found.values()][0] : undefined);
-    if (!chosen) {
-      if (found.size === 0) throw new Error(`event not found: ${id}`);
-      throw new UsageError(
-        `event id prefix ${id} is ambiguous: ${[...found.keys()].slice(0, 5).join(', ')}${found.size > 5 ? ', …' : ''}`,
-      );
-    }
-    const children = [...chosen.children.values()];
-    if (o.json) {
-      await writeLine(
-        ctx.stdout,
-        toJson({
-          event: chosen.records[0],
-          records: chosen.records.map((r) =>
-            r.type === 'result.recorded'
-              ? { ...r, accepted: !rejected.has(r.position) }
-              : r.type === 'claim.acquired'
-                ? { ...r, won: !lost.has(r.position) }
-                : r,
-          ),
-          children: children.map((c) => ({ relation: c.relation, event: c.event, outcome: c.outcome })),
-        }),
-      );
-      return;
-    }
-    const paint = painter(colourEnabled(ctx.stdout, ctx.env));
-    const notes = new Map<number, string>();
-    for (const p of lost) notes.set(p, 'lost: another claim held the event or it was finished');
-    for (const r of chosen.records)
-      if (rejected.has(r.position)) notes.set(r.position, 'fenced: the lease was lost');
-    const lines = [...timeline(chosen.records, notes, rejected, paint), ...related(children, paint)];
-    for (const line of lines) await writeLine(ctx.stdout, line);
-  });
+  }
+  return { found, rejected: claims.rejected, lost };
 }
 
 /** Adds an event to a candidate's tree when it was caused by a member, or shares the correlation id. */
-function linkChild(
-  r: EventRecord,
-  found: Map<string, { correlation: string; children: Map<string, Child> }>,
-  treeOf: Map<string, string>,
-): void {
+function linkChild(r: EventRecord, found: Map<string, Found>, treeOf: Map<string, string>): void {
   const cause = r.headers.causationId;
   const root = cause === undefined ? undefined : found.has(cause) ? cause : treeOf.get(cause);
   if (root !== undefined) {

@@ -35,15 +35,26 @@ export function workerCommand(program: Command, ctx: CliContext): void {
     .action((module: string, o: WorkerOptions) => worker(ctx, module, o));
 }
 
+const DEFAULT_DRAIN_MS = 10_000;
+/** Beyond the drain, how long closing may take before the worker gives up on a clean exit. */
+const CLOSE_GRACE_MS = 5000;
+
 async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promise<void> {
   const setup = await load(ctx, module);
-  // A store that cannot be reached is worth retrying: this fails with exit 1 and is restarted.
-  const manager = await createQueueManager({
+  // A store that cannot be reached is worth retrying: this fails with exit 1 and is restarted. A stop
+  // asked for meanwhile wins: opening a log can take long, and the process must not outlive its stop.
+  const opening = createQueueManager({
     store: o.store,
     handleSignals: false,
-    signal: ctx.signal,
     ...(o.drainTimeout !== undefined ? { shutdownTimeout: o.drainTimeout } : {}),
   });
+  const manager = await unlessAborted(opening, ctx.signal);
+  if (manager === undefined) {
+    void opening.then((m) => m.close()).catch(() => undefined);
+    return;
+  }
+  const closeLimit = (o.drainTimeout ?? DEFAULT_DRAIN_MS) + CLOSE_GRACE_MS;
+  const close = (): Promise<void> => withDeadline(manager.close(), closeLimit, 'closing the worker');
   try {
     const defaults = o.concurrency !== undefined ? { concurrency: o.concurrency } : {};
     await setup(withSubscribeDefaults(manager, defaults), {
@@ -52,13 +63,42 @@ async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promis
       signal: ctx.signal,
     });
   } catch (e) {
-    await manager.close();
+    await close();
     if (ctx.signal.aborted) return;
     throw failed(ctx, module, e);
   }
   ctx.send?.({ type: 'ready', workerId: manager.workerId, pid: process.pid } satisfies WorkerMessage);
-  await untilAborted(ctx.signal);
-  await manager.close();
+  // Runs until asked to stop, or until the log cannot be followed any more (exit 1: restarted).
+  let broken: unknown;
+  const watch = manager.records$().subscribe({ error: (e: unknown) => (broken = e) });
+  const failure = new Promise<void>((resolve) => watch.add(() => resolve()));
+  await Promise.race([untilAborted(ctx.signal), failure]);
+  watch.unsubscribe();
+  await close();
+  if (broken !== undefined) throw broken instanceof Error ? broken : new Error(describeError(broken));
+}
+
+/** The promise's value, or undefined as soon as the signal aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const stop = (): void => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}
+
+/** Waits for `promise` at most `ms`, then fails naming `what`. */
+async function withDeadline(promise: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Imports the module and returns its default export; a module that cannot be used is not retried. */

@@ -1,12 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeDraft, PLACEHOLDER_TAIL, stampedRecord } from '../adapters/redis/redis-records.js';
+import {
+  draftPrefix,
+  encodeDraft,
+  PLACEHOLDER_TAIL,
+  stampedRecord,
+} from '../adapters/redis/redis-records.js';
 import { encodeRecord } from '../engine/codec.js';
 import { stamp, type RecordDraft } from '../engine/records.js';
 
 // What the append script stores for position 0 and time 0 must be the bytes of the stamped record.
 function stored(draft: RecordDraft): Buffer {
-  return Buffer.concat([encodeDraft(draft).prefix, PLACEHOLDER_TAIL]);
+  return Buffer.concat([draftPrefix(encodeDraft(draft)), PLACEHOLDER_TAIL]);
 }
 
 function withKeys(count: number): RecordDraft {

@@ -1,4 +1,5 @@
 import type { Position } from '../../engine/position.js';
+import { packBatches, type EncodedDraft, type PackedBatch } from './redis-records.js';
 import { integers } from './redis-scripts.js';
 
 /** A batch's outcome in a grouped append: appended at `head`, or a conflict with the log's `head`. */
@@ -8,9 +9,7 @@ export interface BatchOutcome {
   readonly time: number;
 }
 
-interface Pending {
-  readonly expected: string;
-  readonly prefixes: readonly Buffer[];
+interface Pending extends PackedBatch {
   readonly bytes: number;
   resolve(outcome: BatchOutcome): void;
   reject(error: unknown): void;
@@ -33,14 +32,15 @@ export class AppendQueue {
   #draining: Promise<void> | undefined;
   #scheduled: NodeJS.Immediate | undefined;
 
-  /** `run` sends the APPEND script's ARGV after the segment size (see `APPEND`). */
-  constructor(private readonly run: (groups: readonly (string | Buffer)[]) => Promise<unknown>) {}
+  /** `run` sends the APPEND script's batches argument (see `APPEND` and `packBatches`). */
+  constructor(private readonly run: (batches: Buffer) => Promise<unknown>) {}
 
-  /** Appends one batch; `expected` is its expected head or ''. Rejects with the call's error. */
-  submit(expected: string, prefixes: readonly Buffer[]): Promise<BatchOutcome> {
-    const bytes = prefixes.reduce((sum, p) => sum + p.length, 0);
+  /** Appends one batch, at `expected` when given. Rejects with the call's error. */
+  submit(expected: Position | undefined, drafts: readonly EncodedDraft[]): Promise<BatchOutcome> {
+    let bytes = 0;
+    for (const d of drafts) bytes += d.length;
     return new Promise((resolve, reject) => {
-      this.#pending.push({ expected, prefixes, bytes, resolve, reject });
+      this.#pending.push({ expected, drafts, bytes, resolve, reject });
       if (this.#draining === undefined) this.#scheduled ??= setImmediate(() => this.#start());
     });
   }
@@ -70,8 +70,8 @@ export class AppendQueue {
     let bytes = 0;
     let count = 0;
     for (const p of this.#pending) {
-      if (count > 0 && (records + p.prefixes.length > GROUP_RECORDS || bytes + p.bytes > GROUP_BYTES)) break;
-      records += p.prefixes.length;
+      if (count > 0 && (records + p.drafts.length > GROUP_RECORDS || bytes + p.bytes > GROUP_BYTES)) break;
+      records += p.drafts.length;
       bytes += p.bytes;
       count++;
     }
@@ -79,14 +79,9 @@ export class AppendQueue {
   }
 
   async #send(group: readonly Pending[]): Promise<void> {
-    const args: (string | Buffer)[] = [];
-    for (const p of group) {
-      args.push(p.expected, String(p.prefixes.length));
-      for (const prefix of p.prefixes) args.push(prefix);
-    }
     let reply: number[];
     try {
-      reply = integers(await this.run(args));
+      reply = integers(await this.run(packBatches(group)));
     } catch (e) {
       for (const p of group) p.reject(e);
       return;

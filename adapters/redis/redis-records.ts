@@ -14,24 +14,41 @@ export const PLACEHOLDER_TAIL = Buffer.from('68706f736974696f6e006474696d6500', 
 /** The map entry `v: RECORD_VERSION` as cbor-x writes it (the key, then the value). */
 const VERSION_ENTRY = encodeRecord({ v: RECORD_VERSION } as unknown as LogRecord).subarray(1);
 
-/** A draft ready for the append script. */
+/**
+ * A draft ready for the append script: the CBOR of `stamp(draft, 0, 0)` without
+ * {@link PLACEHOLDER_TAIL} (the script writes the rest), as the concatenation of `parts`.
+ */
 export interface EncodedDraft {
-  /** The CBOR of `stamp(draft, 0, 0)` without {@link PLACEHOLDER_TAIL}: the script appends the rest. */
-  readonly prefix: Buffer;
+  readonly parts: readonly Buffer[];
+  /** Bytes of all parts. */
+  readonly length: number;
 }
+
+/** Map headers of up to 23 entries, one byte each: most records need one of these. */
+const SMALL_HEADERS = Array.from({ length: 24 }, (_, count) => Buffer.from([0xa0 + count]));
 
 /**
  * Encodes a draft for the append script; position and time are left for the script to write. The draft
  * is encoded as it is and its map header raised by the three stamped keys, which gives the same bytes as
- * encoding a stamped copy, without making the copy (an object spread costs more than the encoding).
+ * encoding a stamped copy, without making the copy (an object spread costs more than the encoding). The
+ * parts are copied once, into the script's argument (see `packBatches`).
  */
 export function encodeDraft(draft: RecordDraft): EncodedDraft {
   const own = withoutStampKeys(draft);
   const body = encodeRecord(own as unknown as LogRecord);
   const header = readMapHeader(body);
   if (header === undefined) return viaStamp(own);
-  const prefix = Buffer.concat([mapHeader(header.count + 3), body.subarray(header.length), VERSION_ENTRY]);
-  return { prefix };
+  const raised = mapHeader(header.count + 3);
+  const entries = body.subarray(header.length);
+  return {
+    parts: [raised, entries, VERSION_ENTRY],
+    length: raised.length + entries.length + VERSION_ENTRY.length,
+  };
+}
+
+/** The bytes of an encoded draft in one buffer. */
+export function draftPrefix(encoded: EncodedDraft): Buffer {
+  return Buffer.concat(encoded.parts, encoded.length);
 }
 
 function viaStamp(draft: RecordDraft): EncodedDraft {
@@ -41,7 +58,7 @@ function viaStamp(draft: RecordDraft): EncodedDraft {
     // Only possible if the codec changed its map encoding: the script would then write wrong bytes.
     throw new Error('eventy redis store: unexpected CBOR layout of a stamped record');
   }
-  return { prefix: placeholder.subarray(0, at) };
+  return { parts: [placeholder.subarray(0, at)], length: at };
 }
 
 // The log assigns these; a draft's own would also keep their place in key order and break the layout.
@@ -65,7 +82,8 @@ function readMapHeader(body: Buffer): { count: number; length: number } | undefi
 
 /** The shortest CBOR header of a map of `count` entries (what cbor-x writes). */
 function mapHeader(count: number): Buffer {
-  if (count < 24) return Buffer.from([0xa0 + count]);
+  const small = SMALL_HEADERS[count];
+  if (small !== undefined) return small;
   if (count < 0x100) return Buffer.from([0xb8, count]);
   const header = Buffer.alloc(count < 0x10000 ? 3 : 5);
   header[0] = count < 0x10000 ? 0xb9 : 0xba;
@@ -74,9 +92,44 @@ function mapHeader(count: number): Buffer {
   return header;
 }
 
+/** One batch of an append script call: its expected head (or none) and its records. */
+export interface PackedBatch {
+  readonly expected: Position | undefined;
+  readonly drafts: readonly EncodedDraft[];
+}
+
+/** Bytes of a batch's header in {@link packBatches}: expected head as a float64, record count as a u32. */
+const BATCH_HEADER = 12;
+/** Bytes of a record's length in {@link packBatches}. */
+const RECORD_LENGTH = 4;
+
+/**
+ * The batches of one append script call in one argument, so that a call costs one buffer however many
+ * records it carries: per batch `[f64 expected head, -1 for none][u32 count]`, then per record
+ * `[u32 length][bytes]`, big-endian (what the script reads with `struct.unpack('>d I4')`).
+ */
+export function packBatches(batches: readonly PackedBatch[]): Buffer {
+  let size = 0;
+  for (const b of batches) {
+    size += BATCH_HEADER;
+    for (const d of b.drafts) size += RECORD_LENGTH + d.length;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const b of batches) {
+    at = out.writeDoubleBE(b.expected ?? -1, at);
+    at = out.writeUInt32BE(b.drafts.length, at);
+    for (const d of b.drafts) {
+      at = out.writeUInt32BE(d.length, at);
+      for (const part of d.parts) at += part.copy(out, at);
+    }
+  }
+  return out;
+}
+
 /** The record as the script stored it (decoded from what was sent, so the caller's draft is not shared). */
 export function stampedRecord(encoded: EncodedDraft, position: Position, time: number): LogRecord {
-  const bytes = Buffer.concat([encoded.prefix, PLACEHOLDER_TAIL]);
+  const bytes = Buffer.concat([...encoded.parts, PLACEHOLDER_TAIL]);
   const record = decodeRecord(bytes, 'append', 0) as { position: number; time: number };
   record.position = position;
   record.time = time;

@@ -30,9 +30,9 @@ local last = tonumber(m[2]) or 0
 
 /**
  * Appends one or more batches, each atomically, in one round trip (the store groups concurrent appends).
- * KEYS: meta hash, segment key prefix. ARGV: segment size for a new log, then for each batch: its
- * expected head or '', its record count, and one argument per record: the record's CBOR cut before the
- * values of `position` and `time` (see `encodeDraft`).
+ * KEYS: meta hash, segment key prefix. ARGV: segment size for a new log, then all batches packed in one
+ * argument (see `packBatches`): per batch its expected head (-1 for none) and record count, then each
+ * record's CBOR cut before the values of `position` and `time` (see `encodeDraft`), length-prefixed.
  *
  * For each batch in turn the script checks the expected head and XADDs each record at the next position
  * in the segment stream of that position, at id `<position>-2`, the batch's last at `<position>-1` (see
@@ -51,24 +51,32 @@ if last > now then now = last end
 local tail = 'dtime' .. cbor_number(now)
 local out = {now, seg}
 local appended = false
-local i = 2
-while i <= #ARGV do
-  local n = tonumber(ARGV[i + 1])
-  if ARGV[i] ~= '' and tonumber(ARGV[i]) ~= head then
+local packed = ARGV[2]
+local at = 1
+while at <= #packed do
+  local expected, n, len
+  expected, n, at = struct.unpack('>dI4', packed, at)
+  if expected >= 0 and expected ~= head then
+    for k = 1, n do
+      len, at = struct.unpack('>I4', packed, at)
+      at = at + len
+    end
     out[#out + 1] = 1
     out[#out + 1] = head
   else
     for k = 1, n do
+      len, at = struct.unpack('>I4', packed, at)
       local p = head + k - 1
       local id = fmt(p) .. (k == n and '-1' or '-2')
-      redis.call('XADD', KEYS[2] .. fmt(p - p % seg), id, 'r', ARGV[i + 1 + k] .. 'hposition' .. cbor_number(p) .. tail)
+      local record = string.sub(packed, at, at + len - 1) .. 'hposition' .. cbor_number(p) .. tail
+      redis.call('XADD', KEYS[2] .. fmt(p - p % seg), id, 'r', record)
+      at = at + len
     end
     out[#out + 1] = 0
     out[#out + 1] = head
     head = head + n
     appended = true
   end
-  i = i + 2 + n
 end
 if appended then
   redis.call('HSET', KEYS[1], 'head', fmt(head), 'time', fmt(now), 'seg', fmt(seg))

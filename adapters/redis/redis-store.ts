@@ -16,7 +16,7 @@ import { FOLLOW_OPTIONS, quiet, release, storeError } from './redis-connection.j
 import { AppendQueue } from './redis-append.js';
 import { followLog, type FollowContext } from './redis-follow.js';
 import type { RedisLayout } from './redis-layout.js';
-import { decodeEntry, encodeDraft, stampedRecord } from './redis-records.js';
+import { decodeEntry, encodeDraft, stampedRecord, type EncodedDraft } from './redis-records.js';
 import { APPEND, runScript } from './redis-scripts.js';
 import {
   copyRecords,
@@ -34,16 +34,22 @@ import {
  * An append's result whose `records` are decoded on first use: most callers (claims, results,
  * heartbeats) read only the positions, and decoding costs more than the rest of an append's CPU work.
  */
-function appended(positions: Position[], time: number, decode: () => LogRecord[]): AppendResult {
-  let records: LogRecord[] | undefined;
-  return {
-    positions,
-    time,
-    get records() {
-      records ??= decode();
-      return records;
-    },
-  };
+class Appended implements AppendResult {
+  readonly positions: Position[];
+  #records: LogRecord[] | undefined;
+
+  constructor(
+    private readonly encoded: readonly EncodedDraft[],
+    head: Position,
+    readonly time: number,
+  ) {
+    this.positions = encoded.map((_, i) => head + i);
+  }
+
+  get records(): LogRecord[] {
+    this.#records ??= this.encoded.map((e, i) => stampedRecord(e, this.positions[i] as Position, this.time));
+    return this.#records;
+  }
 }
 
 /** How a {@link RedisStore} is wired; made by `openRedisStore` / `fromRedis`. */
@@ -96,8 +102,8 @@ export class RedisStore implements LogStore {
     const keys = [parts.layout.meta, parts.layout.segmentPrefix];
     const segment = String(parts.segmentRecords);
     // Batches checked in by append() before close() are still sent: close() flushes them.
-    this.#appends = new AppendQueue((groups) =>
-      this.#command('append', (c) => runScript(c, APPEND, keys, [segment, ...groups]), true),
+    this.#appends = new AppendQueue((batches) =>
+      this.#command('append', (c) => runScript(c, APPEND, keys, [segment, batches]), true),
     );
   }
 
@@ -117,14 +123,9 @@ export class RedisStore implements LogStore {
     const { expectedHead } = options;
     const expected = expectedHead === undefined ? undefined : checkPosition('expectedHead', expectedHead);
     const encoded = drafts.map(encodeDraft);
-    const outcome = await this.#appends.submit(
-      expected === undefined ? '' : String(expected),
-      encoded.map((e) => e.prefix),
-    );
-    const { head, time } = outcome;
-    if (outcome.conflict) throw new ConflictError(expected ?? head, head);
-    const positions = encoded.map((_, i) => head + i);
-    return appended(positions, time, () => encoded.map((e, i) => stampedRecord(e, head + i, time)));
+    const { conflict, head, time } = await this.#appends.submit(expected, encoded);
+    if (conflict) throw new ConflictError(expected ?? head, head);
+    return new Appended(encoded, head, time);
   }
 
   /** {@inheritDoc LogStore.replicate} */

@@ -226,9 +226,15 @@ export class FileStore implements LogStore {
   /** Written batches waiting for an fsync, and the loop that runs one fsync at a time for them. */
   #unsynced: { w: Waiting; outcome: BatchOutcome }[] = [];
   #syncing: Promise<void> | undefined;
+  #lastSync = -Infinity;
 
   async #syncLoop(): Promise<void> {
     while (this.#unsynced.length > 0) {
+      // Group commit: at most one fsync per interval, so a steady stream of appends shares fsyncs and
+      // other processes' writes to the same file are not stalled behind back-to-back writebacks.
+      const wait = this.#lastSync + this.options.syncIntervalMs - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#lastSync = performance.now();
       const take = this.#unsynced.splice(0);
       try {
         await this.writer.sync();

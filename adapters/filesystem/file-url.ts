@@ -14,6 +14,11 @@ export interface FileStoreOptions {
   readonly segmentBytes?: number;
   /** Followers poll this often (ms) in case a file-system event is missed; default 100. */
   readonly pollMs?: number;
+  /**
+   * `batch` durability: the least time (ms) between the starts of two fsyncs, 0–5; appends that arrive
+   * meanwhile share the next one. Default 2.
+   */
+  readonly syncIntervalMs?: number;
 }
 
 export interface ResolvedFileOptions {
@@ -21,9 +26,10 @@ export interface ResolvedFileOptions {
   readonly durability: Durability;
   readonly segmentBytes: number;
   readonly pollMs: number;
+  readonly syncIntervalMs: number;
 }
 
-const KNOWN = new Set(['durability', 'segmentBytes', 'pollMs']);
+const KNOWN = new Set(['durability', 'segmentBytes', 'pollMs', 'syncIntervalMs']);
 const DURABILITIES: readonly Durability[] = ['always', 'batch', 'never'];
 
 /**
@@ -66,12 +72,14 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
     durability,
     segmentBytes: positiveInt('segmentBytes', merged.segmentBytes ?? 64 * 1024 * 1024, 256),
     pollMs: positiveInt('pollMs', merged.pollMs ?? 100, 1),
+    syncIntervalMs: positiveInt('syncIntervalMs', merged.syncIntervalMs ?? 2, 0, 5),
   };
 }
 
-function positiveInt(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got: ${String(value)}`);
+function positiveInt(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new InvalidArgumentError(`${name} must be an integer ${range}, got: ${String(value)}`);
   }
   return value;
 }

@@ -85,6 +85,8 @@ export class Dispatcher {
     this.#stopping = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#settleClaims();
+    for (const [p, w] of this.won) this.#release(p, w.attempt);
+    this.won.clear();
     const all = Promise.all([...this.running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
@@ -121,14 +123,41 @@ export class Dispatcher {
       const item = sub.items.get(p);
       if (item?.claimPosition === cp && item.owner === this.host.workerId) {
         if (this.#stopping) this.#release(p, item.attempt);
-        else this.#start(p, item.attempt, cp, item.failures);
+        else {
+          const eventId = this.#cache.get(p)?.eventId ?? '';
+          this.won.set(p, { attempt: item.attempt, claimPosition: cp, failures: item.failures, eventId });
+        }
       } else this.#cache.delete(p); // lost the race
+    }
+    this.#startWon();
+  }
+
+  /**
+   * Claims won and waiting for a free slot (up to `prefetch` of them): claiming ahead keeps the next
+   * events ready while the current ones run. Their leases are extended like those of running events.
+   */
+  readonly won = new Map<
+    Position,
+    { attempt: number; claimPosition: Position; failures: number; eventId: string }
+  >();
+
+  #startWon(): void {
+    for (const [p, w] of this.won) {
+      if (this.running.size >= this.options.concurrency) return;
+      this.won.delete(p);
+      this.#start(p, w.attempt, w.claimPosition, w.failures);
     }
   }
 
   /** Aborts attempts whose lease the fold gave to someone else. */
   #watchLeases(sub: SubscriberState): void {
     if (this.options.delivery !== 'competing') return;
+    for (const [p, w] of this.won) {
+      if (sub.items.get(p)?.claimPosition !== w.claimPosition) {
+        this.won.delete(p);
+        this.#cache.delete(p);
+      }
+    }
     for (const [p, r] of this.running) {
       if (sub.items.get(p)?.claimPosition !== r.claimPosition && !r.controller.signal.aborted) {
         r.controller.abort(new LeaseLostError());
@@ -162,7 +191,12 @@ export class Dispatcher {
   async #claimStep(sub: SubscriberState, q: QueueState): Promise<void> {
     this.#busy = true;
     try {
-      const free = this.options.concurrency - this.running.size - this.#claiming.size;
+      const free =
+        this.options.concurrency +
+        this.options.prefetch -
+        this.running.size -
+        this.won.size -
+        this.#claiming.size;
       if (free <= 0) return;
       const now = Date.now();
       const picks =
@@ -393,6 +427,7 @@ export class Dispatcher {
     );
     this.#writing.add(write);
     this.running.delete(e.position);
+    this.#startWon();
     this.tick();
     await write;
     this.#writing.delete(write);

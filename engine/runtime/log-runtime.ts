@@ -2,6 +2,7 @@ import { Subject } from 'rxjs';
 import { claimsFold, type ClaimsState } from '../../projections/claims.js';
 import { statsFold, type StatsState } from '../../projections/stats.js';
 import { workersFold, type WorkersState } from '../../projections/workers.js';
+import { ClosedError } from '../errors.js';
 import type { Position } from '../position.js';
 import type { LogRecord } from '../records.js';
 import type { LogStore } from '../storage.js';
@@ -21,7 +22,7 @@ export class LogRuntime {
   /** Extra per-record hooks (the query index, payload caches). */
   readonly taps = new Set<(r: LogRecord) => void>();
   #position: Position = -1;
-  #waiters: { position: Position; resolve: () => void }[] = [];
+  #waiters: { position: Position; resolve: () => void; reject: (e: Error) => void }[] = [];
   #tickScheduled = false;
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
@@ -46,7 +47,7 @@ export class LogRuntime {
     if (position <= this.#position) return Promise.resolve();
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      const waiter = { position, resolve };
+      const waiter = { position, resolve, reject };
       this.#waiters.push(waiter);
       signal?.addEventListener('abort', () => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
@@ -58,6 +59,7 @@ export class LogRuntime {
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#loop;
+    this.#failAll(new ClosedError('queue manager'));
     // Views see the last records folded before their streams complete.
     if (this.#tickScheduled) this.ticks$.next();
     this.records$.complete();
@@ -69,6 +71,7 @@ export class LogRuntime {
       for await (const r of this.store.follow({ from: 0, signal: this.#stop.signal })) this.#fold(r);
     } catch (e) {
       this.#failure = e instanceof Error ? e : new Error(String(e));
+      this.#failAll(this.#failure);
       this.records$.error(e);
     }
   }
@@ -88,6 +91,13 @@ export class LogRuntime {
         this.ticks$.next();
       });
     }
+  }
+
+  /** The log can no longer be followed (corruption, store gone, closed): nobody waits forever. */
+  #failAll(error: Error): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(error);
   }
 
   #wake(): void {

@@ -53,7 +53,12 @@ const KNOWN = new Set([
 export async function createManager(store: LogStore, options: ManagerOptions = {}): Promise<QueueManager> {
   unknownKeys('manager option', options, KNOWN);
   const manager = new QueueManager(store, options);
-  await manager.runtime.start();
+  try {
+    await manager.runtime.start();
+  } catch (e) {
+    await manager.close().catch(() => undefined); // uninstalls signal handlers, closes an owned store
+    throw e;
+  }
   return manager;
 }
 
@@ -219,7 +224,7 @@ export class QueueManager implements DispatchHost {
     const drafts: RecordDraft[] = [this.#beatDraft('worker.heartbeat')];
     for (const d of this.dispatchers) {
       if (d.options.delivery !== 'competing') continue;
-      for (const [p, r] of d.running) {
+      for (const [p, r] of [...d.running, ...d.won]) {
         drafts.push({
           type: 'claim.extended',
           queue: d.queue,

@@ -3,7 +3,17 @@ import { isPosition, type Position } from '../position.js';
 import type { Delivery, FilterSpec, RetryPolicy } from '../records.js';
 import type { RetryOn, SubscribeOptions } from './types.js';
 
-const KNOWN = new Set(['name', 'filter', 'operator', 'delivery', 'concurrency', 'timeout', 'retry', 'from']);
+const KNOWN = new Set([
+  'name',
+  'filter',
+  'operator',
+  'delivery',
+  'concurrency',
+  'prefetch',
+  'timeout',
+  'retry',
+  'from',
+]);
 const RETRY_KNOWN = new Set(['limit', 'minBackoff', 'maxBackoff', 'retryOn']);
 
 /** Subscribe options checked and filled with defaults. */
@@ -12,6 +22,7 @@ export interface ResolvedSubscribe {
   readonly filter: FilterSpec | undefined;
   readonly delivery: Delivery;
   readonly concurrency: number;
+  readonly prefetch: number;
   readonly timeout: number;
   readonly retry: RetryPolicy;
   readonly retryOn: RetryOn | undefined;
@@ -61,6 +72,7 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
     filter: expressions.length > 0 ? { expressions, operator } : undefined,
     delivery,
     concurrency: integer('concurrency', options.concurrency ?? 10, 1),
+    prefetch: integer('prefetch', options.prefetch ?? options.concurrency ?? 10, 0),
     timeout: integer('timeout', options.timeout ?? 0, 0),
     retry: policy,
     retryOn,

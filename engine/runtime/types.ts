@@ -68,6 +68,11 @@ export interface SubscribeOptions {
   readonly delivery?: Delivery;
   /** Handlers run at once in this process; default 10. */
   readonly concurrency?: number;
+  /**
+   * Events a competing worker may claim ahead of its free slots, so the next ones are ready when a
+   * handler finishes; their leases are extended while they wait. Default: `concurrency`. 0 turns it off.
+   */
+  readonly prefetch?: number;
   /** Handler time limit (ms); 0 (default) for none. */
   readonly timeout?: number;
   readonly retry?: RetryOptions;

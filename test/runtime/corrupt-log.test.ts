@@ -1,0 +1,34 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createQueueManager, isEventyError } from '../../index.js';
+
+let root: string;
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'eventy-corrupt-'));
+});
+afterEach(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+it('a manager on a log with a corrupt record fails to start with corrupt-record instead of hanging', async () => {
+  const store = `file:${path.join(root, 'log')}`;
+  {
+    await using m = await createQueueManager({ store, handleSignals: false });
+    const q = m.queue<{ n: number }>('q');
+    for (let i = 0; i < 20; i++) await q.publish({ n: i });
+  }
+  const segment = path.join(root, 'log', '00000000000000000000.seg');
+  const bytes = await fs.readFile(segment);
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  await fs.writeFile(segment, bytes);
+  const error: unknown = await createQueueManager({ store, handleSignals: false }).then(
+    async (m) => {
+      await m.close();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(isEventyError(error, 'corrupt-record'), String(error)).toBe(true);
+});

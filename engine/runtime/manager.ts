@@ -266,8 +266,14 @@ export class QueueManager implements DispatchHost {
     const cache = this.#hostedQueues.get(e.queue);
     if (!cache) return;
     cache.set(e.position, e);
-    if (cache.size > 4096) this.#prune(e.queue, cache);
+    if (cache.size > this.#pruneAt) {
+      this.#prune(e.queue, cache);
+      // amortised: a deep backlog is not rescanned per event; at most 64 Ki events stay cached
+      this.#pruneAt = Math.min(65_536, Math.max(4096, cache.size * 2));
+    }
   }
+
+  #pruneAt = 4096;
 
   #prune(queue: string, cache: Map<Position, RecordOf<'event.published'>>): void {
     let low = Infinity;
@@ -278,7 +284,7 @@ export class QueueManager implements DispatchHost {
       low = Math.min(low, q?.positions[sub?.watermark ?? 0] ?? Infinity);
     }
     for (const p of cache.keys()) {
-      if (p >= low && cache.size <= 65_536) break;
+      if (p >= low && cache.size <= 32_768) break;
       cache.delete(p);
     }
   }

@@ -26,8 +26,17 @@ export interface FollowContext {
   release(conn: Redis): Promise<void>;
 }
 
+/** Where a follow starts and what stops it; computed when the iteration starts (it may throw). */
+export interface FollowStart {
+  readonly from: Position;
+  readonly signal: AbortSignal;
+}
+
 /**
- * Yields every record from `from` on, then blocks on XREAD for more, until `signal` aborts.
+ * Yields every record from `from` on, then blocks on XREAD for more, until `signal` aborts. `start` runs
+ * when the iteration starts, so its errors (a closed store, a bad position) come from the first `next()`
+ * as they would from a generator method; the store returns this generator itself, with no second
+ * generator around it to pass each record through.
  *
  * The record at position `p` can only ever be in the segment stream of `p`, at id `p-1` or `p-2`, so
  * the follower always asks that one stream for ids after `p-0`: it moves to the next stream exactly when
@@ -36,11 +45,8 @@ export interface FollowContext {
  * @throws NotFoundError when retention dropped the segment the follower still needed.
  * @throws CorruptRecordError when a stored record fails its checks.
  */
-export async function* followLog(
-  ctx: FollowContext,
-  from: Position,
-  signal: AbortSignal,
-): AsyncGenerator<LogRecord> {
+export async function* followLog(ctx: FollowContext, start: () => FollowStart): AsyncGenerator<LogRecord> {
+  const { from, signal } = start();
   // A function, not the property: TypeScript would keep `signal.aborted` narrowed across awaits.
   const aborted = (): boolean => signal.aborted;
   if (aborted()) return;

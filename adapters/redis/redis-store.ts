@@ -173,12 +173,13 @@ export class RedisStore implements LogStore {
    * blocking connection while it runs; when Redis goes away it waits, reconnects with backoff, and goes
    * on from the next position.
    */
-  async *follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
-    this.#check();
-    const from = checkPosition('from', options.from ?? 0);
-    const closing = this.#closing.signal;
-    const signal = options.signal ? AbortSignal.any([options.signal, closing]) : closing;
-    yield* followLog(this.#followContext(), from, signal);
+  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    return followLog(this.#followContext(), () => {
+      this.#check();
+      const from = checkPosition('from', options.from ?? 0);
+      const closing = this.#closing.signal;
+      return { from, signal: options.signal ? AbortSignal.any([options.signal, closing]) : closing };
+    });
   }
 
   /** {@inheritDoc LogStore.head} */

@@ -15,7 +15,12 @@ await q.subscribe(
     latencies.push(now() - event.payload.sentAt);
     handled++;
   },
-  { name: 'work', concurrency: Number(concurrency), from: 'earliest' },
+  {
+    name: 'work',
+    concurrency: Number(concurrency),
+    from: 'earliest',
+    ...(process.env.BENCH_PREFETCH === undefined ? {} : { prefetch: Number(process.env.BENCH_PREFETCH) }),
+  },
 );
 
 process.on('message', (msg: { type: string }) => {

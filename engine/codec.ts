@@ -1,7 +1,7 @@
 import { crc32c } from '@node-rs/crc32';
 import { Decoder, Encoder } from 'cbor-x';
 import { CorruptRecordError } from './errors.js';
-import type { LogRecord } from './records.js';
+import { stamp, type LogRecord, type RecordDraft } from './records.js';
 
 /**
  * Frames: `[u32 length][u32 crc32c][cbor bytes]`, big-endian, the CRC taken over the length word and the
@@ -45,6 +45,28 @@ export function frameBody(body: Uint8Array, more = false): Buffer {
 
 function frameCrc(header: Buffer, body: Uint8Array): number {
   return crc32c(body, crc32c(header.subarray(0, 4)));
+}
+
+// A stamped record's CBOR ends with its `position` and `time` entries (stamp() adds them last).
+const STAMP_TAIL = Buffer.from('68706f736974696f6e006474696d6500', 'hex'); // position: 0, time: 0
+const POSITION_KEY = STAMP_TAIL.subarray(0, 9);
+const TIME_KEY = STAMP_TAIL.subarray(10, 15);
+
+/**
+ * The CBOR of a draft as it will be stored, up to its position and time: encoded before the position is
+ * known (outside the append lock), finished by {@link finishRecord}. Undefined when the draft's own keys
+ * disturb the layout (a draft carrying `position` or `time`): encode it whole then.
+ */
+export function encodeDraftPrefix(draft: RecordDraft): Buffer | undefined {
+  const bytes = encoder.encode(stamp(draft, 0, 0));
+  const at = bytes.length - STAMP_TAIL.length;
+  if (at <= 0 || !bytes.subarray(at).equals(STAMP_TAIL)) return undefined;
+  return Buffer.from(bytes.subarray(0, at)); // a copy: the encoder reuses its buffer
+}
+
+/** The CBOR of a stamped record from its prefix: the same bytes as `encodeRecord(stamp(draft, p, t))`. */
+export function finishRecord(prefix: Buffer, position: number, time: number): Buffer {
+  return Buffer.concat([prefix, POSITION_KEY, encoder.encode(position), TIME_KEY, encoder.encode(time)]);
 }
 
 /** Frames one batch into one buffer, for one write: every frame but the last carries the "more" bit. */

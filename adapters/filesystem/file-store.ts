@@ -1,8 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { encodeDraftPrefix } from '../../engine/codec.js';
 import { checkDrafts, continuesAt } from '../../engine/drafts.js';
-import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
+import {
+  ClosedError,
+  ConflictError,
+  InvalidArgumentError,
+  isEventyError,
+  UnavailableError,
+} from '../../engine/errors.js';
 import { aborted, Notifier } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { LogRecord, RecordDraft } from '../../engine/records.js';
@@ -80,7 +87,8 @@ export class FileStore implements LogStore {
       const expectedHead =
         options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
       this.#queue.push({
-        batch: { drafts, expectedHead },
+        // Encoded now, outside the cross-process lock: under it only position and time are added.
+        batch: { drafts, prefixes: encodePrefixes(drafts), expectedHead },
         sync: options.sync !== false || this.options.durability === 'always',
         resolve,
         reject,
@@ -277,6 +285,17 @@ export class FileStore implements LogStore {
   #check(): void {
     if (this.#closed) throw new ClosedError(`store ${this.url}`);
   }
+}
+
+/** Encodes drafts before the lock; a value CBOR cannot carry (a function, a symbol) is the caller's error. */
+function encodePrefixes(drafts: readonly RecordDraft[]): (Buffer | undefined)[] {
+  return drafts.map((draft, i) => {
+    try {
+      return encodeDraftPrefix(draft);
+    } catch (e) {
+      throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
+    }
+  });
 }
 
 function appendError(dir: string, e: unknown): Error {

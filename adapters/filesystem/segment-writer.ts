@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import fsExt from 'fs-ext';
 import lockfile from 'proper-lockfile';
-import { encodeBatch, scanBatches } from '../../engine/codec.js';
+import { encodeRecord, finishRecord, frameBody, scanBatches } from '../../engine/codec.js';
 import { nextTime } from '../../engine/drafts.js';
 import { ConflictError, CorruptRecordError, LockUnavailableError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
@@ -28,7 +28,14 @@ export const LOCK_FILE = 'append.lock';
 /** One append call waiting for its turn: a batch, atomic on its own. */
 export interface PendingBatch {
   readonly drafts: readonly RecordDraft[];
+  /** Each draft's CBOR up to its position and time, encoded before taking the lock (see `encodeDraftPrefix`). */
+  readonly prefixes?: readonly (Buffer | undefined)[];
   readonly expectedHead: Position | undefined;
+}
+
+interface StampedBatch {
+  readonly records: readonly LogRecord[];
+  readonly prefixes?: readonly (Buffer | undefined)[] | undefined;
 }
 
 export type BatchOutcome = { ok: true; records: LogRecord[]; time: number } | { ok: false; error: Error };
@@ -116,7 +123,7 @@ export class SegmentWriter {
    */
   write(batches: readonly PendingBatch[]): BatchOutcome[] {
     const outcomes: BatchOutcome[] = [];
-    const stamped: LogRecord[][] = [];
+    const stamped: StampedBatch[] = [];
     for (const batch of batches) {
       if (batch.expectedHead !== undefined && batch.expectedHead !== this.#head) {
         outcomes.push({ ok: false, error: new ConflictError(batch.expectedHead, this.#head) });
@@ -126,7 +133,7 @@ export class SegmentWriter {
       const records = batch.drafts.map((d, i) => stamp(d, this.#head + i, time));
       this.#head += records.length;
       this.#lastTime = time;
-      stamped.push(records);
+      stamped.push({ records, prefixes: batch.prefixes });
       outcomes.push({ ok: true, records, time });
     }
     this.#writeBatches(stamped);
@@ -137,16 +144,16 @@ export class SegmentWriter {
   writeStamped(records: readonly LogRecord[]): void {
     this.#head += records.length;
     this.#lastTime = Math.max(this.#lastTime, ...records.map((r) => r.time));
-    this.#writeBatches([records]);
+    this.#writeBatches([{ records }]);
   }
 
-  #writeBatches(batches: readonly (readonly LogRecord[])[]): void {
+  #writeBatches(batches: readonly StampedBatch[]): void {
     let chunks: Buffer[] = [];
     let headAfter = this.#head;
     let start = this.#size;
     let at = start;
     const index: IndexEntry[] = [];
-    for (const records of batches) {
+    for (const { records, prefixes } of batches) {
       const first = (records[0] as LogRecord).position;
       if (at >= this.segmentBytes) {
         this.#flush(chunks, start, index, headAfter);
@@ -155,7 +162,7 @@ export class SegmentWriter {
         start = at = 0;
         index.length = 0;
       }
-      const bytes = encodeBatch(records);
+      const bytes = frameBatch(records, prefixes);
       headAfter = first + records.length;
       if (at === 0 || at - this.#lastIndexed >= INDEX_EVERY) {
         index.push({ position: first, offset: at });
@@ -286,6 +293,17 @@ export class SegmentWriter {
       this.#size = item.end;
     }
   }
+}
+
+/** Frames a batch; records with a prefix only get their position and time encoded here, under the lock. */
+function frameBatch(records: readonly LogRecord[], prefixes: StampedBatch['prefixes']): Buffer {
+  const last = records.length - 1;
+  const frames = records.map((r, i) => {
+    const prefix = prefixes?.[i];
+    const body = prefix ? finishRecord(prefix, r.position, r.time) : encodeRecord(r);
+    return frameBody(body, i < last);
+  });
+  return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
 }
 
 /** Creates the lock file and the first segment, once, even when several processes race to create the log. */

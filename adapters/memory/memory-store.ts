@@ -1,3 +1,4 @@
+import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, nextTime } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { Notifier } from '../../engine/notifier.js';
@@ -60,8 +61,15 @@ export class MemoryStore implements LogStore {
     }
     const time = nextTime(this.log.lastTime);
     this.log.lastTime = time;
-    // Records are copied through structuredClone so callers can't mutate what the log holds.
-    const records = drafts.map((d, i) => Object.freeze(stamp(structuredClone(d), head + i, time)));
+    // Records go through the same CBOR as every other store: callers can't mutate what the log holds,
+    // and the memory store accepts and returns exactly what the others do.
+    const records = drafts.map((d, i) => {
+      try {
+        return Object.freeze(decodeRecord(encodeRecord(stamp(d, head + i, time)), this.url, 0));
+      } catch (e) {
+        throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
+      }
+    });
     this.log.records.push(...records);
     this.log.appended.notify();
     return { positions: records.map((r) => r.position), time, records };

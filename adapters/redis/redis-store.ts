@@ -122,7 +122,13 @@ export class RedisStore implements LogStore {
     checkDrafts(drafts);
     const { expectedHead } = options;
     const expected = expectedHead === undefined ? undefined : checkPosition('expectedHead', expectedHead);
-    const encoded = drafts.map(encodeDraft);
+    const encoded = drafts.map((draft, i) => {
+      try {
+        return encodeDraft(draft);
+      } catch (e) {
+        throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
+      }
+    });
     const { conflict, head, time } = await this.#appends.submit(expected, encoded);
     if (conflict) throw new ConflictError(expected ?? head, head);
     return new Appended(encoded, head, time);

@@ -113,6 +113,14 @@ export function logStoreContract(name: string, factory: HarnessFactory): void {
         expect(await store.head()).toBe(0);
       }));
 
+    it('refuses a value CBOR cannot carry with invalid-argument, appending nothing', () =>
+      withStore(async (store) => {
+        await rejects(store.append([draft(0), draft(1, { payload: { f: () => 1 } })]), 'invalid-argument');
+        expect(await store.head()).toBe(0);
+        await store.append([draft(0)]);
+        expect(await store.head()).toBe(1);
+      }));
+
     it('checks the expected head: conflict on mismatch, nothing appended', () =>
       withStore(async (store) => {
         await store.append([draft(0)], { expectedHead: 0 });

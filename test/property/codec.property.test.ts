@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeRecord,
   encodeBatch,
+  encodeDraftPrefix,
+  finishRecord,
   encodeFrame,
   encodeRecord,
   FRAME_HEADER,
@@ -10,7 +12,13 @@ import {
   scanFrames,
 } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
-import { RECORD_TYPES, RECORD_VERSION, type LogRecord } from '../../engine/records.js';
+import {
+  RECORD_TYPES,
+  RECORD_VERSION,
+  stamp,
+  type LogRecord,
+  type RecordDraft,
+} from '../../engine/records.js';
 
 // What the codec is asked to keep exactly. Three things it does not keep are left out on purpose:
 // -0 (CBOR writes it as the integer 0), lone UTF-16 surrogates (not encodable as UTF-8) and the object
@@ -191,5 +199,26 @@ describe('codec properties', () => {
     const r = { type: 'x', v: 1, position: 0, time: 0 } as LogRecord;
     expect(encodeFrame(r).readUInt32BE(0)).toBe(encodeFrame(r).length - FRAME_HEADER);
     expect(encodeFrame(r, true).readUInt32BE(0)).toBe(0x8000_0000 + encodeFrame(r).length - FRAME_HEADER);
+  });
+});
+
+describe('draft prefixes (encoded outside the append lock)', () => {
+  it('a prefix finished with position and time gives the bytes of the stamped record', () => {
+    fc.assert(
+      fc.property(
+        record,
+        fc.maxSafeNat(),
+        fc.oneof(fc.nat({ max: 2 ** 47 }), fc.double({ min: 0, max: 2 ** 47, noNaN: true })),
+        (r, position, time) => {
+          const { v: _v, position: _p, time: _t, ...fields } = r as unknown as Record<string, unknown>;
+          const draft = fields as unknown as RecordDraft;
+          const prefix = encodeDraftPrefix(draft);
+          expect(prefix).toBeDefined();
+          expect(
+            finishRecord(prefix!, position, time).equals(encodeRecord(stamp(draft, position, time))),
+          ).toBe(true);
+        },
+      ),
+    );
   });
 });

@@ -21,7 +21,8 @@ it('a manager on a log with a corrupt record fails to start with corrupt-record 
   }
   const segment = path.join(root, 'log', '00000000000000000000.seg');
   const bytes = await fs.readFile(segment);
-  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
   await fs.writeFile(segment, bytes);
   const error: unknown = await createQueueManager({ store, handleSignals: false }).then(
     async (m) => {

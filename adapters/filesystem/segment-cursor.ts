@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { scanBatches, scanFrames } from '../../engine/codec.js';
+import { FRAME_HEADER, MAX_RECORD_BYTES, scanBatches, scanFrames } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { LogRecord } from '../../engine/records.js';
@@ -108,8 +108,11 @@ export class SegmentCursor {
     const size = fs.fstatSync(fd).size;
     while (this.#offset < size && out.length === 0) {
       const buf = readAt(fd, this.#offset, Math.min(size - this.#offset, this.#chunk));
+      // Decode only the whole batches of the chunk: a batch cut by its end is read again (and decoded
+      // again) from its start by the next read. Anything else, scanBatches on the whole chunk handles.
+      const whole = wholeBatches(buf);
       let progressed = false;
-      for (const item of scanBatches(buf, this.#file, this.#offset)) {
+      for (const item of scanBatches(whole > 0 ? buf.subarray(0, whole) : buf, this.#file, this.#offset)) {
         if (item.kind === 'torn') break;
         if (!this.#accept(item.records, out)) return this.#readInto(out);
         this.#offset = item.end;
@@ -201,4 +204,25 @@ export class SegmentCursor {
       );
     }
   }
+}
+
+// The length word of a frame (engine/codec.ts): its top bit says that more frames of the batch follow.
+const MORE = 0x8000_0000;
+const LENGTH_MASK = 0x7fff_ffff;
+
+/**
+ * Bytes at the start of `buf` that hold complete batches, found from the frames' length words alone
+ * (no CRC, no decoding); 0 when the first batch is incomplete or a length word is not a frame's.
+ */
+function wholeBatches(buf: Buffer): number {
+  let at = 0;
+  let end = 0;
+  while (at + FRAME_HEADER <= buf.length) {
+    const word = buf.readUInt32BE(at);
+    const length = word & LENGTH_MASK;
+    if (length === 0 || length > MAX_RECORD_BYTES || at + FRAME_HEADER + length > buf.length) break;
+    at += FRAME_HEADER + length;
+    if (word < MORE) end = at;
+  }
+  return end;
 }

@@ -70,22 +70,25 @@ async function replay(ctx: CliContext, queues: string[], o: ReplayOptions): Prom
       throw new UsageError(`--diff ${from} is after --to ${to}: the diff runs forward in time`);
     const history = new History(queues, o.limit);
     const bar = progressBar(ctx.stderr, 'replay', 'records', to + 1);
-    const fold = (target: number, into: LogViews, onRecord = history.onRecord): Promise<LogViews> =>
+    const fold = (target: number, into: LogViews, onRecord?: History['onRecord']): Promise<LogViews> =>
       replayLog(store, {
         to: target,
         into,
-        onRecord,
+        ...(onRecord ? { onRecord } : {}),
         onProgress: (p) => bar.update(p + 1),
         progressEvery: 16_384,
         signal: ctx.signal,
       });
     try {
       if (from === undefined) {
-        const views = to < 0 ? viewsFold.initial() : await fold(to, viewsFold.initial());
+        // Only the events and results views come from the history: the others fold without keeping it.
+        const keep = o.view === 'events' || o.view === 'results' ? history.onRecord : undefined;
+        const views = to < 0 ? viewsFold.initial() : await fold(to, viewsFold.initial(), keep);
         bar.done();
         await printView(ctx, views, queues, o, history, paint, store);
       } else {
-        const views = from < 0 ? viewsFold.initial() : await fold(from, viewsFold.initial());
+        const views =
+          from < 0 ? viewsFold.initial() : await fold(from, viewsFold.initial(), history.onRecord);
         const a = snapshot(views, queues);
         const counted = countChanges(queues, history);
         await fold(to, views, counted.onRecord);

@@ -77,9 +77,14 @@ async function measure(s: CaseSetup, workers: Workers, redis: Redis, d: Driver):
   return { eventsPerSecond, cpu, latencies: latencies(await workers.reports()) };
 }
 
+/** Prefixes of the cases under way, deleted by {@link deleteLivePrefixes} when the run is interrupted. */
+const live = new Set<string>();
+
 /** A key prefix of this run; {@link deletePrefix} removes it. */
 export function benchPrefix(system: string): string {
-  return `eventy-bench-${system}-${randomUUID().slice(0, 8)}`;
+  const prefix = `eventy-bench-${system}-${randomUUID().slice(0, 8)}`;
+  live.add(prefix);
+  return prefix;
 }
 
 /** Deletes the keys under `<prefix>:` (SCAN + UNLINK), never anything else. */
@@ -92,9 +97,15 @@ export async function deletePrefix(url: string, prefix: string): Promise<void> {
       if (keys.length > 0) await redis.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');
+    live.delete(prefix);
   } finally {
     await redis.quit();
   }
+}
+
+/** Deletes the keys of the cases under way (on Ctrl-C: the run leaves nothing in Redis). */
+export async function deleteLivePrefixes(url: string): Promise<void> {
+  await Promise.allSettled([...live].map((prefix) => deletePrefix(url, prefix)));
 }
 
 /** Eventy on Redis: the public API, workers as in bench/queue.ts (bench/queue-worker.ts). */

@@ -22,6 +22,14 @@ interface Message {
   readonly done?: number;
 }
 
+/** Every worker process not yet exited, for {@link killWorkers}. */
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every worker still running (an interrupted run leaves none behind). */
+export function killWorkers(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 /** Worker processes of one benchmark case, forked from compiled files next to this one. */
 export class Workers {
   readonly #children: ChildProcess[] = [];
@@ -36,6 +44,8 @@ export class Workers {
       Array.from({ length: count }, () => {
         const child = fork(path, [...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
         workers.#children.push(child);
+        running.add(child);
+        child.once('exit', () => running.delete(child));
         child.on('message', (m: Message) => {
           if (m.type === 'progress') workers.#done.set(child, m.done ?? 0);
         });

@@ -10,8 +10,15 @@
 // BENCH_ONLY=2x50 runs one worker/concurrency pair; BENCH_WORKER_ARGS passes node flags to the workers.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { bullmqCase, eventyCase, streamsCase, type CaseResult, type CaseSetup } from './redis-cases.js';
-import { quantile } from './redis-procs.js';
+import {
+  bullmqCase,
+  deleteLivePrefixes,
+  eventyCase,
+  streamsCase,
+  type CaseResult,
+  type CaseSetup,
+} from './redis-cases.js';
+import { killWorkers, quantile } from './redis-procs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,6 +67,14 @@ for (const workers of [1, 2]) {
       cases.push({ system, workers, concurrency: system === 'streams' ? STREAMS_BATCH : concurrency });
     }
   }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    // Workers first, so that none appends to a log whose keys are being deleted.
+    killWorkers();
+    void deleteLivePrefixes(url).finally(() => process.exit(130));
+  });
 }
 
 const load = (): string =>

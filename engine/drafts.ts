@@ -18,6 +18,23 @@ export function checkDrafts(input: readonly RecordDraft[]): void {
   }
 }
 
+/**
+ * Encodes each draft with `encode`; a value CBOR cannot carry (a function, a symbol) is the caller's
+ * error, raised as `invalid-argument` naming the record, before anything is written.
+ */
+export function encodeDrafts<T>(
+  drafts: readonly RecordDraft[],
+  encode: (draft: RecordDraft, i: number) => T,
+): T[] {
+  return drafts.map((draft, i) => {
+    try {
+      return encode(draft, i);
+    } catch (e) {
+      throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
+    }
+  });
+}
+
 /** Checks a replicate batch: stamped, contiguous, continuing at `head`. Returns false when it does not. */
 export function continuesAt(records: readonly LogRecord[], head: Position): boolean {
   return records.every(

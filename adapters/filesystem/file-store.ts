@@ -2,14 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { encodeDraftPrefix } from '../../engine/codec.js';
-import { checkDrafts, continuesAt } from '../../engine/drafts.js';
-import {
-  ClosedError,
-  ConflictError,
-  InvalidArgumentError,
-  isEventyError,
-  UnavailableError,
-} from '../../engine/errors.js';
+import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
+import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
 import { aborted, Notifier } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { LogRecord, RecordDraft } from '../../engine/records.js';
@@ -88,7 +82,7 @@ export class FileStore implements LogStore {
         options.expectedHead === undefined ? undefined : checkPosition('expectedHead', options.expectedHead);
       this.#queue.push({
         // Encoded now, outside the cross-process lock: under it only position and time are added.
-        batch: { drafts, prefixes: encodePrefixes(drafts), expectedHead },
+        batch: { drafts, prefixes: encodeDrafts(drafts, encodeDraftPrefix), expectedHead },
         sync: options.sync !== false || this.options.durability === 'always',
         resolve,
         reject,
@@ -285,17 +279,6 @@ export class FileStore implements LogStore {
   #check(): void {
     if (this.#closed) throw new ClosedError(`store ${this.url}`);
   }
-}
-
-/** Encodes drafts before the lock; a value CBOR cannot carry (a function, a symbol) is the caller's error. */
-function encodePrefixes(drafts: readonly RecordDraft[]): (Buffer | undefined)[] {
-  return drafts.map((draft, i) => {
-    try {
-      return encodeDraftPrefix(draft);
-    } catch (e) {
-      throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
-    }
-  });
 }
 
 function appendError(dir: string, e: unknown): Error {

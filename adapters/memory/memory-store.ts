@@ -1,5 +1,5 @@
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, nextTime } from '../../engine/drafts.js';
+import { checkDrafts, continuesAt, encodeDrafts, nextTime } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { Notifier } from '../../engine/notifier.js';
 import { aborted } from '../../engine/notifier.js';
@@ -63,13 +63,9 @@ export class MemoryStore implements LogStore {
     this.log.lastTime = time;
     // Records go through the same CBOR as every other store: callers can't mutate what the log holds,
     // and the memory store accepts and returns exactly what the others do.
-    const records = drafts.map((d, i) => {
-      try {
-        return Object.freeze(decodeRecord(encodeRecord(stamp(d, head + i, time)), this.url, 0));
-      } catch (e) {
-        throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
-      }
-    });
+    const records = encodeDrafts(drafts, (d, i) =>
+      Object.freeze(decodeRecord(encodeRecord(stamp(d, head + i, time)), this.url, 0)),
+    );
     this.log.records.push(...records);
     this.log.appended.notify();
     return { positions: records.map((r) => r.position), time, records };

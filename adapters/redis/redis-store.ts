@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt } from '../../engine/drafts.js';
+import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { LogRecord, RecordDraft } from '../../engine/records.js';
@@ -122,13 +122,7 @@ export class RedisStore implements LogStore {
     checkDrafts(drafts);
     const { expectedHead } = options;
     const expected = expectedHead === undefined ? undefined : checkPosition('expectedHead', expectedHead);
-    const encoded = drafts.map((draft, i) => {
-      try {
-        return encodeDraft(draft);
-      } catch (e) {
-        throw new InvalidArgumentError(`record ${i} cannot be stored: ${(e as Error).message}`, { cause: e });
-      }
-    });
+    const encoded = encodeDrafts(drafts, encodeDraft);
     const { conflict, head, time } = await this.#appends.submit(expected, encoded);
     if (conflict) throw new ConflictError(expected ?? head, head);
     return new Appended(encoded, head, time);

@@ -234,7 +234,8 @@ export class FileStore implements LogStore {
     while (this.#unsynced.length > 0) {
       // Group commit: at most one fsync per interval, so a steady stream of appends shares fsyncs and
       // other processes' writes to the same file are not stalled behind back-to-back writebacks.
-      const wait = this.#lastSync + this.options.syncIntervalMs - performance.now();
+      const interval = this.options.durability === 'always' ? 0 : this.options.syncIntervalMs;
+      const wait = this.#lastSync + interval - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastSync = performance.now();
       const take = this.#unsynced.splice(0);

@@ -16,7 +16,8 @@ export interface FileStoreOptions {
   readonly pollMs?: number;
   /**
    * `batch` durability: the least time (ms) between the starts of two fsyncs, 0–5; appends that arrive
-   * meanwhile share the next one. Default 2.
+   * meanwhile share the next one. Default 0: an fsync starts as soon as the previous one ends (appends
+   * that arrive during an fsync share the next). A few ms can help a disk whose fsyncs stall writers.
    */
   readonly syncIntervalMs?: number;
 }
@@ -72,7 +73,7 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
     durability,
     segmentBytes: positiveInt('segmentBytes', merged.segmentBytes ?? 64 * 1024 * 1024, 256),
     pollMs: positiveInt('pollMs', merged.pollMs ?? 100, 1),
-    syncIntervalMs: positiveInt('syncIntervalMs', merged.syncIntervalMs ?? 2, 0, 5),
+    syncIntervalMs: positiveInt('syncIntervalMs', merged.syncIntervalMs ?? 0, 0, 5),
   };
 }
 

@@ -30,6 +30,7 @@ process.on('message', (msg: { type: string }) => {
       latencies: latencies.splice(0),
       handled,
       rss: process.memoryUsage().rss,
+      heap: process.memoryUsage().heapUsed,
       cpu: cpuMs(),
     });
   } else if (msg.type === 'stop') {

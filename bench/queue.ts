@@ -23,6 +23,7 @@ interface Report {
   latencies: number[];
   handled: number;
   rss: number;
+  heap: number;
 }
 
 function startWorker(store: string, concurrency: number): Promise<ChildProcess> {
@@ -122,10 +123,12 @@ async function memory(total: number): Promise<void> {
     while (i - (m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0) > 20_000)
       await new Promise((r) => setTimeout(r, 5));
     if (i % 100_000 === 0) {
-      const rss = (await Promise.all(children.map(report))).map((r) => Math.round(r.rss / 2 ** 20));
+      const reports = await Promise.all(children.map(report));
+      const rss = reports.map((r) => Math.round(r.rss / 2 ** 20));
+      const heap = reports.map((r) => Math.round(r.heap / 2 ** 20));
       samples.push(...rss);
       console.log(
-        `${i} events: worker RSS ${rss.join(', ')} MB, manager RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
+        `${i} events: worker RSS ${rss.join(', ')} MB (heap ${heap.join(', ')} MB), manager RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
       );
     }
   }
@@ -140,7 +143,7 @@ async function memory(total: number): Promise<void> {
 }
 
 if (args.memory) {
-  await memory(1_000_000);
+  await memory(Number(process.env.BENCH_MEMORY_EVENTS ?? 1_000_000));
 } else {
   const rows = [];
   const only = process.env.BENCH_ONLY?.split('x').map(Number);

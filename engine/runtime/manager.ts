@@ -149,12 +149,33 @@ export class QueueManager implements DispatchHost {
       if (hit) out.set(p, hit);
       else missing.push(p);
     }
-    if (missing.length > 0) {
-      for (const [p, r] of await readPositions(this.store, missing)) {
-        if (isKnownRecord(r) && r.type === 'event.published') out.set(p, r);
-      }
+    if (missing.length === 0) return out;
+    if (cache) await this.#readAhead(queue, cache, Math.min(...missing));
+    const still = missing.filter((p) => {
+      const hit = cache?.get(p);
+      if (hit) out.set(p, hit);
+      return !hit;
+    });
+    for (const [p, r] of await readPositions(this.store, still)) {
+      if (isKnownRecord(r) && r.type === 'event.published') out.set(p, r);
     }
     return out;
+  }
+
+  /**
+   * A cache miss (a backlog deeper than the cache): read the log ahead from there once and cache the
+   * queue's events, so the next dispatches find them, instead of one read per claim batch.
+   */
+  async #readAhead(
+    queue: string,
+    cache: Map<Position, RecordOf<'event.published'>>,
+    from: Position,
+  ): Promise<void> {
+    for await (const r of this.store.read({ from, to: from + READ_AHEAD })) {
+      if (r.type === 'event.published' && (r as RecordOf<'event.published'>).queue === queue) {
+        cache.set(r.position, r as RecordOf<'event.published'>);
+      }
+    }
   }
 
   publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent> {
@@ -259,22 +280,24 @@ export class QueueManager implements DispatchHost {
       : { type, ...base, ttlMs: this.heartbeatMs * 3 };
   }
 
-  /** Keeps the events of hosted queues that are not yet handled, so dispatch needs no read. */
+  /**
+   * Keeps the events of hosted queues that are not yet handled, so dispatch needs no read. Bounded: when
+   * full, handled events are dropped; if it is still full (a deep backlog), newer events are not cached
+   * and dispatch reads them from the log in ranges when their turn comes.
+   */
   #cacheEvent(r: LogRecord): void {
     if (r.type !== 'event.published') return;
     const e = r as RecordOf<'event.published'>;
     const cache = this.#hostedQueues.get(e.queue);
     if (!cache) return;
-    cache.set(e.position, e);
-    if (cache.size > this.#pruneAt) {
+    if (cache.size >= EVENT_CACHE) {
       this.#prune(e.queue, cache);
-      // amortised: a deep backlog is not rescanned per event; at most 64 Ki events stay cached
-      this.#pruneAt = Math.min(65_536, Math.max(4096, cache.size * 2));
+      if (cache.size >= EVENT_CACHE) return;
     }
+    cache.set(e.position, e);
   }
 
-  #pruneAt = 4096;
-
+  /** Drops cached events below every hosted subscriber's watermark (handled everywhere). */
   #prune(queue: string, cache: Map<Position, RecordOf<'event.published'>>): void {
     let low = Infinity;
     const q = this.runtime.claims.queues.get(queue);
@@ -284,11 +307,16 @@ export class QueueManager implements DispatchHost {
       low = Math.min(low, q?.positions[sub?.watermark ?? 0] ?? Infinity);
     }
     for (const p of cache.keys()) {
-      if (p >= low && cache.size <= 32_768) break;
+      if (p >= low) break;
       cache.delete(p);
     }
   }
 }
+
+/** Events of hosted queues cached as they are published, per queue (a read-ahead may add more). */
+const EVENT_CACHE = 32_768;
+/** Records read at once when dispatch misses the cache. */
+const READ_AHEAD = 4096;
 
 function positive(name: string, value: number, min = 1): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {

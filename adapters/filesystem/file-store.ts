@@ -201,7 +201,9 @@ export class FileStore implements LogStore {
 
   /** Writes what is queued: group commit for `batch`/`never`, one batch per write for `always`. */
   async #flushLoop(): Promise<void> {
-    await nextTurn(); // let appends made in the same turn join this write
+    // Appends made in the same synchronous run join this write; a microtask, not a macrotask hop, so a
+    // lone appender does not wait for the next turn of the event loop.
+    await Promise.resolve();
     const always = this.options.durability === 'always';
     while (this.#queue.length > 0) {
       const take = always ? this.#queue.splice(0, 1) : this.#queue.splice(0);

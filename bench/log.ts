@@ -199,9 +199,15 @@ async function main(): Promise<void> {
 
     const batch100 = rows.find((r) => r.result.name === 'store batch ×100')!;
     const groupRatio = rate(batch100.result) / rate(batch100.perRecord);
+    // Group commit pays off with several appenders; one append in flight waits for its own fsync each
+    // time, which the raw ceiling (fsyncs in the background) never does. Both readings are printed.
+    const grouped = rows.find((r) => r.result.name.startsWith('store batch ×100,'))!;
+    const groupedRatio = rate(grouped.result) / rate(grouped.perRecord);
     console.log(
-      '\ntargets: store batch ×100 (one append in flight) ≥ 50% of raw group commit ' +
-        `(write, fdatasync /1 ms ×1): ${Math.round(groupRatio * 100)}% ${groupRatio >= 0.5 ? 'met' : 'NOT met'}; ` +
+      '\ntargets: store batch ×100 ≥ 50% of raw group commit (write, fdatasync /1 ms ×1): ' +
+        `with several appends in flight (${grouped.result.name}) ${Math.round(groupedRatio * 100)}% ` +
+        `${groupedRatio >= 0.5 ? 'met' : 'NOT met'}, with one in flight ${Math.round(groupRatio * 100)}% ` +
+        `${groupRatio >= 0.5 ? 'met' : 'NOT met'}; ` +
         `batch ×1 with ${IN_FLIGHT} in flight ≥ 20,000 records/s: ${fmt(rate(inFlight))} ` +
         (rate(inFlight) >= 20_000 ? 'met' : 'NOT met'),
     );

@@ -12,6 +12,7 @@ export * from './engine/runtime/index.js';
 export {
   claimsFold,
   isFinished,
+  subscriberProgress,
   isLeased,
   type ClaimsState,
   type ItemStatus,

@@ -2,6 +2,7 @@ import {
   isAlive,
   isFinished,
   isLeased,
+  subscriberProgress,
   type LogViews,
   type Position,
   type SubscriberState,
@@ -131,27 +132,17 @@ export function workerRows(v: LogViews, queues: readonly string[] = [], now = v.
 /** Every subscriber with its progress. */
 export function subscriberRows(v: LogViews, queues: readonly string[] = [], now = v.time): SubscriberRow[] {
   return subscribers(v, queues).map((sub) => {
-    const q = v.claims.queues.get(sub.reg.queue);
-    const total = q?.positions.length ?? 0;
-    let finishedAbove = 0;
-    let inFlight = 0;
-    for (const item of sub.items.values()) {
-      if (isFinished(item)) finishedAbove++;
-      else if (isLeased(item, now)) inFlight++;
-    }
-    const competing = sub.reg.delivery === 'competing';
-    const pending = competing ? Math.max(0, total - sub.watermark - finishedAbove) : 0;
-    const oldest = competing ? q?.positions[sub.watermark] : undefined;
+    const { depth, inFlight, lag } = subscriberProgress(v.claims, sub, now);
     return {
       subscriberId: sub.id,
       queue: sub.reg.queue,
       name: sub.reg.name,
       delivery: sub.reg.delivery,
       deleted: sub.deleted,
-      depth: pending - inFlight,
+      depth,
       inFlight,
       ...sub.counts,
-      lag: oldest === undefined ? 0 : Math.max(0, v.claims.position - oldest),
+      lag,
     };
   });
 }

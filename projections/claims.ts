@@ -327,6 +327,33 @@ export function lowerBound(sorted: readonly number[], value: number): number {
   return lo;
 }
 
+/**
+ * Where a subscriber stands at log time `time`: `depth` events waiting (not handled, not under a live
+ * lease), `inFlight` under a live lease, and `lag`, the records between the oldest unhandled event and
+ * the last record folded. Broadcast subscribers have no shared progress: zeros.
+ */
+export function subscriberProgress(
+  state: ClaimsState,
+  sub: SubscriberState,
+  time: number,
+): { depth: number; inFlight: number; lag: number } {
+  if (sub.reg.delivery !== 'competing') return { depth: 0, inFlight: 0, lag: 0 };
+  const q = state.queues.get(sub.reg.queue);
+  let finishedAbove = 0;
+  let inFlight = 0;
+  for (const item of sub.items.values()) {
+    if (isFinished(item)) finishedAbove++;
+    else if (isLeased(item, time)) inFlight++;
+  }
+  const pending = Math.max(0, (q?.positions.length ?? 0) - sub.watermark - finishedAbove);
+  const oldest = q?.positions[sub.watermark];
+  return {
+    depth: pending - inFlight,
+    inFlight,
+    lag: oldest === undefined ? 0 : Math.max(0, state.position - oldest),
+  };
+}
+
 /** The claims view as the CLI and `views.claims$` show it: one row per open item. */
 export function openItems(state: ClaimsState): { subscriber: string; item: WorkItem }[] {
   const rows: { subscriber: string; item: WorkItem }[] = [];

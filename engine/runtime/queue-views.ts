@@ -1,4 +1,4 @@
-import { isFinished, isLeased, type SubscriberState } from '../../projections/claims.js';
+import { isFinished, isLeased, subscriberProgress, type SubscriberState } from '../../projections/claims.js';
 import { isAlive } from '../../projections/workers.js';
 import type { LogRuntime } from './log-runtime.js';
 
@@ -66,21 +66,5 @@ function subscribersOf(rt: LogRuntime, queue: string): SubscriberState[] {
 }
 
 function progress(rt: LogRuntime, sub: SubscriberState) {
-  const q = rt.claims.queues.get(sub.reg.queue);
-  const total = q?.positions.length ?? 0;
-  let finishedAbove = 0;
-  let inFlight = 0;
-  for (const item of sub.items.values()) {
-    if (isFinished(item)) finishedAbove++;
-    else if (isLeased(item, rt.claims.time)) inFlight++;
-  }
-  const pending = sub.reg.delivery === 'competing' ? Math.max(0, total - sub.watermark - finishedAbove) : 0;
-  const oldest = q?.positions[sub.watermark];
-  return {
-    depth: pending - inFlight,
-    inFlight,
-    ...sub.counts,
-    /** Records between the oldest unfinished event and the head. */
-    lag: oldest === undefined ? 0 : rt.claims.position - oldest,
-  };
+  return { ...subscriberProgress(rt.claims, sub, rt.claims.time), ...sub.counts };
 }

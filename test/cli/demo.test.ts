@@ -1,5 +1,5 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Cli, ensureBuilt, isRunning, readAll, tempStore } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { cliTestbed, isRunning, readAll } from './helpers.js';
 
 interface Summary {
   tasks: number;
@@ -12,17 +12,7 @@ interface Summary {
 }
 
 describe('eventy demo', () => {
-  const cli = new Cli();
-  let store: Awaited<ReturnType<typeof tempStore>>;
-
-  beforeAll(() => ensureBuilt());
-  beforeEach(async () => {
-    store = await tempStore();
-  });
-  afterEach(async () => {
-    await cli.killAll();
-    await store.cleanup();
-  });
+  const { cli, store } = cliTestbed();
 
   it('publishes tasks, runs 2 worker processes to completion, summarises, and leaves the log', async () => {
     const s = await cli.json<Summary>(['demo', '--count', '150', '--json', '--store', store.url]);

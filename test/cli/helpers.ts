@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, beforeEach } from 'vitest';
 import { openStore, type LogRecord } from '../../index.js';
 
 /** The repository root. */
@@ -196,6 +197,30 @@ export class Cli {
 export async function tempStore(): Promise<{ dir: string; url: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'eventy-cli-'));
   return { dir, url: `file:${join(dir, 'log')}`, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface TempStore {
+  dir: string;
+  url: string;
+  cleanup: () => Promise<void>;
+}
+
+/**
+ * The usual setup of a CLI test file: the binary built once, a fresh store per test (the same object,
+ * refilled), and every spawned process and the store removed after each test.
+ */
+export function cliTestbed(): { cli: Cli; store: TempStore } {
+  const cli = new Cli();
+  const store: TempStore = { dir: '', url: '', cleanup: () => Promise.resolve() };
+  beforeAll(() => ensureBuilt());
+  beforeEach(async () => {
+    Object.assign(store, await tempStore());
+  });
+  afterEach(async () => {
+    await cli.killAll();
+    await store.cleanup();
+  });
+  return { cli, store };
 }
 
 /** Every record of a store. */

@@ -1,19 +1,9 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createQueueManager, type QueueManager } from '../../index.js';
-import { Cli, ensureBuilt, readAll, tempStore } from './helpers.js';
+import { cliTestbed, readAll } from './helpers.js';
 
 describe('eventy publish, inspect and stats', () => {
-  const cli = new Cli();
-  let store: Awaited<ReturnType<typeof tempStore>>;
-
-  beforeAll(() => ensureBuilt());
-  beforeEach(async () => {
-    store = await tempStore();
-  });
-  afterEach(async () => {
-    await cli.killAll();
-    await store.cleanup();
-  });
+  const { cli, store } = cliTestbed();
 
   it('publishes one event with headers, is idempotent with --key, and reads JSON lines from stdin', async () => {
     const one = await cli.run([

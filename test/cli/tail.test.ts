@@ -1,23 +1,13 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore, type LogRecord, type RecordDraft } from '../../index.js';
-import { Cli, ensureBuilt, tempStore } from './helpers.js';
+import { cliTestbed } from './helpers.js';
 
 function event(queue: string, n: number, headers: Record<string, string> = {}): RecordDraft {
   return { type: 'event.published', queue, eventId: `e-${queue}-${n}`, payload: { n }, headers };
 }
 
 describe('eventy tail', () => {
-  const cli = new Cli();
-  let store: Awaited<ReturnType<typeof tempStore>>;
-
-  beforeAll(() => ensureBuilt());
-  beforeEach(async () => {
-    store = await tempStore();
-  });
-  afterEach(async () => {
-    await cli.killAll();
-    await store.cleanup();
-  });
+  const { cli, store } = cliTestbed();
 
   async function append(drafts: RecordDraft[]): Promise<void> {
     const s = await openStore(store.url);

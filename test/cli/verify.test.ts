@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { claimsFold, scanFrames, type LogRecord, type RecordDraft } from '../../index.js';
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { InvariantChecker } from '../../cli/invariants.js';
-import { Cli, ensureBuilt, tempStore } from './helpers.js';
+import { cliTestbed } from './helpers.js';
 
 interface Report {
   ok: boolean;
@@ -21,17 +21,7 @@ interface Report {
 }
 
 describe('eventy verify', () => {
-  const cli = new Cli();
-  let store: Awaited<ReturnType<typeof tempStore>>;
-
-  beforeAll(() => ensureBuilt());
-  beforeEach(async () => {
-    store = await tempStore();
-  });
-  afterEach(async () => {
-    await cli.killAll();
-    await store.cleanup();
-  });
+  const { cli, store } = cliTestbed();
 
   /** 300 events in batches of 10, in 4 KiB segments; returns the segment files. */
   async function fill(): Promise<{ base: number; file: string }[]> {

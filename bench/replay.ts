@@ -5,7 +5,8 @@
 // every view), and the real CLI (`eventy replay --view stats --json` in a child process: wall clock and
 // peak RSS). Each with its CPU time too: on a shared machine, records per CPU second vary less than per
 // wall-clock second. The log was just written, so every case reads it from the page cache.
-// BENCH_DIR sets where the log is built (default the OS temp dir); it is removed at the end.
+// BENCH_DIR sets where the log is built (default the OS temp dir); it is removed at the end unless
+// BENCH_KEEP=1 (to profile `eventy replay` against it afterwards).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -313,7 +314,8 @@ async function main(): Promise<void> {
       await store.close();
     }
   } finally {
-    fs.rmSync(root, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP === '1') console.log(`kept: ${dir}`);
+    else fs.rmSync(root, { recursive: true, force: true });
   }
 }
 

@@ -92,10 +92,20 @@ export interface LogStore extends AsyncDisposable {
   read(options?: ReadOptions): AsyncIterable<LogRecord>;
 
   /**
+   * {@link read} in chunks: the same records in the same order, in arrays of one or more as the store
+   * has them at hand (a segment read, a Redis reply). One await per chunk instead of one per record,
+   * which is most of the cost of a long read such as a replay.
+   */
+  readChunks(options?: ReadOptions): AsyncIterable<readonly LogRecord[]>;
+
+  /**
    * Yields every record from `from` on, then waits for new ones, forever: no gaps, no duplicates, across
    * segment rolls and other processes' appends. Ends without error when the signal aborts.
    */
   follow(options?: FollowOptions): AsyncIterable<LogRecord>;
+
+  /** {@link follow} in chunks of one or more records (see {@link readChunks}); the signal is looked at between chunks. */
+  followChunks(options?: FollowOptions): AsyncIterable<readonly LogRecord[]>;
 
   /** The next position to be assigned (the number of records ever appended). */
   head(): Promise<Position>;

@@ -56,7 +56,7 @@ export interface ReplayOptions {
   readonly onRecord?: (record: LogRecord, views: LogViews) => void;
   /** Called every `progressEvery` records with the last position folded and the target position. */
   readonly onProgress?: (position: Position, to: Position) => void;
-  /** Records between two `onProgress` calls; default 65,536. */
+  /** Records between two `onProgress` calls (at least; reads come in chunks); default 65,536. */
   readonly progressEvery?: number;
   /** Stops the replay: it rejects with an `aborted` error. */
   readonly signal?: AbortSignal;
@@ -80,14 +80,18 @@ export async function replayLog(store: LogStore, options: ReplayOptions = {}): P
   const { onRecord, onProgress, signal } = options;
   throwIfAborted(signal);
   if (to <= views.position) return views;
-  let n = 0;
-  for await (const r of store.read({ from: views.position + 1, to: to + 1, ...(signal ? { signal } : {}) })) {
-    viewsFold.evolve(views, r);
-    onRecord?.(r, views);
-    if (++n % every === 0) {
-      onProgress?.(r.position, to);
-      throwIfAborted(signal);
+  let nextProgress = views.position + every;
+  const range = { from: views.position + 1, to: to + 1, ...(signal ? { signal } : {}) };
+  for await (const chunk of store.readChunks(range)) {
+    for (const r of chunk) {
+      viewsFold.evolve(views, r);
+      onRecord?.(r, views);
     }
+    if (views.position >= nextProgress) {
+      nextProgress = views.position + every;
+      onProgress?.(views.position, to);
+    }
+    throwIfAborted(signal);
   }
   throwIfAborted(signal);
   onProgress?.(views.position, to);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { eachRecord } from '../../engine/chunks.js';
 import { encodeDraftPrefix } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
@@ -104,7 +105,11 @@ export class FileStore implements LogStore {
     this.#notify();
   }
 
-  async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    return eachRecord(this.readChunks(options));
+  }
+
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? await this.#readEnd() : checkPosition('to', options.to);
@@ -113,9 +118,11 @@ export class FileStore implements LogStore {
       while (cursor.next < to && !this.#closed && options.signal?.aborted !== true) {
         const records = cursor.poll();
         if (records.length === 0) return;
-        for (const r of records) {
-          if (r.position >= to) return;
-          yield r;
+        if ((records.at(-1) as LogRecord).position < to) yield records;
+        else {
+          // Positions are dense: the records before `to` are a prefix.
+          yield records.slice(0, to - (records[0] as LogRecord).position);
+          return;
         }
         await nextTurn(); // a long read must not starve timers and I/O
       }
@@ -124,7 +131,11 @@ export class FileStore implements LogStore {
     }
   }
 
-  async *follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    return eachRecord(this.followChunks(options));
+  }
+
+  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
     this.#check();
     const cursor = new SegmentCursor(this.dir, checkPosition('from', options.from ?? 0));
     const signal = options.signal
@@ -135,8 +146,8 @@ export class FileStore implements LogStore {
       while (!signal.aborted) {
         const seen = this.#changes;
         const records = cursor.poll();
-        for (const r of records) {
-          yield r;
+        if (records.length > 0) {
+          yield records;
           if (aborted(signal)) return;
         }
         if (records.length === 0 && seen === this.#changes) {

@@ -1,3 +1,4 @@
+import { eachRecord } from '../../engine/chunks.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts, nextTime } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
@@ -22,6 +23,9 @@ class MemoryLog {
 }
 
 const named = new Map<string, MemoryLog>();
+
+/** Records per chunk of a read or follow. */
+const CHUNK = 4096;
 
 /**
  * The reference store: one process, nothing persisted. `memory:` opens a fresh log; `memory:<name>`
@@ -84,18 +88,26 @@ export class MemoryStore implements LogStore {
     this.log.appended.notify();
   }
 
+  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    return eachRecord(this.readChunks(options));
+  }
+
   // eslint-disable-next-line @typescript-eslint/require-await -- an async iterable over memory
-  async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = Math.min(checkPosition('to', options.to ?? this.log.records.length), this.log.records.length);
-    for (let p = from; p < to; p++) {
+    for (let p = from; p < to; p += CHUNK) {
       if (options.signal?.aborted === true || this.#closed) return;
-      yield this.log.records[p] as LogRecord;
+      yield this.log.records.slice(p, Math.min(to, p + CHUNK));
     }
   }
 
-  async *follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    return eachRecord(this.followChunks(options));
+  }
+
+  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
     this.#check();
     let next: Position = checkPosition('from', options.from ?? 0);
     const signal = options.signal
@@ -103,8 +115,9 @@ export class MemoryStore implements LogStore {
       : this.#closing.signal;
     while (!signal.aborted) {
       while (next < this.log.records.length) {
-        yield this.log.records[next] as LogRecord;
-        next++;
+        const chunk = this.log.records.slice(next, next + CHUNK);
+        yield chunk;
+        next += chunk.length;
         if (aborted(signal)) return;
       }
       await this.log.appended.wait(signal);

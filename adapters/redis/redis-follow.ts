@@ -33,10 +33,9 @@ export interface FollowStart {
 }
 
 /**
- * Yields every record from `from` on, then blocks on XREAD for more, until `signal` aborts. `start` runs
- * when the iteration starts, so its errors (a closed store, a bad position) come from the first `next()`
- * as they would from a generator method; the store returns this generator itself, with no second
- * generator around it to pass each record through.
+ * Yields every record from `from` on, one XREAD reply per chunk, then blocks on XREAD for more, until
+ * `signal` aborts. `start` runs when the iteration starts, so its errors (a closed store, a bad
+ * position) come from the first `next()` as they would from a generator method.
  *
  * The record at position `p` can only ever be in the segment stream of `p`, at id `p-1` or `p-2`, so
  * the follower always asks that one stream for ids after `p-0`: it moves to the next stream exactly when
@@ -45,7 +44,10 @@ export interface FollowStart {
  * @throws NotFoundError when retention dropped the segment the follower still needed.
  * @throws CorruptRecordError when a stored record fails its checks.
  */
-export async function* followLog(ctx: FollowContext, start: () => FollowStart): AsyncGenerator<LogRecord> {
+export async function* followLog(
+  ctx: FollowContext,
+  start: () => FollowStart,
+): AsyncGenerator<readonly LogRecord[]> {
   const { from, signal } = start();
   // A function, not the property: TypeScript would keep `signal.aborted` narrowed across awaits.
   const aborted = (): boolean => signal.aborted;
@@ -58,11 +60,9 @@ export async function* followLog(ctx: FollowContext, start: () => FollowStart): 
     while (!aborted()) {
       const batch = await readBatch(ctx, conn, next, signal);
       if (batch === ABORTED) return;
-      for (const record of batch) {
-        yield record;
-        next++;
-        if (aborted()) return;
-      }
+      if (batch.length === 0) continue;
+      yield batch;
+      next += batch.length;
     }
   } finally {
     await ctx.release(conn);

@@ -68,6 +68,16 @@ export async function* rangeEntries(
   to: Position,
   stop: () => boolean,
 ): AsyncGenerator<RangeEntry> {
+  for await (const chunk of rangeChunks(log, from, to, stop)) yield* chunk;
+}
+
+/** {@link rangeEntries} one XRANGE reply at a time. */
+export async function* rangeChunks(
+  log: RedisLog,
+  from: Position,
+  to: Position,
+  stop: () => boolean,
+): AsyncGenerator<RangeEntry[]> {
   let p = from;
   while (p < to && !stop()) {
     const base = segmentBase(p, log.segmentRecords);
@@ -78,6 +88,7 @@ export async function* rangeEntries(
       c.xrangeBuffer(key, String(start), String(last), 'COUNT', READ_CHUNK),
     );
     if (entries.length === 0) throw new NotFoundError('record (dropped by retention) at position', String(p));
+    const chunk: RangeEntry[] = [];
     for (const entry of entries) {
       const id = parseEntryId(entry[0].toString());
       if (id?.position !== p) {
@@ -87,9 +98,10 @@ export async function* rangeEntries(
           `expected the entry of position ${p}, found ${entry[0].toString()}`,
         );
       }
-      yield { key, entry, position: p, more: id.more };
+      chunk.push({ key, entry, position: p, more: id.more });
       p++;
     }
+    yield chunk;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { eachRecord } from '../../engine/chunks.js';
 import { encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
@@ -24,7 +25,7 @@ import {
   exportSegment,
   importFrames,
   listSegments,
-  rangeEntries,
+  rangeChunks,
   readMeta,
   type RedisLog,
   type SegmentInfo,
@@ -149,20 +150,20 @@ export class RedisStore implements LogStore {
   }
 
   /** {@inheritDoc LogStore.read} */
-  async *read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+    return eachRecord(this.readChunks(options));
+  }
+
+  /** {@inheritDoc LogStore.readChunks} */
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
     const meta = await readMeta(this.#log);
     const end = Math.min(to ?? meta.head, meta.head);
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
-    for await (const { key, entry, position } of rangeEntries(
-      this.#log,
-      Math.max(from, meta.first),
-      end,
-      stop,
-    )) {
-      yield decodeEntry(entry, key, position);
+    for await (const chunk of rangeChunks(this.#log, Math.max(from, meta.first), end, stop)) {
+      yield chunk.map(({ key, entry, position }) => decodeEntry(entry, key, position));
       if (stop()) return;
     }
   }
@@ -174,6 +175,11 @@ export class RedisStore implements LogStore {
    * on from the next position.
    */
   follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    return eachRecord(this.followChunks(options));
+  }
+
+  /** {@inheritDoc LogStore.followChunks} */
+  followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
     return followLog(this.#followContext(), () => {
       this.#check();
       const from = checkPosition('from', options.from ?? 0);

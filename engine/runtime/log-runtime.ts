@@ -68,7 +68,9 @@ export class LogRuntime {
 
   async #run(): Promise<void> {
     try {
-      for await (const r of this.store.follow({ from: 0, signal: this.#stop.signal })) this.#fold(r);
+      for await (const chunk of this.store.followChunks({ from: 0, signal: this.#stop.signal })) {
+        for (const r of chunk) this.#fold(r);
+      }
     } catch (e) {
       this.#failure = e instanceof Error ? e : new Error(String(e));
       this.#failAll(this.#failure);

@@ -156,6 +156,37 @@ export function logStoreContract(name: string, factory: HarnessFactory): void {
         await rejects(collect(store.read({ from: -1 })), 'invalid-argument');
       }));
 
+    it('reads in chunks: the records of read(), in order, in non-empty arrays', () =>
+      withStore(async (store) => {
+        for (let i = 0; i < 10; i++) await store.append([draft(3 * i), draft(3 * i + 1), draft(3 * i + 2)]);
+        for (const range of [{}, { from: 7, to: 12 }, { from: 28 }, { from: 5, to: 5 }, { to: 100 }]) {
+          const chunks: (readonly LogRecord[])[] = [];
+          for await (const chunk of store.readChunks(range)) chunks.push(chunk);
+          expect(chunks.every((c) => c.length > 0)).toBe(true);
+          expect(chunks.flat()).toEqual(await collect(store.read(range)));
+        }
+        const bad = store.readChunks({ from: -1 })[Symbol.asyncIterator]();
+        await rejects(bad.next(), 'invalid-argument');
+      }));
+
+    it('follows in chunks: existing records, then new ones, no gaps or duplicates', () =>
+      withStore(async (store) => {
+        await store.append([draft(0), draft(1), draft(2)]);
+        const ac = new AbortController();
+        const seen: number[] = [];
+        const done = (async () => {
+          for await (const chunk of store.followChunks({ from: 2, signal: ac.signal })) {
+            expect(chunk.length).toBeGreaterThan(0);
+            seen.push(...chunk.map((r) => r.position));
+            if (seen.length >= 100) ac.abort();
+          }
+        })();
+        for (let i = 3; i < 102; i += 3) await store.append([draft(i), draft(i + 1), draft(i + 2)]);
+        await done;
+        expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i + 2));
+        expect(seen.length).toBeGreaterThanOrEqual(100);
+      }));
+
     it('follows from a position: existing records, then new ones, no gaps or duplicates', () =>
       withStore(async (store) => {
         await store.append([draft(0), draft(1), draft(2)]);

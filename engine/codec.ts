@@ -1,5 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import { Decoder, Encoder } from 'cbor-x';
+import { decodeFast, UNHANDLED } from './cbor-fast.js';
 import { CorruptRecordError } from './errors.js';
 import { stamp, type LogRecord, type RecordDraft } from './records.js';
 
@@ -90,11 +91,15 @@ export function encodeBatch(records: readonly LogRecord[]): Buffer {
  * @throws CorruptRecordError when the bytes are not a record.
  */
 export function decodeRecord(body: Uint8Array, segment: string, offset: number): LogRecord {
-  let value: unknown;
-  try {
-    value = decoder.decode(body);
-  } catch (cause) {
-    throw new CorruptRecordError(segment, offset, 'undecodable CBOR', undefined, { cause });
+  // The specialised decoder, exactly cbor-x's result for what it handles; cbor-x for anything else
+  // (and for corrupt bytes, so the error and its cause stay cbor-x's).
+  let value = decodeFast(body);
+  if (value === UNHANDLED) {
+    try {
+      value = decoder.decode(body);
+    } catch (cause) {
+      throw new CorruptRecordError(segment, offset, 'undecodable CBOR', undefined, { cause });
+    }
   }
   if (!isRecordShape(value)) {
     throw new CorruptRecordError(segment, offset, 'CBOR value is not a record (type, v, position, time)');

@@ -1,4 +1,12 @@
-import { isKnownRecord, type LogRecord, type LogViews, type Position } from '../index.js';
+import {
+  isKnownRecord,
+  resultRef,
+  unbatched,
+  type LogRecord,
+  type LogViews,
+  type Position,
+  type RecordOf,
+} from '../index.js';
 import { subscriberName } from './record-line.js';
 
 /** An event and where each subscriber stands with it. */
@@ -16,6 +24,8 @@ export interface EventRow {
 /** A result as it landed, with whether the fold accepted it (false: fenced). */
 export interface ResultRow {
   readonly position: Position;
+  /** Index in its `results.recorded`, when the result is one item of such a batch. */
+  readonly item?: number;
   readonly time: number;
   readonly queue: string;
   readonly subscriber: string;
@@ -36,7 +46,7 @@ export interface ResultRow {
  */
 export class History {
   readonly #events = new Map<Position, { row: EventRow; outcome: Record<string, string> }>();
-  readonly #results = new Map<Position, ResultRow>();
+  readonly #results = new Map<number, ResultRow>(); // by resultRef
 
   constructor(
     private readonly queues: readonly string[],
@@ -60,34 +70,39 @@ export class History {
       };
       this.#events.set(r.position, { row, outcome });
       this.#trim(this.#events);
-    } else if (r.type === 'result.recorded') {
+    } else if (r.type === 'result.recorded' || r.type === 'results.recorded') {
       if (!this.#wants(r.queue)) return;
-      const accepted = !views.claims.rejected.has(r.position);
-      const subscriber =
-        views.claims.subscribers.get(r.subscriberId)?.reg.name ?? subscriberName(r.queue, r.subscriberId);
-      this.#results.set(r.position, {
-        position: r.position,
-        time: r.time,
-        queue: r.queue,
-        subscriber,
-        eventId: r.eventId,
-        eventPosition: r.eventPosition,
-        workerId: r.workerId,
-        attempt: r.attempt,
-        status: r.status,
-        accepted,
-        durationMs: r.durationMs,
-        error: r.error ? `${r.error.name}: ${r.error.message}` : null,
-        retryAt: r.retryAt ?? null,
-      });
-      this.#trim(this.#results);
-      const e = this.#events.get(r.eventPosition);
-      if (e && accepted) {
-        e.outcome[subscriber] =
-          r.status === 'ok' || r.status === 'skipped' ? r.status : r.retryAt !== undefined ? 'retry' : 'dead';
-      }
+      for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) this.#result(x, views);
     }
   };
+
+  #result(r: RecordOf<'result.recorded'>, views: LogViews): void {
+    const accepted = !views.claims.rejected.has(resultRef(r));
+    const subscriber =
+      views.claims.subscribers.get(r.subscriberId)?.reg.name ?? subscriberName(r.queue, r.subscriberId);
+    this.#results.set(resultRef(r), {
+      position: r.position,
+      ...(r.item === undefined ? {} : { item: r.item }),
+      time: r.time,
+      queue: r.queue,
+      subscriber,
+      eventId: r.eventId,
+      eventPosition: r.eventPosition,
+      workerId: r.workerId,
+      attempt: r.attempt,
+      status: r.status,
+      accepted,
+      durationMs: r.durationMs,
+      error: r.error ? `${r.error.name}: ${r.error.message}` : null,
+      retryAt: r.retryAt ?? null,
+    });
+    this.#trim(this.#results);
+    const e = this.#events.get(r.eventPosition);
+    if (e && accepted) {
+      e.outcome[subscriber] =
+        r.status === 'ok' || r.status === 'skipped' ? r.status : r.retryAt !== undefined ? 'retry' : 'dead';
+    }
+  }
 
   /** The last events, oldest first. */
   events(): EventRow[] {
@@ -108,7 +123,7 @@ export class History {
     return this.queues.length === 0 || this.queues.includes(queue);
   }
 
-  #trim(map: Map<Position, unknown>): void {
+  #trim(map: Map<number, unknown>): void {
     while (map.size > this.limit) {
       const oldest = map.keys().next();
       if (oldest.done === true) return;

@@ -1,4 +1,12 @@
-import { isKnownRecord, type ClaimsState, type LogRecord, type Position } from '../index.js';
+import {
+  isKnownRecord,
+  resultRef,
+  unbatched,
+  type ClaimsState,
+  type KnownRecord,
+  type LogRecord,
+  type Position,
+} from '../index.js';
 
 /** A broken invariant, at a position of the log. */
 export interface Violation {
@@ -46,24 +54,50 @@ export class InvariantChecker {
     this.#expected = r.position + 1;
     this.#time = Math.max(this.#time, r.time);
     this.#counts = undefined;
-    if (isKnownRecord(r) && r.type === 'result.recorded') {
+    if (isKnownRecord(r) && (r.type === 'result.recorded' || r.type === 'results.recorded')) {
       const c = claims.subscribers.get(r.subscriberId)?.counts;
       if (c) this.#counts = { done: c.done, failed: c.failed, dead: c.dead };
     }
   }
 
-  /** After the fold took `r`: judge what it decided. */
-  after(r: LogRecord, claims: ClaimsState): void {
-    if (!isKnownRecord(r)) return;
+  /**
+   * After the fold took `r`: judge what it decided, item by item for a batch record. The counts are
+   * compared once per record: done + failed may grow by the accepted results only.
+   */
+  after(record: LogRecord, claims: ClaimsState): void {
+    if (!isKnownRecord(record)) return;
+    let accepted = 0;
+    const fenced: string[] = [];
+    for (const r of unbatched(record) as KnownRecord[]) {
+      const verdict = this.#judge(r, claims);
+      if (verdict === 'accepted') accepted++;
+      else if (verdict !== undefined) fenced.push(verdict.fenced);
+    }
+    const before = this.#counts;
+    const sub = 'subscriberId' in record ? claims.subscribers.get(record.subscriberId) : undefined;
+    if (before === undefined || sub === undefined || fenced.length === 0) return;
+    const grew = sub.counts.done - before.done + (sub.counts.failed - before.failed);
+    if (grew > accepted) {
+      this.#add(
+        'fenced-result-counted',
+        record.position,
+        [],
+        `fenced result of ${fenced.join(', ')} changed the subscriber's counts`,
+      );
+    }
+  }
+
+  /** One claim or result: `accepted` for a result that counts, what was fenced for a fenced one. */
+  #judge(r: KnownRecord, claims: ClaimsState): 'accepted' | { fenced: string } | undefined {
     if (
       r.type !== 'claim.acquired' &&
       r.type !== 'claim.extended' &&
       r.type !== 'claim.released' &&
       r.type !== 'result.recorded'
     )
-      return;
+      return undefined;
     const sub = claims.subscribers.get(r.subscriberId);
-    if (!sub || sub.deleted || sub.reg.delivery !== 'competing') return;
+    if (!sub || sub.deleted || sub.reg.delivery !== 'competing') return undefined;
     const key = `${r.subscriberId}\u0000${r.eventPosition}`;
     const lease = this.#leases.get(key);
     const live = lease !== undefined && lease.until > r.time;
@@ -96,14 +130,9 @@ export class InvariantChecker {
         if (holds) this.#leases.delete(key);
         return;
       case 'result.recorded': {
-        if (r.status === 'skipped') return;
+        if (r.status === 'skipped') return undefined;
         this.results++;
-        const accepted = !claims.rejected.has(r.position);
-        const c = sub.counts;
-        const before = this.#counts;
-        const counted =
-          before !== undefined &&
-          (c.done !== before.done || c.failed !== before.failed || c.dead !== before.dead);
+        const accepted = !claims.rejected.has(resultRef(r));
         if (accepted && !holds) {
           this.#add(
             'result-without-claim',
@@ -120,16 +149,9 @@ export class InvariantChecker {
             `result of ${where} by worker ${r.workerId} was fenced although its claim at position ${lease.claim} held the lease`,
           );
         }
-        if (!accepted && counted) {
-          this.#add(
-            'fenced-result-counted',
-            r.position,
-            [],
-            `fenced result of ${where} by worker ${r.workerId} changed the subscriber's counts`,
-          );
-        }
-        if (accepted) this.#leases.delete(key);
-        return;
+        if (!accepted) return { fenced: `${where} by worker ${r.workerId}` };
+        this.#leases.delete(key);
+        return 'accepted';
       }
     }
   }

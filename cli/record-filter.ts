@@ -1,10 +1,13 @@
-import type { LogRecord } from '../index.js';
+import { unbatched, type LogRecord } from '../index.js';
 
 /** What `eventy tail` keeps. Every given criterion must hold. */
 export interface RecordFilterOptions {
   /** Queues: records of other queues (and records of no queue) are dropped. Empty: every queue. */
   readonly queues?: readonly string[];
-  /** Types, exact (`claim.acquired`) or by family (`claim`, `claim.*`). */
+  /**
+   * Types, exact (`claim.acquired`) or by family (`claim`, `claim.*`). A batch record counts as the type
+   * of its items too: `claim.acquired` and `claim` keep `claims.acquired`, `result…` `results.recorded`.
+   */
   readonly types?: readonly string[];
   /** Subscriber name or id (`bill` or `orders/bill`). */
   readonly subscriber?: string;
@@ -13,6 +16,12 @@ export interface RecordFilterOptions {
   /** A correlation id: its events, and their claims and results. */
   readonly correlation?: string;
 }
+
+/** The type each item of a batch record is folded as. */
+const SINGLE_TYPE: Readonly<Record<string, string>> = {
+  'claims.acquired': 'claim.acquired',
+  'results.recorded': 'result.recorded',
+};
 
 function field(r: LogRecord, name: string): unknown {
   return (r as Record<string, unknown>)[name];
@@ -48,7 +57,10 @@ export function recordFilter(o: RecordFilterOptions): (r: LogRecord) => boolean 
         typeof q === 'string' ? queues.has(q) : Array.isArray(qs) && qs.some((x) => queues.has(String(x)));
       if (!inQueue) return false;
     }
-    if (typed && !exact.has(r.type) && !families.some((f) => r.type.startsWith(f))) return false;
+    if (typed) {
+      const types = [r.type, ...(SINGLE_TYPE[r.type] === undefined ? [] : [SINGLE_TYPE[r.type] as string])];
+      if (!types.some((t) => exact.has(t) || families.some((f) => t.startsWith(f)))) return false;
+    }
     if (o.subscriber !== undefined) {
       const id = field(r, 'subscriberId');
       const subs = field(r, 'subscribers');
@@ -63,8 +75,9 @@ export function recordFilter(o: RecordFilterOptions): (r: LogRecord) => boolean 
         return false;
     }
     if (tracking) {
-      const id = field(r, 'eventId');
-      if (typeof id !== 'string' || !followed.has(id)) return false;
+      // A batch record concerns every event of its items.
+      const ids = unbatched(r).map((x) => field(x, 'eventId'));
+      if (!ids.some((id) => typeof id === 'string' && followed.has(id))) return false;
     }
     return true;
   };

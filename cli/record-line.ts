@@ -1,12 +1,14 @@
-import { isKnownRecord, type KnownRecord, type LogRecord } from '../index.js';
+import { isKnownRecord, unbatched, type KnownRecord, type LogRecord, type RecordOf } from '../index.js';
 import { formatDuration, formatTime, preview, type Colour, type Painter } from './output.js';
 
 const TYPE_COLOUR: Record<string, Colour> = {
   event: 'cyan',
   subscriber: 'magenta',
   claim: 'blue',
+  claims: 'blue',
   token: 'blue',
   result: 'green',
+  results: 'green',
   worker: 'yellow',
   control: 'red',
   schedule: 'magenta',
@@ -20,7 +22,8 @@ export function subscriberName(queue: string, subscriberId: string): string {
 }
 
 /**
- * One human line for a record: time, position, type, queue, then the fields that matter for its type.
+ * One human line for a record: time, position, type, queue, then the fields that matter for its type; a
+ * batch record adds one indented line per item.
  * @example 2025-01-31T12:00:00.000Z      42 claim.acquired        orders  event=… sub=bill worker=… attempt=1
  */
 export function recordLine(r: LogRecord, paint: Painter): string {
@@ -66,6 +69,9 @@ function knownFields(r: KnownRecord, paint: Painter): string {
     case 'claim.released':
     case 'result.recorded':
       return claimFields(r, paint);
+    case 'claims.acquired':
+    case 'results.recorded':
+      return batchFields(r, paint);
     case 'token.claimed':
       return [kv('claim', r.claimId), kv('worker', r.workerId)].join(' ');
     case 'worker.joined':
@@ -95,6 +101,40 @@ function knownFields(r: KnownRecord, paint: Painter): string {
 
 type ClaimLike = Extract<KnownRecord, { eventId: string; subscriberId: string; attempt: number }>;
 
+/** A batch record: its shared fields, then one indented line per item. */
+function batchFields(r: RecordOf<'claims.acquired'> | RecordOf<'results.recorded'>, paint: Painter): string {
+  const items = unbatched(r) as ClaimLike[];
+  const head = [
+    kv('sub', subscriberName(r.queue, r.subscriberId)),
+    kv('worker', r.workerId),
+    ...(r.type === 'claims.acquired' ? [kv('lease', formatDuration(r.leaseMs))] : []),
+    kv('items', items.length),
+  ];
+  const indent = ' '.repeat(ITEM_INDENT);
+  return [
+    head.join(' '),
+    ...items.map((it) => `${indent}${paint('gray', `#${it.item ?? 0}`)} ${itemFields(it, paint)}`),
+  ].join('\n');
+}
+
+/** What a batch item adds to its batch's fields. */
+function itemFields(r: ClaimLike, paint: Painter): string {
+  const parts: string[] = [];
+  if (r.type === 'result.recorded') parts.push(paint(STATUS_COLOUR[r.status] ?? 'gray', r.status));
+  parts.push(kv('event', r.eventId), kv('attempt', r.attempt));
+  if (r.type === 'result.recorded') resultParts(r, parts, paint);
+  return parts.join(' ');
+}
+
+function resultParts(r: RecordOf<'result.recorded'>, parts: string[], paint: Painter): void {
+  parts.push(kv('took', formatDuration(r.durationMs)));
+  if (r.error) parts.push(paint('red', kv('error', `${r.error.name}: ${r.error.message}`)));
+  if (r.retryAt !== undefined) parts.push(kv('retry', formatTime(r.retryAt)));
+}
+
+/** Item lines start under the type column: time (24) + position (8) + two spaces. */
+const ITEM_INDENT = 34;
+
 function claimFields(r: ClaimLike, paint: Painter): string {
   const parts: string[] = [];
   if (r.type === 'result.recorded') parts.push(paint(STATUS_COLOUR[r.status] ?? 'gray', r.status));
@@ -107,10 +147,6 @@ function claimFields(r: ClaimLike, paint: Painter): string {
   if (r.type === 'claim.acquired' || r.type === 'claim.extended')
     parts.push(kv('lease', formatDuration(r.leaseMs)));
   if (r.type === 'claim.released' && r.reason !== undefined) parts.push(kv('reason', r.reason));
-  if (r.type === 'result.recorded') {
-    parts.push(kv('took', formatDuration(r.durationMs)));
-    if (r.error) parts.push(paint('red', kv('error', `${r.error.name}: ${r.error.message}`)));
-    if (r.retryAt !== undefined) parts.push(kv('retry', formatTime(r.retryAt)));
-  }
+  if (r.type === 'result.recorded') resultParts(r, parts, paint);
   return parts.join(' ');
 }

@@ -78,14 +78,23 @@ export interface SubscriberDeleted {
   readonly subscriberId: string;
 }
 
-interface ClaimFields {
-  readonly queue: string;
+/** One event's part of a claim or a result. */
+export interface ClaimItem {
   readonly eventId: string;
   /** Position of the event's `event.published` record: claims and results key on it. */
   readonly eventPosition: Position;
+  readonly attempt: number;
+}
+
+interface ClaimFields extends ClaimItem {
+  readonly queue: string;
   readonly subscriberId: string;
   readonly workerId: string;
-  readonly attempt: number;
+  /**
+   * Set only on the single records {@link unbatched} makes of a batch record: the item's index in it.
+   * Such a record shares its batch's position and time.
+   */
+  readonly item?: number;
 }
 
 export interface ClaimAcquired extends ClaimFields {
@@ -113,14 +122,47 @@ export interface TokenClaimed {
   readonly data?: unknown;
 }
 
-export interface ResultRecorded extends ClaimFields {
-  readonly type: 'result.recorded';
+/** What an attempt ended in. */
+export interface ResultOutcome {
   readonly status: ResultStatus;
   readonly details?: unknown;
   readonly error?: ErrorInfo;
   /** Log time of the next attempt, when another one follows. */
   readonly retryAt?: number;
   readonly durationMs: number;
+}
+
+export interface ResultRecorded extends ClaimFields, ResultOutcome {
+  readonly type: 'result.recorded';
+}
+
+/**
+ * The most items a batch record may carry: a result's reference ({@link resultRef}) packs the item
+ * index below this.
+ */
+export const MAX_BATCH_ITEMS = 1024;
+
+/**
+ * Claims of one worker for one subscriber taken together: one record instead of one per event, which
+ * every process folds at a fraction of the cost. Each item is folded exactly as a `claim.acquired` of
+ * its own with the batch's position (the fencing token) and time, in item order.
+ */
+export interface ClaimsAcquired {
+  readonly type: 'claims.acquired';
+  readonly queue: string;
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly leaseMs: number;
+  readonly items: readonly ClaimItem[];
+}
+
+/** Results of one worker for one subscriber taken together; each item folds as a `result.recorded`. */
+export interface ResultsRecorded {
+  readonly type: 'results.recorded';
+  readonly queue: string;
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly items: readonly (ClaimItem & ResultOutcome)[];
 }
 
 interface WorkerFields {
@@ -182,8 +224,10 @@ export type KnownRecordBody =
   | ClaimAcquired
   | ClaimExtended
   | ClaimReleased
+  | ClaimsAcquired
   | TokenClaimed
   | ResultRecorded
+  | ResultsRecorded
   | WorkerJoined
   | WorkerHeartbeat
   | WorkerLeft
@@ -219,8 +263,10 @@ export const RECORD_TYPES: readonly RecordType[] = [
   'claim.acquired',
   'claim.extended',
   'claim.released',
+  'claims.acquired',
   'token.claimed',
   'result.recorded',
+  'results.recorded',
   'worker.joined',
   'worker.heartbeat',
   'worker.left',
@@ -242,4 +288,55 @@ export function stamp(draft: RecordDraft, position: Position, time: number): Log
   // assigning an own "__proto__" key would set the prototype instead of copying the key: spread then.
   if (Object.hasOwn(draft, '__proto__')) return { ...draft, v: RECORD_VERSION, position, time };
   return Object.assign({}, draft, { v: RECORD_VERSION, position, time });
+}
+
+/**
+ * The records a record stands for: each item of a batch record (`claims.acquired`, `results.recorded`)
+ * as the single record it is folded as (`claim.acquired`, `result.recorded`) with the batch's position
+ * and time and its `item` index; any other record, itself. Items beyond {@link MAX_BATCH_ITEMS} are
+ * ignored, as every fold ignores them.
+ */
+export function unbatched(r: LogRecord): readonly LogRecord[] {
+  if (r.type !== 'claims.acquired' && r.type !== 'results.recorded') return [r];
+  const b = r as RecordOf<'claims.acquired'> | RecordOf<'results.recorded'>;
+  const { queue, subscriberId, workerId, v, position, time } = b;
+  const base = { queue, subscriberId, workerId, v, position, time };
+  if (b.type === 'claims.acquired') {
+    const leaseMs = b.leaseMs;
+    return batchItems(b).map((it, item): RecordOf<'claim.acquired'> =>
+      Object.assign({ type: 'claim.acquired' as const }, base, it, { leaseMs, item }),
+    );
+  }
+  return batchItems(b).map((it, item): RecordOf<'result.recorded'> =>
+    Object.assign({ type: 'result.recorded' as const }, base, it, { item }),
+  );
+}
+
+/**
+ * A batch record's items as every fold takes them: at most {@link MAX_BATCH_ITEMS}, and only up to the
+ * first that is not an object (a malformed item ends the batch); none when `items` is not an array.
+ */
+export function batchItems<I>(r: { readonly items: readonly I[] }): readonly I[] {
+  const items: unknown = r.items;
+  if (!Array.isArray(items)) return [];
+  let n = Math.min(items.length, MAX_BATCH_ITEMS);
+  for (let i = 0; i < n; i++) {
+    const it: unknown = items[i];
+    if (typeof it !== 'object' || it === null) n = i;
+  }
+  return n === items.length ? (items as I[]) : (items.slice(0, n) as I[]);
+}
+
+/**
+ * A number naming one result: the record's position, and for an item of a `results.recorded` its
+ * index too. Ordered like the log. Result pages and the fold's set of fenced results use it.
+ */
+export function resultRef(r: { readonly position: Position; readonly item?: number }): number {
+  return r.position * MAX_BATCH_ITEMS + (r.item ?? 0);
+}
+
+/** The position of the record holding the result `ref` names, and the item index in it. */
+export function resultAt(ref: number): { position: Position; item: number } {
+  const item = ref % MAX_BATCH_ITEMS;
+  return { position: (ref - item) / MAX_BATCH_ITEMS, item };
 }

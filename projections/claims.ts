@@ -1,4 +1,12 @@
-import { isKnownRecord, type KnownRecord, type LogRecord, type RecordOf } from '../engine/records.js';
+import {
+  batchItems,
+  isKnownRecord,
+  resultRef,
+  type KnownRecord,
+  type LogRecord,
+  type RecordOf,
+  type ResultStatus,
+} from '../engine/records.js';
 import type { Position } from '../engine/position.js';
 import type { Fold } from './fold.js';
 
@@ -60,8 +68,8 @@ export interface ClaimsState {
   readonly subscribers: Map<string, SubscriberState>;
   /** Raw claims (`queue.createClaim`): the first `token.claimed` of a key wins, forever. */
   readonly tokens: Map<string, { position: Position; workerId: string; time: number }>;
-  /** Positions of results that were fenced (rejected): rare, so kept. */
-  readonly rejected: Set<Position>;
+  /** Results that were fenced (rejected), by {@link resultRef}: rare, so kept. */
+  readonly rejected: Set<number>;
   /** Log time and position of the last record folded. */
   time: number;
   position: Position;
@@ -99,12 +107,38 @@ function apply(state: ClaimsState, r: KnownRecord): void {
     }
     case 'claim.acquired':
       return acquired(state, r);
+    case 'claims.acquired': {
+      const { subscriberId, workerId, leaseMs, position, time } = r;
+      for (const { eventPosition, attempt } of batchItems(r)) {
+        acquired(state, { subscriberId, workerId, leaseMs, position, time, eventPosition, attempt });
+      }
+      return;
+    }
     case 'claim.extended':
       return extended(state, r);
     case 'claim.released':
       return released(state, r);
     case 'result.recorded':
       return recorded(state, r);
+    case 'results.recorded': {
+      const { subscriberId, workerId, position, time } = r;
+      const items = batchItems(r);
+      for (let item = 0; item < items.length; item++) {
+        const { eventPosition, attempt, status, retryAt } = items[item] as (typeof items)[number];
+        recorded(state, {
+          subscriberId,
+          workerId,
+          position,
+          time,
+          item,
+          eventPosition,
+          attempt,
+          status,
+          ...(retryAt === undefined ? {} : { retryAt }),
+        });
+      }
+      return;
+    }
     case 'control.end':
       queueOf(state, r.queue).endedAt = r.position;
       return;
@@ -208,8 +242,32 @@ function competing(state: ClaimsState, subscriberId: string): SubscriberState | 
   return sub && !sub.deleted && sub.reg.delivery === 'competing' ? sub : undefined;
 }
 
+/** What the fold reads of a claim: a `claim.acquired`, or one item of a `claims.acquired`. */
+interface ClaimView {
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly eventPosition: Position;
+  readonly attempt: number;
+  readonly leaseMs: number;
+  readonly position: Position;
+  readonly time: number;
+}
+
+/** What the fold reads of a result: a `result.recorded`, or one item of a `results.recorded`. */
+interface ResultView {
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly eventPosition: Position;
+  readonly attempt: number;
+  readonly status: ResultStatus;
+  readonly retryAt?: number;
+  readonly position: Position;
+  readonly time: number;
+  readonly item?: number;
+}
+
 /** First valid claim in log order wins: not finished, no live lease, available, the next attempt. */
-function acquired(state: ClaimsState, r: RecordOf<'claim.acquired'>): void {
+function acquired(state: ClaimsState, r: ClaimView): void {
   const sub = competing(state, r.subscriberId);
   const q = sub && state.queues.get(sub.reg.queue);
   if (!sub || !q) return;
@@ -248,7 +306,7 @@ function released(state: ClaimsState, r: RecordOf<'claim.released'>): void {
 }
 
 /** A result counts only from the claim holding the lease (fencing); `skipped` needs no claim. */
-function recorded(state: ClaimsState, r: RecordOf<'result.recorded'>): void {
+function recorded(state: ClaimsState, r: ResultView): void {
   const sub = state.subscribers.get(r.subscriberId);
   if (!sub) return;
   if (sub.reg.delivery === 'broadcast') {
@@ -258,7 +316,7 @@ function recorded(state: ClaimsState, r: RecordOf<'result.recorded'>): void {
   const item = itemOf(state, sub, r.eventPosition);
   if (r.status === 'skipped') {
     if (!item || isFinished(item) || isLeased(item, r.time)) {
-      state.rejected.add(r.position); // a second skip, or one racing a claim: not the outcome
+      state.rejected.add(resultRef(r)); // a second skip, or one racing a claim: not the outcome
       return;
     }
     item.status = 'skipped';
@@ -267,7 +325,7 @@ function recorded(state: ClaimsState, r: RecordOf<'result.recorded'>): void {
   }
   if (!holds(item, r)) {
     sub.counts.rejected++;
-    state.rejected.add(r.position);
+    state.rejected.add(resultRef(r));
     return;
   }
   item.owner = undefined;

@@ -1,4 +1,4 @@
-import { isKnownRecord } from '../engine/records.js';
+import { batchItems, isKnownRecord, type ResultStatus } from '../engine/records.js';
 import type { Fold } from './fold.js';
 
 export interface QueueStats {
@@ -20,18 +20,24 @@ export const statsFold: Fold<StatsState> = {
   evolve(state, r) {
     if (!isKnownRecord(r)) return state;
     if (r.type === 'event.published') statsOf(state, r.queue).published++;
-    else if (r.type === 'result.recorded') {
+    else if (r.type === 'result.recorded') result(statsOf(state, r.queue), r.status, r.time);
+    else if (r.type === 'results.recorded') {
       const s = statsOf(state, r.queue);
-      s.results[r.status]++;
-      // Exponentially decayed rate: each result adds 1/τ, and the sum decays with log time.
-      const tau = HALF_LIFE_MS / Math.LN2;
-      const dt = Math.max(0, r.time - s.lastTime);
-      s.throughput = s.throughput * Math.exp(-dt / tau) + 1000 / tau;
-      s.lastTime = r.time;
+      for (const it of batchItems(r)) result(s, it.status, r.time);
     }
     return state;
   },
 };
+
+function result(s: QueueStats, status: ResultStatus, time: number): void {
+  if (!Object.hasOwn(s.results, status)) return; // a status this release does not know
+  s.results[status]++;
+  // Exponentially decayed rate: each result adds 1/τ, and the sum decays with log time.
+  const tau = HALF_LIFE_MS / Math.LN2;
+  const dt = Math.max(0, time - s.lastTime);
+  s.throughput = s.throughput * Math.exp(-dt / tau) + 1000 / tau;
+  s.lastTime = time;
+}
 
 function statsOf(state: StatsState, queue: string): QueueStats {
   let s = state.queues.get(queue);

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import {
   claimsFold,
   isKnownRecord,
+  resultRef,
+  unbatched,
   type ClaimsState,
   type KnownRecord,
   type LogStore,
@@ -71,7 +73,7 @@ interface Found {
 /** What one pass over the log found. */
 interface Scan {
   readonly found: Map<string, Found>;
-  /** Fenced results (by position). */
+  /** Fenced results (by resultRef). */
   readonly rejected: ReadonlySet<number>;
   /** Claims of a found event that lost the race (by position). */
   readonly lost: ReadonlySet<number>;
@@ -91,7 +93,7 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
   if (o.json) {
     const records = chosen.records.map((r) =>
       r.type === 'result.recorded'
-        ? { ...r, accepted: !rejected.has(r.position) }
+        ? { ...r, accepted: !rejected.has(resultRef(r)) }
         : r.type === 'claim.acquired'
           ? { ...r, won: !lost.has(r.position) }
           : r,
@@ -104,7 +106,8 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
   const notes = new Map<number, string>();
   for (const p of lost) notes.set(p, 'lost: another claim held the event or it was finished');
   for (const r of chosen.records)
-    if (rejected.has(r.position)) notes.set(r.position, 'fenced: the lease was lost');
+    if (r.type === 'result.recorded' && rejected.has(resultRef(r)))
+      notes.set(r.position, 'fenced: the lease was lost');
   const lines = [...timeline(chosen.records, notes, rejected, paint), ...related(children, paint)];
   for (const line of lines) await writeLine(ctx.stdout, line);
 }
@@ -119,21 +122,24 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
   const treeOf = new Map<string, string>();
   const lost = new Set<number>();
   try {
-    for await (const r of store.read({ to: head, signal: ctx.signal })) {
-      claimsFold.evolve(claims, r);
-      if (r.position % 16_384 === 0) bar.update(r.position);
-      if (!isKnownRecord(r) || !('eventId' in r)) continue;
-      const own = found.get(r.eventId);
-      if (own) {
-        if (r.type === 'claim.acquired' && !won(claims, r)) lost.add(r.position);
-        own.records.push(r);
-      } else if (r.type !== 'event.published') {
-        noteOutcome(r, found, treeOf, claims.rejected);
-      } else if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
-        const correlation = r.headers.correlationId ?? r.eventId;
-        found.set(r.eventId, { records: [r], correlation, children: new Map() });
-      } else {
-        linkChild(r, found, treeOf);
+    for await (const record of store.read({ to: head, signal: ctx.signal })) {
+      claimsFold.evolve(claims, record);
+      if (record.position % 16_384 === 0) bar.update(record.position);
+      // A batch record's items concern different events: each is looked at as a record of its own.
+      for (const r of unbatched(record)) {
+        if (!isKnownRecord(r) || !('eventId' in r)) continue;
+        const own = found.get(r.eventId);
+        if (own) {
+          if (r.type === 'claim.acquired' && !won(claims, r)) lost.add(r.position);
+          own.records.push(r);
+        } else if (r.type !== 'event.published') {
+          noteOutcome(r, found, treeOf, claims.rejected);
+        } else if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
+          const correlation = r.headers.correlationId ?? r.eventId;
+          found.set(r.eventId, { records: [r], correlation, children: new Map() });
+        } else {
+          linkChild(r, found, treeOf);
+        }
       }
     }
   } finally {
@@ -168,7 +174,7 @@ function noteOutcome(
   treeOf: Map<string, string>,
   rejected: ReadonlySet<number>,
 ): void {
-  if (r.type !== 'result.recorded' || rejected.has(r.position)) return;
+  if (r.type !== 'result.recorded' || rejected.has(resultRef(r))) return;
   const root = treeOf.get(r.eventId);
   const child = root === undefined ? undefined : found.get(root)?.children.get(r.eventId);
   if (!child) return;
@@ -214,7 +220,7 @@ function timeline(
 function finalOutcomes(records: readonly KnownRecord[], rejected: ReadonlySet<number>): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of records) {
-    if (r.type !== 'result.recorded' || rejected.has(r.position)) continue;
+    if (r.type !== 'result.recorded' || rejected.has(resultRef(r))) continue;
     const sub = subscriberName(r.queue, r.subscriberId);
     out.set(
       sub,

@@ -1,5 +1,13 @@
 import { Option, type Command } from 'commander';
-import { replayLog, viewsFold, type LogStore, type LogViews } from '../../index.js';
+import {
+  replayLog,
+  resultRef,
+  unbatched,
+  viewsFold,
+  type LogStore,
+  type LogViews,
+  type RecordOf,
+} from '../../index.js';
 import { intAtLeast, lastPositionAt, parsePoint, storeOption, type Point } from '../args.js';
 import type { CliContext } from '../context.js';
 import { diffViews, renderDiff, snapshot, type ViewsDiff } from '../diff.js';
@@ -116,10 +124,12 @@ function countChanges(queues: readonly string[], history: History) {
       const rec = r as { queue?: unknown; status?: unknown };
       if (!wants(rec.queue)) return;
       if (r.type === 'event.published') published++;
-      if (r.type !== 'result.recorded') return;
-      total++;
-      if (v.claims.rejected.has(r.position)) fenced++;
-      else byStatus[String(rec.status)] = (byStatus[String(rec.status)] ?? 0) + 1;
+      if (r.type !== 'result.recorded' && r.type !== 'results.recorded') return;
+      for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) {
+        total++;
+        if (v.claims.rejected.has(resultRef(x))) fenced++;
+        else byStatus[x.status] = (byStatus[x.status] ?? 0) + 1;
+      }
     },
     results: (last: ResultRow[]): ViewsDiff['results'] => ({ total, byStatus, fenced, last }),
     published: () => published,

@@ -3,7 +3,13 @@ import { liveHosts } from '../../projections/workers.js';
 import { scanCompeting, type Pick } from './competing-scan.js';
 import { InterruptedError } from '../errors.js';
 import type { Position } from '../position.js';
-import type { RecordDraft, RecordOf } from '../records.js';
+import {
+  MAX_BATCH_ITEMS,
+  type ClaimItem,
+  type RecordDraft,
+  type RecordOf,
+  type ResultOutcome,
+} from '../records.js';
 import { errorInfo, LeaseLostError, plainDetails, runAttempt, ShutdownError } from './attempt.js';
 import type { Matcher } from './filter.js';
 import type { LogRuntime } from './log-runtime.js';
@@ -192,8 +198,7 @@ export class Dispatcher {
     this.#busy = true;
     try {
       const free =
-        this.options.concurrency +
-        this.options.prefetch -
+        Math.min(MAX_BATCH_ITEMS, this.options.concurrency + this.options.prefetch) -
         this.running.size -
         this.won.size -
         this.#claiming.size;
@@ -223,35 +228,42 @@ export class Dispatcher {
       this.queue,
       picks.map((p) => p.position),
     );
-    const drafts: RecordDraft[] = [];
     const claimed: Position[] = [];
+    const items: ClaimItem[] = [];
+    const skips: (ClaimItem & ResultOutcome)[] = [];
     for (const { position, attempt } of picks) {
       const e = records.get(position);
       if (!e) continue;
-      const base = {
-        queue: this.queue,
-        eventId: e.eventId,
-        eventPosition: position,
-        subscriberId: this.subscriberId,
-        workerId: this.host.workerId,
-      };
       if (!this.matcher(filterView(e))) {
-        drafts.push({ type: 'result.recorded', ...base, attempt: 0, status: 'skipped', durationMs: 0 });
+        skips.push({
+          eventId: e.eventId,
+          eventPosition: position,
+          attempt: 0,
+          status: 'skipped',
+          durationMs: 0,
+        });
         this.#claiming.delete(position);
       } else if (this.options.delivery === 'broadcast') {
         this.#claiming.delete(position);
         this.#start(position, attempt, -1, attempt - 1, e); // broadcast attempts end only in results
       } else {
-        drafts.push({ type: 'claim.acquired', ...base, attempt, leaseMs: this.host.leaseMs });
+        items.push({ eventId: e.eventId, eventPosition: position, attempt });
         claimed.push(position);
       }
     }
+    // One record for all the claims (each process folds it once), a plain one for a single claim; the
+    // filter's skips after it.
+    const [one] = items;
+    const leaseMs = this.host.leaseMs;
+    const source = this.#source();
+    const drafts: RecordDraft[] = [];
+    if (items.length === 1 && one) drafts.push({ type: 'claim.acquired', ...source, ...one, leaseMs });
+    else if (items.length > 1) drafts.push({ type: 'claims.acquired', ...source, leaseMs, items });
+    drafts.push(...this.#resultDrafts(skips));
     if (drafts.length === 0) return;
     const { positions } = await this.host.append(drafts, false);
-    let i = 0;
-    for (const [k, d] of drafts.entries()) {
-      if (d.type === 'claim.acquired') this.#claiming.set(claimed[i++] as Position, positions[k] as Position);
-    }
+    const claimPosition = positions[0] as Position;
+    for (const p of claimed) this.#claiming.set(p, claimPosition);
     for (const p of claimed) {
       const r = records.get(p);
       if (r) this.#cache.set(p, r);
@@ -384,57 +396,91 @@ export class Dispatcher {
     };
     const started = performance.now();
     const outcome = await runAttempt(() => this.handler(event, ctx), controller, this.options.timeout);
-    const base = {
-      queue: this.queue,
-      eventId: e.eventId,
-      eventPosition: e.position,
-      subscriberId: this.subscriberId,
-      workerId: this.host.workerId,
-      attempt,
-    };
-    let draft: RecordDraft;
-    let retryAt: number | undefined;
+    const claim: ClaimItem = { eventId: e.eventId, eventPosition: e.position, attempt };
+    let write: Promise<unknown>;
     if (outcome.status === 'released') {
-      draft = { type: 'claim.released', ...base, reason: 'shutdown' };
+      // Broadcast has no claim to give back.
+      write =
+        this.options.delivery === 'broadcast'
+          ? Promise.resolve()
+          : this.host.append(
+              [{ type: 'claim.released', ...this.#source(), ...claim, reason: 'shutdown' }],
+              false,
+            );
     } else {
       const retryable =
         outcome.status !== 'ok' &&
         failures + 1 <= this.options.retry.limit &&
         !(outcome.error instanceof InterruptedError) &&
         mayRetry(this.options.retryOn, outcome.error);
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      draft = {
-        type: 'result.recorded',
-        ...base,
+      const details = outcome.status === 'ok' ? plainDetails(outcome.details) : undefined;
+      const retryAt = retryable ? Date.now() + backoff(this.options.retry, failures + 1) : undefined;
+      write = this.#recordResult({
+        ...claim,
         status: outcome.status,
-        durationMs,
-        ...(outcome.status === 'ok'
-          ? { details: plainDetails(outcome.details) }
-          : { error: errorInfo(outcome.error) }),
-      };
-      if (retryable) retryAt = Date.now() + backoff(this.options.retry, failures + 1);
-      draft = retryAt === undefined ? draft : { ...draft, retryAt };
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        ...(details === undefined ? {} : { details }),
+        ...(outcome.status === 'ok' ? {} : { error: errorInfo(outcome.error) }),
+        ...(retryAt === undefined ? {} : { retryAt }),
+      });
+      // Broadcast has no claims to carry a retry to another worker: this worker runs the next attempt.
+      if (this.options.delivery === 'broadcast' && retryAt !== undefined)
+        this.#retrying.set(e.position, { at: retryAt, attempt: attempt + 1 });
     }
     // The slot frees now: the result's append and the next claims share one group commit. Not waiting
     // for the fsync: losing a result in a machine crash only re-runs the event (at-least-once).
-    const skip = this.options.delivery === 'broadcast' && draft.type === 'claim.released';
-    // Broadcast has no claims to carry a retry to another worker: this worker runs the next attempt.
-    if (this.options.delivery === 'broadcast' && retryAt !== undefined)
-      this.#retrying.set(e.position, { at: retryAt, attempt: attempt + 1 });
-    const write = (skip ? Promise.resolve() : this.host.append([draft], false)).then(
+    const written = write.then(
       () => undefined,
       (err: unknown) => this.host.report(err), // the lease runs out and another worker takes the event
     );
-    this.#writing.add(write);
+    this.#writing.add(written);
     this.running.delete(e.position);
     this.#startWon();
     this.tick();
-    await write;
-    this.#writing.delete(write);
+    await written;
+    this.#writing.delete(written);
   }
 
   /** Result appends in flight (shutdown waits for them). */
   #writing = new Set<Promise<void>>();
+
+  /** The fields every claim and result of this dispatcher shares. */
+  #source(): { queue: string; subscriberId: string; workerId: string } {
+    return { queue: this.queue, subscriberId: this.subscriberId, workerId: this.host.workerId };
+  }
+
+  /**
+   * Results wait for the end of the turn, so that those finishing together go as one record: one
+   * `results.recorded` for many (every process folds it once), a plain `result.recorded` for one.
+   */
+  #recordResult(result: ClaimItem & ResultOutcome): Promise<unknown> {
+    const batch = (this.#results ??= this.#nextResults());
+    batch.items.push(result);
+    return batch.written;
+  }
+
+  #results: { items: (ClaimItem & ResultOutcome)[]; written: Promise<unknown> } | undefined;
+
+  #nextResults(): { items: (ClaimItem & ResultOutcome)[]; written: Promise<unknown> } {
+    const items: (ClaimItem & ResultOutcome)[] = [];
+    const written = new Promise<unknown>((resolve) => setImmediate(resolve)).then(() => {
+      this.#results = undefined;
+      return this.host.append(this.#resultDrafts(items), false);
+    });
+    return { items, written };
+  }
+
+  /** Results as records: one `results.recorded` per {@link MAX_BATCH_ITEMS}, a `result.recorded` for one. */
+  #resultDrafts(items: readonly (ClaimItem & ResultOutcome)[]): RecordDraft[] {
+    const [one] = items;
+    const source = this.#source();
+    if (items.length === 1 && one) return [{ type: 'result.recorded', ...source, ...one }];
+    const drafts: RecordDraft[] = [];
+    for (let i = 0; items.length > 1 && i < items.length; i += MAX_BATCH_ITEMS) {
+      drafts.push({ type: 'results.recorded', ...source, items: items.slice(i, i + MAX_BATCH_ITEMS) });
+    }
+    return drafts;
+  }
 }
 
 export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {

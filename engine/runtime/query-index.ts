@@ -1,4 +1,4 @@
-import { isKnownRecord, type LogRecord } from '../records.js';
+import { isKnownRecord, resultAt, resultRef, unbatched, type LogRecord, type RecordOf } from '../records.js';
 import type { Position } from '../position.js';
 import type { LogStore } from '../storage.js';
 import type { LogRuntime } from './log-runtime.js';
@@ -9,8 +9,9 @@ import type { LogRuntime } from './log-runtime.js';
  */
 export class QueryIndex {
   readonly events = new Map<string, Position>();
-  readonly results = new Map<string, Position[]>();
-  readonly resultsByQueue = new Map<string, Position[]>();
+  /** Event id → its results, by {@link resultRef} (a result may be one item of a `results.recorded`). */
+  readonly results = new Map<string, number[]>();
+  readonly resultsByQueue = new Map<string, number[]>();
   #ready: Promise<void> | undefined;
 
   constructor(
@@ -42,9 +43,11 @@ export class QueryIndex {
     if (!isKnownRecord(r)) return;
     if (r.type === 'event.published') {
       if (!this.events.has(r.eventId)) this.events.set(r.eventId, r.position);
-    } else if (r.type === 'result.recorded') {
-      push(this.results, r.eventId, r.position);
-      push(this.resultsByQueue, r.queue, r.position);
+    } else if (r.type === 'result.recorded' || r.type === 'results.recorded') {
+      for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) {
+        push(this.results, x.eventId, resultRef(x));
+        push(this.resultsByQueue, x.queue, resultRef(x));
+      }
     }
   }
 }
@@ -70,7 +73,29 @@ export async function readPositions(
   return out;
 }
 
-function push(map: Map<string, Position[]>, key: string, p: Position): void {
+/** The results named by refs ({@link resultRef}), each as a single `result.recorded`. */
+export async function readResults(
+  store: LogStore,
+  refs: readonly number[],
+): Promise<Map<number, RecordOf<'result.recorded'>>> {
+  const records = await readPositions(
+    store,
+    refs.map((ref) => resultAt(ref).position),
+  );
+  const out = new Map<number, RecordOf<'result.recorded'>>();
+  for (const ref of refs) {
+    const { position, item } = resultAt(ref);
+    const r = records.get(position);
+    if (r?.type === 'result.recorded') out.set(ref, r as RecordOf<'result.recorded'>);
+    else if (r?.type === 'results.recorded') {
+      const x = unbatched(r)[item];
+      if (x) out.set(ref, x as RecordOf<'result.recorded'>);
+    }
+  }
+  return out;
+}
+
+function push(map: Map<string, number[]>, key: string, p: number): void {
   const list = map.get(key);
   if (list) list.push(p);
   else map.set(key, [p]);

@@ -1,11 +1,11 @@
-import { filter, map } from 'rxjs';
+import { filter, map, mergeMap } from 'rxjs';
 import { lowerBound, tokenKey } from '../../projections/claims.js';
 import { ClosedError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { parsePosition, type Position } from '../position.js';
-import { isKnownRecord, type LogRecord, type RecordOf } from '../records.js';
+import { isKnownRecord, resultRef, unbatched, type LogRecord, type RecordOf } from '../records.js';
 import { toQueueEvent } from './dispatcher.js';
 import type { QueueManager } from './manager.js';
-import { readPositions } from './query-index.js';
+import { readPositions, readResults } from './query-index.js';
 import type {
   EventFilters,
   Page,
@@ -159,6 +159,7 @@ export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
   const sub = m.runtime.claims.subscribers.get(r.subscriberId);
   return {
     position: r.position,
+    ...(r.item === undefined ? {} : { item: r.item }),
     eventId: r.eventId,
     eventPosition: r.eventPosition,
     queue: r.queue,
@@ -171,17 +172,17 @@ export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
     ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
     durationMs: r.durationMs,
     recordedAt: r.time,
-    accepted: !m.runtime.claims.rejected.has(r.position),
+    accepted: !m.runtime.claims.rejected.has(resultRef(r)),
   };
 }
 
 export async function getResults(m: QueueManager, queue: string, eventId: string): Promise<QueueResult[]> {
   await caughtUp(m);
   await m.index.ready();
-  const positions = m.index.results.get(eventId) ?? [];
-  const records = await readPositions(m.store, positions);
-  return positions
-    .map((p) => records.get(p) as ResultRecord | undefined)
+  const refs = m.index.results.get(eventId) ?? [];
+  const records = await readResults(m.store, refs);
+  return refs
+    .map((ref) => records.get(ref))
     .filter((r): r is ResultRecord => r?.queue === queue)
     .map((r) => toResult(m, r));
 }
@@ -195,19 +196,33 @@ export async function searchResults(
   await caughtUp(m);
   await m.index.ready();
   const inRange = timeRange({ after: o.recordedAfter, before: o.recordedBefore });
-  const positions =
+  const refs =
     o.eventId !== undefined
       ? (m.index.results.get(o.eventId) ?? [])
       : (m.index.resultsByQueue.get(queue) ?? []);
-  return collectPage(m, positions, o, (record) => {
-    const r = record as ResultRecord;
+  const { start, limit } = pageStart(o);
+  const items: QueueResult[] = [];
+  for (let i = lowerBound(refs, start); i < refs.length; i += 256) {
+    const chunk = refs.slice(i, i + 256);
+    const records = await readResults(m.store, chunk);
+    for (const ref of chunk) {
+      const r = records.get(ref);
+      const res = r && pick(r);
+      if (res === undefined) continue;
+      if (items.length === limit) return { items, nextPageId: String(ref) };
+      items.push(res);
+    }
+  }
+  return { items, nextPageId: null };
+
+  function pick(r: ResultRecord): QueueResult | undefined {
     if (r.queue !== queue || !inRange(r.time)) return undefined;
     const res = toResult(m, r);
     if (o.workerId !== undefined && res.workerId !== o.workerId) return undefined;
     if (o.subscriber !== undefined && res.subscriber !== o.subscriber) return undefined;
     if (o.status !== undefined && res.status !== o.status) return undefined;
     return res;
-  });
+  }
 }
 
 /** A result that ends the event's story for its subscriber: ok, skipped, or a failure with no retry. */
@@ -228,13 +243,10 @@ export function waitForResult(
     // Listen before looking at the recorded results, so a result folded in between is not missed.
     const live = m.runtime.records$
       .pipe(
-        filter(
-          (r) =>
-            r.type === 'result.recorded' &&
-            (r as ResultRecord).eventId === eventId &&
-            (r as ResultRecord).queue === queue,
-        ),
-        map((r) => toResult(m, r as ResultRecord)),
+        filter((r) => r.type === 'result.recorded' || r.type === 'results.recorded'),
+        mergeMap((r) => unbatched(r) as ResultRecord[]),
+        filter((r) => r.eventId === eventId && r.queue === queue),
+        map((r) => toResult(m, r)),
         filter((r) => isFinal(r, o.subscriber)),
       )
       .subscribe({

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { filter, map, startWith, type Observable } from 'rxjs';
+import { filter, map, mergeMap, startWith, type Observable } from 'rxjs';
 import { tokenKey } from '../../projections/claims.js';
 import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../errors.js';
 import type { Position } from '../position.js';
-import type { EventHeaders, RecordOf } from '../records.js';
+import { unbatched, type EventHeaders, type RecordOf } from '../records.js';
 import { Dispatcher, toQueueEvent } from './dispatcher.js';
 import { compileFilter } from './filter.js';
 import type { QueueManager } from './manager.js';
@@ -285,9 +285,10 @@ export class Queue<T = unknown> {
 
   /** The queue's results as they are recorded. */
   results$(options: { from?: 'new' | 'earliest' | Position } = {}): Observable<QueueResult> {
-    return this.manager.records$({ ...options, types: ['result.recorded'] }).pipe(
-      filter((r) => (r as RecordOf<'result.recorded'>).queue === this.name),
-      map((r) => queries.toResult(this.manager, r as RecordOf<'result.recorded'>)),
+    return this.manager.records$({ ...options, types: ['result.recorded', 'results.recorded'] }).pipe(
+      filter((r) => (r as { queue?: unknown }).queue === this.name),
+      mergeMap((r) => unbatched(r) as RecordOf<'result.recorded'>[]),
+      map((r) => queries.toResult(this.manager, r)),
     );
   }
 }

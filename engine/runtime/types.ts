@@ -82,7 +82,10 @@ export interface SubscribeOptions {
 
 /** One result as queries return it. */
 export interface QueueResult {
+  /** Position of the record holding the result. */
   readonly position: Position;
+  /** Set when the result is one item of a `results.recorded` (results recorded together): its index. */
+  readonly item?: number;
   readonly eventId: string;
   readonly eventPosition: Position;
   readonly queue: string;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LogRecord } from '../../index.js';
+import { unbatched, type LogRecord } from '../../index.js';
 import { Cli, ensureBuilt, eventually, isRunning, readAll, root, tempStore } from './helpers.js';
 
 const WORKER = join(root, 'test/fixtures/cli-worker.ts');
@@ -32,6 +32,7 @@ describe('eventy run', () => {
       const records = (await readAll(store.url)) as Rec[];
       const ok = new Set(
         records
+          .flatMap((r) => unbatched(r) as Rec[])
           .filter((r) => r.type === 'result.recorded' && r.status === 'ok')
           .map((r) => (r as { eventId?: string }).eventId),
       );

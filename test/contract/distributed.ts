@@ -5,6 +5,8 @@ import {
   claimsFold,
   createQueueManager,
   foldAll,
+  resultRef,
+  unbatched,
   type LogRecord,
   type QueueManager,
   type RecordOf,
@@ -68,10 +70,12 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
 
         const records = await readAll(m);
         const state = foldAll(claimsFold, records);
-        const results = records.filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
+        const results = records
+          .flatMap(unbatched)
+          .filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
         const accepted = new Map<string, number>();
         for (const r of results) {
-          if (r.status === 'ok' && !state.rejected.has(r.position))
+          if (r.status === 'ok' && !state.rejected.has(resultRef(r)))
             accepted.set(r.eventId, (accepted.get(r.eventId) ?? 0) + 1);
         }
         const events = records.filter((r): r is RecordOf<'event.published'> => r.type === 'event.published');
@@ -106,7 +110,7 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         );
         const records = await readAll(m);
         const perEvent = new Map<string, string[]>();
-        for (const r of records) {
+        for (const r of records.flatMap(unbatched)) {
           if (r.type !== 'result.recorded') continue;
           const res = r as RecordOf<'result.recorded'>;
           perEvent.set(res.eventId, [...(perEvent.get(res.eventId) ?? []), res.workerId]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { QueueResult, RecordOf } from '../../index.js';
+import { resultRef, type QueueResult, type RecordOf } from '../../index.js';
 import { manager, memoryUrl, readAll, until } from './helpers.js';
 
 async function allResults(q: {
@@ -155,7 +155,7 @@ describe('leases', () => {
       ['me', true],
       ['ghost', false],
     ]);
-    expect(m.runtime.claims.rejected.has(late.positions[0]!)).toBe(true);
+    expect(m.runtime.claims.rejected.has(resultRef({ position: late.positions[0]! }))).toBe(true);
     expect(m.runtime.claims.subscribers.get('jobs/w')?.counts).toMatchObject({
       done: 1,
       failed: 0,

@@ -74,3 +74,23 @@ export function worker(
   const fields = { workerId, host: 'h', pid: 1, queues: [Q], subscribers: [SUB] };
   return type === 'worker.left' ? { type, ...fields, reason: 'shutdown' } : { type, ...fields, ttlMs };
 }
+
+/** Single claims or results of one worker as one batch record (`claims.acquired` / `results.recorded`). */
+export function batch(type: 'claims.acquired' | 'results.recorded', singles: RecordDraft[]): RecordDraft {
+  const first = singles[0] as unknown as Record<string, unknown>;
+  const items = singles.map((s) => {
+    const {
+      type: _t,
+      queue: _q,
+      subscriberId: _s,
+      workerId: _w,
+      leaseMs: _l,
+      ...item
+    } = s as unknown as Record<string, unknown>;
+    return item;
+  });
+  const shared = { queue: first.queue, subscriberId: first.subscriberId, workerId: first.workerId };
+  return type === 'claims.acquired'
+    ? { type, ...shared, leaseMs: first.leaseMs, items }
+    : { type, ...shared, items };
+}

@@ -1,7 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { claimsFold, foldAll, statsFold, workersFold, type ClaimsState } from '../../index.js';
+import {
+  claimsFold,
+  foldAll,
+  resultAt,
+  resultRef,
+  statsFold,
+  unbatched,
+  workersFold,
+  type ClaimsState,
+  type RecordOf,
+} from '../../index.js';
 import { isAlive, liveHosts } from '../../projections/workers.js';
-import { acquired, extended, published, Q, registered, released, result, SUB, worker } from './drafts.js';
+import {
+  acquired,
+  batch,
+  extended,
+  published,
+  Q,
+  registered,
+  released,
+  result,
+  SUB,
+  worker,
+} from './drafts.js';
 import { stampAll } from './helpers.js';
 import type { RecordDraft } from '../../index.js';
 
@@ -22,6 +43,146 @@ function sub(state: ClaimsState) {
   if (!s) throw new Error('subscriber missing');
   return s;
 }
+
+describe('batch records (claims.acquired, results.recorded)', () => {
+  it('folds each claim of a batch as a claim.acquired of its own, the batch position as the token', () => {
+    const one = fold([
+      1010,
+      batch(
+        'claims.acquired',
+        [0, 1, 2].map((event) => acquired({ event, worker: 'A' })),
+      ),
+    ]);
+    const each = fold(
+      ...[0, 1, 2].map((event): [number, RecordDraft] => [1010, acquired({ event, worker: 'A' })]),
+    );
+    for (const p of [0, 1, 2]) {
+      expect(sub(one).items.get(p)).toEqual({ ...sub(each).items.get(p), claimPosition: 4 });
+    }
+  });
+
+  it('lets each item win or lose on its own: a live lease held by another keeps its event', () => {
+    const s = fold(
+      [1010, acquired({ event: 0, worker: 'B' })],
+      [
+        1020,
+        batch(
+          'claims.acquired',
+          [0, 1].map((event) => acquired({ event, worker: 'A' })),
+        ),
+      ],
+    );
+    expect(sub(s).items.get(0)).toMatchObject({ owner: 'B', claimPosition: 4 });
+    expect(sub(s).items.get(1)).toMatchObject({ owner: 'A', claimPosition: 5 });
+  });
+
+  it('fences one result of a batch and counts the others; the fenced one is named by position and item', () => {
+    const s = fold(
+      [
+        1010,
+        batch(
+          'claims.acquired',
+          [0, 1, 2].map((event) => acquired({ event, worker: 'A' })),
+        ),
+      ],
+      [1020, acquired({ event: 2, worker: 'B', attempt: 2 })], // not valid: A holds event 2
+      [1200, acquired({ event: 2, worker: 'B', attempt: 2 })], // A's lease ran out at 1110: B holds it
+      [
+        1210,
+        batch('results.recorded', [
+          result({ event: 0, worker: 'A' }),
+          result({ event: 1, worker: 'A', status: 'failed' }),
+          result({ event: 2, worker: 'A' }), // fenced: B holds the lease now
+        ]),
+      ],
+    );
+    // A's lease on 0 and 1 ran out at 1110 as well: all three are fenced at 1210…
+    expect(sub(s).counts).toMatchObject({ rejected: 3, done: 0 });
+    expect([...s.rejected].map(resultAt)).toEqual([0, 1, 2].map((item) => ({ position: 7, item })));
+    // …while in time, two count and the third is fenced.
+    const t = fold(
+      [
+        1010,
+        batch(
+          'claims.acquired',
+          [0, 1].map((event) => acquired({ event, worker: 'A' })),
+        ),
+      ],
+      [
+        1050,
+        batch('results.recorded', [
+          result({ event: 0, worker: 'A' }),
+          result({ event: 2, worker: 'A' }), // never claimed by A
+          result({ event: 1, worker: 'A', status: 'failed' }),
+        ]),
+      ],
+    );
+    expect(sub(t).counts).toMatchObject({ done: 1, failed: 1, dead: 1, rejected: 1 });
+    expect([...t.rejected]).toEqual([resultRef({ position: 5, item: 1 })]);
+    expect(sub(t).watermark).toBe(2);
+  });
+
+  it('counts batch results in the stats view', () => {
+    const records = stampAll([
+      ...setup,
+      [
+        1010,
+        batch(
+          'claims.acquired',
+          [0, 1].map((event) => acquired({ event, worker: 'A' })),
+        ),
+      ],
+      [
+        1050,
+        batch('results.recorded', [
+          result({ event: 0, worker: 'A' }),
+          result({ event: 1, worker: 'A', status: 'timeout' }),
+        ]),
+      ],
+    ]);
+    expect(foldAll(statsFold, records).queues.get(Q)?.results).toEqual({
+      ok: 1,
+      failed: 0,
+      timeout: 1,
+      skipped: 0,
+    });
+  });
+
+  it('unbatches into the single records the items fold as, sharing position and time', () => {
+    const [, , , , r] = stampAll([
+      ...setup,
+      [
+        1010,
+        batch('results.recorded', [result({ event: 0, worker: 'A' }), result({ event: 1, worker: 'A' })]),
+      ],
+    ]);
+    const singles = unbatched(r!) as RecordOf<'result.recorded'>[];
+    expect(singles.map((x) => [x.type, x.position, x.time, x.item, x.eventPosition, x.workerId])).toEqual([
+      ['result.recorded', 4, 1010, 0, 0, 'A'],
+      ['result.recorded', 4, 1010, 1, 1, 'A'],
+    ]);
+    expect(unbatched(r!).length).toBe(2);
+    const [, , , , e] = stampAll([...setup, [1010, published('d')]]);
+    expect(unbatched(e!)).toEqual([e]);
+  });
+
+  it('ends a batch at its first malformed item, and ignores items beyond 1,024', () => {
+    const good = acquired({ event: 0, worker: 'A' });
+    const claims = batch('claims.acquired', [good]) as RecordDraft & { items: unknown[] };
+    const s = fold([
+      1010,
+      {
+        ...claims,
+        items: [claims.items[0], null, { ...(claims.items[0] as object), eventPosition: 1 }],
+      },
+    ]);
+    expect(sub(s).items.get(0)).toMatchObject({ owner: 'A' });
+    expect(sub(s).items.get(1)).toBeUndefined();
+    const many = Array.from({ length: 1030 }, (_, i) => ({ eventId: `x${i}`, eventPosition: i, attempt: 1 }));
+    const [, , , , r] = stampAll([...setup, [1010, { ...claims, items: many }]]);
+    expect(unbatched(r!)).toHaveLength(1024);
+  });
+});
 
 describe('claims fold', () => {
   it('gives the lease to the first claim in log order, even at the same log time', () => {
@@ -89,7 +250,7 @@ describe('claims fold', () => {
   it('rejects a result from a worker that does not hold the lease', () => {
     const s = fold([1010, acquired({ event: 0, worker: 'A' })], [1020, result({ event: 0, worker: 'B' })]);
     expect(sub(s).counts).toMatchObject({ rejected: 1, done: 0 });
-    expect([...s.rejected]).toEqual([5]);
+    expect([...s.rejected]).toEqual([resultRef({ position: 5 })]);
     expect(sub(s).items.get(0)).toMatchObject({ status: 'claimed', owner: 'A' });
     expect(sub(s).watermark).toBe(0);
   });
@@ -97,7 +258,7 @@ describe('claims fold', () => {
   it('rejects a result that arrives after the holder’s lease expired', () => {
     const s = fold([1010, acquired({ event: 0, worker: 'A' })], [1110, result({ event: 0, worker: 'A' })]);
     expect(sub(s).counts).toMatchObject({ rejected: 1, done: 0 });
-    expect(s.rejected.has(5)).toBe(true);
+    expect(s.rejected.has(resultRef({ position: 5 }))).toBe(true);
     expect(sub(s).watermark).toBe(0);
   });
 

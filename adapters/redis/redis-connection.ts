@@ -76,29 +76,38 @@ async function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** What {@link untilAborted} resolves to when the signal wins. */
+/** What {@link AbortWatch.until} resolves to when the signal wins. */
 export const ABORTED: unique symbol = Symbol('aborted');
 
 /**
- * Waits for `promise` or for `signal` to abort, whichever comes first. A later rejection of `promise` is
- * swallowed: the caller has moved on and closes the connection it was waiting on.
+ * Waits for promises or for `signal` to abort, whichever comes first, one wait at a time: one abort
+ * listener for a whole loop instead of one added and removed per wait (a follower waits once per
+ * XREAD). A later rejection of an abandoned promise is swallowed: the caller has moved on and closes
+ * the connection it was waiting on.
  */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(ABORTED);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+export class AbortWatch {
+  #wake: (() => void) | undefined;
+
+  constructor(readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.#wake?.(), { once: true });
+  }
+
+  until<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
+    return new Promise((resolve, reject) => {
+      if (this.signal.aborted) resolve(ABORTED);
+      else this.#wake = () => resolve(ABORTED);
+      promise.then(
+        (value) => {
+          this.#wake = undefined;
+          resolve(value);
+        },
+        (e: unknown) => {
+          this.#wake = undefined;
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts; leaves no timer behind. */

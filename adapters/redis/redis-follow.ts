@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { NotFoundError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { LogRecord } from '../../engine/records.js';
-import { ABORTED, isUnreachable, sleep, untilAborted } from './redis-connection.js';
+import { ABORTED, AbortWatch, isUnreachable, sleep } from './redis-connection.js';
 import { segmentBase, type RedisLayout } from './redis-layout.js';
 import { decodeEntry, type StreamEntry } from './redis-records.js';
 
@@ -49,16 +49,17 @@ export async function* followLog(
   start: () => FollowStart,
 ): AsyncGenerator<readonly LogRecord[]> {
   const { from, signal } = start();
+  const watch = new AbortWatch(signal);
   // A function, not the property: TypeScript would keep `signal.aborted` narrowed across awaits.
   const aborted = (): boolean => signal.aborted;
   if (aborted()) return;
   const conn = ctx.connect();
   try {
-    const first = await untilAborted(conn.hget(ctx.layout.meta, 'first'), signal);
+    const first = await watch.until(conn.hget(ctx.layout.meta, 'first'));
     if (first === ABORTED) return;
     let next = Math.max(from, Number(first ?? 0));
     while (!aborted()) {
-      const batch = await readBatch(ctx, conn, next, signal);
+      const batch = await readBatch(ctx, conn, next, watch);
       if (batch === ABORTED) return;
       if (batch.length === 0) continue;
       yield batch;
@@ -73,13 +74,14 @@ async function readBatch(
   ctx: FollowContext,
   conn: Redis,
   next: Position,
-  signal: AbortSignal,
+  watch: AbortWatch,
 ): Promise<LogRecord[] | typeof ABORTED> {
+  const { signal } = watch;
   const key = ctx.layout.segmentKey(segmentBase(next, ctx.segmentRecords));
   let reply: unknown;
   try {
     const read = conn.xreadBuffer('COUNT', FOLLOW_CHUNK, 'BLOCK', BLOCK_MS, 'STREAMS', key, `${next}-0`);
-    reply = await untilAborted(read, signal);
+    reply = await watch.until(read);
   } catch (e) {
     if (signal.aborted) return ABORTED;
     if (!isUnreachable(e)) throw e;
@@ -88,7 +90,7 @@ async function readBatch(
   }
   if (reply === ABORTED) return ABORTED;
   const entries = streamEntries(reply);
-  if (entries.length === 0) return (await checkRetained(ctx, conn, next, signal)) ? [] : ABORTED;
+  if (entries.length === 0) return (await checkRetained(ctx, conn, next, watch)) ? [] : ABORTED;
   return entries.map((entry, i) => decodeEntry(entry, key, next + i));
 }
 
@@ -97,9 +99,9 @@ async function checkRetained(
   ctx: FollowContext,
   conn: Redis,
   next: Position,
-  signal: AbortSignal,
+  watch: AbortWatch,
 ): Promise<boolean> {
-  const first = await untilAborted(conn.hget(ctx.layout.meta, 'first'), signal);
+  const first = await watch.until(conn.hget(ctx.layout.meta, 'first'));
   if (first === ABORTED) return false;
   if (next < Number(first ?? 0)) {
     throw new NotFoundError('record (dropped by retention) at position', String(next));

@@ -1,4 +1,4 @@
-import { AbortedError, InterruptedError, TimeoutError } from '../errors.js';
+import { AbortedError, TimeoutError } from '../errors.js';
 import type { ErrorInfo, ResultStatus } from '../records.js';
 
 /** Why an attempt's signal was aborted. */
@@ -24,41 +24,88 @@ export interface AttemptOutcome {
 }
 
 /**
- * Runs a handler under an AbortController: resolves when it settles, or as soon as the signal aborts
- * (timeout, interrupt, lease lost, shutdown) even if the handler ignores the signal.
+ * Aborts one attempt (timeout, interrupt, lease lost, shutdown). The handler's AbortSignal is made only
+ * when the handler reads it: most handlers never do, and an AbortController per event is a good part
+ * of a busy worker's cost.
  */
-export async function runAttempt(
+export class AttemptControl {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: Error | undefined;
+  /** Called once on abort (the attempt under way stops waiting for its handler). */
+  onAbort: ((reason: Error) => void) | undefined;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): Error | undefined {
+    return this.#reason;
+  }
+
+  /** The handler's `ctx.signal`: aborted with the same reason as the attempt. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.onAbort?.(reason);
+  }
+}
+
+/**
+ * Runs a handler (in a microtask, so a synchronous throw is a failure like any other): resolves when it
+ * settles, or as soon as the attempt is aborted (timeout, interrupt, lease lost, shutdown) even if the
+ * handler ignores its signal.
+ */
+export function runAttempt(
   handler: () => unknown,
-  controller: AbortController,
+  control: AttemptControl,
   timeoutMs: number,
 ): Promise<AttemptOutcome> {
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(
-          () => controller.abort(new TimeoutError(`handler timed out after ${timeoutMs} ms`, timeoutMs)),
-          timeoutMs,
-        )
-      : undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    if (controller.signal.aborted) reject(controller.signal.reason as Error);
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), {
-      once: true,
-    });
+  return new Promise((resolve) => {
+    let settled = false;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () => control.abort(new TimeoutError(`handler timed out after ${timeoutMs} ms`, timeoutMs)),
+            timeoutMs,
+          )
+        : undefined;
+    const settle = (outcome: AttemptOutcome): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      control.onAbort = undefined;
+      resolve(outcome);
+    };
+    control.onAbort = (reason) => settle(abortOutcome(reason));
+    if (control.aborted) {
+      settle(abortOutcome(control.reason as Error));
+      return;
+    }
+    Promise.resolve()
+      .then(handler)
+      .then(
+        (details: unknown) => settle({ status: 'ok', details }),
+        (error: unknown) => settle({ status: 'failed', error }),
+      );
   });
-  aborted.catch(() => undefined);
-  try {
-    const details: unknown = await Promise.race([Promise.resolve().then(handler), aborted]);
-    return { status: 'ok', details };
-  } catch (error) {
-    const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
-    if (reason instanceof ShutdownError) return { status: 'released', error: reason };
-    if (reason instanceof TimeoutError) return { status: 'timeout', error: reason };
-    if (reason instanceof InterruptedError || reason instanceof LeaseLostError)
-      return { status: 'failed', error: reason };
-    return { status: 'failed', error };
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
+}
+
+/** What an aborted attempt ends in. */
+function abortOutcome(reason: Error): AttemptOutcome {
+  if (reason instanceof ShutdownError) return { status: 'released', error: reason };
+  if (reason instanceof TimeoutError) return { status: 'timeout', error: reason };
+  return { status: 'failed', error: reason }; // interrupted, lease lost
 }
 
 /** An error as a result record carries it. */

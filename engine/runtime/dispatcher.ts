@@ -10,7 +10,14 @@ import {
   type RecordOf,
   type ResultOutcome,
 } from '../records.js';
-import { errorInfo, LeaseLostError, plainDetails, runAttempt, ShutdownError } from './attempt.js';
+import {
+  AttemptControl,
+  errorInfo,
+  LeaseLostError,
+  plainDetails,
+  runAttempt,
+  ShutdownError,
+} from './attempt.js';
 import type { Matcher } from './filter.js';
 import type { LogRuntime } from './log-runtime.js';
 import { backoff, mayRetry, type ResolvedSubscribe } from './subscribe-options.js';
@@ -33,7 +40,7 @@ export interface DispatchHost {
 interface Running {
   readonly attempt: number;
   readonly claimPosition: Position;
-  readonly controller: AbortController;
+  readonly control: AttemptControl;
   readonly eventId: string;
   readonly done: Promise<void>;
 }
@@ -98,7 +105,7 @@ export class Dispatcher {
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
     await Promise.race([all, late]);
     clearTimeout(timer);
-    for (const r of this.running.values()) r.controller.abort(new ShutdownError());
+    for (const r of this.running.values()) r.control.abort(new ShutdownError());
     await all;
     await Promise.all(this.#writing);
   }
@@ -165,8 +172,8 @@ export class Dispatcher {
       }
     }
     for (const [p, r] of this.running) {
-      if (sub.items.get(p)?.claimPosition !== r.claimPosition && !r.controller.signal.aborted) {
-        r.controller.abort(new LeaseLostError());
+      if (sub.items.get(p)?.claimPosition !== r.claimPosition && !r.control.aborted) {
+        r.control.abort(new LeaseLostError());
       }
     }
   }
@@ -175,7 +182,7 @@ export class Dispatcher {
     if (q.interruptedAt !== undefined && q.interruptedAt > this.hostedFrom && !this.#stopping) {
       this.#stopping = true;
       for (const r of this.running.values())
-        r.controller.abort(new InterruptedError('the queue was interrupted'));
+        r.control.abort(new InterruptedError('the queue was interrupted'));
     }
     if (
       q.endedAt !== undefined &&
@@ -370,9 +377,9 @@ export class Dispatcher {
     const e = record ?? this.#cache.get(p);
     if (!e) return;
     this.#cache.delete(p);
-    const controller = new AbortController();
-    const run = this.#run(e, attempt, claimPosition, failures, controller);
-    this.running.set(p, { attempt, claimPosition, controller, eventId: e.eventId, done: run });
+    const control = new AttemptControl();
+    const run = this.#run(e, attempt, claimPosition, failures, control);
+    this.running.set(p, { attempt, claimPosition, control, eventId: e.eventId, done: run });
   }
 
   async #run(
@@ -380,11 +387,13 @@ export class Dispatcher {
     attempt: number,
     claimPosition: Position,
     failures: number,
-    controller: AbortController,
+    control: AttemptControl,
   ): Promise<void> {
     const event = toQueueEvent(e);
     const ctx: HandlerContext = {
-      signal: controller.signal,
+      get signal() {
+        return control.signal;
+      },
       attempt,
       workerId: this.host.workerId,
       subscriber: this.options.name,
@@ -395,7 +404,7 @@ export class Dispatcher {
       },
     };
     const started = performance.now();
-    const outcome = await runAttempt(() => this.handler(event, ctx), controller, this.options.timeout);
+    const outcome = await runAttempt(() => this.handler(event, ctx), control, this.options.timeout);
     const claim: ClaimItem = { eventId: e.eventId, eventPosition: e.position, attempt };
     let write: Promise<unknown>;
     if (outcome.status === 'released') {

@@ -445,9 +445,24 @@ export class Dispatcher {
     this.#writing.add(written);
     this.running.delete(e.position);
     this.#startWon();
-    this.tick();
+    this.#tickSoon();
     await written;
     this.#writing.delete(written);
+  }
+
+  #tickScheduled = false;
+
+  /**
+   * One tick at the end of the turn for all the attempts that finished in it: a scan per finished
+   * attempt would walk the busy window again and again. (A won event waiting for a slot starts at once.)
+   */
+  #tickSoon(): void {
+    if (this.#tickScheduled) return;
+    this.#tickScheduled = true;
+    setImmediate(() => {
+      this.#tickScheduled = false;
+      this.tick();
+    });
   }
 
   /** Result appends in flight (shutdown waits for them). */

@@ -62,43 +62,56 @@ export class AttemptControl {
 }
 
 /**
- * Runs a handler (in a microtask, so a synchronous throw is a failure like any other): resolves when it
- * settles, or as soon as the attempt is aborted (timeout, interrupt, lease lost, shutdown) even if the
- * handler ignores its signal.
+ * Runs a handler in a microtask (a synchronous throw is a failure like any other) and calls `done` once:
+ * when the handler settles, or as soon as the attempt is aborted (timeout, interrupt, lease lost,
+ * shutdown) even if the handler ignores its signal. A callback, not a promise: this runs once per
+ * event, and every promise and await on the way costs.
  */
 export function runAttempt(
   handler: () => unknown,
   control: AttemptControl,
   timeoutMs: number,
-): Promise<AttemptOutcome> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(
-            () => control.abort(new TimeoutError(`handler timed out after ${timeoutMs} ms`, timeoutMs)),
-            timeoutMs,
-          )
-        : undefined;
-    const settle = (outcome: AttemptOutcome): void => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      control.onAbort = undefined;
-      resolve(outcome);
-    };
-    control.onAbort = (reason) => settle(abortOutcome(reason));
-    if (control.aborted) {
-      settle(abortOutcome(control.reason as Error));
-      return;
+  done: (outcome: AttemptOutcome) => void,
+): void {
+  let settled = false;
+  const timer =
+    timeoutMs > 0
+      ? setTimeout(
+          () => control.abort(new TimeoutError(`handler timed out after ${timeoutMs} ms`, timeoutMs)),
+          timeoutMs,
+        )
+      : undefined;
+  const settle = (outcome: AttemptOutcome): void => {
+    if (settled) return;
+    settled = true;
+    if (timer !== undefined) clearTimeout(timer);
+    control.onAbort = undefined;
+    done(outcome);
+  };
+  const fail = (error: unknown): void => settle({ status: 'failed', error });
+  control.onAbort = (reason) => settle(abortOutcome(reason));
+  if (control.aborted) {
+    settle(abortOutcome(control.reason as Error));
+    return;
+  }
+  queueMicrotask(() => {
+    if (settled) return;
+    try {
+      const result = handler();
+      if (isThenable(result)) result.then((details: unknown) => settle({ status: 'ok', details }), fail);
+      else settle({ status: 'ok', details: result });
+    } catch (error) {
+      fail(error); // a synchronous throw, or a `then` that throws
     }
-    Promise.resolve()
-      .then(handler)
-      .then(
-        (details: unknown) => settle({ status: 'ok', details }),
-        (error: unknown) => settle({ status: 'failed', error }),
-      );
   });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** What an aborted attempt ends in. */

@@ -12,6 +12,7 @@ import {
 } from '../records.js';
 import {
   AttemptControl,
+  type AttemptOutcome,
   errorInfo,
   LeaseLostError,
   plainDetails,
@@ -42,7 +43,6 @@ interface Running {
   readonly claimPosition: Position;
   readonly control: AttemptControl;
   readonly eventId: string;
-  readonly done: Promise<void>;
 }
 
 /**
@@ -100,7 +100,7 @@ export class Dispatcher {
     await this.#settleClaims();
     for (const [p, w] of this.won) this.#release(p, w.attempt);
     this.won.clear();
-    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    const all = this.#whenIdle();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
     await Promise.race([all, late]);
@@ -297,12 +297,7 @@ export class Dispatcher {
       attempt,
       reason: 'shutdown',
     };
-    const write = this.host.append([draft], false).then(
-      () => undefined,
-      (err: unknown) => this.host.report(err),
-    );
-    this.#writing.add(write);
-    void write.then(() => this.#writing.delete(write));
+    this.#track(this.host.append([draft], false));
   }
 
   #scanCompeting(sub: SubscriberState, q: QueueState, free: number, now: number): Pick[] {
@@ -378,18 +373,7 @@ export class Dispatcher {
     if (!e) return;
     this.#cache.delete(p);
     const control = new AttemptControl();
-    const run = this.#run(e, attempt, claimPosition, failures, control);
-    this.running.set(p, { attempt, claimPosition, control, eventId: e.eventId, done: run });
-  }
-
-  async #run(
-    e: EventRecord,
-    attempt: number,
-    claimPosition: Position,
-    failures: number,
-    control: AttemptControl,
-  ): Promise<void> {
-    const event = toQueueEvent(e);
+    this.running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
     const ctx: HandlerContext = {
       get signal() {
         return control.signal;
@@ -404,18 +388,29 @@ export class Dispatcher {
       },
     };
     const started = performance.now();
-    const outcome = await runAttempt(() => this.handler(event, ctx), control, this.options.timeout);
+    const event = toQueueEvent(e);
+    runAttempt(
+      () => this.handler(event, ctx),
+      control,
+      this.options.timeout,
+      (outcome) => this.#finish(e, attempt, failures, outcome, started),
+    );
+  }
+
+  /** An attempt ended: record its result (or give its claim back), free its slot, start the next. */
+  #finish(e: EventRecord, attempt: number, failures: number, outcome: AttemptOutcome, started: number): void {
     const claim: ClaimItem = { eventId: e.eventId, eventPosition: e.position, attempt };
-    let write: Promise<unknown>;
     if (outcome.status === 'released') {
       // Broadcast has no claim to give back.
-      write =
-        this.options.delivery === 'broadcast'
-          ? Promise.resolve()
-          : this.host.append(
-              [{ type: 'claim.released', ...this.#source(), ...claim, reason: 'shutdown' }],
-              false,
-            );
+      if (this.options.delivery !== 'broadcast') {
+        const draft: RecordDraft = {
+          type: 'claim.released',
+          ...this.#source(),
+          ...claim,
+          reason: 'shutdown',
+        };
+        this.#track(this.host.append([draft], false));
+      }
     } else {
       const retryable =
         outcome.status !== 'ok' &&
@@ -424,7 +419,7 @@ export class Dispatcher {
         mayRetry(this.options.retryOn, outcome.error);
       const details = outcome.status === 'ok' ? plainDetails(outcome.details) : undefined;
       const retryAt = retryable ? Date.now() + backoff(this.options.retry, failures + 1) : undefined;
-      write = this.#recordResult({
+      this.#recordResult({
         ...claim,
         status: outcome.status,
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
@@ -438,16 +433,37 @@ export class Dispatcher {
     }
     // The slot frees now: the result's append and the next claims share one group commit. Not waiting
     // for the fsync: losing a result in a machine crash only re-runs the event (at-least-once).
-    const written = write.then(
-      () => undefined,
-      (err: unknown) => this.host.report(err), // the lease runs out and another worker takes the event
-    );
-    this.#writing.add(written);
     this.running.delete(e.position);
+    if (this.running.size === 0 && this.#idle) {
+      this.#idle();
+      this.#idle = undefined;
+    }
     this.#startWon();
     this.#tickSoon();
-    await written;
-    this.#writing.delete(written);
+  }
+
+  #idle: (() => void) | undefined;
+
+  /** Resolves once no attempt is running. */
+  #whenIdle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const before = this.#idle;
+      this.#idle = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
+  /** Keeps a write for shutdown to wait for; a failed one is reported (its lease runs out, another worker takes the event). */
+  #track(write: Promise<unknown>): void {
+    const tracked = write.then(
+      () => undefined,
+      (err: unknown) => this.host.report(err),
+    );
+    this.#writing.add(tracked);
+    void tracked.then(() => this.#writing.delete(tracked));
   }
 
   #tickScheduled = false;
@@ -477,10 +493,9 @@ export class Dispatcher {
    * Results wait for the end of the turn, so that those finishing together go as one record: one
    * `results.recorded` for many (every process folds it once), a plain `result.recorded` for one.
    */
-  #recordResult(result: ClaimItem & ResultOutcome): Promise<unknown> {
+  #recordResult(result: ClaimItem & ResultOutcome): void {
     const batch = (this.#results ??= this.#nextResults());
     batch.items.push(result);
-    return batch.written;
   }
 
   #results: { items: (ClaimItem & ResultOutcome)[]; written: Promise<unknown> } | undefined;
@@ -491,6 +506,7 @@ export class Dispatcher {
       this.#results = undefined;
       return this.host.append(this.#resultDrafts(items), false);
     });
+    this.#track(written);
     return { items, written };
   }
 

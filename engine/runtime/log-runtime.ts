@@ -84,7 +84,7 @@ export class LogRuntime {
     statsFold.evolve(this.stats, r);
     this.#position = r.position;
     for (const tap of this.taps) tap(r);
-    this.records$.next(r);
+    if (this.records$.observed) this.records$.next(r); // rxjs' next costs, even with nobody listening
     if (this.#waiters.length > 0) this.#wake();
     if (!this.#tickScheduled) {
       this.#tickScheduled = true;

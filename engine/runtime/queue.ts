@@ -91,7 +91,7 @@ export class Queue<T = unknown> {
 
   async #publish(payloads: readonly T[], options: PublishOptions): Promise<QueueEvent<T>[]> {
     unknownKeys('publish option', options, PUBLISH_KNOWN);
-    const values = await Promise.all(payloads.map((p) => this.#validate(p)));
+    const values = this.options.schema ? await Promise.all(payloads.map((p) => this.#validate(p))) : payloads;
     const draft = publishDraft(this.name, options);
     const key = options.key;
     if (key !== undefined) {
@@ -99,14 +99,25 @@ export class Queue<T = unknown> {
       if (existing !== undefined) return [await this.#eventAt(existing)];
     }
     const drafts = values.map((payload) => ({ ...draft, eventId: randomUUID(), payload }));
-    const { records } = await this.manager.store.append(drafts);
+    const { positions, time } = await this.manager.store.append(drafts);
     if (key !== undefined) {
-      const mine = (records[0] as RecordOf<'event.published'>).position;
+      const mine = positions[0] as Position;
       await this.manager.runtime.waitFor(mine);
       const winner = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
       if (winner !== undefined && winner !== mine) return [await this.#eventAt(winner)];
     }
-    return records.map((r) => toQueueEvent<T>(r as RecordOf<'event.published'>));
+    // The events as appended, from the drafts: no need to decode what was just encoded.
+    return drafts.map(
+      (d, i): QueueEvent<T> => ({
+        id: d.eventId,
+        position: positions[i] as Position,
+        queue: this.name,
+        payload: d.payload,
+        publishedAt: time,
+        headers: d.headers,
+        availableAt: d.availableAt ?? time + (d.delay ?? 0),
+      }),
+    );
   }
 
   async #validate(payload: T): Promise<T> {

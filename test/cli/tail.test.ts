@@ -98,6 +98,57 @@ describe('eventy tail', () => {
     expect(fromTime.stdout.trim().split('\n')).toHaveLength(5);
   });
 
+  it('batch records: one line per item under the batch, kept by the item type and by --event', async () => {
+    const shared = { queue: 'orders', subscriberId: 'orders/bill', workerId: 'w1' };
+    await append([
+      event('orders', 0),
+      event('orders', 1),
+      {
+        type: 'claims.acquired',
+        ...shared,
+        leaseMs: 30_000,
+        items: [0, 1].map((n) => ({ eventId: `e-orders-${n}`, eventPosition: n, attempt: 1 })),
+      },
+      {
+        type: 'results.recorded',
+        ...shared,
+        items: [
+          { eventId: 'e-orders-0', eventPosition: 0, attempt: 1, status: 'ok', durationMs: 2 },
+          {
+            eventId: 'e-orders-1',
+            eventPosition: 1,
+            attempt: 1,
+            status: 'failed',
+            durationMs: 3,
+            error: { name: 'Error', message: 'card declined' },
+          },
+        ],
+      },
+    ]);
+    const human = await cli.run(['tail', '--type', 'result', '--store', store.url]);
+    expect(human.code, human.stderr).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/\s3 results\.recorded\s+orders\s+sub=bill worker=w1 items=2$/);
+    expect(lines[1]).toMatch(/^ {34}#0 ok event=e-orders-0 attempt=1 took=/);
+    expect(lines[2]).toMatch(/^ {34}#1 failed event=e-orders-1 attempt=1 took=.* error=Error: card declined/);
+
+    const claims = await cli.run(['tail', '--type', 'claim.acquired', '--json', '--store', store.url]);
+    expect(
+      claims.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as LogRecord).type),
+    ).toEqual(['claims.acquired']);
+    const oneEvent = await cli.run(['tail', '--event', 'e-orders-1', '--json', '--store', store.url]);
+    expect(
+      oneEvent.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as LogRecord).position),
+    ).toEqual([1, 2, 3]);
+  });
+
   it('human lines: time, position, type and key fields; colour only when asked for', async () => {
     await append([event('orders', 0, { correlationId: 'abc' })]);
     const plain = await cli.run(['tail', '--store', store.url]);

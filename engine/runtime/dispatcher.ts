@@ -155,6 +155,7 @@ export class Dispatcher {
   >();
 
   #startWon(): void {
+    if (this.#stopping) return; // interrupted or shutting down: nothing new starts
     for (const [p, w] of this.won) {
       if (this.running.size >= this.options.concurrency) return;
       this.won.delete(p);

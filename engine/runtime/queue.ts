@@ -107,17 +107,15 @@ export class Queue<T = unknown> {
       if (winner !== undefined && winner !== mine) return [await this.#eventAt(winner)];
     }
     // The events as appended, from the drafts: no need to decode what was just encoded.
-    return drafts.map(
-      (d, i): QueueEvent<T> => ({
-        id: d.eventId,
-        position: positions[i] as Position,
-        queue: this.name,
-        payload: d.payload,
-        publishedAt: time,
-        headers: d.headers,
-        availableAt: d.availableAt ?? time + (d.delay ?? 0),
-      }),
-    );
+    return drafts.map((d, i): QueueEvent<T> => ({
+      id: d.eventId,
+      position: positions[i] as Position,
+      queue: this.name,
+      payload: d.payload,
+      publishedAt: time,
+      headers: d.headers,
+      availableAt: d.availableAt ?? time + (d.delay ?? 0),
+    }));
   }
 
   async #validate(payload: T): Promise<T> {

@@ -125,7 +125,8 @@ function apply(state: ClaimsState, r: KnownRecord): void {
       const items = batchItems(r);
       for (let item = 0; item < items.length; item++) {
         const { eventPosition, attempt, status, retryAt } = items[item] as (typeof items)[number];
-        recorded(state, {
+        // A literal, no conditional spread: this runs for every result in every process.
+        const view = {
           subscriberId,
           workerId,
           position,
@@ -134,8 +135,9 @@ function apply(state: ClaimsState, r: KnownRecord): void {
           eventPosition,
           attempt,
           status,
-          ...(retryAt === undefined ? {} : { retryAt }),
-        });
+          retryAt,
+        };
+        recorded(state, view);
       }
       return;
     }
@@ -260,7 +262,7 @@ interface ResultView {
   readonly eventPosition: Position;
   readonly attempt: number;
   readonly status: ResultStatus;
-  readonly retryAt?: number;
+  readonly retryAt?: number | undefined;
   readonly position: Position;
   readonly time: number;
   readonly item?: number;

@@ -400,10 +400,10 @@ export class Dispatcher {
 
   /** An attempt ended: record its result (or give its claim back), free its slot, start the next. */
   #finish(e: EventRecord, attempt: number, failures: number, outcome: AttemptOutcome, started: number): void {
-    const claim: ClaimItem = { eventId: e.eventId, eventPosition: e.position, attempt };
     if (outcome.status === 'released') {
       // Broadcast has no claim to give back.
       if (this.options.delivery !== 'broadcast') {
+        const claim: ClaimItem = { eventId: e.eventId, eventPosition: e.position, attempt };
         const draft: RecordDraft = {
           type: 'claim.released',
           ...this.#source(),
@@ -420,14 +420,18 @@ export class Dispatcher {
         mayRetry(this.options.retryOn, outcome.error);
       const details = outcome.status === 'ok' ? plainDetails(outcome.details) : undefined;
       const retryAt = retryable ? Date.now() + backoff(this.options.retry, failures + 1) : undefined;
-      this.#recordResult({
-        ...claim,
+      // Built field by field, no conditional spreads: this runs for every event.
+      const result: Writable<ClaimItem & ResultOutcome> = {
+        eventId: e.eventId,
+        eventPosition: e.position,
+        attempt,
         status: outcome.status,
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-        ...(details === undefined ? {} : { details }),
-        ...(outcome.status === 'ok' ? {} : { error: errorInfo(outcome.error) }),
-        ...(retryAt === undefined ? {} : { retryAt }),
-      });
+      };
+      if (details !== undefined) result.details = details;
+      if (outcome.status !== 'ok') result.error = errorInfo(outcome.error);
+      if (retryAt !== undefined) result.retryAt = retryAt;
+      this.#recordResult(result);
       // Broadcast has no claims to carry a retry to another worker: this worker runs the next attempt.
       if (this.options.delivery === 'broadcast' && retryAt !== undefined)
         this.#retrying.set(e.position, { at: retryAt, attempt: attempt + 1 });
@@ -523,6 +527,8 @@ export class Dispatcher {
     return drafts;
   }
 }
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {
   return {

@@ -98,7 +98,8 @@ export class Queue<T = unknown> {
       const existing = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
       if (existing !== undefined) return [await this.#eventAt(existing)];
     }
-    const drafts = values.map((payload) => ({ ...draft, eventId: randomUUID(), payload }));
+    // Object.assign, not a spread: on Node 20 the spread of a record costs several times more.
+    const drafts = values.map((payload) => Object.assign({}, draft, { eventId: randomUUID(), payload }));
     const { positions, time } = await this.manager.store.append(drafts);
     if (key !== undefined) {
       const mine = positions[0] as Position;

@@ -44,15 +44,17 @@ function sub(state: ClaimsState) {
   return s;
 }
 
+/** One `claims.acquired` of `worker` for the events at these positions. */
+function claimBatch(worker: string, events: number[]): RecordDraft {
+  return batch(
+    'claims.acquired',
+    events.map((event) => acquired({ event, worker })),
+  );
+}
+
 describe('batch records (claims.acquired, results.recorded)', () => {
   it('folds each claim of a batch as a claim.acquired of its own, the batch position as the token', () => {
-    const one = fold([
-      1010,
-      batch(
-        'claims.acquired',
-        [0, 1, 2].map((event) => acquired({ event, worker: 'A' })),
-      ),
-    ]);
+    const one = fold([1010, claimBatch('A', [0, 1, 2])]);
     const each = fold(
       ...[0, 1, 2].map((event): [number, RecordDraft] => [1010, acquired({ event, worker: 'A' })]),
     );
@@ -62,29 +64,14 @@ describe('batch records (claims.acquired, results.recorded)', () => {
   });
 
   it('lets each item win or lose on its own: a live lease held by another keeps its event', () => {
-    const s = fold(
-      [1010, acquired({ event: 0, worker: 'B' })],
-      [
-        1020,
-        batch(
-          'claims.acquired',
-          [0, 1].map((event) => acquired({ event, worker: 'A' })),
-        ),
-      ],
-    );
+    const s = fold([1010, acquired({ event: 0, worker: 'B' })], [1020, claimBatch('A', [0, 1])]);
     expect(sub(s).items.get(0)).toMatchObject({ owner: 'B', claimPosition: 4 });
     expect(sub(s).items.get(1)).toMatchObject({ owner: 'A', claimPosition: 5 });
   });
 
   it('fences one result of a batch and counts the others; the fenced one is named by position and item', () => {
     const s = fold(
-      [
-        1010,
-        batch(
-          'claims.acquired',
-          [0, 1, 2].map((event) => acquired({ event, worker: 'A' })),
-        ),
-      ],
+      [1010, claimBatch('A', [0, 1, 2])],
       [1020, acquired({ event: 2, worker: 'B', attempt: 2 })], // not valid: A holds event 2
       [1200, acquired({ event: 2, worker: 'B', attempt: 2 })], // A's lease ran out at 1110: B holds it
       [
@@ -101,13 +88,7 @@ describe('batch records (claims.acquired, results.recorded)', () => {
     expect([...s.rejected].map(resultAt)).toEqual([0, 1, 2].map((item) => ({ position: 7, item })));
     // …while in time, two count and the third is fenced.
     const t = fold(
-      [
-        1010,
-        batch(
-          'claims.acquired',
-          [0, 1].map((event) => acquired({ event, worker: 'A' })),
-        ),
-      ],
+      [1010, claimBatch('A', [0, 1])],
       [
         1050,
         batch('results.recorded', [
@@ -125,13 +106,7 @@ describe('batch records (claims.acquired, results.recorded)', () => {
   it('counts batch results in the stats view', () => {
     const records = stampAll([
       ...setup,
-      [
-        1010,
-        batch(
-          'claims.acquired',
-          [0, 1].map((event) => acquired({ event, worker: 'A' })),
-        ),
-      ],
+      [1010, claimBatch('A', [0, 1])],
       [
         1050,
         batch('results.recorded', [

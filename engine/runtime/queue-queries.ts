@@ -101,11 +101,11 @@ function timeRange(f: {
 /** Walks records at ascending positions in chunks, yielding those that pass `keep`. */
 async function* walk(
   m: QueueManager,
-  positions: readonly Position[],
+  positions: readonly Position[] | Float64Array,
   from: number,
 ): AsyncGenerator<LogRecord> {
   for (let i = from; i < positions.length; i += 256) {
-    const chunk = positions.slice(i, i + 256);
+    const chunk = Array.from(positions.slice(i, i + 256));
     const records = await readPositions(m.store, chunk);
     for (const p of chunk) {
       const r = records.get(p);
@@ -116,7 +116,7 @@ async function* walk(
 
 async function collectPage<I>(
   m: QueueManager,
-  positions: readonly Position[],
+  positions: readonly Position[] | Float64Array,
   options: PageOptions,
   map: (r: LogRecord) => I | undefined,
 ): Promise<Page<I>> {

@@ -8,6 +8,7 @@ import {
   unbatched,
   workersFold,
   type ClaimsState,
+  type LogRecord,
   type RecordOf,
 } from '../../index.js';
 import { isAlive, liveHosts } from '../../projections/workers.js';
@@ -395,7 +396,7 @@ describe('claims fold', () => {
         [2999, acquired({ event: 2, worker: 'A' })],
       ]),
     );
-    expect(early.queues.get(Q)?.availableAt).toEqual([1500, 3000]);
+    expect(Array.from(early.queues.get(Q)?.availableAt ?? [])).toEqual([1500, 3000]);
     expect(sub(early).items.get(1)?.status).not.toBe('claimed');
     expect(sub(early).items.get(2)?.status).not.toBe('claimed');
 
@@ -423,10 +424,33 @@ describe('claims fold', () => {
       ]),
     );
     const q = s.queues.get(Q);
-    expect(q?.positions).toEqual([0, 2]);
+    expect(Array.from(q?.positions ?? [])).toEqual([0, 2]);
     expect(q?.keys.get('k')).toBe(0);
     expect(q?.keys.get('k2')).toBe(2);
     expect(sub(s).items.has(1)).toBe(false);
+  });
+
+  it('keeps every event position and availability time as its typed arrays grow', () => {
+    const events = Array.from({ length: 300 }, (_, i): [number, RecordDraft] => [
+      1000 + i,
+      published(`e${i}`),
+    ]);
+    const records = stampAll([
+      ...events,
+      [2000, registered()],
+      [2000, acquired({ event: 299, worker: 'A' })],
+      [3000, published('late')],
+    ]);
+    const s = foldAll(claimsFold, records.slice(0, -1));
+    const q = s.queues.get(Q);
+    const before = q?.positions;
+    expect(Array.from(q?.positions ?? [])).toEqual(events.map((_, i) => i));
+    expect(Array.from(q?.availableAt ?? [])).toEqual(events.map(([time]) => time));
+    expect(sub(s).items.get(299)?.status).toBe('claimed');
+    claimsFold.evolve(s, records.at(-1) as LogRecord);
+    expect(before?.length).toBe(300); // what was read before is a snapshot
+    expect(q?.positions.length).toBe(301);
+    expect(q?.positions[300]).toBe(302);
   });
 
   it('gives a raw claim (token) to the first `token.claimed` in log order, forever', () => {

@@ -1,6 +1,7 @@
 // A benchmark worker process: hosts one competing subscriber with a trivial handler and reports the
 // publish → handler-start latencies (from a high-resolution send time in the payload) and its CPU time
-// over IPC. argv: storeUrl (any store: file:…, redis://…) concurrency
+// over IPC, with its memory: now and at its peak. argv: storeUrl (any store: file:…, redis://…) concurrency
+import v8 from 'node:v8';
 import { createQueueManager } from '../index.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
@@ -32,12 +33,25 @@ process.on('message', (msg: { type: string }) => {
       rss: process.memoryUsage().rss,
       heap: process.memoryUsage().heapUsed,
       cpu: cpuMs(),
+      peak,
     });
   } else if (msg.type === 'stop') {
     void manager.close().then(() => process.exit(0));
   }
 });
 process.send?.({ type: 'ready' });
+
+/**
+ * The process's peak RSS, sampled every 50 ms (reports come too seldom to catch it: it is reached just
+ * before a major GC), with where the memory was then.
+ */
+let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0, newSpace: 0, oldSpace: 0 };
+setInterval(() => {
+  if (process.memoryUsage.rss() <= peak.rss) return;
+  const spaces = v8.getHeapSpaceStatistics();
+  const size = (name: string): number => spaces.find((s) => s.space_name === name)?.space_size ?? 0;
+  peak = { ...process.memoryUsage(), newSpace: size('new_space'), oldSpace: size('old_space') };
+}, 50).unref();
 
 /** CPU time (user + system) this process used so far, in ms. */
 function cpuMs(): number {

@@ -24,10 +24,30 @@ interface Report {
   handled: number;
   rss: number;
   heap: number;
+  cpu: number;
+  peak: {
+    rss: number;
+    heapTotal: number;
+    heapUsed: number;
+    external: number;
+    arrayBuffers: number;
+    newSpace: number;
+    oldSpace: number;
+  };
 }
 
+/**
+ * V8 heap settings of the worker processes; BENCH_WORKER_ARGS replaces them (' ' for V8's defaults).
+ * With the defaults a worker of the memory run peaks at ~185 MB RSS with ~15 MB of live heap: a node
+ * process with Eventy loaded is ~70 MB (40 of them the binary's own pages), the young generation grows
+ * to 2 × 16 MB semi-spaces and old space to ~4× its live size + ~32 MB before each major GC. A young
+ * generation of 2 × 8 MB and old space growing 2.5× bring the peak to ~135 MB, with no throughput or
+ * CPU cost measurable here (README, Benchmarks). A deployment bound by memory would set the same.
+ */
+const WORKER_V8_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=150'];
+
 function startWorker(store: string, concurrency: number): Promise<ChildProcess> {
-  const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
+  const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? WORKER_V8_FLAGS;
   const child = fork(WORKER, [store, String(concurrency)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv,
@@ -133,9 +153,17 @@ async function memory(total: number): Promise<void> {
     }
   }
   await waitDone(m, total);
-  const rss = (await Promise.all(children.map(report))).map((r) => Math.round(r.rss / 2 ** 20));
+  const finals = await Promise.all(children.map(report));
+  const rss = finals.map((r) => Math.round(r.rss / 2 ** 20));
+  const mb = (n: number): number => Math.round(n / 2 ** 20);
+  for (const { peak: p } of finals) {
+    console.log(
+      `worker peak RSS ${mb(p.rss)} MB: heap ${mb(p.heapTotal)} MB (new space ${mb(p.newSpace)}, old space ${mb(p.oldSpace)}; ${mb(p.heapUsed)} in use), external ${mb(p.external)} MB (array buffers ${mb(p.arrayBuffers)})`,
+    );
+  }
+  const cpu = finals.reduce((sum, r) => sum + r.cpu, 0);
   console.log(
-    `${total} events in ${((now() - t0) / 1000).toFixed(1)} s: worker RSS ${rss.join(', ')} MB (max seen ${Math.max(...samples, ...rss)} MB)`,
+    `${total} events in ${((now() - t0) / 1000).toFixed(1)} s: worker RSS ${rss.join(', ')} MB (max seen ${Math.max(...samples, ...rss)} MB, peak ${Math.max(...finals.map((r) => mb(r.peak.rss)))} MB), worker CPU ${((cpu * 1000) / total).toFixed(1)} µs/event`,
   );
   await stopAll(children);
   await m.close();

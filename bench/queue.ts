@@ -41,8 +41,9 @@ interface Report {
  * With the defaults a worker of the memory run peaks at ~185 MB RSS with ~15 MB of live heap: a node
  * process with Eventy loaded is ~70 MB (40 of them the binary's own pages), the young generation grows
  * to 2 × 16 MB semi-spaces and old space to ~4× its live size + ~32 MB before each major GC. A young
- * generation of 2 × 8 MB and old space growing 2.5× bring the peak to ~135 MB, with no throughput or
- * CPU cost measurable here (README, Benchmarks). A deployment bound by memory would set the same.
+ * generation of 2 × 8 MB and old space growing 2.5× bring the peak to ~135 MB, for ~5% more worker CPU
+ * per event (more, smaller collections) and no throughput change measurable here (README, Benchmarks).
+ * A deployment bound by memory would set the same.
  */
 const WORKER_V8_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=150'];
 

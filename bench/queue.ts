@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { WORKER_HEAP_FLAGS } from '../cli/supervisor.js';
 import { createQueueManager, type QueueManager } from '../index.js';
 
 const { values: args } = parseArgs({
@@ -37,15 +38,11 @@ interface Report {
 }
 
 /**
- * V8 heap settings of the worker processes; BENCH_WORKER_ARGS replaces them (' ' for V8's defaults).
- * With the defaults a worker of the memory run peaks at ~185 MB RSS with ~15 MB of live heap: a node
- * process with Eventy loaded is ~70 MB (40 of them the binary's own pages), the young generation grows
- * to 2 × 16 MB semi-spaces and old space to ~4× its live size + ~32 MB before each major GC. A young
- * generation of 2 × 8 MB and old space growing 2.5× bring the peak to ~135 MB, for ~5% more worker CPU
- * per event (more, smaller collections) and no throughput change measurable here (README, Benchmarks).
- * A deployment bound by memory would set the same.
+ * The worker processes run with the heap settings `eventy run` gives its workers (WORKER_HEAP_FLAGS in
+ * cli/supervisor.ts: a 2 × 8 MB young generation, major GCs at 2.5× old-space growth); BENCH_WORKER_ARGS
+ * replaces them (' ' for V8's defaults, with which a worker of the memory run peaks at ~185 MB RSS).
  */
-const WORKER_V8_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=150'];
+const WORKER_V8_FLAGS = [...WORKER_HEAP_FLAGS];
 
 function startWorker(store: string, concurrency: number): Promise<ChildProcess> {
   const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? WORKER_V8_FLAGS;

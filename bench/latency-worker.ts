@@ -1,0 +1,34 @@
+// A worker process of `bench:latency`: runs a trivial competing handler and reports, for each event it
+// started, its position and the start time, with what may have delayed it: the process's GC pauses, its
+// event-loop stalls (a 1 ms timer firing late) and its CPU time. argv: storeUrl concurrency
+import { PerformanceObserver } from 'node:perf_hooks';
+import { createQueueManager } from '../index.js';
+import { cpuMs, now } from './redis-procs.js';
+
+const [store = '', concurrency = '10'] = process.argv.slice(2);
+const starts: [number, number][] = [];
+const gcs: number[] = [];
+const stalls: number[] = [];
+
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push(e.duration);
+}).observe({ entryTypes: ['gc'] });
+let last = now();
+setInterval(() => {
+  const t = now();
+  if (t - last > 3) stalls.push(t - last);
+  last = t;
+}, 1).unref();
+
+const manager = await createQueueManager({ store, handleSignals: false });
+await manager.queue('bench').subscribe((e) => void starts.push([e.position, now()]), {
+  name: 'work',
+  concurrency: Number(concurrency),
+  from: 'earliest',
+});
+process.on('message', (msg: string) => {
+  if (msg === 'report') {
+    process.send?.({ starts: starts.splice(0), gcs: gcs.splice(0), stalls: stalls.splice(0), cpu: cpuMs() });
+  } else if (msg === 'stop') void manager.close().then(() => process.exit(0));
+});
+process.send?.('ready');

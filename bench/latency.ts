@@ -1,0 +1,134 @@
+// npm run bench:latency [-- --workers N] [-- --concurrency C] [-- --warm N] [-- --rate R] [-- --seconds S]
+// Where Eventy's publish → handler-start latency goes on Redis (REDIS_URL), for the slow events: a burst
+// of `warm` events first (as bench:redis runs its throughput phase before its latency phase), then
+// `rate` events/s for `seconds`. For every event the log says when it was appended and when its claim
+// was, so each latency splits into publish → log, log → claim (the worker saw it, scanned, appended its
+// claim) and claim → run (the claim came back through the fold). Also printed: the workers' CPU time,
+// GC pauses and event-loop stalls over the paced phase. A diagnostic for the p99 target of bench:redis.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { createQueueManager, openStore, type RecordOf } from '../index.js';
+import { deletePrefix } from './redis-cases.js';
+import { cpuMs, now, paced, quantile } from './redis-procs.js';
+
+const { values: args } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '10' },
+    warm: { type: 'string', default: '30000' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '3' },
+  },
+});
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SLOW_MS = 2;
+
+interface WorkerReport {
+  starts: [number, number][];
+  gcs: number[];
+  stalls: number[];
+  cpu: number;
+}
+
+function report(children: ChildProcess[]): Promise<WorkerReport[]> {
+  return Promise.all(
+    children.map(
+      (c) =>
+        new Promise<WorkerReport>((resolve) => {
+          c.once('message', (m) => resolve(m as WorkerReport));
+          c.send('report');
+        }),
+    ),
+  );
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+const fmt = (x: number): string => x.toFixed(2);
+
+async function main(): Promise<void> {
+  const prefix = `eventy-bench-latency-${randomUUID().slice(0, 8)}`;
+  const store = new URL(url);
+  store.searchParams.set('prefix', prefix);
+  const m = await createQueueManager({ store: store.toString(), handleSignals: false });
+  const children: ChildProcess[] = [];
+  try {
+    const q = m.queue<{ sentAt: number }>('bench');
+    const worker = new URL('./latency-worker.js', import.meta.url).pathname;
+    for (let i = 0; i < Number(args.workers); i++) {
+      children.push(fork(worker, [store.toString(), args.concurrency], { execArgv: [] }));
+    }
+    await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
+    const done = (): number => m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0;
+    const wait = async (n: number): Promise<void> => {
+      while (done() < n) await new Promise((r) => setTimeout(r, 5));
+    };
+    const warm = Number(args.warm);
+    for (let i = 0; i < warm; i += 500) {
+      await q.publishMany(Array.from({ length: Math.min(500, warm - i) }, () => ({ sentAt: now() })));
+    }
+    await wait(warm);
+    const before = await report(children);
+    const cpu0 = cpuMs();
+    const sent = new Map<number, { at: number; logTime: number }>();
+    const count = await paced(Number(args.rate), Number(args.seconds), () => {
+      const at = now();
+      void q.publish({ sentAt: at }).then((e) => sent.set(e.position, { at, logTime: e.publishedAt }));
+    });
+    await wait(warm + count);
+    const after = await report(children);
+    const publisherCpu = cpuMs() - cpu0;
+
+    const claimAt = new Map<number, number>();
+    const reader = await openStore(store.toString());
+    for await (const r of reader.read()) {
+      if (r.type === 'claim.acquired') claimAt.set((r as RecordOf<'claim.acquired'>).eventPosition, r.time);
+      if (r.type === 'claims.acquired')
+        for (const it of (r as RecordOf<'claims.acquired'>).items) claimAt.set(it.eventPosition, r.time);
+    }
+    await reader.close();
+
+    const rows = after.flatMap((w) =>
+      w.starts.flatMap(([p, started]) => {
+        const s = sent.get(p);
+        const claimed = claimAt.get(p);
+        if (!s || claimed === undefined) return [];
+        return [
+          {
+            p,
+            latency: started - s.at,
+            toLog: s.logTime - s.at,
+            toClaim: claimed - s.logTime,
+            toRun: started - claimed,
+          },
+        ];
+      }),
+    );
+    const sorted = rows.map((r) => r.latency).sort((a, b) => a - b);
+    console.log(
+      `eventy bench:latency — ${args.workers} worker(s) × ${args.concurrency}, ${warm} warm-up events, ` +
+        `${count} at ${args.rate}/s`,
+    );
+    console.log(
+      `latency ms: p50 ${fmt(quantile(sorted, 0.5))} p90 ${fmt(quantile(sorted, 0.9))} ` +
+        `p99 ${fmt(quantile(sorted, 0.99))} p99.9 ${fmt(quantile(sorted, 0.999))} max ${fmt(sorted.at(-1) ?? NaN)}`,
+    );
+    const slow = rows.filter((r) => r.latency > SLOW_MS);
+    const mean = (f: (r: (typeof rows)[number]) => number): string => fmt(sum(slow.map(f)) / slow.length);
+    console.log(
+      `${slow.length} events over ${SLOW_MS} ms; their mean split (log time has ms resolution): ` +
+        `publish → log ${mean((r) => r.toLog)}, log → claim ${mean((r) => r.toClaim)}, claim → run ${mean((r) => r.toRun)}`,
+    );
+    console.log(
+      `paced phase: workers' CPU ${after.map((w, i) => fmt(w.cpu - (before[i]?.cpu ?? 0))).join(', ')} ms, ` +
+        `publisher ${fmt(publisherCpu)} ms; GC pauses ${after.map((w) => `${w.gcs.length} (${fmt(sum(w.gcs))} ms, max ${fmt(Math.max(0, ...w.gcs))})`).join(', ')}; ` +
+        `event-loop stalls > 3 ms ${after.map((w) => w.stalls.length).join(', ')}`,
+    );
+  } finally {
+    for (const c of children) c.send('stop');
+    await m.close();
+    await deletePrefix(url, prefix);
+  }
+}
+
+await main();

@@ -98,34 +98,43 @@ function timeRange(f: {
   return (t) => (a === undefined || t > a) && (b === undefined || t < b);
 }
 
-/** Walks records at ascending positions in chunks, yielding those that pass `keep`. */
-async function* walk(
-  m: QueueManager,
-  positions: readonly Position[] | Float64Array,
+/** Reads what ascending keys name: records by position, or results by `resultRef`. */
+type Reader<R> = (keys: number[]) => Promise<Map<number, R>>;
+
+/** The records at the given positions. */
+function logReader(m: QueueManager): Reader<LogRecord> {
+  return (positions) => readPositions(m.store, positions);
+}
+
+/** Walks what ascending keys name in chunks, from index `from`, skipping keys that name nothing. */
+async function* walk<R>(
+  keys: readonly number[] | Float64Array,
   from: number,
-): AsyncGenerator<LogRecord> {
-  for (let i = from; i < positions.length; i += 256) {
-    const chunk = Array.from(positions.slice(i, i + 256));
-    const records = await readPositions(m.store, chunk);
-    for (const p of chunk) {
-      const r = records.get(p);
-      if (r) yield r;
+  read: Reader<R>,
+): AsyncGenerator<[key: number, value: R]> {
+  for (let i = from; i < keys.length; i += 256) {
+    const chunk = Array.from(keys.slice(i, i + 256));
+    const found = await read(chunk);
+    for (const key of chunk) {
+      const value = found.get(key);
+      if (value !== undefined) yield [key, value];
     }
   }
 }
 
-async function collectPage<I>(
-  m: QueueManager,
-  positions: readonly Position[] | Float64Array,
+/** One page over ascending keys: the page id is the key the next page starts at. */
+async function collectPage<R, I>(
+  keys: readonly number[] | Float64Array,
   options: PageOptions,
-  map: (r: LogRecord) => I | undefined,
+  read: Reader<R>,
+  map: (value: R) => I | undefined,
 ): Promise<Page<I>> {
   const { start, limit } = pageStart(options);
   const items: I[] = [];
-  for await (const r of walk(m, positions, lowerBound(positions, start))) {
-    const item = map(r);
+  for await (const [key, value] of walk(keys, lowerBound(keys, start), read)) {
+    const item = map(value);
     if (item === undefined) continue;
-    if (items.length === limit) return { items, nextPageId: String(r.position) };
+    if (items.length === limit) return { items, nextPageId: String(key) };
     items.push(item);
   }
   return { items, nextPageId: null };
@@ -140,7 +149,7 @@ export async function searchEvents<T>(
   await caughtUp(m);
   const inRange = timeRange({ after: o.publishedAfter, before: o.publishedBefore });
   const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
-  return collectPage(m, positions, o, (r) =>
+  return collectPage(positions, o, logReader(m), (r) =>
     inRange(r.time) ? toQueueEvent<T>(r as EventRecord) : undefined,
   );
 }
@@ -151,7 +160,7 @@ export async function countEvents(m: QueueManager, queue: string, f: EventFilter
   if (f.publishedAfter === undefined && f.publishedBefore === undefined) return positions.length;
   const inRange = timeRange({ after: f.publishedAfter, before: f.publishedBefore });
   let n = 0;
-  for await (const r of walk(m, positions, 0)) if (inRange(r.time)) n++;
+  for await (const [, r] of walk(positions, 0, logReader(m))) if (inRange(r.time)) n++;
   return n;
 }
 
@@ -200,29 +209,19 @@ export async function searchResults(
     o.eventId !== undefined
       ? (m.index.results.get(o.eventId) ?? [])
       : (m.index.resultsByQueue.get(queue) ?? []);
-  const { start, limit } = pageStart(o);
-  const items: QueueResult[] = [];
-  for (let i = lowerBound(refs, start); i < refs.length; i += 256) {
-    const chunk = refs.slice(i, i + 256);
-    const records = await readResults(m.store, chunk);
-    for (const ref of chunk) {
-      const r = records.get(ref);
-      const res = r && pick(r);
-      if (res === undefined) continue;
-      if (items.length === limit) return { items, nextPageId: String(ref) };
-      items.push(res);
-    }
-  }
-  return { items, nextPageId: null };
-
-  function pick(r: ResultRecord): QueueResult | undefined {
-    if (r.queue !== queue || !inRange(r.time)) return undefined;
-    const res = toResult(m, r);
-    if (o.workerId !== undefined && res.workerId !== o.workerId) return undefined;
-    if (o.subscriber !== undefined && res.subscriber !== o.subscriber) return undefined;
-    if (o.status !== undefined && res.status !== o.status) return undefined;
-    return res;
-  }
+  return collectPage(
+    refs,
+    o,
+    (chunk) => readResults(m.store, chunk),
+    (r) => {
+      if (r.queue !== queue || !inRange(r.time)) return undefined;
+      const res = toResult(m, r);
+      if (o.workerId !== undefined && res.workerId !== o.workerId) return undefined;
+      if (o.subscriber !== undefined && res.subscriber !== o.subscriber) return undefined;
+      if (o.status !== undefined && res.status !== o.status) return undefined;
+      return res;
+    },
+  );
 }
 
 /** A result that ends the event's story for its subscriber: ok, skipped, or a failure with no retry. */
@@ -314,7 +313,7 @@ export async function searchClaims(
       positions.push(t.position);
   }
   positions.sort((a, b) => a - b);
-  return collectPage(m, positions, o, (r) => toClaim(r as RecordOf<'token.claimed'>));
+  return collectPage(positions, o, logReader(m), (r) => toClaim(r as RecordOf<'token.claimed'>));
 }
 
 function toClaim(r: RecordOf<'token.claimed'>): QueueClaim {

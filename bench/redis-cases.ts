@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { unlinkKeysUnder } from '../adapters/redis/redis-keys.js';
 import { createQueueManager } from '../index.js';
 import { cpuMs, now, paced, until, Workers, type Report } from './redis-procs.js';
 
@@ -91,12 +92,7 @@ export function benchPrefix(system: string): string {
 export async function deletePrefix(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await unlinkKeysUnder(redis, prefix);
     live.delete(prefix);
   } finally {
     await redis.quit();

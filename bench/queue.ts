@@ -37,15 +37,11 @@ interface Report {
   };
 }
 
-/**
- * The worker processes run with the heap settings `eventy run` gives its workers (WORKER_HEAP_FLAGS in
- * cli/supervisor.ts: a 2 × 8 MB young generation, major GCs at 2.5× old-space growth); BENCH_WORKER_ARGS
- * replaces them (' ' for V8's defaults, with which a worker of the memory run peaks at ~185 MB RSS).
- */
-const WORKER_V8_FLAGS = [...WORKER_HEAP_FLAGS];
-
 function startWorker(store: string, concurrency: number): Promise<ChildProcess> {
-  const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? WORKER_V8_FLAGS;
+  // The heap settings `eventy run` gives its workers (cli/supervisor.ts: a 2 × 8 MB young generation,
+  // major GCs at 2.5× old-space growth); BENCH_WORKER_ARGS replaces them (' ' for V8's defaults, with
+  // which a worker of the memory run peaks at ~185 MB RSS).
+  const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [...WORKER_HEAP_FLAGS];
   const child = fork(WORKER, [store, String(concurrency)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv,

@@ -121,8 +121,7 @@ function countChanges(queues: readonly string[], history: History) {
   return {
     onRecord: (r: Parameters<History['onRecord']>[0], v: LogViews): void => {
       history.onRecord(r, v);
-      const rec = r as { queue?: unknown; status?: unknown };
-      if (!wants(rec.queue)) return;
+      if (!wants((r as { queue?: unknown }).queue)) return;
       if (r.type === 'event.published') published++;
       if (r.type !== 'result.recorded' && r.type !== 'results.recorded') return;
       for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) {

@@ -531,14 +531,23 @@ export class Dispatcher {
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {
+  return queueEvent<T>(e, e.position, e.time);
+}
+
+/** The event of an `event.published` record or draft, appended at `position` and log time `time`. */
+export function queueEvent<T>(
+  e: Omit<EventRecord, 'v' | 'position' | 'time'>,
+  position: Position,
+  time: number,
+): QueueEvent<T> {
   return {
     id: e.eventId,
-    position: e.position,
+    position,
     queue: e.queue,
     payload: e.payload as T,
-    publishedAt: e.time,
+    publishedAt: time,
     headers: e.headers,
-    availableAt: e.availableAt ?? e.time + (e.delay ?? 0),
+    availableAt: e.availableAt ?? time + (e.delay ?? 0),
   };
 }
 

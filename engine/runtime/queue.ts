@@ -4,7 +4,7 @@ import { tokenKey } from '../../projections/claims.js';
 import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../errors.js';
 import type { Position } from '../position.js';
 import { unbatched, type EventHeaders, type RecordOf } from '../records.js';
-import { Dispatcher, toQueueEvent } from './dispatcher.js';
+import { Dispatcher, queueEvent, toQueueEvent } from './dispatcher.js';
 import { compileFilter } from './filter.js';
 import type { QueueManager } from './manager.js';
 import * as queries from './queue-queries.js';
@@ -108,15 +108,7 @@ export class Queue<T = unknown> {
       if (winner !== undefined && winner !== mine) return [await this.#eventAt(winner)];
     }
     // The events as appended, from the drafts: no need to decode what was just encoded.
-    return drafts.map((d, i): QueueEvent<T> => ({
-      id: d.eventId,
-      position: positions[i] as Position,
-      queue: this.name,
-      payload: d.payload,
-      publishedAt: time,
-      headers: d.headers,
-      availableAt: d.availableAt ?? time + (d.delay ?? 0),
-    }));
+    return drafts.map((d, i) => queueEvent<T>(d, positions[i] as Position, time));
   }
 
   async #validate(payload: T): Promise<T> {

@@ -236,7 +236,7 @@ export class Dispatcher {
       this.queue,
       picks.map((p) => p.position),
     );
-    const claimed: Position[] = [];
+    const claimed: EventRecord[] = [];
     const items: ClaimItem[] = [];
     const skips: (ClaimItem & ResultOutcome)[] = [];
     for (const { position, attempt } of picks) {
@@ -256,7 +256,7 @@ export class Dispatcher {
         this.#start(position, attempt, -1, attempt - 1, e); // broadcast attempts end only in results
       } else {
         items.push({ eventId: e.eventId, eventPosition: position, attempt });
-        claimed.push(position);
+        claimed.push(e);
       }
     }
     // One record for all the claims (each process folds it once), a plain one for a single claim; the
@@ -271,10 +271,9 @@ export class Dispatcher {
     if (drafts.length === 0) return;
     const { positions } = await this.host.append(drafts, false);
     const claimPosition = positions[0] as Position;
-    for (const p of claimed) this.#claiming.set(p, claimPosition);
-    for (const p of claimed) {
-      const r = records.get(p);
-      if (r) this.#cache.set(p, r);
+    for (const e of claimed) {
+      this.#claiming.set(e.position, claimPosition);
+      this.#cache.set(e.position, e);
     }
     const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
     if (sub) this.#confirm(sub);

@@ -45,8 +45,9 @@ export class QueryIndex {
       if (!this.events.has(r.eventId)) this.events.set(r.eventId, r.position);
     } else if (r.type === 'result.recorded' || r.type === 'results.recorded') {
       for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) {
-        push(this.results, x.eventId, resultRef(x));
-        push(this.resultsByQueue, x.queue, resultRef(x));
+        const ref = resultRef(x);
+        push(this.results, x.eventId, ref);
+        push(this.resultsByQueue, x.queue, ref);
       }
     }
   }

@@ -1,4 +1,4 @@
-import { unbatched, type LogRecord } from '../index.js';
+import { ITEM_TYPE, unbatched, type LogRecord } from '../index.js';
 
 /** What `eventy tail` keeps. Every given criterion must hold. */
 export interface RecordFilterOptions {
@@ -16,12 +16,6 @@ export interface RecordFilterOptions {
   /** A correlation id: its events, and their claims and results. */
   readonly correlation?: string;
 }
-
-/** The type each item of a batch record is folded as. */
-const SINGLE_TYPE: Readonly<Record<string, string>> = {
-  'claims.acquired': 'claim.acquired',
-  'results.recorded': 'result.recorded',
-};
 
 function field(r: LogRecord, name: string): unknown {
   return (r as Record<string, unknown>)[name];
@@ -58,7 +52,8 @@ export function recordFilter(o: RecordFilterOptions): (r: LogRecord) => boolean 
       if (!inQueue) return false;
     }
     if (typed) {
-      const types = [r.type, ...(SINGLE_TYPE[r.type] === undefined ? [] : [SINGLE_TYPE[r.type] as string])];
+      const item = ITEM_TYPE[r.type];
+      const types = item === undefined ? [r.type] : [r.type, item];
       if (!types.some((t) => exact.has(t) || families.some((f) => t.startsWith(f)))) return false;
     }
     if (o.subscriber !== undefined) {

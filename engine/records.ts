@@ -290,6 +290,12 @@ export function stamp(draft: RecordDraft, position: Position, time: number): Log
   return Object.assign({}, draft, { v: RECORD_VERSION, position, time });
 }
 
+/** The type each item of a batch record is folded as. */
+export const ITEM_TYPE: Readonly<Record<string, RecordType>> = {
+  'claims.acquired': 'claim.acquired',
+  'results.recorded': 'result.recorded',
+};
+
 /**
  * The records a record stands for: each item of a batch record (`claims.acquired`, `results.recorded`)
  * as the single record it is folded as (`claim.acquired`, `result.recorded`) with the batch's position

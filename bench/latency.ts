@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
 });
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SLOW_MS = 2;
+/** Node flags for the workers (e.g. --cpu-prof), as in bench:redis. */
+const workerArgs = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
 
 interface WorkerReport {
   starts: [number, number][];
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
     const q = m.queue<{ sentAt: number }>('bench');
     const worker = new URL('./latency-worker.js', import.meta.url).pathname;
     for (let i = 0; i < Number(args.workers); i++) {
-      children.push(fork(worker, [store.toString(), args.concurrency], { execArgv: [] }));
+      children.push(fork(worker, [store.toString(), args.concurrency], { execArgv: workerArgs }));
     }
     await Promise.all(children.map((c) => new Promise((r) => c.once('message', r))));
     const done = (): number => m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0;

@@ -26,6 +26,8 @@ export interface CaseResult {
   readonly cpu: { readonly publisher: number; readonly workers: number; readonly redis: number };
   /** Sorted publish → handler-start latencies of the paced phase, in ms. */
   readonly latencies: number[];
+  /** CPU per event of the paced phase, in µs, as `cpu`: at a trickle, per-event wake-ups dominate. */
+  readonly pacedCpu: CaseResult['cpu'];
 }
 
 /** How one case publishes and sees progress. */
@@ -67,15 +69,21 @@ async function measure(s: CaseSetup, workers: Workers, redis: Redis, d: Driver):
   await until(() => d.done() >= s.events);
   const eventsPerSecond = s.events / ((now() - t0) / 1000);
   const after = await cpuNow(workers, redis); // also drops the throughput phase's latencies
-  const perEvent = (ms: number): number => (ms * 1000) / s.events;
-  const cpu = {
+  const cpu = cpuPerEvent(before, after, s.events);
+  const count = await paced(s.rate, s.seconds, () => d.publishOne());
+  await until(() => d.done() >= s.events + count);
+  const reports = await workers.reports();
+  const end = await cpuNow(workers, redis);
+  return { eventsPerSecond, cpu, latencies: latencies(reports), pacedCpu: cpuPerEvent(after, end, count) };
+}
+
+function cpuPerEvent(before: CaseResult['cpu'], after: CaseResult['cpu'], events: number): CaseResult['cpu'] {
+  const perEvent = (ms: number): number => (ms * 1000) / events;
+  return {
     publisher: perEvent(after.publisher - before.publisher),
     workers: perEvent(after.workers - before.workers),
     redis: perEvent(after.redis - before.redis),
   };
-  const count = await paced(s.rate, s.seconds, () => d.publishOne());
-  await until(() => d.done() >= s.events + count);
-  return { eventsPerSecond, cpu, latencies: latencies(await workers.reports()) };
 }
 
 /** Prefixes of the cases under way, deleted by {@link deleteLivePrefixes} when the run is interrupted. */

@@ -170,15 +170,20 @@ export function quantile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * Calls `send(i)` at `rate` per second for `seconds`, on schedule (a busy wait on setImmediate, as in
- * bench/queue.ts: timers are too coarse for 1 ms steps). Sends are not awaited, as in production.
+ * Calls `send(i)` at `rate` per second for `seconds`, sends not awaited (as in production). Each send is
+ * made when it is due, or as soon after as a timer fires: the pacer sleeps between sends (1 ms timer
+ * steps), so that it does not take a core from the systems measured — a busy-waiting pacer holds one of
+ * the machine's two cores. `BENCH_PACER=spin` busy-waits on setImmediate instead, for sub-ms schedules.
+ * Latencies are measured from each send's own time, so a late send is not counted against the system.
  */
 export async function paced(rate: number, seconds: number, send: (i: number) => void): Promise<number> {
   const count = Math.round(rate * seconds);
+  const spin = process.env.BENCH_PACER === 'spin';
   const start = now();
   for (let i = 0; i < count; i++) {
     const due = start + (i * 1000) / rate;
-    while (now() < due) await new Promise((resolve) => setImmediate(resolve));
+    if (spin) while (now() < due) await new Promise((resolve) => setImmediate(resolve));
+    else if (now() < due) await new Promise((resolve) => setTimeout(resolve, due - now()));
     send(i);
   }
   return count;

@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
 import { openStore } from '../adapters/open-store.js';
 import { fromRedis, openRedisStore } from '../adapters/redis/index.js';
+import { FOLLOW_OPTIONS, release } from '../adapters/redis/redis-connection.js';
+import { followLog } from '../adapters/redis/redis-follow.js';
+import { RedisLayout } from '../adapters/redis/redis-layout.js';
 import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../engine/codec.js';
 import type { LogRecord } from '../engine/records.js';
 import { draft, logStoreContract } from './contract/log-store-contract.js';
@@ -300,6 +303,65 @@ describe('redis store', () => {
     }
     expect(seen).toEqual([14, 15, 16, 17, 18, 19]);
     expect(await store.head()).toBe(20);
+  });
+
+  it('follows records that come one at a time, in bursts and after quiet spells, each once and in order', async () => {
+    // The follower's own loop, with a short block: one read at a time in bulk, a window of reads sent
+    // together while records come one by one, a new connection when a window's read times out.
+    const keyPrefix = prefix();
+    await using store = await openRedisStore(REDIS_URL, { keyPrefix, segmentRecords: 7 });
+    const base = new Redis(REDIS_URL);
+    const conns: Redis[] = [];
+    const ac = new AbortController();
+    const follower = followLog(
+      {
+        layout: new RedisLayout({ keyPrefix, log: 'default' }),
+        segmentRecords: 7,
+        blockMs: 300,
+        connect: () => {
+          const conn = base.duplicate(FOLLOW_OPTIONS);
+          conns.push(conn);
+          return conn;
+        },
+        release,
+      },
+      () => ({ from: 0, signal: ac.signal }),
+    );
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const chunk of follower) for (const r of chunk) seen.push(r.position);
+    })();
+    const until = async (n: number): Promise<void> => {
+      const t0 = Date.now();
+      while (seen.length < n) {
+        if (Date.now() - t0 > 5000) throw new Error(`follower stuck at ${seen.length} of ${n} records`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    let next = 0;
+    const one = async (): Promise<void> => {
+      await store.append([draft(next++)]);
+      await until(next);
+    };
+    for (let i = 0; i < 40; i++) await one(); // one at a time: windows of reads, across segment rolls
+    await store.append(Array.from({ length: 500 }, () => draft(next++))); // a burst: back to bulk reads
+    await until(next);
+    for (let i = 0; i < 5; i++) await one();
+    await Promise.all([store.append([draft(next++)]), store.append([draft(next++), draft(next++)])]);
+    await until(next);
+    await sleep(700); // quiet past the block time: the window's reads still waiting are dropped
+    const connections = conns.length;
+    for (let i = 0; i < 20; i++) await one();
+    await sleep(700);
+    await store.append(Array.from({ length: 3 }, () => draft(next++)));
+    await until(next);
+    ac.abort();
+    await reading;
+    await quitClient(base);
+    expect(seen).toEqual(Array.from({ length: next }, (_, i) => i));
+    expect(connections).toBeGreaterThan(1);
+    expect(conns.every((c) => c.status === 'end')).toBe(true);
   });
 
   it('leaves no socket open after close', async () => {

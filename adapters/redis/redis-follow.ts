@@ -20,6 +20,8 @@ const RETRY_MS = 200;
 export interface FollowContext {
   readonly layout: RedisLayout;
   readonly segmentRecords: number;
+  /** How long one XREAD blocks (default 5 s). */
+  readonly blockMs?: number;
   /** A new blocking connection for this follower alone, closed by the store's `close()` too. */
   connect(): Redis;
   /** Closes a connection made by {@link connect}. */
@@ -33,14 +35,41 @@ export interface FollowStart {
 }
 
 /**
- * Yields every record from `from` on, one XREAD reply per chunk, then blocks on XREAD for more, until
- * `signal` aborts. `start` runs when the iteration starts, so its errors (a closed store, a bad
- * position) come from the first `next()` as they would from a generator method.
+ * Reads sent together, in one socket write, while records come one at a time. A follower at the head of
+ * a quiet log gets one record per XREAD; sending the next read only after each reply would cost a
+ * socket write per record (in small VMs as much CPU as the rest of the record's handling).
+ */
+const TRICKLE_WINDOW = 16;
+
+/** One XREAD sent on the follower's connection. */
+interface Read {
+  /** The position of the first record it asks for. */
+  readonly from: Position;
+  readonly key: string;
+  /** True for a read of up to a chunk (the single read in bulk, a window's last). */
+  readonly chunk: boolean;
+  readonly reply: Promise<unknown>;
+  /** The reply once it arrived (replies that arrive together make one chunk). */
+  arrived: { value: unknown } | undefined;
+}
+
+/**
+ * Yields every record from `from` on, one chunk per XREAD reply (or per replies that arrived together),
+ * then blocks on XREAD for more, until `signal` aborts. `start` runs when the iteration starts, so its
+ * errors (a closed store, a bad position) come from the first `next()` as they would from a generator
+ * method.
  *
  * The record at position `p` can only ever be in the segment stream of `p`, at id `p-1` or `p-2`, so
  * the follower always asks that one stream for ids after `p-0`: it moves to the next stream exactly when
  * it has read a segment's last position, and can neither skip nor repeat a record, across rolls and
  * across reconnects (a read cut by an outage is sent again, unchanged, once Redis is back).
+ *
+ * Two ways of reading: while records come in bulk, one read of up to {@link FOLLOW_CHUNK} at a time;
+ * once a read brings a single record, a window of {@link TRICKLE_WINDOW} reads — one record each for
+ * the positions that come next, the last one for up to a chunk — goes in one write, and Redis answers
+ * each as its record arrives (a blocked client's next command waits its turn). The window's last read
+ * bringing more than one record goes back to bulk; a read that times out (a quiet log) drops the
+ * connection with the window's reads still waiting behind it, and goes back to bulk on a new one.
  * @throws NotFoundError when retention dropped the segment the follower still needed.
  * @throws CorruptRecordError when a stored record fails its checks.
  */
@@ -53,45 +82,102 @@ export async function* followLog(
   // A function, not the property: TypeScript would keep `signal.aborted` narrowed across awaits.
   const aborted = (): boolean => signal.aborted;
   if (aborted()) return;
-  const conn = ctx.connect();
+  let conn = ctx.connect();
+  const reads: Read[] = [];
+  /** Drops the reads still waiting (they may wait for later records than the next one) with their connection. */
+  const restart = async (): Promise<void> => {
+    reads.length = 0;
+    const old = conn;
+    conn = ctx.connect();
+    await ctx.release(old);
+  };
   try {
     const first = await watch.until(conn.hget(ctx.layout.meta, 'first'));
     if (first === ABORTED) return;
     let next = Math.max(from, Number(first ?? 0));
+    let trickle = false;
     while (!aborted()) {
-      const batch = await readBatch(ctx, conn, next, watch);
+      if (reads.length === 0) send(ctx, conn, reads, next, trickle ? TRICKLE_WINDOW : 1);
+      let batch: Taken | typeof ABORTED;
+      try {
+        batch = await take(reads, next, watch);
+      } catch (e) {
+        if (signal.aborted) return;
+        if (!isUnreachable(e)) throw e;
+        if (reads.length > 0) await restart();
+        await sleep(RETRY_MS, signal);
+        continue;
+      }
       if (batch === ABORTED) return;
-      if (batch.length === 0) continue;
-      yield batch;
-      next += batch.length;
+      const { records, chunkRead } = batch;
+      if (records.length === 0) {
+        if (reads.length > 0) await restart();
+        trickle = false;
+        if (!(await checkRetained(ctx, conn, next, watch))) return;
+        continue;
+      }
+      if (chunkRead !== undefined) trickle = chunkRead === 1;
+      yield records;
+      next += records.length;
     }
   } finally {
     await ctx.release(conn);
   }
 }
 
-async function readBatch(
-  ctx: FollowContext,
-  conn: Redis,
-  next: Position,
-  watch: AbortWatch,
-): Promise<LogRecord[] | typeof ABORTED> {
-  const { signal } = watch;
-  const key = ctx.layout.segmentKey(segmentBase(next, ctx.segmentRecords));
-  let reply: unknown;
+/** Sends `count` reads from `next` in one socket write: one record each, the last for up to a chunk. */
+function send(ctx: FollowContext, conn: Redis, reads: Read[], next: Position, count: number): void {
+  const block = ctx.blockMs ?? BLOCK_MS;
+  const socket = conn.status === 'ready' ? conn.stream : undefined;
+  socket?.cork();
   try {
-    const read = conn.xreadBuffer('COUNT', FOLLOW_CHUNK, 'BLOCK', BLOCK_MS, 'STREAMS', key, `${next}-0`);
-    reply = await watch.until(read);
-  } catch (e) {
-    if (signal.aborted) return ABORTED;
-    if (!isUnreachable(e)) throw e;
-    await sleep(RETRY_MS, signal);
-    return [];
+    for (let i = 0; i < count; i++) {
+      const from = next + i;
+      const key = ctx.layout.segmentKey(segmentBase(from, ctx.segmentRecords));
+      const n = i === count - 1 ? FOLLOW_CHUNK : 1;
+      const reply = conn.xreadBuffer('COUNT', n, 'BLOCK', block, 'STREAMS', key, `${from}-0`);
+      const read: Read = { from, key, chunk: n > 1, reply, arrived: undefined };
+      // An abandoned read (the connection dropped) rejects unobserved: that is expected.
+      reply.then((value) => (read.arrived = { value }), ignore);
+      reads.push(read);
+    }
+  } finally {
+    socket?.uncork();
   }
+}
+
+function ignore(): void {
+  /* nothing */
+}
+
+interface Taken {
+  readonly records: LogRecord[];
+  /** How many records the chunk read among those taken brought, if one was. */
+  readonly chunkRead: number | undefined;
+}
+
+/**
+ * The records of the first read's reply, with those of the following reads whose replies arrived with
+ * it; no records when the first read timed out.
+ */
+async function take(reads: Read[], next: Position, watch: AbortWatch): Promise<Taken | typeof ABORTED> {
+  let read = reads[0] as Read;
+  const reply = await watch.until(read.reply);
   if (reply === ABORTED) return ABORTED;
-  const entries = streamEntries(reply);
-  if (entries.length === 0) return (await checkRetained(ctx, conn, next, watch)) ? [] : ABORTED;
-  return entries.map((entry, i) => decodeEntry(entry, key, next + i));
+  const records: LogRecord[] = [];
+  let chunkRead: number | undefined;
+  for (let value = reply; ;) {
+    const entries = streamEntries(value);
+    if (entries.length === 0 && records.length > 0) break; // a timeout: the next take returns it
+    reads.shift();
+    for (const entry of entries) records.push(decodeEntry(entry, read.key, next + records.length));
+    if (read.chunk) chunkRead = entries.length;
+    const following = reads[0];
+    if (entries.length === 0 || following?.arrived === undefined) break;
+    read = following;
+    value = following.arrived.value;
+  }
+  return { records, chunkRead };
 }
 
 /** False when aborted; throws when `next` was dropped by retention (the follower would wait forever). */

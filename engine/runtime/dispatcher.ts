@@ -26,6 +26,12 @@ import type { HandlerContext, PublishOptions, QueueEvent } from './types.js';
 
 type EventRecord = RecordOf<'event.published'>;
 
+/**
+ * How long a result waits for a claim append to carry it (as Kafka's `linger.ms`): under load the next
+ * claims follow within the turn; at a trickle the result rides the next event's claim, or goes alone.
+ */
+const RESULT_LINGER_MS = 5;
+
 /** What a dispatcher needs from its manager. */
 export interface DispatchHost {
   readonly workerId: string;
@@ -107,6 +113,7 @@ export class Dispatcher {
     clearTimeout(timer);
     for (const r of this.running.values()) r.control.abort(new ShutdownError());
     await all;
+    this.#flushResults();
     await Promise.all(this.#writing);
   }
 
@@ -267,7 +274,7 @@ export class Dispatcher {
     const drafts: RecordDraft[] = [];
     if (items.length === 1 && one) drafts.push({ type: 'claim.acquired', ...source, ...one, leaseMs });
     else if (items.length > 1) drafts.push({ type: 'claims.acquired', ...source, leaseMs, items });
-    drafts.push(...this.#resultDrafts(skips));
+    drafts.push(...this.#resultDrafts(skips), ...this.#takeResults());
     if (drafts.length === 0) return;
     const { positions } = await this.host.append(drafts, false);
     const claimPosition = positions[0] as Position;
@@ -494,24 +501,35 @@ export class Dispatcher {
   }
 
   /**
-   * Results wait for the end of the turn, so that those finishing together go as one record: one
-   * `results.recorded` for many (every process folds it once), a plain `result.recorded` for one.
+   * Results linger (up to {@link RESULT_LINGER_MS}) for the next claim append to carry them: at a low
+   * rate each result would otherwise be a record of its own, that every process following the log wakes
+   * up for — one more socket write and read per process and event. Those that finish together go as one
+   * record: one `results.recorded` for many, a plain `result.recorded` for one. The first result starts
+   * the clock; {@link MAX_BATCH_ITEMS} of them, or stopping, send them at once.
    */
   #recordResult(result: ClaimItem & ResultOutcome): void {
-    const batch = (this.#results ??= this.#nextResults());
-    batch.items.push(result);
+    this.#results.push(result);
+    if (this.#results.length >= MAX_BATCH_ITEMS || this.#stopping) this.#flushResults();
+    else this.#resultTimer ??= setTimeout(() => this.#flushResults(), RESULT_LINGER_MS);
   }
 
-  #results: { items: (ClaimItem & ResultOutcome)[]; written: Promise<unknown> } | undefined;
+  #results: (ClaimItem & ResultOutcome)[] = [];
+  #resultTimer: NodeJS.Timeout | undefined;
 
-  #nextResults(): { items: (ClaimItem & ResultOutcome)[]; written: Promise<unknown> } {
-    const items: (ClaimItem & ResultOutcome)[] = [];
-    const written = new Promise<unknown>((resolve) => setImmediate(resolve)).then(() => {
-      this.#results = undefined;
-      return this.host.append(this.#resultDrafts(items), false);
-    });
-    this.#track(written);
-    return { items, written };
+  /** The lingering results as drafts, for an append about to go (they are no longer lingering). */
+  #takeResults(): RecordDraft[] {
+    if (this.#resultTimer) clearTimeout(this.#resultTimer);
+    this.#resultTimer = undefined;
+    if (this.#results.length === 0) return [];
+    const drafts = this.#resultDrafts(this.#results);
+    this.#results = [];
+    return drafts;
+  }
+
+  /** Appends the lingering results now. */
+  #flushResults(): void {
+    const drafts = this.#takeResults();
+    if (drafts.length > 0) this.#track(this.host.append(drafts, false));
   }
 
   /** Results as records: one `results.recorded` per {@link MAX_BATCH_ITEMS}, a `result.recorded` for one. */

@@ -41,7 +41,8 @@ export interface QueueManagerOptions extends ManagerOptions, OpenStoreOptions {
 }
 
 /**
- * Opens a log and returns its queue manager, folded up to the head.
+ * Opens a log and returns its queue manager; it follows and folds the log once something needs it (see
+ * `ManagerOptions.fold`).
  * @throws InvalidArgumentError for a bad store URL or option.
  * @example
  * await using manager = await createQueueManager({ store: 'file:.eventy' });

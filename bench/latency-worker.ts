@@ -1,6 +1,7 @@
 // A worker process of `bench:latency`: runs a trivial competing handler and reports, for each event it
 // started, its position and the start time, with what may have delayed it: the process's GC pauses, its
-// event-loop stalls (a 1 ms timer firing late) and its CPU time. argv: storeUrl concurrency
+// event-loop stalls (a 1 ms timer firing late) and its CPU time; answers `done` with the results folded.
+// argv: storeUrl concurrency
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createQueueManager } from '../index.js';
 import { cpuMs, now } from './redis-procs.js';
@@ -27,7 +28,10 @@ await manager.queue('bench').subscribe((e) => void starts.push([e.position, now(
   from: 'earliest',
 });
 process.on('message', (msg: string) => {
-  if (msg === 'report') {
+  if (msg === 'done') {
+    // The subscriber's results as this worker's fold sees them (every worker folds the whole log).
+    process.send?.({ done: manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0 });
+  } else if (msg === 'report') {
     process.send?.({ starts: starts.splice(0), gcs: gcs.splice(0), stalls: stalls.splice(0), cpu: cpuMs() });
   } else if (msg === 'stop') void manager.close().then(() => process.exit(0));
 });

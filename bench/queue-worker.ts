@@ -24,6 +24,16 @@ await q.subscribe(
   },
 );
 
+// Progress for benchmarks whose publisher does not fold the log (bench:redis): the subscriber's done
+// count as this worker's fold sees it (every worker folds the whole log), every 5 ms while it changes.
+let sent = 0;
+setInterval(() => {
+  const done = manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0;
+  if (done === sent) return;
+  sent = done;
+  process.send?.({ type: 'progress', done });
+}, 5).unref();
+
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'report') {
     process.send?.({

@@ -86,7 +86,7 @@ async function scenario(
 ): Promise<Record<string, string | number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eventy-bench-'));
   const store = `file:${path.join(dir, 'log')}${process.env.BENCH_STORE_QUERY ?? ''}`;
-  const m = await createQueueManager({ store, handleSignals: false });
+  const m = await createQueueManager({ store, handleSignals: false, fold: 'eager' });
   const q = m.queue<{ sentAt: number }>('bench');
   // register the subscriber before the workers start so all of them see it
   const children = await Promise.all(Array.from({ length: workers }, () => startWorker(store, concurrency)));
@@ -126,7 +126,7 @@ async function scenario(
 async function memory(total: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eventy-bench-'));
   const store = `file:${path.join(dir, 'log')}${process.env.BENCH_STORE_QUERY ?? ''}`;
-  const m = await createQueueManager({ store, handleSignals: false });
+  const m = await createQueueManager({ store, handleSignals: false, fold: 'eager' });
   const q = m.queue<{ sentAt: number }>('bench');
   const children = await Promise.all([startWorker(store, 10), startWorker(store, 10)]);
   const samples: number[] = [];

@@ -112,7 +112,11 @@ export async function deleteLivePrefixes(url: string): Promise<void> {
   await Promise.allSettled([...live].map((prefix) => deletePrefix(url, prefix)));
 }
 
-/** Eventy on Redis: the public API, workers as in bench/queue.ts (bench/queue-worker.ts). */
+/**
+ * Eventy on Redis: the public API, workers as in bench/queue.ts (bench/queue-worker.ts). The publishing
+ * process only publishes, so its manager never reads the log (as a BullMQ `Queue`); progress comes from
+ * the workers, whose folds each see every result.
+ */
 export async function eventyCase(s: CaseSetup): Promise<CaseResult> {
   const prefix = benchPrefix('eventy');
   const store = new URL(s.url);
@@ -123,13 +127,13 @@ export async function eventyCase(s: CaseSetup): Promise<CaseResult> {
   try {
     const q = m.queue<{ sentAt: number }>('bench');
     workers = await Workers.start('./queue-worker.js', [store.toString(), String(s.concurrency)], s.workers);
-    return await measure(s, workers, redis, {
+    const w = workers;
+    return await measure(s, w, redis, {
       publishBatch: async (n) => {
         await q.publishMany(Array.from({ length: n }, () => ({ sentAt: now() })));
       },
       publishOne: () => void q.publish({ sentAt: now() }),
-      // every process folds the whole log: the publisher's view counts every worker's results
-      done: () => m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0,
+      done: () => w.highest,
     });
   } finally {
     await workers?.stop();

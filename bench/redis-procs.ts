@@ -70,6 +70,11 @@ export class Workers {
     return sum;
   }
 
+  /** The highest count a worker told: for workers that each see every worker's progress (Eventy's fold). */
+  get highest(): number {
+    return Math.max(0, ...this.#done.values());
+  }
+
   /** Collects (and clears) every worker's latencies. */
   async reports(): Promise<Report[]> {
     return Promise.all(

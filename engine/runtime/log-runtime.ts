@@ -9,7 +9,8 @@ import type { LogStore } from '../storage.js';
 
 /**
  * Follows one log from its start and folds every record into the views that drive dispatch. Everyone in
- * the process reads the same states; they change only here, in log order.
+ * the process reads the same states; they change only here, in log order. It starts with the first
+ * {@link start} or {@link waitFor}: a process that only publishes never reads the log.
  */
 export class LogRuntime {
   readonly claims: ClaimsState = claimsFold.initial();
@@ -26,6 +27,9 @@ export class LogRuntime {
   #tickScheduled = false;
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
+  #started: Promise<void> | undefined;
+  #ready = false;
+  #startHead = Infinity;
   #failure: Error | undefined;
 
   constructor(private readonly store: LogStore) {}
@@ -35,17 +39,50 @@ export class LogRuntime {
     return this.#position;
   }
 
-  /** Starts following; resolves once the fold has caught up with the head as it was at the call. */
-  async start(): Promise<void> {
-    const head = await this.store.head();
-    this.#loop = this.#run();
-    if (head > 0) await this.waitFor(head - 1);
+  /** True once following started. */
+  get following(): boolean {
+    return this.#started !== undefined;
   }
 
-  /** Resolves once every record up to `position` is folded. */
+  /** True once the fold caught up with the head as it was when following started. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /**
+   * Starts following (the first call; later calls return the same promise); resolves once the fold has
+   * caught up with the head as it was at the first call.
+   */
+  start(): Promise<void> {
+    this.#started ??= this.#begin();
+    return this.#started;
+  }
+
+  /** The head when following started (Infinity before): the first record that was new then. */
+  get startHead(): Position {
+    return this.#startHead;
+  }
+
+  async #begin(): Promise<void> {
+    let head: Position;
+    try {
+      head = await this.store.head();
+    } catch (e) {
+      this.#started = undefined; // the next call tries again
+      throw e;
+    }
+    if (this.#stop.signal.aborted) throw new ClosedError('queue manager');
+    this.#startHead = head;
+    this.#loop = this.#run();
+    if (head > 0) await this.waitFor(head - 1);
+    this.#ready = true;
+  }
+
+  /** Resolves once every record up to `position` is folded (following starts if it had not). */
   waitFor(position: Position, signal?: AbortSignal): Promise<void> {
     if (position <= this.#position) return Promise.resolve();
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#started === undefined) return this.start().then(() => this.waitFor(position, signal));
     return new Promise((resolve, reject) => {
       const waiter = { position, resolve, reject };
       this.#waiters.push(waiter);

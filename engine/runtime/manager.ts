@@ -32,6 +32,12 @@ export interface ManagerOptions {
   readonly spreadGraceMs?: number;
   /** Close the store when the manager closes; default true. */
   readonly ownsStore?: boolean;
+  /**
+   * When the manager starts following and folding the log: `lazy` (default) when something first needs
+   * it — subscribe, a query, a view, a keyed publish, `ready()` — so a process that only publishes never
+   * reads the log; `eager` before `createManager` resolves.
+   */
+  readonly fold?: 'lazy' | 'eager';
 }
 
 const KNOWN = new Set([
@@ -43,18 +49,23 @@ const KNOWN = new Set([
   'shutdownTimeout',
   'spreadGraceMs',
   'ownsStore',
+  'fold',
   'store',
 ]);
 
 /**
- * Creates a manager on an open log store and folds the log up to its head. Most users call the root
- * package's `createQueueManager({ store: 'file:.eventy' })`, which opens the store from a URL.
+ * Creates a manager on an open log store (with `fold: 'eager'`, folds the log up to its head first). Most
+ * users call the root package's `createQueueManager({ store: 'file:.eventy' })`, which opens the store
+ * from a URL.
  */
 export async function createManager(store: LogStore, options: ManagerOptions = {}): Promise<QueueManager> {
   unknownKeys('manager option', options, KNOWN);
+  if (options.fold !== undefined && options.fold !== 'lazy' && options.fold !== 'eager') {
+    throw new InvalidArgumentError(`fold must be 'lazy' or 'eager', got: ${JSON.stringify(options.fold)}`);
+  }
   const manager = new QueueManager(store, options);
   try {
-    await manager.runtime.start();
+    if (options.fold === 'eager') await manager.ready();
   } catch (e) {
     await manager.close().catch(() => undefined); // uninstalls signal handlers, closes an owned store
     throw e;
@@ -119,16 +130,37 @@ export class QueueManager implements DispatchHost {
     return q;
   }
 
+  /**
+   * Starts following the log if it had not, and resolves once the fold has caught up with the head as it
+   * was then: the views (`runtime.claims`, …) hold every record appended before.
+   */
+  ready(): Promise<void> {
+    return this.runtime.start();
+  }
+
   /** Every record of the log as it is appended, from `from` (`new` by default, `earliest`, or a position). */
   records$(
     options: { from?: 'new' | 'earliest' | Position; types?: readonly string[] } = {},
   ): Observable<LogRecord> {
-    const from = options.from ?? 'new';
-    const start = from === 'earliest' ? 0 : from === 'new' ? undefined : from;
+    const origin = options.from ?? 'new';
+    const start = origin === 'earliest' ? 0 : origin === 'new' ? undefined : origin;
     const types = options.types ? new Set(options.types) : undefined;
-    const source =
-      start === undefined ? this.runtime.records$.asObservable() : liveRecords$(this.store, start);
+    const source = start === undefined ? this.#newRecords$() : liveRecords$(this.store, start);
     return types ? source.pipe(filter((r) => types.has(r.type))) : source;
+  }
+
+  /**
+   * The records folded from now on. A manager that does not follow yet starts, and `now` is the head
+   * when it started; one still catching up skips what was there when it started.
+   */
+  #newRecords$(): Observable<LogRecord> {
+    const rt = this.runtime;
+    if (rt.ready) return rt.records$.asObservable();
+    return new Observable<LogRecord>((subscriber) => {
+      const inner = rt.records$.pipe(filter((r) => r.position >= rt.startHead)).subscribe(subscriber);
+      rt.start().catch((e: unknown) => subscriber.error(e));
+      return inner;
+    });
   }
 
   // DispatchHost

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { filter, map, mergeMap, startWith, type Observable } from 'rxjs';
+import { defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
 import { tokenKey } from '../../projections/claims.js';
 import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../errors.js';
 import type { Position } from '../position.js';
@@ -49,7 +49,10 @@ export class Queue<T = unknown> {
   ) {
     unknownKeys('queue option', options, new Set(['schema']));
     const rt = manager.runtime;
-    const on = <V>(view: () => V): Observable<V> => rt.ticks$.pipe(startWith(undefined), map(view));
+    const live = <V>(view: () => V): Observable<V> => rt.ticks$.pipe(startWith(undefined), map(view));
+    // A manager that does not follow yet starts now, and the view's first value waits for the catch-up.
+    const on = <V>(view: () => V): Observable<V> =>
+      defer(() => (rt.ready ? live(view) : from(rt.start()).pipe(switchMap(() => live(view)))));
     this.views = {
       claims$: on(() => claimsView(rt, name)),
       workers$: on(() => workersView(rt, name)),
@@ -95,6 +98,7 @@ export class Queue<T = unknown> {
     const draft = publishDraft(this.name, options);
     const key = options.key;
     if (key !== undefined) {
+      await this.manager.ready();
       const existing = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
       if (existing !== undefined) return [await this.#eventAt(existing)];
     }
@@ -152,6 +156,7 @@ export class Queue<T = unknown> {
     const resolved = resolveSubscribe(merged, isClass ? handler.constructor.name : handler.name);
     const matcher = compileFilter(resolved.filter);
     const subscriberId = `${this.name}/${resolved.name}`;
+    await this.manager.ready();
     await this.#register(subscriberId, resolved);
     const d = new Dispatcher(
       this.manager,
@@ -251,6 +256,7 @@ export class Queue<T = unknown> {
       throw new InvalidArgumentError(`claimId must be a non-empty string, got: ${JSON.stringify(claimId)}`);
     }
     const rt = this.manager.runtime;
+    await this.manager.ready();
     if (rt.claims.tokens.has(tokenKey(this.name, claimId))) return false;
     const draft = {
       type: 'token.claimed' as const,

@@ -57,7 +57,8 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
 
     it('3 competing workers, one SIGKILLed mid-run: every event has exactly one accepted ok result', async () => {
       const h = await factory();
-      await using m = await createQueueManager({ store: h.url, handleSignals: false });
+      // eager: the test reads the fold's views (m.runtime) directly, which do not start following
+      await using m = await createQueueManager({ store: h.url, handleSignals: false, fold: 'eager' });
       try {
         const q = m.queue<{ n: number }>('jobs');
         for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'competing'));
@@ -92,7 +93,8 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
 
     it('broadcast with 3 workers: exactly 3 results per event, one per worker', async () => {
       const h = await factory();
-      await using m = await createQueueManager({ store: h.url, handleSignals: false });
+      // eager: the test reads the fold's views (m.runtime) directly, which do not start following
+      await using m = await createQueueManager({ store: h.url, handleSignals: false, fold: 'eager' });
       try {
         const q = m.queue<{ n: number }>('jobs');
         for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'broadcast'));

@@ -24,7 +24,7 @@ it('a manager on a log with a corrupt record fails to start with corrupt-record 
   const middle = Math.floor(bytes.length / 2);
   bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
   await fs.writeFile(segment, bytes);
-  const error: unknown = await createQueueManager({ store, handleSignals: false }).then(
+  const error: unknown = await createQueueManager({ store, handleSignals: false, fold: 'eager' }).then(
     async (m) => {
       await m.close();
       return undefined;
@@ -32,4 +32,11 @@ it('a manager on a log with a corrupt record fails to start with corrupt-record 
     (e: unknown) => e,
   );
   expect(isEventyError(error, 'corrupt-record'), String(error)).toBe(true);
+  // A lazy manager opens (it may only publish) and fails when it starts folding: queries, subscribe.
+  await using lazy = await createQueueManager({ store, handleSignals: false });
+  const q = lazy.queue<{ n: number }>('q');
+  await expect(q.searchEvents()).rejects.toMatchObject({ code: 'corrupt-record' });
+  await expect(q.subscribe(() => undefined, { name: 'work' })).rejects.toMatchObject({
+    code: 'corrupt-record',
+  });
 });

@@ -143,3 +143,51 @@ describe('ctx.publish', () => {
     expect(seen[2]?.headers).toMatchObject({ causationId: seen[1]?.id, correlationId: first.id });
   });
 });
+
+describe('a manager that only publishes', () => {
+  it('never reads the log; the first thing that needs the fold starts it, and `new` means from then', async () => {
+    const store = memoryUrl();
+    const history = await manager({ store });
+    await history.queue('jobs').publishMany([1, 2, 3]);
+    const m = await manager({ store });
+    const q = m.queue<number>('jobs');
+    await q.publish(4);
+    await q.publishMany([5, 6]);
+    expect(m.runtime.following).toBe(false);
+    expect(m.runtime.position).toBe(-1);
+
+    // records$ from `new` starts following at the head as it is now: none of the six before.
+    const seen: number[] = [];
+    const sub = q.events$().subscribe((e) => seen.push(e.payload));
+    await until(() => m.runtime.ready);
+    await q.publish(7);
+    await history.queue<number>('jobs').publish(8);
+    await until(() => seen.length === 2);
+    sub.unsubscribe();
+    expect(seen).toEqual([7, 8]);
+    expect(m.runtime.claims.queues.get('jobs')?.positions.length).toBe(8);
+  });
+
+  it('starts following for a keyed publish, which needs the keys folded', async () => {
+    const store = memoryUrl();
+    const first = await manager({ store });
+    const a = await first.queue('jobs').publish('a', { key: 'k' });
+    const m = await manager({ store });
+    expect(m.runtime.following).toBe(false);
+    const again = await m.queue('jobs').publish('b', { key: 'k' });
+    expect(again.id).toBe(a.id);
+    expect(m.runtime.ready).toBe(true);
+  });
+
+  it("folds at creation with fold: 'eager', and refuses other values", async () => {
+    const store = memoryUrl();
+    await (await manager({ store })).queue('jobs').publish(1);
+    const m = await manager({ store, fold: 'eager' });
+    expect(m.runtime.ready).toBe(true);
+    expect(m.runtime.position).toBe(0);
+    await expect(manager({ store, fold: 'later' as never })).rejects.toMatchObject({
+      code: 'invalid-argument',
+      message: expect.stringContaining("fold must be 'lazy' or 'eager'") as unknown,
+    });
+  });
+});

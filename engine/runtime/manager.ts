@@ -60,7 +60,8 @@ const KNOWN = new Set([
  */
 export async function createManager(store: LogStore, options: ManagerOptions = {}): Promise<QueueManager> {
   unknownKeys('manager option', options, KNOWN);
-  if (options.fold !== undefined && options.fold !== 'lazy' && options.fold !== 'eager') {
+  const fold: unknown = options.fold; // from JavaScript callers, anything
+  if (fold !== undefined && fold !== 'lazy' && fold !== 'eager') {
     throw new InvalidArgumentError(`fold must be 'lazy' or 'eager', got: ${JSON.stringify(options.fold)}`);
   }
   const manager = new QueueManager(store, options);

@@ -49,9 +49,15 @@ function startWorker(store: string, concurrency: number): Promise<ChildProcess> 
   return new Promise((resolve) => child.once('message', () => resolve(child)));
 }
 
+/** The worker's next report (it also sends `progress` messages, for bench:redis). */
 function report(child: ChildProcess): Promise<Report> {
   return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as Report));
+    const onMessage = (m: { type?: string }): void => {
+      if (m.type !== 'report') return;
+      child.off('message', onMessage);
+      resolve(m as Report);
+    };
+    child.on('message', onMessage);
     child.send({ type: 'report' });
   });
 }

@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
   options: {
     events: { type: 'string', default: '30000' },
     rate: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '2' },
     only: { type: 'string', default: 'eventy,bullmq,streams' },
   },

@@ -272,8 +272,13 @@ export class Dispatcher {
     const leaseMs = this.host.leaseMs;
     const source = this.#source();
     const drafts: RecordDraft[] = [];
-    if (items.length === 1 && one) drafts.push({ type: 'claim.acquired', ...source, ...one, leaseMs });
-    else if (items.length > 1) drafts.push({ type: 'claims.acquired', ...source, leaseMs, items });
+    // Object.assign, not spreads (several times cheaper on Node 20): a single claim per event is the
+    // common case at a trickle. Same key order as `{ type, ...source, ...one, leaseMs }`.
+    if (items.length === 1 && one) {
+      drafts.push(Object.assign({ type: 'claim.acquired' as const }, source, one, { leaseMs }));
+    } else if (items.length > 1) {
+      drafts.push(Object.assign({ type: 'claims.acquired' as const }, source, { leaseMs, items }));
+    }
     drafts.push(...this.#resultDrafts(skips), ...this.#takeResults());
     if (drafts.length === 0) return;
     const { positions } = await this.host.append(drafts, false);
@@ -536,10 +541,11 @@ export class Dispatcher {
   #resultDrafts(items: readonly (ClaimItem & ResultOutcome)[]): RecordDraft[] {
     const [one] = items;
     const source = this.#source();
-    if (items.length === 1 && one) return [{ type: 'result.recorded', ...source, ...one }];
+    if (items.length === 1 && one) return [Object.assign({ type: 'result.recorded' as const }, source, one)];
     const drafts: RecordDraft[] = [];
     for (let i = 0; items.length > 1 && i < items.length; i += MAX_BATCH_ITEMS) {
-      drafts.push({ type: 'results.recorded', ...source, items: items.slice(i, i + MAX_BATCH_ITEMS) });
+      const batch = items.slice(i, i + MAX_BATCH_ITEMS);
+      drafts.push(Object.assign({ type: 'results.recorded' as const }, source, { items: batch }));
     }
     return drafts;
   }

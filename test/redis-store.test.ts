@@ -123,6 +123,35 @@ describe('redis store', () => {
     expect((await store.exportSegment(3)).equals(encodeBatch(read.slice(3, 6)))).toBe(true);
   });
 
+  it('keeps up to 4 calls in flight: a slow answer does not hold the appends after it', async () => {
+    const client = new Redis(REDIS_URL);
+    // Every script answer comes 30 ms late: a slow round trip.
+    const evalsha = client.evalsha.bind(client) as (...a: unknown[]) => Promise<unknown>;
+    let inFlight = 0;
+    let most = 0;
+    const slow = async (...a: unknown[]): Promise<unknown> => {
+      most = Math.max(most, ++inFlight);
+      const reply = await evalsha(...a);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      return reply;
+    };
+    (client as unknown as { evalsha: typeof slow }).evalsha = slow;
+    const store = await fromRedis(client, { keyPrefix: prefix() });
+    const appends: Promise<{ positions: readonly number[]; time: number }>[] = [];
+    for (let i = 0; i < 6; i++) {
+      appends.push(store.append([draft(i)])); // one turn each
+      await new Promise((r) => setImmediate(r));
+    }
+    const done = await Promise.all(appends);
+    expect(most).toBe(4);
+    expect(done.map((d) => d.positions)).toEqual([[0], [1], [2], [3], [4], [5]]);
+    // The two that waited for a free call went together in one.
+    expect(done[5]?.time).toBe(done[4]?.time);
+    await store.close();
+    await quitClient(client);
+  });
+
   it('sends the appends of one turn together, and those made just before close()', async () => {
     const keyPrefix = prefix();
     const store = await openRedisStore(REDIS_URL, { keyPrefix });

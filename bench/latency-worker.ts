@@ -1,5 +1,5 @@
 // A worker process of `bench:latency`: runs a trivial competing handler and reports, for each event it
-// started, its position and the start time, with what may have delayed it: the process's GC pauses, its
+// started, its position, when its fold had the event and the start time, with what may have delayed it: the process's GC pauses, its
 // event-loop stalls (a 1 ms timer firing late) and its CPU time; answers `done` with the results folded.
 // argv: storeUrl concurrency
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -7,7 +7,9 @@ import { createQueueManager } from '../index.js';
 import { cpuMs, now } from './redis-procs.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
-const starts: [number, number][] = [];
+const starts: [number, number, number][] = [];
+/** When this worker's fold had each event not yet started. */
+const seen = new Map<number, number>();
 const gcs: number[] = [];
 const stalls: number[] = [];
 
@@ -22,11 +24,21 @@ setInterval(() => {
 }, 1).unref();
 
 const manager = await createQueueManager({ store, handleSignals: false });
-await manager.queue('bench').subscribe((e) => void starts.push([e.position, now()]), {
-  name: 'work',
-  concurrency: Number(concurrency),
-  from: 'earliest',
+manager.runtime.taps.add((r) => {
+  if (r.type === 'event.published') seen.set(r.position, now());
 });
+await manager.queue('bench').subscribe(
+  (e) => {
+    const t = now();
+    starts.push([e.position, seen.get(e.position) ?? t, t]);
+    seen.delete(e.position);
+  },
+  {
+    name: 'work',
+    concurrency: Number(concurrency),
+    from: 'earliest',
+  },
+);
 process.on('message', (msg: string) => {
   if (msg === 'done') {
     // The subscriber's results as this worker's fold sees them (every worker folds the whole log).

@@ -1,13 +1,18 @@
 // npm run bench:latency [-- --workers N] [-- --concurrency C] [-- --warm N] [-- --rate R] [-- --seconds S]
-// Where Eventy's publish → handler-start latency goes on Redis (REDIS_URL), for the slow events: a burst
-// of `warm` events first (as bench:redis runs its throughput phase before its latency phase), then
-// `rate` events/s for `seconds`. For every event the log says when it was appended and when its claim
-// was, so each latency splits into publish → log, log → claim (the worker saw it, scanned, appended its
-// claim) and claim → run (the claim came back through the fold). Also printed: the workers' CPU time,
-// GC pauses and event-loop stalls over the paced phase. A diagnostic for the p99 target of bench:redis.
+// npm run bench:latency -- --hop [-- --rate R] [-- --seconds S]
+// Where Eventy's publish → handler-start latency goes on Redis (REDIS_URL): a burst of `warm` events
+// first (as bench:redis runs its throughput phase before its latency phase), then `rate` events/s for
+// `seconds`. Each latency splits into publish → seen (the worker's fold had the event) and seen → run
+// (it scanned, claimed, and its claim came back through the fold), printed as quantiles; for the slow
+// events also by the log's times (ms): publish → log, log → claim, claim → run. Also printed: the
+// workers' CPU time, GC pauses and event-loop stalls over the paced phase.
+// --hop measures one hop alone, with nothing else running: an event published (by a manager that only
+// publishes) until a bare follower of the store has it, against raw Redis in the same run (EVAL of an
+// XADD script, a bare XREAD BLOCK loop).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { createQueueManager, openStore, type RecordOf } from '../index.js';
 import { deletePrefix } from './redis-cases.js';
 import { cpuMs, now, paced, quantile } from './redis-procs.js';
@@ -18,7 +23,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '10' },
     warm: { type: 'string', default: '30000' },
     rate: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '8' },
+    hop: { type: 'boolean', default: false },
   },
 });
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -27,7 +33,8 @@ const SLOW_MS = 2;
 const workerArgs = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
 
 interface WorkerReport {
-  starts: [number, number][];
+  /** Per event: position, when the worker's fold had it, when its handler started. */
+  starts: [number, number, number][];
   gcs: number[];
   stalls: number[];
   cpu: number;
@@ -97,7 +104,7 @@ async function main(): Promise<void> {
     await reader.close();
 
     const rows = after.flatMap((w) =>
-      w.starts.flatMap(([p, started]) => {
+      w.starts.flatMap(([p, seenAt, started]) => {
         const s = sent.get(p);
         const claimed = claimAt.get(p);
         if (!s || claimed === undefined) return [];
@@ -105,6 +112,8 @@ async function main(): Promise<void> {
           {
             p,
             latency: started - s.at,
+            toSeen: seenAt - s.at,
+            seenToRun: started - seenAt,
             toLog: s.logTime - s.at,
             toClaim: claimed - s.logTime,
             toRun: started - claimed,
@@ -120,6 +129,13 @@ async function main(): Promise<void> {
     console.log(
       `latency ms: p50 ${fmt(quantile(sorted, 0.5))} p90 ${fmt(quantile(sorted, 0.9))} ` +
         `p99 ${fmt(quantile(sorted, 0.99))} p99.9 ${fmt(quantile(sorted, 0.999))} max ${fmt(sorted.at(-1) ?? NaN)}`,
+    );
+    const quantiles = (f: (r: (typeof rows)[number]) => number): string => {
+      const v = rows.map(f).sort((a, b) => a - b);
+      return [0.5, 0.9, 0.99].map((x) => fmt(quantile(v, x))).join(' / ');
+    };
+    console.log(
+      `p50 / p90 / p99 ms: publish → seen by the worker's fold ${quantiles((r) => r.toSeen)}; seen → run ${quantiles((r) => r.seenToRun)}`,
     );
     const slow = rows.filter((r) => r.latency > SLOW_MS);
     const mean = (f: (r: (typeof rows)[number]) => number): string => fmt(sum(slow.map(f)) / slow.length);
@@ -139,4 +155,48 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** One hop alone: Eventy (publish → a bare follower) and raw Redis (EVAL of XADD → XREAD), same run. */
+async function hop(): Promise<void> {
+  const prefix = `eventy-bench-latency-${randomUUID().slice(0, 8)}`;
+  const store = new URL(url);
+  store.searchParams.set('prefix', prefix);
+  const m = await createQueueManager({ store: store.toString(), handleSignals: false });
+  const redis = new Redis(url);
+  const rawKey = `${prefix}:{raw}:events`;
+  const follower = new URL('./hop-follower.js', import.meta.url).pathname;
+  const measure = async (argv: string[], send: () => void): Promise<string> => {
+    const child = fork(follower, argv, { execArgv: workerArgs });
+    try {
+      await new Promise((r) => child.once('message', r));
+      await new Promise((r) => setTimeout(r, 200)); // the follower is blocked in its read
+      const count = await paced(Number(args.rate), Number(args.seconds), send);
+      await new Promise((r) => setTimeout(r, 200));
+      const latencies = await new Promise<number[]>((resolve) => {
+        child.once('message', (l) => resolve(l as number[]));
+        child.send('report');
+      });
+      latencies.sort((a, b) => a - b);
+      const at = (x: number): string => fmt(quantile(latencies, x));
+      return `${latencies.length}/${count} seen, p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} p99.9 ${at(0.999)} ms`;
+    } finally {
+      child.kill();
+    }
+  };
+  try {
+    const q = m.queue<{ sentAt: number }>('bench');
+    const eventy = await measure(['eventy', store.toString()], () => void q.publish({ sentAt: now() }));
+    const script = "return redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])";
+    const raw = await measure(['raw', url, rawKey], () => {
+      void redis.eval(script, 1, rawKey, JSON.stringify({ sentAt: now() }));
+    });
+    console.log(`one hop at ${args.rate}/s for ${args.seconds} s, publish → a follower has it:`);
+    console.log(`  Eventy (Queue.publish → store.follow): ${eventy}`);
+    console.log(`  raw Redis (EVAL of XADD → XREAD BLOCK): ${raw}`);
+  } finally {
+    await m.close();
+    await redis.quit();
+    await deletePrefix(url, prefix);
+  }
+}
+
+await (args.hop ? hop() : main());

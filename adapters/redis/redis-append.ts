@@ -22,7 +22,10 @@ const GROUP_BYTES = 8 * 1024 * 1024;
 /**
  * Script calls one store handle keeps in flight. One would queue every append behind the one before
  * for its whole round trip, so that one slow answer delays the appends after it too (at 1,000 events/s
- * that doubled a single hop's p99); a few in flight keep the group commit under load.
+ * that doubled a single hop's p99); a few in flight keep the group commit under load. Only one goes
+ * until a call succeeded on the connection as it is (after `reset()`, a failure, or at the start): a
+ * server that restarted answers EVALSHA with NOSCRIPT and the call is sent again as EVAL, and a call
+ * pipelined behind it could land first if another client loaded the script in between.
  */
 const MAX_IN_FLIGHT = 4;
 
@@ -38,6 +41,7 @@ const MAX_IN_FLIGHT = 4;
 export class AppendQueue {
   readonly #pending: Pending[] = [];
   readonly #calls = new Set<Promise<void>>();
+  #limit = 1;
   #scheduled: NodeJS.Immediate | undefined;
 
   /** `run` sends the APPEND script's batches argument (see `APPEND` and `packBatches`). */
@@ -49,7 +53,7 @@ export class AppendQueue {
     for (const d of drafts) bytes += d.length;
     return new Promise((resolve, reject) => {
       this.#pending.push({ expected, drafts, bytes, resolve, reject });
-      if (this.#calls.size < MAX_IN_FLIGHT) this.#scheduled ??= setImmediate(() => this.#start());
+      if (this.#calls.size < this.#limit) this.#scheduled ??= setImmediate(() => this.#start());
     });
   }
 
@@ -59,10 +63,15 @@ export class AppendQueue {
     while (this.#calls.size > 0) await Promise.all(this.#calls);
   }
 
+  /** One call at a time again until one succeeds (the connection was made again). */
+  reset(): void {
+    this.#limit = 1;
+  }
+
   #start(): void {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
-    while (this.#pending.length > 0 && this.#calls.size < MAX_IN_FLIGHT) {
+    while (this.#pending.length > 0 && this.#calls.size < this.#limit) {
       const call: Promise<void> = this.#send(this.#take()).finally(() => {
         this.#calls.delete(call);
         this.#start(); // what waited for a free call goes now
@@ -89,9 +98,11 @@ export class AppendQueue {
     try {
       reply = integers(await this.run(packBatches(group)));
     } catch (e) {
+      this.#limit = 1;
       for (const p of group) p.reject(e);
       return;
     }
+    this.#limit = MAX_IN_FLIGHT;
     const [time = 0] = reply;
     group.forEach((p, i) => {
       p.resolve({ conflict: reply[2 + 2 * i] === 1, head: reply[3 + 2 * i] ?? 0, time });

@@ -106,7 +106,11 @@ export class RedisStore implements LogStore {
     this.#appends = new AppendQueue((batches) =>
       this.#command('append', (c) => runScript(c, APPEND, keys, [segment, batches]), true),
     );
+    parts.client.on('ready', this.#reconnected);
   }
+
+  /** A new connection may reach a restarted server: appends go one at a time until one succeeds. */
+  readonly #reconnected = (): void => this.#appends.reset();
 
   /** Records per segment stream of this log. */
   get segmentRecords(): number {
@@ -243,6 +247,7 @@ export class RedisStore implements LogStore {
 
   async #shutdown(): Promise<void> {
     this.#closing.abort();
+    this.#parts.client.off('ready', this.#reconnected);
     // Appends made before close() are sent now and get their answer (our connection fails fast, so
     // this is short); a user's client answers them too, though we do not wait for it.
     const appends = this.#appends.flush();

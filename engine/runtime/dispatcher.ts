@@ -279,9 +279,17 @@ export class Dispatcher {
     } else if (items.length > 1) {
       drafts.push(Object.assign({ type: 'claims.acquired' as const }, source, { leaseMs, items }));
     }
-    drafts.push(...this.#resultDrafts(skips), ...this.#takeResults());
+    const riding = this.#takeResults();
+    drafts.push(...this.#resultDrafts(skips), ...this.#resultDrafts(riding));
     if (drafts.length === 0) return;
-    const { positions } = await this.host.append(drafts, false);
+    let positions: readonly Position[];
+    try {
+      ({ positions } = await this.host.append(drafts, false));
+    } catch (e) {
+      // The results that rode along linger again for the next append; the claims are given up.
+      if (riding.length > 0) for (const r of riding) this.#recordResult(r);
+      throw e;
+    }
     const claimPosition = positions[0] as Position;
     for (const e of claimed) {
       this.#claiming.set(e.position, claimPosition);
@@ -521,20 +529,19 @@ export class Dispatcher {
   #results: (ClaimItem & ResultOutcome)[] = [];
   #resultTimer: NodeJS.Timeout | undefined;
 
-  /** The lingering results as drafts, for an append about to go (they are no longer lingering). */
-  #takeResults(): RecordDraft[] {
+  /** The lingering results, for an append about to go (they are no longer lingering). */
+  #takeResults(): (ClaimItem & ResultOutcome)[] {
     if (this.#resultTimer) clearTimeout(this.#resultTimer);
     this.#resultTimer = undefined;
-    if (this.#results.length === 0) return [];
-    const drafts = this.#resultDrafts(this.#results);
+    const taken = this.#results;
     this.#results = [];
-    return drafts;
+    return taken;
   }
 
   /** Appends the lingering results now. */
   #flushResults(): void {
-    const drafts = this.#takeResults();
-    if (drafts.length > 0) this.#track(this.host.append(drafts, false));
+    const taken = this.#takeResults();
+    if (taken.length > 0) this.#track(this.host.append(this.#resultDrafts(taken), false));
   }
 
   /** Results as records: one `results.recorded` per {@link MAX_BATCH_ITEMS}, a `result.recorded` for one. */

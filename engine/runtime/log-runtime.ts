@@ -69,6 +69,7 @@ export class LogRuntime {
       head = await this.store.head();
     } catch (e) {
       this.#started = undefined; // the next call tries again
+      this.#failAll(e instanceof Error ? e : new Error(String(e))); // those waiting meanwhile
       throw e;
     }
     if (this.#stop.signal.aborted) throw new ClosedError('queue manager');

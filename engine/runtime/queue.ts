@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
+import { concatMap, defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
 import { tokenKey } from '../../projections/claims.js';
 import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../errors.js';
 import type { Position } from '../position.js';
@@ -291,10 +291,15 @@ export class Queue<T = unknown> {
     );
   }
 
-  /** The queue's results as they are recorded. */
+  /**
+   * The queue's results as they are recorded. Each waits until the fold has it (a result's `accepted`
+   * is the fold's verdict), which starts following on a manager that did not yet.
+   */
   results$(options: { from?: 'new' | 'earliest' | Position } = {}): Observable<QueueResult> {
+    const rt = this.manager.runtime;
     return this.manager.records$({ ...options, types: ['result.recorded', 'results.recorded'] }).pipe(
       filter((r) => (r as { queue?: unknown }).queue === this.name),
+      concatMap((r) => (r.position <= rt.position ? [r] : from(rt.waitFor(r.position)).pipe(map(() => r)))),
       mergeMap((r) => unbatched(r) as RecordOf<'result.recorded'>[]),
       map((r) => queries.toResult(this.manager, r)),
     );

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { LogRecord, QueueEvent, RecordOf } from '../../index.js';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { openStore } from '../../index.js';
+import { LogRuntime } from '../../engine/runtime/log-runtime.js';
+import { acquired, published, registered, result } from './drafts.js';
 import { manager, memoryUrl, readAll, until } from './helpers.js';
 
 function recordAt(log: LogRecord[], position: number): LogRecord {
@@ -177,6 +181,48 @@ describe('a manager that only publishes', () => {
     const again = await m.queue('jobs').publish('b', { key: 'k' });
     expect(again.id).toBe(a.id);
     expect(m.runtime.ready).toBe(true);
+  });
+
+  it("gives results$ from the log the fold's verdict, starting the fold", async () => {
+    const store = memoryUrl();
+    const writer = await manager({ store });
+    // A result from a worker that does not hold the lease is rejected; the holder's is accepted.
+    await writer.store.append([
+      published('e0'),
+      registered(),
+      acquired({ event: 0, worker: 'w1', leaseMs: 60_000 }),
+      result({ event: 0, worker: 'w2' }),
+      result({ event: 0, worker: 'w1' }),
+    ]);
+    const m = await manager({ store });
+    expect(m.runtime.following).toBe(false);
+    const results = await firstValueFrom(
+      m.queue('q').results$({ from: 'earliest' }).pipe(take(2), toArray()),
+    );
+    expect(results.map((r) => [r.workerId, r.accepted])).toEqual([
+      ['w2', false],
+      ['w1', true],
+    ]);
+  });
+
+  it('rejects what waits on a fold whose start failed, and starts again on the next call', async () => {
+    const store = await openStore(memoryUrl());
+    let failures = 1;
+    // What the runtime uses of a store, with a head() that fails once.
+    const flaky = {
+      head: () => (failures-- > 0 ? Promise.reject(new Error('store away')) : store.head()),
+      followChunks: (o: Parameters<typeof store.followChunks>[0]) => store.followChunks(o),
+    } as unknown as typeof store;
+    await store.append([published('e0')]);
+    const rt = new LogRuntime(flaky);
+    const starting = rt.start();
+    const waiting = rt.waitFor(0); // queued while the start is under way
+    await expect(starting).rejects.toThrow('store away');
+    await expect(waiting).rejects.toThrow('store away');
+    await rt.waitFor(0);
+    expect(rt.position).toBe(0);
+    await rt.stop();
+    await store.close();
   });
 
   it("folds at creation with fold: 'eager', and refuses other values", async () => {

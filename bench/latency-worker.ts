@@ -11,10 +11,16 @@ const starts: [number, number, number][] = [];
 /** When this worker's fold had each event not yet started. */
 const seen = new Map<number, number>();
 const gcs: number[] = [];
+/** GC pauses as [start, end] in the wall-clock ms of `now()`. */
+const gcSpans: [number, number][] = [];
 const stalls: number[] = [];
 
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push(e.duration);
+  for (const e of list.getEntries()) {
+    gcs.push(e.duration);
+    const start = performance.timeOrigin + e.startTime;
+    gcSpans.push([start, start + e.duration]);
+  }
 }).observe({ entryTypes: ['gc'] });
 let last = now();
 setInterval(() => {
@@ -44,7 +50,13 @@ process.on('message', (msg: string) => {
     // The subscriber's results as this worker's fold sees them (every worker folds the whole log).
     process.send?.({ done: manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0 });
   } else if (msg === 'report') {
-    process.send?.({ starts: starts.splice(0), gcs: gcs.splice(0), stalls: stalls.splice(0), cpu: cpuMs() });
+    process.send?.({
+      starts: starts.splice(0),
+      gcs: gcs.splice(0),
+      gcSpans: gcSpans.splice(0),
+      stalls: stalls.splice(0),
+      cpu: cpuMs(),
+    });
   } else if (msg === 'stop') void manager.close().then(() => process.exit(0));
 });
 process.send?.('ready');

@@ -36,6 +36,8 @@ interface WorkerReport {
   /** Per event: position, when the worker's fold had it, when its handler started. */
   starts: [number, number, number][];
   gcs: number[];
+  /** GC pauses as [start, end], wall-clock ms. */
+  gcSpans: [number, number][];
   stalls: number[];
   cpu: number;
 }
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     await reader.close();
 
     const rows = after.flatMap((w) =>
+      // An event "met a GC pause" when one of its worker's pauses overlapped its publish → start.
       w.starts.flatMap(([p, seenAt, started]) => {
         const s = sent.get(p);
         const claimed = claimAt.get(p);
@@ -112,6 +115,7 @@ async function main(): Promise<void> {
           {
             p,
             latency: started - s.at,
+            gc: w.gcSpans.some(([a, b]) => a < started && b > s.at),
             toSeen: seenAt - s.at,
             seenToRun: started - seenAt,
             toLog: s.logTime - s.at,
@@ -136,6 +140,12 @@ async function main(): Promise<void> {
     };
     console.log(
       `p50 / p90 / p99 ms: publish → seen by the worker's fold ${quantiles((r) => r.toSeen)}; seen → run ${quantiles((r) => r.seenToRun)}`,
+    );
+    const clear = rows.filter((r) => !r.gc).map((r) => r.latency);
+    clear.sort((a, b) => a - b);
+    console.log(
+      `${rows.length - clear.length} events met a GC pause of their worker; without them p50 ` +
+        `${fmt(quantile(clear, 0.5))} p99 ${fmt(quantile(clear, 0.99))} ms`,
     );
     const slow = rows.filter((r) => r.latency > SLOW_MS);
     const mean = (f: (r: (typeof rows)[number]) => number): string => fmt(sum(slow.map(f)) / slow.length);

@@ -43,8 +43,11 @@ export const FOLLOW_OPTIONS: Partial<RedisOptions> = {
   retryStrategy: reconnectDelay,
 };
 
-// Connection errors are reported through the commands that fail; without a listener ioredis prints them.
-function ignore(): void {
+/**
+ * Does nothing: the `error` listener of our connections (errors reach the commands that fail; without a
+ * listener ioredis prints them), and the rejection handler of a read abandoned with its connection.
+ */
+export function ignore(): void {
   /* nothing */
 }
 

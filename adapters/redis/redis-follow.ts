@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { NotFoundError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { LogRecord } from '../../engine/records.js';
-import { ABORTED, AbortWatch, isUnreachable, sleep } from './redis-connection.js';
+import { ABORTED, AbortWatch, ignore, isUnreachable, sleep } from './redis-connection.js';
 import { segmentBase, type RedisLayout } from './redis-layout.js';
 import { decodeEntry, type StreamEntry } from './redis-records.js';
 
@@ -43,8 +43,6 @@ const TRICKLE_WINDOW = 16;
 
 /** One XREAD sent on the follower's connection. */
 interface Read {
-  /** The position of the first record it asks for. */
-  readonly from: Position;
   readonly key: string;
   /** True for a read of up to a chunk (the single read in bulk, a window's last). */
   readonly chunk: boolean;
@@ -136,7 +134,7 @@ function send(ctx: FollowContext, conn: Redis, reads: Read[], next: Position, co
       const key = ctx.layout.segmentKey(segmentBase(from, ctx.segmentRecords));
       const n = i === count - 1 ? FOLLOW_CHUNK : 1;
       const reply = conn.xreadBuffer('COUNT', n, 'BLOCK', block, 'STREAMS', key, `${from}-0`);
-      const read: Read = { from, key, chunk: n > 1, reply, arrived: undefined };
+      const read: Read = { key, chunk: n > 1, reply, arrived: undefined };
       // An abandoned read (the connection dropped) rejects unobserved: that is expected.
       reply.then((value) => (read.arrived = { value }), ignore);
       reads.push(read);
@@ -144,10 +142,6 @@ function send(ctx: FollowContext, conn: Redis, reads: Read[], next: Position, co
   } finally {
     socket?.uncork();
   }
-}
-
-function ignore(): void {
-  /* nothing */
 }
 
 interface Taken {

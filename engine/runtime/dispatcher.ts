@@ -287,7 +287,7 @@ export class Dispatcher {
       ({ positions } = await this.host.append(drafts, false));
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
-      if (riding.length > 0) for (const r of riding) this.#recordResult(r);
+      for (const r of riding) this.#recordResult(r);
       throw e;
     }
     const claimPosition = positions[0] as Position;

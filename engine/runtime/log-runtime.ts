@@ -28,7 +28,6 @@ export class LogRuntime {
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #started: Promise<void> | undefined;
-  #ready = false;
   #startHead = Infinity;
   #failure: Error | undefined;
 
@@ -46,7 +45,7 @@ export class LogRuntime {
 
   /** True once the fold caught up with the head as it was when following started. */
   get ready(): boolean {
-    return this.#ready;
+    return this.#position >= this.#startHead - 1;
   }
 
   /**
@@ -76,7 +75,6 @@ export class LogRuntime {
     this.#startHead = head;
     this.#loop = this.#run();
     if (head > 0) await this.waitFor(head - 1);
-    this.#ready = true;
   }
 
   /** Resolves once every record up to `position` is folded (following starts if it had not). */

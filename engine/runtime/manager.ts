@@ -62,7 +62,7 @@ export async function createManager(store: LogStore, options: ManagerOptions = {
   unknownKeys('manager option', options, KNOWN);
   const fold: unknown = options.fold; // from JavaScript callers, anything
   if (fold !== undefined && fold !== 'lazy' && fold !== 'eager') {
-    throw new InvalidArgumentError(`fold must be 'lazy' or 'eager', got: ${JSON.stringify(options.fold)}`);
+    throw new InvalidArgumentError(`fold must be 'lazy' or 'eager', got: ${JSON.stringify(fold)}`);
   }
   const manager = new QueueManager(store, options);
   try {

@@ -1,7 +1,7 @@
 // A worker process of `bench:latency`: runs a trivial competing handler and reports, for each event it
-// started, its position, when its fold had the event and the start time, with what may have delayed it: the process's GC pauses, its
-// event-loop stalls (a 1 ms timer firing late) and its CPU time; answers `done` with the results folded.
-// argv: storeUrl concurrency
+// started, its position, when its fold had the event and the start time, with what may have delayed it:
+// the process's GC pauses, its event-loop stalls (a 1 ms timer firing late) and its CPU time; answers
+// `done` with the results folded. argv: storeUrl concurrency
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createQueueManager } from '../index.js';
 import { cpuMs, now } from './redis-procs.js';

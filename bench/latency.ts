@@ -181,10 +181,7 @@ async function hop(): Promise<void> {
       await new Promise((r) => setTimeout(r, 200)); // the follower is blocked in its read
       const count = await paced(Number(args.rate), Number(args.seconds), send);
       await new Promise((r) => setTimeout(r, 200));
-      const latencies = await new Promise<number[]>((resolve) => {
-        child.once('message', (l) => resolve(l as number[]));
-        child.send('report');
-      });
+      const [latencies = []] = await ask<number[]>([child], 'report');
       latencies.sort((a, b) => a - b);
       const at = (x: number): string => fmt(quantile(latencies, x));
       return `${latencies.length}/${count} seen, p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} p99.9 ${at(0.999)} ms`;

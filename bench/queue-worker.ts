@@ -3,9 +3,9 @@
 // over IPC, with its memory: now and at its peak. argv: storeUrl (any store: file:…, redis://…) concurrency
 import v8 from 'node:v8';
 import { createQueueManager } from '../index.js';
+import { cpuMs, now, sendProgress } from './redis-procs.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
-const now = (): number => performance.timeOrigin + performance.now();
 const latencies: number[] = [];
 let handled = 0;
 
@@ -25,14 +25,8 @@ await q.subscribe(
 );
 
 // Progress for benchmarks whose publisher does not fold the log (bench:redis): the subscriber's done
-// count as this worker's fold sees it (every worker folds the whole log), every 5 ms while it changes.
-let sent = 0;
-setInterval(() => {
-  const done = manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0;
-  if (done === sent) return;
-  sent = done;
-  process.send?.({ type: 'progress', done });
-}, 5).unref();
+// count as this worker's fold sees it (every worker folds the whole log).
+sendProgress(() => manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0);
 
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'report') {
@@ -62,9 +56,3 @@ setInterval(() => {
   const size = (name: string): number => spaces.find((s) => s.space_name === name)?.space_size ?? 0;
   peak = { ...process.memoryUsage(), newSpace: size('new_space'), oldSpace: size('old_space') };
 }, 50).unref();
-
-/** CPU time (user + system) this process used so far, in ms. */
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}

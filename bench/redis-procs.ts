@@ -119,14 +119,7 @@ export async function until(check: () => boolean): Promise<void> {
  */
 export function serveWorker(stop: () => Promise<void>, progress: boolean): WorkerSide {
   const side = new WorkerSide();
-  let sent = 0;
-  const timer = progress
-    ? setInterval(() => {
-        if (side.done === sent) return;
-        sent = side.done;
-        process.send?.({ type: 'progress', done: sent });
-      }, 5)
-    : undefined;
+  const timer = progress ? sendProgress(() => side.done) : undefined;
   process.on('message', (msg: { type: string }) => {
     if (msg.type === 'report') {
       const report: Report = {
@@ -143,6 +136,17 @@ export function serveWorker(stop: () => Promise<void>, progress: boolean): Worke
     }
   });
   return side;
+}
+
+/** Sends `progress` with `done()` every 5 ms while it changes (the timer does not hold the process). */
+export function sendProgress(done: () => number): NodeJS.Timeout {
+  let sent = 0;
+  return setInterval(() => {
+    const now = done();
+    if (now === sent) return;
+    sent = now;
+    process.send?.({ type: 'progress', done: now });
+  }, 5).unref();
 }
 
 /** Counters of one worker process. */

@@ -64,28 +64,13 @@ describe('eventy tail', () => {
     ]);
     const last2 = await cli.run(['tail', '-n', '2', '--json', '--store', store.url]);
     expect(last2.code).toBe(0);
-    expect(
-      last2.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as LogRecord).position),
-    ).toEqual([3, 4]);
+    expect(jsonRecords(last2.stdout).map((r) => r.position)).toEqual([3, 4]);
 
     const orders = await cli.run(['tail', 'orders', '--type', 'event', '--json', '--store', store.url]);
-    expect(
-      orders.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as LogRecord).position),
-    ).toEqual([0, 2, 4]);
+    expect(jsonRecords(orders.stdout).map((r) => r.position)).toEqual([0, 2, 4]);
 
     const correlated = await cli.run(['tail', '--correlation', 'c1', '--json', '--store', store.url]);
-    expect(
-      correlated.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as LogRecord).position),
-    ).toEqual([0, 1]);
+    expect(jsonRecords(correlated.stdout).map((r) => r.position)).toEqual([0, 1]);
 
     const fromTime = await cli.run([
       'tail',
@@ -134,19 +119,9 @@ describe('eventy tail', () => {
     expect(lines[2]).toMatch(/^ {34}#1 failed event=e-orders-1 attempt=1 took=.* error=Error: card declined/);
 
     const claims = await cli.run(['tail', '--type', 'claim.acquired', '--json', '--store', store.url]);
-    expect(
-      claims.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as LogRecord).type),
-    ).toEqual(['claims.acquired']);
+    expect(jsonRecords(claims.stdout).map((r) => r.type)).toEqual(['claims.acquired']);
     const oneEvent = await cli.run(['tail', '--event', 'e-orders-1', '--json', '--store', store.url]);
-    expect(
-      oneEvent.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as LogRecord).position),
-    ).toEqual([1, 2, 3]);
+    expect(jsonRecords(oneEvent.stdout).map((r) => r.position)).toEqual([1, 2, 3]);
   });
 
   it('human lines: time, position, type and key fields; colour only when asked for', async () => {
@@ -168,3 +143,11 @@ describe('eventy tail', () => {
     expect(noColour.stdout).not.toContain('\u001b[');
   });
 });
+
+/** The records `tail --json` printed, one per line. */
+function jsonRecords(stdout: string): LogRecord[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as LogRecord);
+}

@@ -6,6 +6,7 @@ import {
   type KnownRecord,
   type LogRecord,
   type Position,
+  type RecordOf,
 } from '../index.js';
 
 /** A broken invariant, at a position of the log. */
@@ -66,6 +67,7 @@ export class InvariantChecker {
    */
   after(record: LogRecord, claims: ClaimsState): void {
     if (!isKnownRecord(record)) return;
+    if (record.type === 'event.published') return this.#bound(record, claims);
     let accepted = 0;
     const fenced: string[] = [];
     for (const r of unbatched(record) as KnownRecord[]) {
@@ -84,6 +86,25 @@ export class InvariantChecker {
         [],
         `fenced result of ${fenced.join(', ')} changed the subscriber's counts`,
       );
+    }
+  }
+
+  /**
+   * A new event the fold bound to a worker's reservation (`claim.reserved`): a claim whose position is
+   * the event's own. Nothing can hold a lease on an event that was just published.
+   */
+  #bound(r: RecordOf<'event.published'>, claims: ClaimsState): void {
+    for (const sub of claims.subscribers.values()) {
+      if (sub.reg.queue !== r.queue) continue;
+      const item = sub.items.get(r.position);
+      if (item?.claimPosition !== r.position || item.owner === undefined) continue;
+      this.claims++;
+      this.#leases.set(`${sub.id}\u0000${r.position}`, {
+        claim: r.position,
+        worker: item.owner,
+        attempt: item.attempt,
+        until: item.leaseUntil,
+      });
     }
   }
 

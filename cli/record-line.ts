@@ -72,6 +72,13 @@ function knownFields(r: KnownRecord, paint: Painter): string {
     case 'claims.acquired':
     case 'results.recorded':
       return batchFields(r, paint);
+    case 'claim.reserved':
+      return [
+        kv('sub', subscriberName(r.queue, r.subscriberId)),
+        kv('worker', r.workerId),
+        r.ttlMs > 0 ? kv('slots', `+${r.slots}`) : 'cancelled',
+        ...(r.ttlMs > 0 ? [kv('ttl', formatDuration(r.ttlMs)), kv('lease', formatDuration(r.leaseMs))] : []),
+      ].join(' ');
     case 'token.claimed':
       return [kv('claim', r.claimId), kv('worker', r.workerId)].join(' ');
     case 'worker.joined':

@@ -113,6 +113,27 @@ export interface ClaimReleased extends ClaimFields {
   readonly reason?: string;
 }
 
+/**
+ * A worker's claim on events not yet published: its next `slots` free slots for a competing subscriber.
+ * Each event of the queue folded while the reservation lives (log time before `time + ttlMs`),
+ * dispatchable at once (no delay) and not a keyed twin, is bound to a reserving worker as its first
+ * attempt — as if that worker's `claim.acquired` had been appended right before it, with the event's
+ * position as the fencing token and a lease of `leaseMs` from the event's time. The worker runs it as
+ * soon as its fold has the event: one trip through the log instead of two. `slots` add to those still
+ * unbound; every reservation record renews the expiry (`slots: 0` only renews, `ttlMs: 0` cancels).
+ * Several reserving workers: each event goes to the one with the most slots left, the earliest
+ * reservation on a tie.
+ */
+export interface ClaimReserved {
+  readonly type: 'claim.reserved';
+  readonly queue: string;
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly slots: number;
+  readonly leaseMs: number;
+  readonly ttlMs: number;
+}
+
 /** Eventy's raw claim: an exclusive named token, true for the first creator ever. */
 export interface TokenClaimed {
   readonly type: 'token.claimed';
@@ -225,6 +246,7 @@ export type KnownRecordBody =
   | ClaimExtended
   | ClaimReleased
   | ClaimsAcquired
+  | ClaimReserved
   | TokenClaimed
   | ResultRecorded
   | ResultsRecorded
@@ -264,6 +286,7 @@ export const RECORD_TYPES: readonly RecordType[] = [
   'claim.extended',
   'claim.released',
   'claims.acquired',
+  'claim.reserved',
   'token.claimed',
   'result.recorded',
   'results.recorded',

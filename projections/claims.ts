@@ -47,6 +47,17 @@ export interface SubscriberState {
   readonly counts: SubscriberCounts;
   /** Dead events, most recent last (bounded: the log keeps them all). */
   readonly dead: Position[];
+  /** Live reservations (`claim.reserved`) by worker, in the order they were first made. */
+  readonly reservations: Map<string, Reservation>;
+}
+
+/** A worker's claim on the next events of a subscriber (`claim.reserved`). */
+export interface Reservation {
+  /** Events still to bind. */
+  slots: number;
+  /** Log time from which no event binds to it. */
+  expiresAt: number;
+  leaseMs: number;
 }
 
 export interface QueueState {
@@ -66,6 +77,8 @@ export interface QueueState {
   interruptedAt: Position | undefined;
   /** Idempotency keys → position of the first event published with the key. */
   readonly keys: Map<string, Position>;
+  /** Competing subscribers of the queue holding reservations: new events bind to them. */
+  readonly reserved: Set<SubscriberState>;
 }
 
 /** The dispatch view: every queue's events, every subscriber's progress, claims and leases. */
@@ -108,7 +121,10 @@ function apply(state: ClaimsState, r: KnownRecord): void {
       return registered(state, r);
     case 'subscriber.deleted': {
       const sub = state.subscribers.get(r.subscriberId);
-      if (sub) sub.deleted = true;
+      if (sub) {
+        sub.deleted = true;
+        unreserve(state, sub);
+      }
       return;
     }
     case 'claim.acquired':
@@ -120,6 +136,8 @@ function apply(state: ClaimsState, r: KnownRecord): void {
       }
       return;
     }
+    case 'claim.reserved':
+      return reserved(state, r);
     case 'claim.extended':
       return extended(state, r);
     case 'claim.released':
@@ -148,10 +166,18 @@ function apply(state: ClaimsState, r: KnownRecord): void {
       return;
     }
     case 'control.end':
-      queueOf(state, r.queue).endedAt = r.position;
+    case 'control.interrupt': {
+      // Events after an order are for the workers that come later: no running worker's reservation
+      // takes them.
+      const q = queueOf(state, r.queue);
+      if (r.type === 'control.end') q.endedAt = r.position;
+      else q.interruptedAt = r.position;
+      for (const sub of [...q.reserved]) unreserve(state, sub);
       return;
-    case 'control.interrupt':
-      queueOf(state, r.queue).interruptedAt = r.position;
+    }
+    case 'worker.left':
+      for (const q of state.queues.values())
+        for (const sub of [...q.reserved]) unreserve(state, sub, r.workerId);
       return;
     case 'token.claimed': {
       const key = tokenKey(r.queue, r.claimId);
@@ -182,6 +208,7 @@ class QueueEvents implements QueueState {
   endedAt: Position | undefined = undefined;
   interruptedAt: Position | undefined = undefined;
   readonly keys = new Map<string, Position>();
+  readonly reserved = new Set<SubscriberState>();
   #positions: Float64Array = new Float64Array(64);
   #availableAt: Float64Array = new Float64Array(64);
   #length = 0;
@@ -223,7 +250,65 @@ function published(state: ClaimsState, r: RecordOf<'event.published'>): void {
     if (q.keys.has(key)) return; // a twin of an earlier publish: never dispatched
     q.keys.set(key, r.position);
   }
-  q.push(r.position, r.availableAt ?? r.time + (r.delay ?? 0));
+  const availableAt = r.availableAt ?? r.time + (r.delay ?? 0);
+  q.push(r.position, availableAt);
+  if (q.reserved.size > 0 && availableAt <= r.time) bind(state, q, r.position, r.time);
+}
+
+/** A new event, dispatchable now: to a reserving worker of each subscriber that has one. */
+function bind(state: ClaimsState, q: QueueEvents, position: Position, time: number): void {
+  for (const sub of q.reserved) {
+    if (sub.deleted || sub.reg.delivery !== 'competing') {
+      unreserve(state, sub);
+      continue;
+    }
+    let best: [string, Reservation] | undefined;
+    for (const entry of sub.reservations) {
+      const res = entry[1];
+      if (res.expiresAt <= time) sub.reservations.delete(entry[0]);
+      else if (best === undefined || res.slots > best[1].slots) best = entry;
+    }
+    if (sub.reservations.size === 0) q.reserved.delete(sub);
+    if (best === undefined) continue;
+    const [workerId, res] = best;
+    const item = itemOf(state, sub, position);
+    if (!item) continue;
+    item.status = 'claimed';
+    item.attempt = 1;
+    item.owner = workerId;
+    item.claimPosition = position;
+    item.leaseUntil = time + res.leaseMs;
+    if (--res.slots <= 0) {
+      sub.reservations.delete(workerId);
+      if (sub.reservations.size === 0) q.reserved.delete(sub);
+    }
+  }
+}
+
+/** `claim.reserved`: adds slots to the worker's live reservation (or starts one) and renews it. */
+function reserved(state: ClaimsState, r: RecordOf<'claim.reserved'>): void {
+  const sub = competing(state, r.subscriberId);
+  if (!sub || sub.reg.queue !== r.queue) return;
+  const q = eventsOf(state, r.queue);
+  const slots = Number.isSafeInteger(r.slots) && r.slots > 0 ? r.slots : 0;
+  const ttlMs = Number.isFinite(r.ttlMs) && r.ttlMs > 0 ? r.ttlMs : 0;
+  const live = sub.reservations.get(r.workerId);
+  const left = live !== undefined && live.expiresAt > r.time ? live.slots : 0;
+  if (left + slots === 0 || ttlMs === 0) {
+    unreserve(state, sub, r.workerId);
+    return;
+  }
+  const res = { slots: left + slots, expiresAt: r.time + ttlMs, leaseMs: r.leaseMs };
+  if (live) Object.assign(live, res);
+  else sub.reservations.set(r.workerId, res);
+  q.reserved.add(sub);
+}
+
+/** Drops a subscriber's reservations: one worker's, or all. */
+function unreserve(state: ClaimsState, sub: SubscriberState, workerId?: string): void {
+  if (workerId === undefined) sub.reservations.clear();
+  else sub.reservations.delete(workerId);
+  if (sub.reservations.size === 0) state.queues.get(sub.reg.queue)?.reserved.delete(sub);
 }
 
 function registered(state: ClaimsState, r: RecordOf<'subscriber.registered'>): void {
@@ -242,6 +327,7 @@ function registered(state: ClaimsState, r: RecordOf<'subscriber.registered'>): v
     items: new Map(),
     counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
     dead: [],
+    reservations: new Map(),
   });
 }
 
@@ -327,7 +413,7 @@ function acquired(state: ClaimsState, r: ClaimView): void {
 function holds(
   item: WorkItem | undefined,
   r: { workerId: string; attempt: number; time: number },
-): item is WorkItem {
+): boolean {
   return (
     item !== undefined && item.owner === r.workerId && item.attempt === r.attempt && isLeased(item, r.time)
   );
@@ -336,13 +422,13 @@ function holds(
 function extended(state: ClaimsState, r: RecordOf<'claim.extended'>): void {
   const sub = competing(state, r.subscriberId);
   const item = sub?.items.get(r.eventPosition);
-  if (holds(item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
+  if (item && holds(item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
 }
 
 function released(state: ClaimsState, r: RecordOf<'claim.released'>): void {
   const sub = competing(state, r.subscriberId);
   const item = sub?.items.get(r.eventPosition);
-  if (!holds(item, r)) return;
+  if (!item || !holds(item, r)) return;
   item.status = 'released';
   item.owner = undefined;
   item.leaseUntil = 0;
@@ -357,8 +443,10 @@ function recorded(state: ClaimsState, r: ResultView): void {
     return;
   }
   const item = itemOf(state, sub, r.eventPosition);
-  if (r.status === 'skipped') {
-    if (!item || isFinished(item) || isLeased(item, r.time)) {
+  // A skip needs no claim, but may not race one; the holder of a claim may skip too (an event bound to a
+  // worker by its reservation that the subscriber's filter turns down).
+  if (r.status === 'skipped' && !holds(item, r)) {
+    if (!skippable(item, r.time)) {
       state.rejected.add(resultRef(r)); // a second skip, or one racing a claim: not the outcome
       return;
     }
@@ -366,14 +454,17 @@ function recorded(state: ClaimsState, r: ResultView): void {
     sub.counts.skipped++;
     return advance(state, sub);
   }
-  if (!holds(item, r)) {
+  if (!item || !holds(item, r)) {
     sub.counts.rejected++;
     state.rejected.add(resultRef(r));
     return;
   }
   item.owner = undefined;
   item.leaseUntil = 0;
-  if (r.status === 'ok') {
+  if (r.status === 'skipped') {
+    item.status = 'skipped';
+    sub.counts.skipped++;
+  } else if (r.status === 'ok') {
     item.status = 'done';
     sub.counts.done++;
   } else {
@@ -390,6 +481,10 @@ function recorded(state: ClaimsState, r: ResultView): void {
     if (sub.dead.length > DEAD_KEPT) sub.dead.shift();
   }
   advance(state, sub);
+}
+
+function skippable(item: WorkItem | undefined, time: number): item is WorkItem {
+  return item !== undefined && !isFinished(item) && !isLeased(item, time);
 }
 
 function countResult(sub: SubscriberState, status: string): void {

@@ -38,8 +38,12 @@ export interface DispatchHost {
   readonly runtime: LogRuntime;
   readonly leaseMs: number;
   readonly spreadGraceMs: number;
+  /** How long a reservation lives unless renewed (log time). */
+  readonly reservationTtlMs: number;
   append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }>;
   events(queue: string, positions: readonly Position[]): Promise<Map<Position, EventRecord>>;
+  /** A hosted queue's event, if cached: no read. */
+  cachedEvent(queue: string, position: Position): EventRecord | undefined;
   publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent>;
   report(error: unknown): void;
 }
@@ -89,6 +93,7 @@ export class Dispatcher {
     const q = this.host.runtime.claims.queues.get(this.queue);
     if (!sub || !q) return;
     this.#confirm(sub);
+    this.#adopt(sub, q);
     this.#watchLeases(sub);
     this.#obeyControl(sub, q);
     if (this.#stopping) return;
@@ -103,6 +108,7 @@ export class Dispatcher {
   async stop(drainMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#cancelReservation();
     await this.#settleClaims();
     for (const [p, w] of this.won) this.#release(p, w.attempt);
     this.won.clear();
@@ -126,10 +132,13 @@ export class Dispatcher {
   async #settleClaims(): Promise<void> {
     try {
       await this.#step;
-      const appended = [...this.#claiming.values()].filter((cp) => cp >= 0);
+      await this.#cancelling;
+      const appended = [...this.#claiming.values(), this.#cancelledAt].filter((cp) => cp >= 0);
       if (appended.length > 0) await this.host.runtime.waitFor(Math.max(...appended));
       const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+      const q = this.host.runtime.claims.queues.get(this.queue);
       if (sub) this.#confirm(sub);
+      if (sub && q) this.#adopt(sub, q);
     } catch (e) {
       this.host.report(e); // unreleased claims run out with their lease
     }
@@ -223,9 +232,10 @@ export class Dispatcher {
         this.options.delivery === 'competing'
           ? this.#scanCompeting(sub, q, free, now)
           : this.#scanBroadcast(q, free, now);
-      if (picks.length === 0) return;
       for (const p of picks) this.#claiming.set(p.position, -1);
-      await this.#claimAll(picks);
+      const reservation = this.#reserve(sub, q, now);
+      if (picks.length === 0 && reservation === undefined) return;
+      await this.#claimAll(picks, reservation);
     } catch (e) {
       for (const [p, cp] of this.#claiming) if (cp < 0) this.#claiming.delete(p);
       this.host.report(e);
@@ -238,11 +248,137 @@ export class Dispatcher {
     }
   }
 
-  async #claimAll(picks: { position: Position; attempt: number }[]): Promise<void> {
-    const records = await this.host.events(
-      this.queue,
-      picks.map((p) => p.position),
-    );
+  /** Whether this dispatcher reserves its free slots for the events to come (`claim.reserved`). */
+  get #reserves(): boolean {
+    return this.options.delivery === 'competing' && this.options.reserve;
+  }
+
+  /** Reservations appended and not yet folded (position -1 while the append is in flight). */
+  #reserving: { position: Position; slots: number }[] = [];
+  /** Position of the record cancelling the reservation when stopping (-1: none). */
+  #cancelledAt: Position = -1;
+  #cancelling: Promise<void> | undefined;
+
+  /** Slots reserved for this worker: folded and still live, plus those whose record is on its way. */
+  #reservedSlots(sub: SubscriberState, now: number): number {
+    const folded = this.host.runtime.position;
+    let slots = 0;
+    if (this.#reserving.length > 0) {
+      this.#reserving = this.#reserving.filter((r) => r.position < 0 || r.position > folded);
+      for (const r of this.#reserving) slots += r.slots;
+    }
+    const res = sub.reservations.get(this.host.workerId);
+    return res !== undefined && res.expiresAt > now ? slots + res.slots : slots;
+  }
+
+  /**
+   * The reservation to append with the next claims: the slots that nothing fills (no backlog), so the
+   * next events are bound to this worker as they are appended. Under a backlog the scan fills every slot
+   * and nothing is reserved.
+   */
+  #reserve(sub: SubscriberState, q: QueueState, now: number): ReservationDraft | undefined {
+    if (!this.#reserves || this.#stopping) return undefined;
+    if ((q.endedAt ?? -1) > this.hostedFrom || (q.interruptedAt ?? -1) > this.hostedFrom) return undefined;
+    const slots =
+      this.options.concurrency -
+      this.running.size -
+      this.won.size -
+      this.#claiming.size -
+      this.#reservedSlots(sub, now);
+    if (slots <= 0) return undefined;
+    return this.#reservationDraft(slots, this.host.reservationTtlMs);
+  }
+
+  #reservationDraft(slots: number, ttlMs: number): ReservationDraft {
+    const draft = Object.assign({ type: 'claim.reserved' as const }, this.#source(), {
+      slots,
+      leaseMs: this.host.leaseMs,
+      ttlMs,
+    });
+    return { draft, pending: { position: -1, slots } };
+  }
+
+  /** The heartbeat's renewal of this worker's reservation, when it holds one. */
+  renewal(): RecordDraft | undefined {
+    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    if (!this.#reserves || this.#stopping || !sub || this.#reservedSlots(sub, Date.now()) === 0)
+      return undefined;
+    return this.#reservationDraft(0, this.host.reservationTtlMs).draft;
+  }
+
+  /** Stopping: no event binds to this worker any more (those bound already are released). */
+  #cancelReservation(): void {
+    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    if (!this.#reserves || !sub || this.#reservedSlots(sub, 0) === 0) return;
+    const write = this.host.append([this.#reservationDraft(0, 0).draft], false).then(({ positions }) => {
+      this.#cancelledAt = positions[0] as Position;
+    });
+    this.#cancelling = write.catch(() => undefined);
+    this.#track(write);
+  }
+
+  /**
+   * Takes the events the fold bound to this worker's reservation: their claim is the event itself
+   * (`claimPosition` is the event's position). Looks at each event of the queue once.
+   */
+  #adopt(sub: SubscriberState, q: QueueState): void {
+    if (this.options.delivery !== 'competing') return;
+    const positions = q.positions;
+    if (this.#adoptFrom >= positions.length) return;
+    const me = this.host.workerId;
+    let missing: Position[] | undefined;
+    for (let i = Math.max(this.#adoptFrom, sub.watermark); i < positions.length; i++) {
+      const p = positions[i] as Position;
+      const item = sub.items.get(p);
+      if (item === undefined || item.claimPosition !== p || item.owner !== me || item.status !== 'claimed')
+        continue;
+      if (this.running.has(p) || this.won.has(p) || this.#claiming.has(p)) continue;
+      const e = this.#cache.get(p) ?? this.host.cachedEvent(this.queue, p);
+      if (e === undefined) {
+        (missing ??= []).push(p);
+        continue;
+      }
+      this.#cache.set(p, e);
+      this.#adopted(p, item.attempt, e.eventId);
+    }
+    this.#adoptFrom = positions.length;
+    if (missing) this.#adoptLater(missing);
+    this.#startWon();
+  }
+
+  /** Index into the queue's events of the first one {@link #adopt} has not looked at. */
+  #adoptFrom = 0;
+
+  #adopted(p: Position, attempt: number, eventId: string): void {
+    if (this.#stopping) this.#release(p, attempt);
+    else this.won.set(p, { attempt, claimPosition: p, failures: 0, eventId });
+  }
+
+  /** Bound events that are not cached (a deep backlog): read, then taken as above. */
+  #adoptLater(positions: Position[]): void {
+    const read = this.host.events(this.queue, positions).then((records) => {
+      const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+      for (const [p, e] of records) {
+        const item = sub?.items.get(p);
+        if (item?.claimPosition !== p || item.owner !== this.host.workerId || item.status !== 'claimed')
+          continue;
+        if (this.running.has(p) || this.won.has(p)) continue;
+        this.#cache.set(p, e);
+        this.#adopted(p, item.attempt, e.eventId);
+      }
+      this.#startWon();
+    });
+    this.#track(read);
+  }
+
+  async #claimAll(picks: Pick[], reservation: ReservationDraft | undefined): Promise<void> {
+    const records =
+      picks.length === 0
+        ? new Map<Position, EventRecord>()
+        : await this.host.events(
+            this.queue,
+            picks.map((p) => p.position),
+          );
     const claimed: EventRecord[] = [];
     const items: ClaimItem[] = [];
     const skips: (ClaimItem & ResultOutcome)[] = [];
@@ -281,6 +417,10 @@ export class Dispatcher {
     }
     const riding = this.#takeResults();
     drafts.push(...this.#resultDrafts(skips), ...this.#resultDrafts(riding));
+    if (reservation) {
+      drafts.push(reservation.draft);
+      this.#reserving.push(reservation.pending);
+    }
     if (drafts.length === 0) return;
     let positions: readonly Position[];
     try {
@@ -288,8 +428,10 @@ export class Dispatcher {
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
       for (const r of riding) this.#recordResult(r);
+      if (reservation) this.#reserving = this.#reserving.filter((r) => r !== reservation.pending);
       throw e;
     }
+    if (reservation) reservation.pending.position = positions[drafts.length - 1] as Position;
     const claimPosition = positions[0] as Position;
     for (const e of claimed) {
       this.#claiming.set(e.position, claimPosition);
@@ -559,6 +701,12 @@ export class Dispatcher {
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A `claim.reserved` draft and its entry among the reservations on their way. */
+interface ReservationDraft {
+  readonly draft: RecordDraft;
+  readonly pending: { position: Position; slots: number };
+}
 
 export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {
   return queueEvent<T>(e, e.position, e.time);

@@ -170,6 +170,15 @@ export class QueueManager implements DispatchHost {
     return this.store.append(drafts, { sync });
   }
 
+  cachedEvent(queue: string, position: Position): RecordOf<'event.published'> | undefined {
+    return this.#hostedQueues.get(queue)?.get(position);
+  }
+
+  /** A reservation lives as long as the worker's own liveness (`worker.heartbeat` ttlMs). */
+  get reservationTtlMs(): number {
+    return this.heartbeatMs * 3;
+  }
+
   async events(
     queue: string,
     positions: readonly Position[],
@@ -278,6 +287,8 @@ export class QueueManager implements DispatchHost {
     const drafts: RecordDraft[] = [this.#beatDraft('worker.heartbeat')];
     for (const d of this.dispatchers) {
       if (d.options.delivery !== 'competing') continue;
+      const renewal = d.renewal();
+      if (renewal) drafts.push(renewal);
       for (const [p, r] of [...d.running, ...d.won]) {
         drafts.push({
           type: 'claim.extended',

@@ -10,6 +10,7 @@ const KNOWN = new Set([
   'delivery',
   'concurrency',
   'prefetch',
+  'reserve',
   'timeout',
   'retry',
   'from',
@@ -23,6 +24,7 @@ export interface ResolvedSubscribe {
   readonly delivery: Delivery;
   readonly concurrency: number;
   readonly prefetch: number;
+  readonly reserve: boolean;
   readonly timeout: number;
   readonly retry: RetryPolicy;
   readonly retryOn: RetryOn | undefined;
@@ -66,6 +68,10 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
       `from must be "new", "earliest" or a position, got: ${JSON.stringify(from)}`,
     );
   }
+  const reserve = (options.reserve ?? true) as unknown;
+  if (typeof reserve !== 'boolean') {
+    throw new InvalidArgumentError(`reserve must be true or false, got: ${JSON.stringify(reserve)}`);
+  }
   const { policy, retryOn } = resolveRetry(options.retry ?? {});
   return {
     name,
@@ -73,6 +79,7 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
     delivery,
     concurrency: integer('concurrency', options.concurrency ?? 10, 1),
     prefetch: integer('prefetch', options.prefetch ?? options.concurrency ?? 10, 0),
+    reserve,
     timeout: integer('timeout', options.timeout ?? 0, 0),
     retry: policy,
     retryOn,

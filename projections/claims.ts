@@ -410,10 +410,7 @@ function acquired(state: ClaimsState, r: ClaimView): void {
   item.leaseUntil = r.time + r.leaseMs;
 }
 
-function holds(
-  item: WorkItem | undefined,
-  r: { workerId: string; attempt: number; time: number },
-): boolean {
+function holds(item: WorkItem | undefined, r: { workerId: string; attempt: number; time: number }): boolean {
   return (
     item !== undefined && item.owner === r.workerId && item.attempt === r.attempt && isLeased(item, r.time)
   );

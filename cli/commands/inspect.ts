@@ -77,12 +77,14 @@ interface Scan {
   readonly rejected: ReadonlySet<number>;
   /** Claims of a found event that lost the race (by position). */
   readonly lost: ReadonlySet<number>;
+  /** Found events bound as they were published to a worker's reservation: subscriber and worker. */
+  readonly bound: ReadonlyMap<number, { subscriber: string; workerId: string }[]>;
 }
 
 async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<void> {
   if (id.length < 6)
     throw new UsageError(`event id must have at least 6 characters, got: ${JSON.stringify(id)}`);
-  const { found, rejected, lost } = await withExistingStore(o.store, (store) => scan(ctx, store, id));
+  const { found, rejected, lost, bound } = await withExistingStore(o.store, (store) => scan(ctx, store, id));
   const chosen = found.get(id) ?? (found.size === 1 ? [...found.values()][0] : undefined);
   if (!chosen) {
     if (found.size === 0) throw new Error(`event not found: ${id}`);
@@ -96,7 +98,9 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
         ? { ...r, accepted: !rejected.has(resultRef(r)) }
         : r.type === 'claim.acquired'
           ? { ...r, won: !lost.has(r.position) }
-          : r,
+          : r.type === 'event.published' && bound.has(r.position)
+            ? { ...r, reservedBy: bound.get(r.position) }
+            : r,
     );
     const related = children.map((c) => ({ relation: c.relation, event: c.event, outcome: c.outcome }));
     await writeLine(ctx.stdout, toJson({ event: chosen.records[0], records, children: related }));
@@ -105,6 +109,10 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
   const paint = painter(colourEnabled(ctx.stdout, ctx.env));
   const notes = new Map<number, string>();
   for (const p of lost) notes.set(p, 'lost: another claim held the event or it was finished');
+  for (const [p, subs] of bound) {
+    const who = subs.map((b) => `${b.subscriber}: worker ${b.workerId}`).join(', ');
+    notes.set(p, `claimed as published, attempt 1, by a reservation (${who})`);
+  }
   for (const r of chosen.records)
     if (r.type === 'result.recorded' && rejected.has(resultRef(r)))
       notes.set(r.position, 'fenced: the lease was lost');
@@ -121,6 +129,7 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
   const found = new Map<string, Found>();
   const treeOf = new Map<string, string>();
   const lost = new Set<number>();
+  const bound = new Map<number, { subscriber: string; workerId: string }[]>();
   try {
     for await (const record of store.read({ to: head, signal: ctx.signal })) {
       claimsFold.evolve(claims, record);
@@ -137,6 +146,8 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
         } else if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
           const correlation = r.headers.correlationId ?? r.eventId;
           found.set(r.eventId, { records: [r], correlation, children: new Map() });
+          const subs = boundTo(claims, r);
+          if (subs.length > 0) bound.set(r.position, subs);
         } else {
           linkChild(r, found, treeOf);
         }
@@ -145,7 +156,18 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
   } finally {
     bar.done();
   }
-  return { found, rejected: claims.rejected, lost };
+  return { found, rejected: claims.rejected, lost, bound };
+}
+
+/** The subscribers whose workers' reservations took the event just folded (`claim.reserved`). */
+function boundTo(claims: ClaimsState, r: EventRecord): { subscriber: string; workerId: string }[] {
+  const out: { subscriber: string; workerId: string }[] = [];
+  for (const sub of claims.subscribers.values()) {
+    const item = sub.reg.queue === r.queue ? sub.items.get(r.position) : undefined;
+    if (item?.claimPosition === r.position && item.owner !== undefined)
+      out.push({ subscriber: subscriberName(sub.reg.queue, sub.id), workerId: item.owner });
+  }
+  return out;
 }
 
 /** Adds an event to a candidate's tree when it was caused by a member, or shares the correlation id. */

@@ -322,7 +322,7 @@ export class Dispatcher {
    * (`claimPosition` is the event's position). Looks at each event of the queue once.
    */
   #adopt(sub: SubscriberState, q: QueueState): void {
-    if (this.options.delivery !== 'competing') return;
+    if (!this.#reserves) return;
     const positions = q.positions;
     if (this.#adoptFrom >= positions.length) return;
     const me = this.host.workerId;
@@ -338,8 +338,7 @@ export class Dispatcher {
         (missing ??= []).push(p);
         continue;
       }
-      this.#cache.set(p, e);
-      this.#adopted(p, item.attempt, e.eventId);
+      this.#adopted(e, item.attempt);
     }
     this.#adoptFrom = positions.length;
     if (missing) this.#adoptLater(missing);
@@ -349,9 +348,22 @@ export class Dispatcher {
   /** Index into the queue's events of the first one {@link #adopt} has not looked at. */
   #adoptFrom = 0;
 
-  #adopted(p: Position, attempt: number, eventId: string): void {
+  /** A bound event: run (once a slot is free), skipped by the filter, or given back when stopping. */
+  #adopted(e: EventRecord, attempt: number): void {
+    const p = e.position;
+    this.#cache.set(p, e);
     if (this.#stopping) this.#release(p, attempt);
-    else this.won.set(p, { attempt, claimPosition: p, failures: 0, eventId });
+    else if (!this.matcher(filterView(e))) {
+      this.#cache.delete(p);
+      const skip = {
+        eventId: e.eventId,
+        eventPosition: p,
+        attempt,
+        status: 'skipped' as const,
+        durationMs: 0,
+      };
+      this.#recordResult(skip); // as the holder of the claim: the fold accepts it
+    } else this.won.set(p, { attempt, claimPosition: p, failures: 0, eventId: e.eventId });
   }
 
   /** Bound events that are not cached (a deep backlog): read, then taken as above. */
@@ -363,8 +375,7 @@ export class Dispatcher {
         if (item?.claimPosition !== p || item.owner !== this.host.workerId || item.status !== 'claimed')
           continue;
         if (this.running.has(p) || this.won.has(p)) continue;
-        this.#cache.set(p, e);
-        this.#adopted(p, item.attempt, e.eventId);
+        this.#adopted(e, item.attempt);
       }
       this.#startWon();
     });

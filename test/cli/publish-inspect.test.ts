@@ -99,7 +99,11 @@ describe('eventy publish, inspect and stats', () => {
       const r = await cli.run(['inspect', rootId.slice(0, 8), '--store', store.url]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(`event ${rootId} in queue orders`);
-      expect(r.stdout).toMatch(/claim\.acquired .*attempt=1/);
+      // The first attempt ran on the worker's reservation: claimed as it was published, no claim record.
+      expect(r.stdout).toMatch(
+        /event\.published .*claimed as published, attempt 1, by a reservation \(bill: worker /,
+      );
+      expect(r.stdout).toMatch(/claim\.acquired .*attempt=2/);
       expect(r.stdout).toMatch(/result\.recorded .*failed .*error=Error: flaky retry=/);
       expect(r.stdout).toMatch(/result\.recorded .*ok .*attempt=2/);
       expect(r.stdout).toContain('bill: ok after 2 attempts');
@@ -107,13 +111,13 @@ describe('eventy publish, inspect and stats', () => {
 
       const json = await cli.json<{
         event: { eventId: string };
-        records: { type: string }[];
+        records: { type: string; reservedBy?: { subscriber: string }[] }[];
         children: { relation: string }[];
       }>(['inspect', rootId, '--json', '--store', store.url]);
       expect(json.event.eventId).toBe(rootId);
+      expect(json.records[0]?.reservedBy?.map((b) => b.subscriber)).toEqual(['bill']);
       expect(json.records.map((x) => x.type)).toEqual([
         'event.published',
-        'claim.acquired',
         'result.recorded',
         'claim.acquired',
         'result.recorded',

@@ -122,6 +122,68 @@ describe('concurrency', () => {
   });
 });
 
+describe('reservations', () => {
+  /** Publishes one event at a time, each after the previous one's result. */
+  async function trickle(reserve: boolean | undefined) {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    const ran: number[] = [];
+    const sub = await q.subscribe((e) => void ran.push(e.payload), {
+      name: 'w',
+      concurrency: 3,
+      ...(reserve === undefined ? {} : { reserve }),
+    });
+    for (let i = 0; i < 5; i++) await q.waitForResult((await q.publish(i)).id);
+    await sub.stop();
+    const log = await readAll(m);
+    await m.close();
+    return { ran, log, workerId: m.workerId, heartbeatMs: m.heartbeatMs };
+  }
+
+  it('runs events on the worker’s reservation: no claim record, one trip through the log', async () => {
+    const { ran, log, workerId, heartbeatMs } = await trickle(undefined);
+    expect(ran).toEqual([0, 1, 2, 3, 4]);
+    expect(log.filter((r) => r.type === 'claim.acquired' || r.type === 'claims.acquired')).toEqual([]);
+    const reservations = log.filter((r): r is RecordOf<'claim.reserved'> => r.type === 'claim.reserved');
+    // the free slots first, then one per event handled (with its result); the last one cancels it
+    expect(reservations[0]).toMatchObject({ workerId, slots: 3, ttlMs: 3 * heartbeatMs });
+    expect(reservations.slice(1, -1).every((r) => r.slots === 1)).toBe(true);
+    expect(reservations.at(-1)).toMatchObject({ slots: 0, ttlMs: 0 });
+    // each event's result came from the claim that is the event itself
+    const results = log.filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
+    expect(results.map((r) => [r.attempt, r.status])).toEqual(Array(5).fill([1, 'ok']));
+  });
+
+  it('reserve: false claims every event after seeing it', async () => {
+    const { ran, log } = await trickle(false);
+    expect(ran).toEqual([0, 1, 2, 3, 4]);
+    expect(log.filter((r) => r.type === 'claim.reserved')).toEqual([]);
+    expect(log.filter((r) => r.type === 'claim.acquired')).toHaveLength(5);
+  });
+
+  it('renews the reservation with the heartbeat while the worker is idle', async () => {
+    const m = await manager({ heartbeatMs: 30 });
+    const q = m.queue<number>('jobs');
+    await q.subscribe(() => undefined, { name: 'w' });
+    await new Promise((r) => setTimeout(r, 200));
+    const e = await q.publish(1); // well after the first reservation's 90 ms
+    await q.waitForResult(e.id);
+    const log = await readAll(m);
+    expect(log.filter((r) => r.type === 'claim.acquired')).toEqual([]);
+    const renewals = log.filter(
+      (r) => r.type === 'claim.reserved' && (r as RecordOf<'claim.reserved'>).slots === 0,
+    );
+    expect(renewals.length).toBeGreaterThan(2);
+  });
+
+  it('rejects a reserve option that is not a boolean', async () => {
+    const m = await manager();
+    await expect(
+      m.queue('jobs').subscribe(() => undefined, { name: 'w', reserve: 1 as never }),
+    ).rejects.toThrow('reserve must be true or false, got: 1');
+  });
+});
+
 describe('leases', () => {
   it('takes over a dead worker’s claim after its lease expires, and fences the dead worker’s late result', async () => {
     const m = await manager();

@@ -94,3 +94,8 @@ export function batch(type: 'claims.acquired' | 'results.recorded', singles: Rec
     ? { type, ...shared, leaseMs: first.leaseMs, items }
     : { type, ...shared, items };
 }
+
+/** A `claim.reserved` of `worker`: `slots` more of its slots, live for `ttlMs` (0 cancels). */
+export function reserved(worker: string, slots: number, ttlMs = 1000, leaseMs = 100): RecordDraft {
+  return { type: 'claim.reserved', queue: Q, subscriberId: SUB, workerId: worker, slots, leaseMs, ttlMs };
+}

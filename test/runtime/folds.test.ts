@@ -20,6 +20,7 @@ import {
   Q,
   registered,
   released,
+  reserved,
   result,
   SUB,
   worker,
@@ -495,6 +496,112 @@ describe('claims fold', () => {
     const s = fold([5000, { type: 'from.the.future', anything: 1 }]);
     expect(s.time).toBe(5000);
     expect(s.position).toBe(4);
+  });
+});
+
+describe('reservations (claim.reserved)', () => {
+  // Positions 0–2 are events, 3 registers `q/s`, 4 on are the records given.
+  const owners = (state: ClaimsState) =>
+    [...sub(state).items.values()].map((i) => [i.eventPosition, i.owner, i.claimPosition, i.attempt]);
+
+  it('binds the next events to the reserving worker as they are folded: the event is its own claim', () => {
+    const state = fold(
+      [1010, reserved('A', 2, 1000, 300)],
+      [1020, published('d')],
+      [1030, published('e')],
+      [1040, published('f')],
+    );
+    expect(owners(state)).toEqual([
+      [5, 'A', 5, 1],
+      [6, 'A', 6, 1],
+    ]);
+    expect(sub(state).items.get(5)).toMatchObject({ status: 'claimed', leaseUntil: 1320 });
+    expect(sub(state).items.has(7)).toBe(false); // the slots ran out: f waits for a claim
+    expect(sub(state).reservations.size).toBe(0);
+    expect(state.queues.get(Q)?.reserved.size).toBe(0);
+  });
+
+  it('a bound event is leased: a claim on it loses, the holder’s result counts, and so does its skip', () => {
+    const state = fold(
+      [1010, reserved('A', 2)],
+      [1020, published('d')], // 5
+      [1021, published('e')], // 6
+      [1030, acquired({ event: 5, worker: 'B' })],
+      [1040, result({ event: 5, worker: 'A' })],
+      [1050, result({ event: 6, worker: 'A', status: 'skipped' })],
+    );
+    expect(sub(state).counts).toMatchObject({ done: 1, skipped: 1, rejected: 0 });
+    expect(state.rejected.size).toBe(0);
+    expect(sub(state).watermark).toBe(0); // events 0–2 are still open
+  });
+
+  it('does not bind held (delayed) events, keyed twins, or after the reservation expired', () => {
+    const held = fold([1010, reserved('A', 3)], [1020, published('d', { delay: 50 })]);
+    expect(sub(held).items.size).toBe(0);
+    expect(sub(held).reservations.get('A')?.slots).toBe(3);
+
+    const twins = fold(
+      [1010, published('k1', { headers: { key: 'k' } })], // 4, before the reservation: not bound
+      [1011, reserved('A', 3)],
+      [1020, published('k2', { headers: { key: 'k' } })], // 6: a twin, never dispatched
+    );
+    expect(sub(twins).items.size).toBe(0);
+
+    const expired = fold([1010, reserved('A', 3, 100)], [1110, published('d')]);
+    expect(sub(expired).items.size).toBe(0);
+    expect(sub(expired).reservations.size).toBe(0);
+  });
+
+  it('adds slots, renews with 0 slots, cancels with ttl 0; worker.left and control orders drop them', () => {
+    const added = fold([1010, reserved('A', 1, 100)], [1050, reserved('A', 2, 100)]);
+    expect(sub(added).reservations.get('A')).toEqual({ slots: 3, expiresAt: 1150, leaseMs: 100 });
+    const renewed = fold(
+      [1010, reserved('A', 1, 100)],
+      [1100, reserved('A', 0, 100)],
+      [1150, published('d')],
+    );
+    expect(owners(renewed)).toEqual([[6, 'A', 6, 1]]);
+    const lapsed = fold([1010, reserved('A', 1, 100)], [1200, reserved('A', 0, 100)]);
+    expect(sub(lapsed).reservations.size).toBe(0); // nothing left to renew
+    const cancelled = fold([1010, reserved('A', 1)], [1020, reserved('A', 0, 0)], [1030, published('d')]);
+    expect(sub(cancelled).items.size).toBe(0);
+    const left = fold([1010, reserved('A', 1)], [1020, worker('worker.left', 'A')], [1030, published('d')]);
+    expect(sub(left).items.size).toBe(0);
+    const ended = fold(
+      [1010, reserved('A', 1)],
+      [1020, { type: 'control.end', queue: Q, timeout: 0 }],
+      [1030, published('d')],
+    );
+    expect(sub(ended).items.size).toBe(0);
+  });
+
+  it('gives each event to the worker with the most slots left, the earliest reservation on a tie', () => {
+    const state = fold(
+      [1010, reserved('A', 1)],
+      [1011, reserved('B', 2)],
+      [1020, published('d')], // B (2 > 1)
+      [1021, published('e')], // A (tie 1:1, A reserved first)
+      [1022, published('f')], // B
+      [1023, published('g')], // none left
+    );
+    expect(owners(state)).toEqual([
+      [6, 'B', 6, 1],
+      [7, 'A', 7, 1],
+      [8, 'B', 8, 1],
+    ]);
+  });
+
+  it('ignores a reservation for a broadcast or unknown subscriber', () => {
+    const state = foldAll(
+      claimsFold,
+      stampAll([
+        [1000, registered({ delivery: 'broadcast' })],
+        [1010, reserved('A', 2)],
+        [1020, published('d')],
+      ]),
+    );
+    expect(sub(state).items.size).toBe(0);
+    expect(sub(state).reservations.size).toBe(0);
   });
 });
 

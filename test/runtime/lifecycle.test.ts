@@ -203,21 +203,21 @@ describe('shutdown', () => {
     const m1 = await manager({ store, shutdownTimeout: 20 });
     const q1 = m1.queue<number>('jobs');
     let firstReason: unknown;
+    let started = false;
     await q1.subscribe(
-      (_e, ctx) =>
-        new Promise<void>((resolve) =>
+      (_e, ctx) => {
+        started = true;
+        return new Promise<void>((resolve) =>
           ctx.signal.addEventListener('abort', () => {
             firstReason = ctx.signal.reason;
             resolve();
           }),
-        ),
+        );
+      },
       { name: 'w' },
     );
     const e = await q1.publish(1);
-    await until(
-      () => m1.runtime.claims.subscribers.get('jobs/w')?.items.get(e.position)?.owner === m1.workerId,
-      'claimed',
-    );
+    await until(() => started, 'started');
     await m1.close();
     expect((firstReason as Error).name).toBe('ShutdownError');
 
@@ -237,7 +237,10 @@ describe('shutdown', () => {
     expect((await q2.getResults(e.id)).map((x) => x.status)).toEqual(['ok']);
   });
 
-  it('releases a claim won while stopping instead of running it after stop() resolved', async () => {
+  it.each([
+    ['a claim won', false, 'claim.acquired'],
+    ['an event bound to its reservation', true, 'event.published'],
+  ])('releases %s while stopping instead of running it after stop() resolved', async (_, reserve, seen) => {
     const store = memoryUrl();
     const m1 = await manager({ store, leaseMs: 60_000 });
     const q1 = m1.queue<number>('jobs');
@@ -251,12 +254,13 @@ describe('shutdown', () => {
         await new Promise((r) => setTimeout(r, 20));
         active--;
       },
-      { name: 'w' },
+      { name: 'w', reserve },
     );
-    // Stop at the moment the fold sees this worker's claim, before the dispatcher confirms it.
+    // Stop at the moment the fold sees this worker's claim (or the event its reservation takes), before
+    // the dispatcher confirms it.
     let stopping: Promise<number> | undefined;
     const watch = m1.runtime.records$.subscribe((r) => {
-      if (r.type === 'claim.acquired' && !stopping)
+      if (r.type === seen && !stopping)
         stopping = sub.stop().then(() => {
           stopped = true;
           return active;

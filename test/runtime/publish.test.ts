@@ -36,7 +36,10 @@ describe('delay and at', () => {
     // The undelayed event published after the delayed one runs first.
     expect(started[0]?.payload).toBe('soon');
     const log = await readAll(m);
-    for (const e of [later, at, soon] as QueueEvent<string>[]) {
+    // The undelayed one was bound to the worker's reservation as it was appended: its claim is itself.
+    expect(started.find((x) => x.payload === 'soon')?.claimPosition).toBe(soon.position);
+    // A held event never binds: it is claimed once its time has come.
+    for (const e of [later, at] as QueueEvent<string>[]) {
       const s = started.find((x) => x.payload === e.payload)!;
       const claim = recordAt(log, s.claimPosition) as RecordOf<'claim.acquired'>;
       expect(claim.type).toBe('claim.acquired');

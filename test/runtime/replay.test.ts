@@ -165,7 +165,10 @@ describe('replay determinism', () => {
     const claims = foldAll(claimsFold, log);
     expect(claims).toEqual(live.claims);
     expect(foldAll(statsFold, log)).toEqual(live.stats);
-    // the reopened manager folded the same records, plus the worker.left of the closed one
+    // the reopened manager folded the same records, plus the worker.left of the closed one, which took
+    // back the reservations it held
+    expect(live.claims.subscribers.get('jobs/main')?.reservations.has(m.workerId)).toBe(true);
+    for (const sub of live.claims.subscribers.values()) sub.reservations.delete(m.workerId);
     expect(reopened.runtime.claims.subscribers).toEqual(live.claims.subscribers);
     const left = (await readAll(reopened)).filter((r) => r.type === 'worker.left');
     expect(left.map((r) => (r as { workerId: string }).workerId)).toEqual([m.workerId]);

@@ -21,6 +21,8 @@ await q.subscribe(
     concurrency: Number(concurrency),
     from: 'earliest',
     ...(process.env.BENCH_PREFETCH === undefined ? {} : { prefetch: Number(process.env.BENCH_PREFETCH) }),
+    // BENCH_RESERVE=0: claim every event after seeing it (no claim.reserved), for an A/B run
+    ...(process.env.BENCH_RESERVE === '0' ? { reserve: false } : {}),
   },
 );
 

@@ -1,4 +1,9 @@
-import { lowerBound, type QueueState, type SubscriberState } from '../../projections/claims.js';
+import {
+  lowerBound,
+  type QueueState,
+  type SubscriberState,
+  type WorkItem,
+} from '../../projections/claims.js';
 import { liveHosts } from '../../projections/workers.js';
 import { scanCompeting, type Pick } from './competing-scan.js';
 import { InterruptedError } from '../errors.js';
@@ -221,11 +226,12 @@ export class Dispatcher {
   async #claimStep(sub: SubscriberState, q: QueueState): Promise<void> {
     this.#busy = true;
     try {
+      // Slots reserved for events to come count as taken: a scan that also fills them (retries come
+      // due, held events come free) would commit this worker beyond concurrency + prefetch.
       const free =
         Math.min(MAX_BATCH_ITEMS, this.options.concurrency + this.options.prefetch) -
-        this.running.size -
-        this.won.size -
-        this.#claiming.size;
+        this.#taken() -
+        this.#reservedSlots(sub);
       if (free <= 0) return;
       const now = Date.now();
       const picks =
@@ -233,7 +239,7 @@ export class Dispatcher {
           ? this.#scanCompeting(sub, q, free, now)
           : this.#scanBroadcast(q, free, now);
       for (const p of picks) this.#claiming.set(p.position, -1);
-      const reservation = this.#reserve(sub, q, now);
+      const reservation = this.#reserve(sub, q);
       if (picks.length === 0 && reservation === undefined) return;
       await this.#claimAll(picks, reservation);
     } catch (e) {
@@ -248,9 +254,25 @@ export class Dispatcher {
     }
   }
 
-  /** Whether this dispatcher reserves its free slots for the events to come (`claim.reserved`). */
+  /** Events this worker holds or is getting: running, won and waiting, being claimed or adopted. */
+  #taken(): number {
+    return this.running.size + this.won.size + this.#claiming.size + this.#adopting.size;
+  }
+
+  /**
+   * Whether this dispatcher reserves its free slots for the events to come (`claim.reserved`): competing
+   * delivery, not turned off, and the only dispatcher of its subscriber in this manager (events bound to
+   * the worker would otherwise be taken by both).
+   */
   get #reserves(): boolean {
-    return this.options.delivery === 'competing' && this.options.reserve;
+    return this.options.delivery === 'competing' && this.options.reserve && !this.#sharesHosting;
+  }
+
+  #sharesHosting = false;
+
+  /** Another dispatcher of the same subscriber is hosted in this manager: this one only claims. */
+  shareHosting(): void {
+    this.#sharesHosting = true;
   }
 
   /** Reservations appended and not yet folded (position -1 while the append is in flight). */
@@ -258,9 +280,15 @@ export class Dispatcher {
   /** Position of the record cancelling the reservation when stopping (-1: none). */
   #cancelledAt: Position = -1;
   #cancelling: Promise<void> | undefined;
+  /** Bound events being read before they are taken ({@link #adoptLater}). */
+  #adopting = new Set<Position>();
 
-  /** Slots reserved for this worker: folded and still live, plus those whose record is on its way. */
-  #reservedSlots(sub: SubscriberState, now: number): number {
+  /**
+   * Slots reserved for this worker: folded and still live, plus those whose record is on its way. Live
+   * by the fold's log time, never this machine's clock: a clock ahead of the log would see every
+   * reservation expired and reserve again and again.
+   */
+  #reservedSlots(sub: SubscriberState): number {
     const folded = this.host.runtime.position;
     let slots = 0;
     if (this.#reserving.length > 0) {
@@ -268,7 +296,12 @@ export class Dispatcher {
       for (const r of this.#reserving) slots += r.slots;
     }
     const res = sub.reservations.get(this.host.workerId);
-    return res !== undefined && res.expiresAt > now ? slots + res.slots : slots;
+    return res !== undefined && res.expiresAt > this.host.runtime.claims.time ? slots + res.slots : slots;
+  }
+
+  /** True while the subscriber takes reservations: registered, competing, not deleted. */
+  #reservable(sub: SubscriberState): boolean {
+    return this.#reserves && !this.#stopping && !sub.deleted && sub.reg.delivery === 'competing';
   }
 
   /**
@@ -276,17 +309,16 @@ export class Dispatcher {
    * next events are bound to this worker as they are appended. Under a backlog the scan fills every slot
    * and nothing is reserved.
    */
-  #reserve(sub: SubscriberState, q: QueueState, now: number): ReservationDraft | undefined {
-    if (!this.#reserves || this.#stopping) return undefined;
-    if ((q.endedAt ?? -1) > this.hostedFrom || (q.interruptedAt ?? -1) > this.hostedFrom) return undefined;
-    const slots =
-      this.options.concurrency -
-      this.running.size -
-      this.won.size -
-      this.#claiming.size -
-      this.#reservedSlots(sub, now);
+  #reserve(sub: SubscriberState, q: QueueState): ReservationDraft | undefined {
+    if (!this.#reservable(sub) || this.#ordered(q)) return undefined;
+    const slots = this.options.concurrency - this.#taken() - this.#reservedSlots(sub);
     if (slots <= 0) return undefined;
     return this.#reservationDraft(slots, this.host.reservationTtlMs);
+  }
+
+  /** An end or interrupt order came after hosting started: nothing new is taken. */
+  #ordered(q: QueueState): boolean {
+    return (q.endedAt ?? -1) > this.hostedFrom || (q.interruptedAt ?? -1) > this.hostedFrom;
   }
 
   #reservationDraft(slots: number, ttlMs: number): ReservationDraft {
@@ -298,18 +330,24 @@ export class Dispatcher {
     return { draft, pending: { position: -1, slots } };
   }
 
-  /** The heartbeat's renewal of this worker's reservation, when it holds one. */
+  /**
+   * The heartbeat's renewal of this worker's reservation, while it holds one that it has room for (a
+   * worker that got busy lets it lapse rather than keep events waiting for it).
+   */
   renewal(): RecordDraft | undefined {
     const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-    if (!this.#reserves || this.#stopping || !sub || this.#reservedSlots(sub, Date.now()) === 0)
-      return undefined;
+    if (!sub || !this.#reservable(sub)) return undefined;
+    const reserved = this.#reservedSlots(sub);
+    if (reserved === 0 || this.#taken() + reserved > this.options.concurrency) return undefined;
     return this.#reservationDraft(0, this.host.reservationTtlMs).draft;
   }
 
   /** Stopping: no event binds to this worker any more (those bound already are released). */
   #cancelReservation(): void {
     const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-    if (!this.#reserves || !sub || this.#reservedSlots(sub, 0) === 0) return;
+    if (!this.#reserves || !sub) return;
+    const held = sub.reservations.get(this.host.workerId);
+    if (held === undefined && this.#reserving.length === 0) return;
     const write = this.host.append([this.#reservationDraft(0, 0).draft], false).then(({ positions }) => {
       this.#cancelledAt = positions[0] as Position;
     });
@@ -325,20 +363,18 @@ export class Dispatcher {
     if (!this.#reserves) return;
     const positions = q.positions;
     if (this.#adoptFrom >= positions.length) return;
-    const me = this.host.workerId;
     let missing: Position[] | undefined;
     for (let i = Math.max(this.#adoptFrom, sub.watermark); i < positions.length; i++) {
       const p = positions[i] as Position;
       const item = sub.items.get(p);
-      if (item === undefined || item.claimPosition !== p || item.owner !== me || item.status !== 'claimed')
-        continue;
-      if (this.running.has(p) || this.won.has(p) || this.#claiming.has(p)) continue;
+      if (!this.#boundToMe(item, p)) continue;
       const e = this.#cache.get(p) ?? this.host.cachedEvent(this.queue, p);
       if (e === undefined) {
         (missing ??= []).push(p);
+        this.#adopting.add(p);
         continue;
       }
-      this.#adopted(e, item.attempt);
+      this.#adopted(e, item.attempt, q);
     }
     this.#adoptFrom = positions.length;
     if (missing) this.#adoptLater(missing);
@@ -348,11 +384,30 @@ export class Dispatcher {
   /** Index into the queue's events of the first one {@link #adopt} has not looked at. */
   #adoptFrom = 0;
 
-  /** A bound event: run (once a slot is free), skipped by the filter, or given back when stopping. */
-  #adopted(e: EventRecord, attempt: number): void {
+  /** An item the fold bound to this worker's reservation, not yet taken. */
+  #boundToMe(item: WorkItem | undefined, p: Position): item is WorkItem {
+    return (
+      item !== undefined &&
+      item.claimPosition === p &&
+      item.owner === this.host.workerId &&
+      item.status === 'claimed' &&
+      !this.running.has(p) &&
+      !this.won.has(p) &&
+      !this.#claiming.has(p)
+    );
+  }
+
+  /**
+   * A bound event: run (once a slot is free), skipped by the filter, or given back — when stopping, or
+   * when an end or interrupt order came before it (a reservation appended while the order was on its way
+   * may bind events that are for the workers that come later).
+   */
+  #adopted(e: EventRecord, attempt: number, q: QueueState): void {
     const p = e.position;
     this.#cache.set(p, e);
-    if (this.#stopping) this.#release(p, attempt);
+    const afterEnd = q.endedAt !== undefined && q.endedAt > this.hostedFrom && p > q.endedAt;
+    const interrupted = q.interruptedAt !== undefined && q.interruptedAt > this.hostedFrom;
+    if (this.#stopping || afterEnd || interrupted) this.#release(p, attempt);
     else if (!this.matcher(filterView(e))) {
       this.#cache.delete(p);
       const skip = {
@@ -368,17 +423,21 @@ export class Dispatcher {
 
   /** Bound events that are not cached (a deep backlog): read, then taken as above. */
   #adoptLater(positions: Position[]): void {
-    const read = this.host.events(this.queue, positions).then((records) => {
-      const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-      for (const [p, e] of records) {
-        const item = sub?.items.get(p);
-        if (item?.claimPosition !== p || item.owner !== this.host.workerId || item.status !== 'claimed')
-          continue;
-        if (this.running.has(p) || this.won.has(p)) continue;
-        this.#adopted(e, item.attempt);
-      }
-      this.#startWon();
-    });
+    const read = this.host
+      .events(this.queue, positions)
+      .then((records) => {
+        const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+        const q = this.host.runtime.claims.queues.get(this.queue);
+        for (const p of positions) this.#adopting.delete(p);
+        for (const [p, e] of records) {
+          const item = sub?.items.get(p);
+          if (q && this.#boundToMe(item, p)) this.#adopted(e, item.attempt, q);
+        }
+        this.#startWon();
+      })
+      .finally(() => {
+        for (const p of positions) this.#adopting.delete(p); // a failed read: the lease runs out
+      });
     this.#track(read);
   }
 
@@ -428,9 +487,11 @@ export class Dispatcher {
     }
     const riding = this.#takeResults();
     drafts.push(...this.#resultDrafts(skips), ...this.#resultDrafts(riding));
-    if (reservation) {
-      drafts.push(reservation.draft);
-      this.#reserving.push(reservation.pending);
+    // (Stopping began while the events were read: no reservation may go out after its cancel.)
+    const reserving = this.#stopping ? undefined : reservation;
+    if (reserving) {
+      drafts.push(reserving.draft);
+      this.#reserving.push(reserving.pending);
     }
     if (drafts.length === 0) return;
     let positions: readonly Position[];
@@ -439,10 +500,10 @@ export class Dispatcher {
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
       for (const r of riding) this.#recordResult(r);
-      if (reservation) this.#reserving = this.#reserving.filter((r) => r !== reservation.pending);
+      if (reserving) this.#reserving = this.#reserving.filter((r) => r !== reserving.pending);
       throw e;
     }
-    if (reservation) reservation.pending.position = positions[drafts.length - 1] as Position;
+    if (reserving) reserving.pending.position = positions[drafts.length - 1] as Position;
     const claimPosition = positions[0] as Position;
     for (const e of claimed) {
       this.#claiming.set(e.position, claimPosition);

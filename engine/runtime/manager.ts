@@ -233,6 +233,8 @@ export class QueueManager implements DispatchHost {
   /** Starts hosting: caches the queue's events for dispatch and announces the worker. */
   async host(dispatcher: Dispatcher): Promise<void> {
     if (!this.#hostedQueues.has(dispatcher.queue)) this.#hostedQueues.set(dispatcher.queue, new Map());
+    if ([...this.dispatchers].some((d) => d.subscriberId === dispatcher.subscriberId))
+      dispatcher.shareHosting();
     this.dispatchers.add(dispatcher);
     await this.#beat(this.#joined ? 'worker.heartbeat' : 'worker.joined');
     this.#joined = true;

@@ -526,7 +526,7 @@ describe('reservations (claim.reserved)', () => {
       [1010, reserved('A', 2)],
       [1020, published('d')], // 5
       [1021, published('e')], // 6
-      [1030, acquired({ event: 5, worker: 'B' })],
+      [1030, acquired({ event: 5, worker: 'B', attempt: 2 })], // the next attempt, but inside the lease
       [1040, result({ event: 5, worker: 'A' })],
       [1050, result({ event: 6, worker: 'A', status: 'skipped' })],
     );
@@ -589,6 +589,24 @@ describe('reservations (claim.reserved)', () => {
       [7, 'A', 7, 1],
       [8, 'B', 8, 1],
     ]);
+  });
+
+  it('drops the reservations of a deleted subscriber, and of one registered again as broadcast', () => {
+    const deleted = fold(
+      [1010, reserved('A', 2)],
+      [1020, { type: 'subscriber.deleted', queue: Q, subscriberId: SUB }],
+      [1030, published('d')],
+    );
+    expect(sub(deleted).reservations.size).toBe(0);
+    expect(sub(deleted).items.size).toBe(0);
+    expect(deleted.queues.get(Q)?.reserved.size).toBe(0);
+    const broadcast = fold(
+      [1010, reserved('A', 2)],
+      [1020, registered({ delivery: 'broadcast' })],
+      [1030, published('d')],
+    );
+    expect(sub(broadcast).items.size).toBe(0);
+    expect(sub(broadcast).reservations.size).toBe(0);
   });
 
   it('ignores a reservation for a broadcast or unknown subscriber', () => {

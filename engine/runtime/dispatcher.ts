@@ -239,6 +239,10 @@ export class Dispatcher {
           ? this.#scanCompeting(sub, q, free, now)
           : this.#scanBroadcast(q, free, now);
       for (const p of picks) this.#claiming.set(p.position, -1);
+      // A top-up while slots are still reserved waits for the lingering results' append (see
+      // #flushResults): at a trickle, one append, and one record for every process to wake up for, per
+      // few events instead of per event.
+      if (picks.length === 0 && this.#resultTimer !== undefined && this.#reservedSlots(sub) > 0) return;
       const reservation = this.#reserve(sub, q);
       if (picks.length === 0 && reservation === undefined) return;
       await this.#claimAll(picks, reservation);
@@ -313,7 +317,14 @@ export class Dispatcher {
     if (!this.#reservable(sub) || this.#ordered(q)) return undefined;
     const slots = this.options.concurrency - this.#taken() - this.#reservedSlots(sub);
     if (slots <= 0) return undefined;
-    return this.#reservationDraft(slots, this.host.reservationTtlMs);
+    const reservation = this.#reservationDraft(slots, this.host.reservationTtlMs);
+    this.#reserving.push(reservation.pending); // on its way from now: a second #reserve counts it
+    return reservation;
+  }
+
+  /** A reservation that will not be appended after all (stopping, or its append failed). */
+  #unreserve(reservation: ReservationDraft): void {
+    this.#reserving = this.#reserving.filter((r) => r !== reservation.pending);
   }
 
   /** An end or interrupt order came after hosting started: nothing new is taken. */
@@ -488,11 +499,9 @@ export class Dispatcher {
     const riding = this.#takeResults();
     drafts.push(...this.#resultDrafts(skips), ...this.#resultDrafts(riding));
     // (Stopping began while the events were read: no reservation may go out after its cancel.)
+    if (reservation && this.#stopping) this.#unreserve(reservation);
     const reserving = this.#stopping ? undefined : reservation;
-    if (reserving) {
-      drafts.push(reserving.draft);
-      this.#reserving.push(reserving.pending);
-    }
+    if (reserving) drafts.push(reserving.draft);
     if (drafts.length === 0) return;
     let positions: readonly Position[];
     try {
@@ -500,7 +509,7 @@ export class Dispatcher {
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
       for (const r of riding) this.#recordResult(r);
-      if (reserving) this.#reserving = this.#reserving.filter((r) => r !== reserving.pending);
+      if (reserving) this.#unreserve(reserving);
       throw e;
     }
     if (reserving) reserving.pending.position = positions[drafts.length - 1] as Position;
@@ -752,10 +761,25 @@ export class Dispatcher {
     return taken;
   }
 
-  /** Appends the lingering results now. */
+  /** Appends the lingering results now, with the reservation's top-up when one is due. */
   #flushResults(): void {
     const taken = this.#takeResults();
-    if (taken.length > 0) this.#track(this.host.append(this.#resultDrafts(taken), false));
+    if (taken.length === 0) return;
+    const drafts = this.#resultDrafts(taken);
+    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    const q = this.host.runtime.claims.queues.get(this.queue);
+    const reservation = sub && q ? this.#reserve(sub, q) : undefined;
+    if (reservation) drafts.push(reservation.draft);
+    const write = this.host.append(drafts, false).then(
+      ({ positions }) => {
+        if (reservation) reservation.pending.position = positions[drafts.length - 1] as Position;
+      },
+      (e: unknown) => {
+        if (reservation) this.#unreserve(reservation);
+        throw e;
+      },
+    );
+    this.#track(write);
   }
 
   /** Results as records: one `results.recorded` per {@link MAX_BATCH_ITEMS}, a `result.recorded` for one. */

@@ -106,8 +106,18 @@ export class Dispatcher {
       this.#again = true;
       return;
     }
+    if (this.#startedSinceStep) {
+      // Attempts started in this turn: let them run first, so that the scan sees the slots that quick
+      // handlers free within the turn and claims them in one batch, instead of settling into claiming
+      // the half of its room that is not running (twice the appends and records per event).
+      this.#startedSinceStep = false;
+      this.#tickSoon();
+      return;
+    }
     this.#step = this.#claimStep(sub, q);
   }
+
+  #startedSinceStep = false;
 
   /** Stops taking work; resolves once in-flight work finished or was released after `drainMs`. */
   async stop(drainMs: number): Promise<void> {
@@ -226,12 +236,8 @@ export class Dispatcher {
   async #claimStep(sub: SubscriberState, q: QueueState): Promise<void> {
     this.#busy = true;
     try {
-      // Slots reserved for events to come count as taken: a scan that also fills them (retries come
-      // due, held events come free) would commit this worker beyond concurrency + prefetch.
       const free =
-        Math.min(MAX_BATCH_ITEMS, this.options.concurrency + this.options.prefetch) -
-        this.#taken() -
-        this.#reservedSlots(sub);
+        Math.min(MAX_BATCH_ITEMS, this.options.concurrency + this.options.prefetch) - this.#taken();
       if (free <= 0) return;
       const now = Date.now();
       const picks =
@@ -239,11 +245,21 @@ export class Dispatcher {
           ? this.#scanCompeting(sub, q, free, now)
           : this.#scanBroadcast(q, free, now);
       for (const p of picks) this.#claiming.set(p.position, -1);
-      // A top-up while slots are still reserved waits for the lingering results' append (see
-      // #flushResults): at a trickle, one append, and one record for every process to wake up for, per
-      // few events instead of per event.
-      if (picks.length === 0 && this.#resultTimer !== undefined && this.#reservedSlots(sub) > 0) return;
-      const reservation = this.#reserve(sub, q);
+      const held = this.#reservedSlots(sub);
+      let reservation: ReservationDraft | undefined;
+      if (picks.length >= free && held > 0) {
+        // A backlog (the scan filled every slot): the reservation gives back its slots. They are better
+        // used on the events that wait, new events would overtake those, and a worker that had
+        // reserved, then also claimed (retries come due, held events come free), would be committed
+        // beyond concurrency + prefetch.
+        reservation = this.#reservationDraft(0, 0, true);
+      } else {
+        // A top-up while slots are still reserved waits for the lingering results' append (see
+        // #flushResults): at a trickle, one append, and one record for every process to wake up for,
+        // per few events instead of per event.
+        if (picks.length === 0 && this.#resultTimer !== undefined && held > 0) return;
+        reservation = this.#reserve(sub, q);
+      }
       if (picks.length === 0 && reservation === undefined) return;
       await this.#claimAll(picks, reservation);
     } catch (e) {
@@ -280,7 +296,7 @@ export class Dispatcher {
   }
 
   /** Reservations appended and not yet folded (position -1 while the append is in flight). */
-  #reserving: { position: Position; slots: number }[] = [];
+  #reserving: PendingReservation[] = [];
   /** Position of the record cancelling the reservation when stopping (-1: none). */
   #cancelledAt: Position = -1;
   #cancelling: Promise<void> | undefined;
@@ -297,7 +313,10 @@ export class Dispatcher {
     let slots = 0;
     if (this.#reserving.length > 0) {
       this.#reserving = this.#reserving.filter((r) => r.position < 0 || r.position > folded);
-      for (const r of this.#reserving) slots += r.slots;
+      for (const r of this.#reserving) {
+        if (r.cancel) return 0; // given back: none from now (a top-up after it starts over)
+        slots += r.slots;
+      }
     }
     const res = sub.reservations.get(this.host.workerId);
     return res !== undefined && res.expiresAt > this.host.runtime.claims.time ? slots + res.slots : slots;
@@ -317,9 +336,7 @@ export class Dispatcher {
     if (!this.#reservable(sub) || this.#ordered(q)) return undefined;
     const slots = this.options.concurrency - this.#taken() - this.#reservedSlots(sub);
     if (slots <= 0) return undefined;
-    const reservation = this.#reservationDraft(slots, this.host.reservationTtlMs);
-    this.#reserving.push(reservation.pending); // on its way from now: a second #reserve counts it
-    return reservation;
+    return this.#reservationDraft(slots, this.host.reservationTtlMs, true);
   }
 
   /** A reservation that will not be appended after all (stopping, or its append failed). */
@@ -332,13 +349,19 @@ export class Dispatcher {
     return (q.endedAt ?? -1) > this.hostedFrom || (q.interruptedAt ?? -1) > this.hostedFrom;
   }
 
-  #reservationDraft(slots: number, ttlMs: number): ReservationDraft {
+  /**
+   * A `claim.reserved` draft; `pending`: counted among the reservations on their way from now (a second
+   * #reserve before it is appended counts it; #unreserve takes it back if it is not appended after all).
+   */
+  #reservationDraft(slots: number, ttlMs: number, pending = false): ReservationDraft {
     const draft = Object.assign({ type: 'claim.reserved' as const }, this.#source(), {
       slots,
       leaseMs: this.host.leaseMs,
       ttlMs,
     });
-    return { draft, pending: { position: -1, slots } };
+    const entry = { position: -1, slots, cancel: ttlMs === 0 };
+    if (pending) this.#reserving.push(entry);
+    return { draft, pending: entry };
   }
 
   /**
@@ -615,6 +638,7 @@ export class Dispatcher {
     const e = record ?? this.#cache.get(p);
     if (!e) return;
     this.#cache.delete(p);
+    this.#startedSinceStep = true;
     const control = new AttemptControl();
     this.running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
     const ctx: HandlerContext = {
@@ -798,10 +822,17 @@ export class Dispatcher {
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A reservation on its way: appended at `position` (-1 while in flight); `cancel` gives it back. */
+interface PendingReservation {
+  position: Position;
+  readonly slots: number;
+  readonly cancel: boolean;
+}
+
 /** A `claim.reserved` draft and its entry among the reservations on their way. */
 interface ReservationDraft {
   readonly draft: RecordDraft;
-  readonly pending: { position: Position; slots: number };
+  readonly pending: PendingReservation;
 }
 
 export function toQueueEvent<T>(e: EventRecord): QueueEvent<T> {

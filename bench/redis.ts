@@ -7,7 +7,8 @@
 // - CPU time per event of the throughput phase: publisher, workers, Redis server (load-independent).
 // Every case runs `rounds` times, the systems taking turns; each figure is the best of the rounds, so a
 // burst of load from elsewhere on the machine does not decide a ratio.
-// BENCH_ONLY=2x50 runs one worker/concurrency pair; BENCH_WORKER_ARGS passes node flags to the workers.
+// BENCH_ONLY=2x50 runs one worker/concurrency pair; BENCH_WORKER_ARGS passes node flags to the workers;
+// BENCH_RESERVE=0 runs Eventy's workers with `reserve: false` (every event claimed after it is seen).
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import {

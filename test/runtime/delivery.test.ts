@@ -232,6 +232,32 @@ describe('reservations', () => {
     expect(sub.counts).toMatchObject({ done: 6, rejected: 0 });
   });
 
+  it('gives the reservation back under a backlog (held events come free), and reserves again once idle', async () => {
+    const m = await manager();
+    const q = m.queue<number>('jobs');
+    await q.subscribe(() => new Promise((r) => setTimeout(r, 2)), { name: 'w', concurrency: 2 });
+    await until(() => m.runtime.claims.subscribers.get('jobs/w')?.reservations.has(m.workerId), 'reserved');
+    // Held events never bind: when they come free they are a backlog the scan fills every slot with.
+    const events = await q.publishMany(
+      Array.from({ length: 10 }, (_, i) => i),
+      { delay: 30 },
+    );
+    for (const e of events) await q.waitForResult(e.id);
+    const log = await readAll(m);
+    const reservations = log.filter((r): r is RecordOf<'claim.reserved'> => r.type === 'claim.reserved');
+    const cancelled = reservations.findIndex((r) => r.ttlMs === 0);
+    expect(cancelled).toBeGreaterThan(0);
+    expect(reservations[cancelled]!.position).toBeGreaterThan(events.at(-1)!.position);
+    // the same worker claimed the held events, and reserved its slots again when it ran out of work
+    expect(
+      log.filter((r) => r.type === 'claims.acquired' || r.type === 'claim.acquired').length,
+    ).toBeGreaterThan(0);
+    await until(
+      () => m.runtime.claims.subscribers.get('jobs/w')?.reservations.get(m.workerId)?.slots === 2,
+      'reserved again',
+    );
+  });
+
   it('rejects a reserve option that is not a boolean', async () => {
     const m = await manager();
     await expect(

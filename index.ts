@@ -10,10 +10,12 @@ import type { LogStore } from './engine/storage.js';
 export * from './engine/index.js';
 export * from './engine/runtime/index.js';
 export {
+  boundAt,
   claimsFold,
   isFinished,
   subscriberProgress,
   isLeased,
+  type BoundClaim,
   type ClaimsState,
   type ItemStatus,
   type QueueState,

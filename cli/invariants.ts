@@ -1,4 +1,5 @@
 import {
+  boundAt,
   isKnownRecord,
   resultRef,
   unbatched,
@@ -94,14 +95,11 @@ export class InvariantChecker {
    * the event's own. Nothing can hold a lease on an event that was just published.
    */
   #bound(r: RecordOf<'event.published'>, claims: ClaimsState): void {
-    for (const sub of claims.subscribers.values()) {
-      if (sub.reg.queue !== r.queue) continue;
-      const item = sub.items.get(r.position);
-      if (item?.claimPosition !== r.position || item.owner === undefined) continue;
+    for (const { sub, item, workerId } of boundAt(claims, r)) {
       this.claims++;
       this.#leases.set(`${sub.id}\u0000${r.position}`, {
         claim: r.position,
-        worker: item.owner,
+        worker: workerId,
         attempt: item.attempt,
         until: item.leaseUntil,
       });

@@ -128,7 +128,8 @@ function apply(state: ClaimsState, r: KnownRecord): void {
       return;
     }
     case 'claim.acquired':
-      return acquired(state, r);
+      acquired(state, r);
+      return;
     case 'claims.acquired': {
       const { subscriberId, workerId, leaseMs, position, time } = r;
       for (const { eventPosition, attempt } of batchItems(r)) {
@@ -255,34 +256,58 @@ function published(state: ClaimsState, r: RecordOf<'event.published'>): void {
   if (q.reserved.size > 0 && availableAt <= r.time) bind(state, q, r.position, r.time);
 }
 
-/** A new event, dispatchable now: to a reserving worker of each subscriber that has one. */
+/**
+ * A new event, dispatchable now: to a reserving worker of each subscriber that has one, folded as that
+ * worker's `claim.acquired` of attempt 1 at the event's own position.
+ */
 function bind(state: ClaimsState, q: QueueEvents, position: Position, time: number): void {
   for (const sub of q.reserved) {
-    if (sub.deleted || sub.reg.delivery !== 'competing') {
-      unreserve(state, sub);
-      continue;
-    }
     let best: [string, Reservation] | undefined;
     for (const entry of sub.reservations) {
       const res = entry[1];
       if (res.expiresAt <= time) sub.reservations.delete(entry[0]);
       else if (best === undefined || res.slots > best[1].slots) best = entry;
     }
-    if (sub.reservations.size === 0) q.reserved.delete(sub);
-    if (best === undefined) continue;
-    const [workerId, res] = best;
-    const item = itemOf(state, sub, position);
-    if (!item) continue;
-    item.status = 'claimed';
-    item.attempt = 1;
-    item.owner = workerId;
-    item.claimPosition = position;
-    item.leaseUntil = time + res.leaseMs;
-    if (--res.slots <= 0) {
-      sub.reservations.delete(workerId);
-      if (sub.reservations.size === 0) q.reserved.delete(sub);
+    if (best === undefined) {
+      unreserve(state, sub);
+      continue;
     }
+    const [workerId, res] = best;
+    const claim = {
+      subscriberId: sub.id,
+      workerId,
+      eventPosition: position,
+      attempt: 1,
+      leaseMs: res.leaseMs,
+      position,
+      time,
+    };
+    if (!acquired(state, claim)) {
+      if (sub.deleted || sub.reg.delivery !== 'competing') unreserve(state, sub);
+      continue;
+    }
+    if (--res.slots <= 0) unreserve(state, sub, workerId);
   }
+}
+
+/**
+ * The claims a reservation made of the event `r` as it was folded (call right after folding it): the
+ * subscribers whose item's claim is the event's own position, and the worker holding each.
+ */
+export function boundAt(state: ClaimsState, r: { queue: string; position: Position }): BoundClaim[] {
+  const out: BoundClaim[] = [];
+  for (const sub of state.subscribers.values()) {
+    const item = sub.reg.queue === r.queue ? sub.items.get(r.position) : undefined;
+    if (item?.claimPosition === r.position && item.owner !== undefined)
+      out.push({ sub, item, workerId: item.owner });
+  }
+  return out;
+}
+
+export interface BoundClaim {
+  readonly sub: SubscriberState;
+  readonly item: WorkItem;
+  readonly workerId: string;
 }
 
 /** `claim.reserved`: adds slots to the worker's live reservation (or starts one) and renews it. */
@@ -396,18 +421,19 @@ interface ResultView {
 }
 
 /** First valid claim in log order wins: not finished, no live lease, available, the next attempt. */
-function acquired(state: ClaimsState, r: ClaimView): void {
+function acquired(state: ClaimsState, r: ClaimView): boolean {
   const sub = competing(state, r.subscriberId);
   const q = sub && state.queues.get(sub.reg.queue);
-  if (!sub || !q) return;
+  if (!sub || !q) return false;
   const item = itemOf(state, sub, r.eventPosition);
-  if (!item || isFinished(item) || isLeased(item, r.time)) return;
-  if (r.time < item.availableAt || r.attempt !== item.attempt + 1) return;
+  if (!item || isFinished(item) || isLeased(item, r.time)) return false;
+  if (r.time < item.availableAt || r.attempt !== item.attempt + 1) return false;
   item.status = 'claimed';
   item.attempt = r.attempt;
   item.owner = r.workerId;
   item.claimPosition = r.position;
   item.leaseUntil = r.time + r.leaseMs;
+  return true;
 }
 
 function holds(item: WorkItem | undefined, r: { workerId: string; attempt: number; time: number }): boolean {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import {
+  boundAt,
   claimsFold,
   isKnownRecord,
   resultRef,
@@ -146,7 +147,10 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
         } else if (r.eventId.startsWith(id) && found.size < MAX_CANDIDATES) {
           const correlation = r.headers.correlationId ?? r.eventId;
           found.set(r.eventId, { records: [r], correlation, children: new Map() });
-          const subs = boundTo(claims, r);
+          const subs = boundAt(claims, r).map(({ sub, workerId }) => ({
+            subscriber: subscriberName(sub.reg.queue, sub.id),
+            workerId,
+          }));
           if (subs.length > 0) bound.set(r.position, subs);
         } else {
           linkChild(r, found, treeOf);
@@ -157,17 +161,6 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
     bar.done();
   }
   return { found, rejected: claims.rejected, lost, bound };
-}
-
-/** The subscribers whose workers' reservations took the event just folded (`claim.reserved`). */
-function boundTo(claims: ClaimsState, r: EventRecord): { subscriber: string; workerId: string }[] {
-  const out: { subscriber: string; workerId: string }[] = [];
-  for (const sub of claims.subscribers.values()) {
-    const item = sub.reg.queue === r.queue ? sub.items.get(r.position) : undefined;
-    if (item?.claimPosition === r.position && item.owner !== undefined)
-      out.push({ subscriber: subscriberName(sub.reg.queue, sub.id), workerId: item.owner });
-  }
-  return out;
 }
 
 /** Adds an event to a candidate's tree when it was caused by a member, or shares the correlation id. */

@@ -43,8 +43,8 @@ export interface DispatchHost {
   readonly runtime: LogRuntime;
   readonly leaseMs: number;
   readonly spreadGraceMs: number;
-  /** How long a reservation lives unless renewed (log time). */
-  readonly reservationTtlMs: number;
+  /** How long the worker counts as alive after a heartbeat; a reservation lives as long unless renewed. */
+  readonly livenessMs: number;
   append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }>;
   events(queue: string, positions: readonly Position[]): Promise<Map<Position, EventRecord>>;
   /** A hosted queue's event, if cached: no read. */
@@ -147,8 +147,8 @@ export class Dispatcher {
   async #settleClaims(): Promise<void> {
     try {
       await this.#step;
-      await this.#cancelling;
-      const appended = [...this.#claiming.values(), this.#cancelledAt].filter((cp) => cp >= 0);
+      const cancelledAt = (await this.#cancelled) ?? -1;
+      const appended = [...this.#claiming.values(), cancelledAt].filter((cp) => cp >= 0);
       if (appended.length > 0) await this.host.runtime.waitFor(Math.max(...appended));
       const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
       const q = this.host.runtime.claims.queues.get(this.queue);
@@ -211,21 +211,21 @@ export class Dispatcher {
   }
 
   #obeyControl(sub: SubscriberState, q: QueueState): void {
-    if (q.interruptedAt !== undefined && q.interruptedAt > this.hostedFrom && !this.#stopping) {
+    if (this.#interrupted(q) && !this.#stopping) {
       this.#stopping = true;
       for (const r of this.running.values())
         r.control.abort(new InterruptedError('the queue was interrupted'));
     }
+    const ending = this.#endsAt(q);
     if (
-      q.endedAt !== undefined &&
-      q.endedAt > this.hostedFrom &&
+      ending !== Infinity &&
       this.running.size === 0 &&
       this.#claiming.size === 0 &&
       this.#retrying.size === 0
     ) {
       const before = this.options.delivery === 'competing' ? sub.watermark : this.#nextIndex;
       const next = q.positions[before];
-      if (next === undefined || next > q.endedAt) this.#stopping = true;
+      if (next === undefined || next > ending) this.#stopping = true;
     }
     if (this.#stopping && this.running.size === 0 && this.#drained) {
       this.#drained();
@@ -297,9 +297,8 @@ export class Dispatcher {
 
   /** Reservations appended and not yet folded (position -1 while the append is in flight). */
   #reserving: PendingReservation[] = [];
-  /** Position of the record cancelling the reservation when stopping (-1: none). */
-  #cancelledAt: Position = -1;
-  #cancelling: Promise<void> | undefined;
+  /** The position of the record cancelling the reservation when stopping (-1: none, or it failed). */
+  #cancelled: Promise<Position> | undefined;
   /** Bound events being read before they are taken ({@link #adoptLater}). */
   #adopting = new Set<Position>();
 
@@ -333,10 +332,29 @@ export class Dispatcher {
    * and nothing is reserved.
    */
   #reserve(sub: SubscriberState, q: QueueState): ReservationDraft | undefined {
-    if (!this.#reservable(sub) || this.#ordered(q)) return undefined;
+    if (!this.#reservable(sub) || this.#endsAt(q) !== Infinity || this.#interrupted(q)) return undefined;
     const slots = this.options.concurrency - this.#taken() - this.#reservedSlots(sub);
     if (slots <= 0) return undefined;
-    return this.#reservationDraft(slots, this.host.reservationTtlMs, true);
+    return this.#reservationDraft(slots, this.host.livenessMs, true);
+  }
+
+  /**
+   * Appends `drafts` with the reservation (if any) last: its entry among the reservations on their way
+   * gets its position, or is taken back when the append fails.
+   */
+  async #append(
+    drafts: RecordDraft[],
+    reservation: ReservationDraft | undefined,
+  ): Promise<readonly Position[]> {
+    if (reservation) drafts.push(reservation.draft);
+    try {
+      const { positions } = await this.host.append(drafts, false);
+      if (reservation) reservation.pending.position = positions[drafts.length - 1] as Position;
+      return positions;
+    } catch (e) {
+      if (reservation) this.#unreserve(reservation);
+      throw e;
+    }
   }
 
   /** A reservation that will not be appended after all (stopping, or its append failed). */
@@ -344,9 +362,14 @@ export class Dispatcher {
     this.#reserving = this.#reserving.filter((r) => r !== reservation.pending);
   }
 
-  /** An end or interrupt order came after hosting started: nothing new is taken. */
-  #ordered(q: QueueState): boolean {
-    return (q.endedAt ?? -1) > this.hostedFrom || (q.interruptedAt ?? -1) > this.hostedFrom;
+  /** Position of an end order that came after hosting started (events after it are not taken), or Infinity. */
+  #endsAt(q: QueueState): Position {
+    return q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity;
+  }
+
+  /** True once an interrupt order came after hosting started. */
+  #interrupted(q: QueueState): boolean {
+    return q.interruptedAt !== undefined && q.interruptedAt > this.hostedFrom;
   }
 
   /**
@@ -373,7 +396,7 @@ export class Dispatcher {
     if (!sub || !this.#reservable(sub)) return undefined;
     const reserved = this.#reservedSlots(sub);
     if (reserved === 0 || this.#taken() + reserved > this.options.concurrency) return undefined;
-    return this.#reservationDraft(0, this.host.reservationTtlMs).draft;
+    return this.#reservationDraft(0, this.host.livenessMs).draft;
   }
 
   /** Stopping: no event binds to this worker any more (those bound already are released). */
@@ -382,10 +405,11 @@ export class Dispatcher {
     if (!this.#reserves || !sub) return;
     const held = sub.reservations.get(this.host.workerId);
     if (held === undefined && this.#reserving.length === 0) return;
-    const write = this.host.append([this.#reservationDraft(0, 0).draft], false).then(({ positions }) => {
-      this.#cancelledAt = positions[0] as Position;
-    });
-    this.#cancelling = write.catch(() => undefined);
+    const write = this.host.append([this.#reservationDraft(0, 0).draft], false);
+    this.#cancelled = write.then(
+      ({ positions }) => positions[0] as Position,
+      () => -1,
+    );
     this.#track(write);
   }
 
@@ -439,9 +463,7 @@ export class Dispatcher {
   #adopted(e: EventRecord, attempt: number, q: QueueState): void {
     const p = e.position;
     this.#cache.set(p, e);
-    const afterEnd = q.endedAt !== undefined && q.endedAt > this.hostedFrom && p > q.endedAt;
-    const interrupted = q.interruptedAt !== undefined && q.interruptedAt > this.hostedFrom;
-    if (this.#stopping || afterEnd || interrupted) this.#release(p, attempt);
+    if (this.#stopping || p > this.#endsAt(q) || this.#interrupted(q)) this.#release(p, attempt);
     else if (!this.matcher(filterView(e))) {
       this.#cache.delete(p);
       const skip = {
@@ -462,7 +484,6 @@ export class Dispatcher {
       .then((records) => {
         const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
         const q = this.host.runtime.claims.queues.get(this.queue);
-        for (const p of positions) this.#adopting.delete(p);
         for (const [p, e] of records) {
           const item = sub?.items.get(p);
           if (q && this.#boundToMe(item, p)) this.#adopted(e, item.attempt, q);
@@ -470,7 +491,7 @@ export class Dispatcher {
         this.#startWon();
       })
       .finally(() => {
-        for (const p of positions) this.#adopting.delete(p); // a failed read: the lease runs out
+        for (const p of positions) this.#adopting.delete(p); // (after a failed read the leases run out)
       });
     this.#track(read);
   }
@@ -524,18 +545,15 @@ export class Dispatcher {
     // (Stopping began while the events were read: no reservation may go out after its cancel.)
     if (reservation && this.#stopping) this.#unreserve(reservation);
     const reserving = this.#stopping ? undefined : reservation;
-    if (reserving) drafts.push(reserving.draft);
-    if (drafts.length === 0) return;
+    if (drafts.length === 0 && !reserving) return;
     let positions: readonly Position[];
     try {
-      ({ positions } = await this.host.append(drafts, false));
+      positions = await this.#append(drafts, reserving);
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
       for (const r of riding) this.#recordResult(r);
-      if (reserving) this.#unreserve(reserving);
       throw e;
     }
-    if (reserving) reserving.pending.position = positions[drafts.length - 1] as Position;
     const claimPosition = positions[0] as Position;
     for (const e of claimed) {
       this.#claiming.set(e.position, claimPosition);
@@ -578,7 +596,7 @@ export class Dispatcher {
       hosts,
       me: this.host.workerId,
       graceMs: this.host.spreadGraceMs,
-      ending: q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity,
+      ending: this.#endsAt(q),
       busy: (p) => this.#claiming.has(p) || this.running.has(p),
     });
     this.#wakeAt(wake, now);
@@ -607,7 +625,7 @@ export class Dispatcher {
         picks.push({ position: p, attempt: 1 });
       } else wake = Math.min(wake, at);
     }
-    const ending = q.endedAt !== undefined && q.endedAt > this.hostedFrom ? q.endedAt : Infinity;
+    const ending = this.#endsAt(q);
     while (picks.length < free && this.#nextIndex < q.positions.length) {
       const p = q.positions[this.#nextIndex] as Position;
       if (p > ending) break;
@@ -792,18 +810,7 @@ export class Dispatcher {
     const drafts = this.#resultDrafts(taken);
     const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
     const q = this.host.runtime.claims.queues.get(this.queue);
-    const reservation = sub && q ? this.#reserve(sub, q) : undefined;
-    if (reservation) drafts.push(reservation.draft);
-    const write = this.host.append(drafts, false).then(
-      ({ positions }) => {
-        if (reservation) reservation.pending.position = positions[drafts.length - 1] as Position;
-      },
-      (e: unknown) => {
-        if (reservation) this.#unreserve(reservation);
-        throw e;
-      },
-    );
-    this.#track(write);
+    this.#track(this.#append(drafts, sub && q ? this.#reserve(sub, q) : undefined));
   }
 
   /** Results as records: one `results.recorded` per {@link MAX_BATCH_ITEMS}, a `result.recorded` for one. */

@@ -174,8 +174,8 @@ export class QueueManager implements DispatchHost {
     return this.#hostedQueues.get(queue)?.get(position);
   }
 
-  /** A reservation lives as long as the worker's own liveness (`worker.heartbeat` ttlMs). */
-  get reservationTtlMs(): number {
+  /** How long this worker counts as alive after a heartbeat (`ttlMs`); its reservations live as long. */
+  get livenessMs(): number {
     return this.heartbeatMs * 3;
   }
 
@@ -323,7 +323,7 @@ export class QueueManager implements DispatchHost {
     const base = { workerId: this.workerId, host: os.hostname(), pid: process.pid, queues, subscribers };
     return type === 'worker.left'
       ? { type, ...base, reason: 'shutdown' }
-      : { type, ...base, ttlMs: this.heartbeatMs * 3 };
+      : { type, ...base, ttlMs: this.livenessMs };
   }
 
   /**

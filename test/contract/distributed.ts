@@ -47,6 +47,20 @@ async function readAll(m: QueueManager): Promise<LogRecord[]> {
   return out;
 }
 
+/** The log folded once: its events, its single records (batches unbatched), and each event's accepted ok results. */
+function outcome(records: LogRecord[]) {
+  const state = foldAll(claimsFold, records);
+  const singles = records.flatMap(unbatched);
+  const results = singles.filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
+  const accepted = new Map<string, RecordOf<'result.recorded'>[]>();
+  for (const r of results) {
+    if (r.status === 'ok' && !state.rejected.has(resultRef(r)))
+      accepted.set(r.eventId, [...(accepted.get(r.eventId) ?? []), r]);
+  }
+  const events = records.filter((r): r is RecordOf<'event.published'> => r.type === 'event.published');
+  return { state, singles, results, accepted, events };
+}
+
 /** The runtime's multi-process guarantees, against real worker processes on one store. */
 export function distributedSuite(name: string, factory: () => Promise<DistributedHarness>): void {
   describe(`distributed runtime: ${name}`, () => {
@@ -69,19 +83,9 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         children[0]!.kill('SIGKILL');
         await waitUntil(() => done() >= 2000, 'all 2000 events done');
 
-        const records = await readAll(m);
-        const state = foldAll(claimsFold, records);
-        const results = records
-          .flatMap(unbatched)
-          .filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
-        const accepted = new Map<string, number>();
-        for (const r of results) {
-          if (r.status === 'ok' && !state.rejected.has(resultRef(r)))
-            accepted.set(r.eventId, (accepted.get(r.eventId) ?? 0) + 1);
-        }
-        const events = records.filter((r): r is RecordOf<'event.published'> => r.type === 'event.published');
+        const { state, results, accepted, events } = outcome(await readAll(m));
         expect(events).toHaveLength(2000);
-        for (const e of events) expect(accepted.get(e.eventId), `event ${e.eventId}`).toBe(1);
+        for (const e of events) expect(accepted.get(e.eventId), `event ${e.eventId}`).toHaveLength(1);
         expect(state.subscribers.get('jobs/work')?.counts.done).toBe(2000);
         // the killed worker did part of the work, and the others finished it
         const byWorker = new Set(results.map((r) => r.workerId));
@@ -106,17 +110,7 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         }
         await waitUntil(() => done() >= total, `all ${total} events done`);
 
-        const records = await readAll(m);
-        const state = foldAll(claimsFold, records);
-        const singles = records.flatMap(unbatched);
-        const accepted = new Map<string, RecordOf<'result.recorded'>[]>();
-        for (const r of singles) {
-          if (r.type !== 'result.recorded') continue;
-          const res = r as RecordOf<'result.recorded'>;
-          if (res.status === 'ok' && !state.rejected.has(resultRef(res)))
-            accepted.set(res.eventId, [...(accepted.get(res.eventId) ?? []), res]);
-        }
-        const events = records.filter((r): r is RecordOf<'event.published'> => r.type === 'event.published');
+        const { singles, accepted, events } = outcome(await readAll(m));
         expect(events).toHaveLength(total);
         for (const e of events) expect(accepted.get(e.eventId), `event ${e.eventId}`).toHaveLength(1);
         // At a trickle most events never needed a claim record: a reservation took them as published.

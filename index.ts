@@ -4,11 +4,11 @@
  */
 import { openStore, defaultStoreUrl, type OpenStoreOptions } from './adapters/open-store.js';
 import { InvalidArgumentError } from './engine/errors.js';
-import { createManager, type ManagerOptions, type QueueManager } from './engine/runtime/index.js';
+import { createManager, type ManagerOptions, type QueueManager } from './runtime/index.js';
 import type { LogStore } from './engine/storage.js';
 
 export * from './engine/index.js';
-export * from './engine/runtime/index.js';
+export * from './runtime/index.js';
 export {
   boundAt,
   claimsFold,

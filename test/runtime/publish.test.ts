@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LogRecord, QueueEvent, RecordOf } from '../../index.js';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { openStore } from '../../index.js';
-import { LogRuntime } from '../../engine/runtime/log-runtime.js';
+import { LogRuntime } from '../../runtime/log-runtime.js';
 import { acquired, published, registered, result } from './drafts.js';
 import { manager, memoryUrl, readAll, until } from './helpers.js';
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { filter, Observable } from 'rxjs';
-import { liveRecords$ } from '../../projections/live.js';
-import { ClosedError, InvalidArgumentError } from '../errors.js';
-import type { Position } from '../position.js';
-import { isKnownRecord, type LogRecord, type RecordDraft, type RecordOf } from '../records.js';
-import type { LogStore } from '../storage.js';
+import { liveRecords$ } from '../projections/live.js';
+import { ClosedError, InvalidArgumentError } from '../engine/errors.js';
+import type { Position } from '../engine/position.js';
+import { isKnownRecord, type LogRecord, type RecordDraft, type RecordOf } from '../engine/records.js';
+import type { LogStore } from '../engine/storage.js';
 import type { Dispatcher, DispatchHost } from './dispatcher.js';
 import { installSignalHandlers } from './signals.js';
 import { LogRuntime } from './log-runtime.js';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { concatMap, defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
-import { tokenKey } from '../../projections/claims.js';
-import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../errors.js';
-import type { Position } from '../position.js';
-import { unbatched, type EventHeaders, type RecordOf } from '../records.js';
+import { tokenKey } from '../projections/claims.js';
+import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../engine/errors.js';
+import type { Position } from '../engine/position.js';
+import { unbatched, type EventHeaders, type RecordOf } from '../engine/records.js';
 import { Dispatcher, queueEvent, toQueueEvent } from './dispatcher.js';
 import { compileFilter } from './filter.js';
 import type { QueueManager } from './manager.js';

@@ -1,5 +1,5 @@
-import { AbortedError, TimeoutError } from '../errors.js';
-import type { ErrorInfo, ResultStatus } from '../records.js';
+import { AbortedError, TimeoutError } from '../engine/errors.js';
+import type { ErrorInfo, ResultStatus } from '../engine/records.js';
 
 /** Why an attempt's signal was aborted. */
 export class LeaseLostError extends AbortedError {

@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '../errors.js';
-import { isPosition, type Position } from '../position.js';
-import type { Delivery, FilterSpec, RetryPolicy } from '../records.js';
+import { InvalidArgumentError } from '../engine/errors.js';
+import { isPosition, type Position } from '../engine/position.js';
+import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
 import type { RetryOn, SubscribeOptions } from './types.js';
 
 const KNOWN = new Set([

@@ -1,5 +1,5 @@
-import { isFinished, isLeased, type QueueState, type SubscriberState } from '../../projections/claims.js';
-import type { Position } from '../position.js';
+import { isFinished, isLeased, type QueueState, type SubscriberState } from '../projections/claims.js';
+import type { Position } from '../engine/position.js';
 
 export interface Pick {
   readonly position: Position;

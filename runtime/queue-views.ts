@@ -1,5 +1,5 @@
-import { isFinished, isLeased, subscriberProgress, type SubscriberState } from '../../projections/claims.js';
-import { isAlive } from '../../projections/workers.js';
+import { isFinished, isLeased, subscriberProgress, type SubscriberState } from '../projections/claims.js';
+import { isAlive } from '../projections/workers.js';
 import type { LogRuntime } from './log-runtime.js';
 
 /** Open work items of the queue's subscribers (finished work has left the hot view). */

@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { Position } from '../position.js';
-import type { Delivery, ErrorInfo, EventHeaders, ResultStatus } from '../records.js';
+import type { Position } from '../engine/position.js';
+import type { Delivery, ErrorInfo, EventHeaders, ResultStatus } from '../engine/records.js';
 
 /** An event as handlers and queries see it. */
 export interface QueueEvent<T = unknown> {

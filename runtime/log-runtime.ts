@@ -1,11 +1,11 @@
 import { Subject } from 'rxjs';
-import { claimsFold, type ClaimsState } from '../../projections/claims.js';
-import { statsFold, type StatsState } from '../../projections/stats.js';
-import { workersFold, type WorkersState } from '../../projections/workers.js';
-import { ClosedError } from '../errors.js';
-import type { Position } from '../position.js';
-import type { LogRecord } from '../records.js';
-import type { LogStore } from '../storage.js';
+import { claimsFold, type ClaimsState } from '../projections/claims.js';
+import { statsFold, type StatsState } from '../projections/stats.js';
+import { workersFold, type WorkersState } from '../projections/workers.js';
+import { ClosedError } from '../engine/errors.js';
+import type { Position } from '../engine/position.js';
+import type { LogRecord } from '../engine/records.js';
+import type { LogStore } from '../engine/storage.js';
 
 /**
  * Follows one log from its start and folds every record into the views that drive dispatch. Everyone in

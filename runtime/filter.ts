@@ -1,6 +1,6 @@
 import { compile, TreeInterpreter } from '@jmespath-community/jmespath';
-import { InvalidArgumentError } from '../errors.js';
-import type { FilterSpec } from '../records.js';
+import { InvalidArgumentError } from '../engine/errors.js';
+import type { FilterSpec } from '../engine/records.js';
 
 type Ast = ReturnType<typeof compile>;
 export type Matcher = (value: unknown) => boolean;

@@ -1,6 +1,6 @@
-import { isKnownRecord, resultAt, resultRef, unbatched, type LogRecord, type RecordOf } from '../records.js';
-import type { Position } from '../position.js';
-import type { LogStore } from '../storage.js';
+import { isKnownRecord, resultAt, resultRef, unbatched, type LogRecord, type RecordOf } from '../engine/records.js';
+import type { Position } from '../engine/position.js';
+import type { LogStore } from '../engine/storage.js';
 import type { LogRuntime } from './log-runtime.js';
 
 /**

@@ -1,8 +1,8 @@
 import { filter, map, mergeMap } from 'rxjs';
-import { lowerBound, tokenKey } from '../../projections/claims.js';
-import { ClosedError, InvalidArgumentError, NotFoundError } from '../errors.js';
-import { parsePosition, type Position } from '../position.js';
-import { isKnownRecord, resultRef, unbatched, type LogRecord, type RecordOf } from '../records.js';
+import { lowerBound, tokenKey } from '../projections/claims.js';
+import { ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
+import { parsePosition, type Position } from '../engine/position.js';
+import { isKnownRecord, resultRef, unbatched, type LogRecord, type RecordOf } from '../engine/records.js';
 import { toQueueEvent } from './dispatcher.js';
 import type { QueueManager } from './manager.js';
 import { readPositions, readResults } from './query-index.js';

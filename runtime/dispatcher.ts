@@ -3,18 +3,18 @@ import {
   type QueueState,
   type SubscriberState,
   type WorkItem,
-} from '../../projections/claims.js';
-import { liveHosts } from '../../projections/workers.js';
+} from '../projections/claims.js';
+import { liveHosts } from '../projections/workers.js';
 import { scanCompeting, type Pick } from './competing-scan.js';
-import { InterruptedError } from '../errors.js';
-import type { Position } from '../position.js';
+import { InterruptedError } from '../engine/errors.js';
+import type { Position } from '../engine/position.js';
 import {
   MAX_BATCH_ITEMS,
   type ClaimItem,
   type RecordDraft,
   type RecordOf,
   type ResultOutcome,
-} from '../records.js';
+} from '../engine/records.js';
 import {
   AttemptControl,
   type AttemptOutcome,

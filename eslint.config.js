@@ -1,6 +1,8 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const adapterOnly = [
   'node:fs',
@@ -37,19 +39,57 @@ export default tseslint.config(
     },
   },
   {
-    // The engine and the folds never touch a backend: dependencies point inward.
-    files: ['engine/**/*.ts', 'projections/**/*.ts'],
+    // One floor per layer (docs/design.md): engine/ is the ground; projections/ and adapters/ stand on
+    // it; runtime/ on engine/ and projections/; index.ts composes; cli/ uses the public index only.
+    files: [
+      'engine/**/*.ts',
+      'projections/**/*.ts',
+      'adapters/**/*.ts',
+      'runtime/**/*.ts',
+      'cli/**/*.ts',
+      'index.ts',
+    ],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver()],
+    },
+    rules: {
+      'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            layer(
+              'engine',
+              ['projections', 'runtime', 'adapters', 'cli', 'index.ts'],
+              'imports nothing of ours',
+            ),
+            layer('projections', ['runtime', 'adapters', 'cli', 'index.ts'], 'imports engine/ only'),
+            layer('adapters', ['projections', 'runtime', 'cli', 'index.ts'], 'import engine/ only'),
+            layer(
+              'runtime',
+              ['adapters', 'cli', 'index.ts'],
+              'imports engine/ and projections/ only; it receives its store',
+            ),
+            layer('cli', ['engine', 'projections', 'runtime', 'adapters'], 'uses the public index only'),
+            layer('index.ts', ['cli'], 'composes runtime and stores'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The engine, the folds and the runtime never touch a backend: I/O lives in adapters/.
+    files: ['engine/**/*.ts', 'projections/**/*.ts', 'runtime/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: adapterOnly.map((name) => ({
             name,
-            message: 'engine/ and projections/ must not import adapters or I/O backends',
+            message: 'engine/, projections/ and runtime/ must not import I/O backends: that is adapters/',
           })),
-          patterns: [
-            { group: ['**/adapters/**'], message: 'engine/ and projections/ must not import adapters' },
-          ],
         },
       ],
     },
@@ -62,3 +102,8 @@ export default tseslint.config(
     },
   },
 );
+
+/** A zone of import-x/no-restricted-paths: files under `target` may not import from `from`. */
+function layer(target, from, why) {
+  return { target: `./${target}`, from: from.map((f) => `./${f}`), message: `${target} ${why}` };
+}

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { LogRecord, LogStore, Position } from '../index.js';
+import type { StoredRecord, LogStore, Position } from '../index.js';
 
 /** What a copy did. */
 export interface CopyOutcome {
@@ -12,7 +12,7 @@ export interface CopyOutcome {
 
 const BATCH = 1000;
 
-async function recordAt(store: LogStore, position: Position): Promise<LogRecord | undefined> {
+async function recordAt(store: LogStore, position: Position): Promise<StoredRecord | undefined> {
   for await (const r of store.read({ from: position, to: position + 1 })) return r;
   return undefined;
 }
@@ -43,7 +43,7 @@ export async function copyLog(
       );
     }
   }
-  let batch: LogRecord[] = [];
+  let batch: StoredRecord[] = [];
   let copied = 0;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;

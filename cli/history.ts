@@ -2,7 +2,7 @@ import {
   isKnownRecord,
   resultRef,
   unbatched,
-  type LogRecord,
+  type StoredRecord,
   type LogViews,
   type Position,
   type RecordOf,
@@ -54,7 +54,7 @@ export class History {
   ) {}
 
   /** Call after each record was folded into `views`. */
-  readonly onRecord = (r: LogRecord, views: LogViews): void => {
+  readonly onRecord = (r: StoredRecord, views: LogViews): void => {
     if (!isKnownRecord(r)) return;
     if (r.type === 'event.published') {
       if (!this.#wants(r.queue)) return;

@@ -5,7 +5,7 @@ import {
   unbatched,
   type ClaimsState,
   type KnownRecord,
-  type LogRecord,
+  type StoredRecord,
   type Position,
   type RecordOf,
 } from '../index.js';
@@ -47,7 +47,7 @@ export class InvariantChecker {
   constructor(private readonly limit = 100) {}
 
   /** Before the fold takes `r`: order and time checks, and the counts a result may change. */
-  before(r: LogRecord, claims: ClaimsState): void {
+  before(r: StoredRecord, claims: ClaimsState): void {
     if (this.#expected !== undefined && r.position !== this.#expected) {
       this.#add('order', r.position, [], `expected position ${this.#expected}, found ${r.position}`);
     }
@@ -66,7 +66,7 @@ export class InvariantChecker {
    * After the fold took `r`: judge what it decided, item by item for a batch record. The counts are
    * compared once per record: done + failed may grow by the accepted results only.
    */
-  after(record: LogRecord, claims: ClaimsState): void {
+  after(record: StoredRecord, claims: ClaimsState): void {
     if (!isKnownRecord(record)) return;
     if (record.type === 'event.published') return this.#bound(record, claims);
     let accepted = 0;

@@ -1,4 +1,4 @@
-import { ITEM_TYPE, unbatched, type LogRecord } from '../index.js';
+import { ITEM_TYPE, unbatched, type StoredRecord } from '../index.js';
 
 /** What `eventy tail` keeps. Every given criterion must hold. */
 export interface RecordFilterOptions {
@@ -17,11 +17,11 @@ export interface RecordFilterOptions {
   readonly correlation?: string;
 }
 
-function field(r: LogRecord, name: string): unknown {
+function field(r: StoredRecord, name: string): unknown {
   return (r as Record<string, unknown>)[name];
 }
 
-function headersOf(r: LogRecord): Record<string, unknown> {
+function headersOf(r: StoredRecord): Record<string, unknown> {
   const h = field(r, 'headers');
   return typeof h === 'object' && h !== null ? (h as Record<string, unknown>) : {};
 }
@@ -30,7 +30,7 @@ function headersOf(r: LogRecord): Record<string, unknown> {
  * A stateful predicate over records read in log order: `--event` and `--correlation` follow the events
  * they select to their claims and results, so records must be passed in order and none skipped.
  */
-export function recordFilter(o: RecordFilterOptions): (r: LogRecord) => boolean {
+export function recordFilter(o: RecordFilterOptions): (r: StoredRecord) => boolean {
   const queues = o.queues && o.queues.length > 0 ? new Set(o.queues) : undefined;
   const exact = new Set<string>();
   const families: string[] = [];
@@ -77,7 +77,7 @@ export function recordFilter(o: RecordFilterOptions): (r: LogRecord) => boolean 
     return true;
   };
 
-  function track(r: LogRecord): void {
+  function track(r: StoredRecord): void {
     if (r.type !== 'event.published') return;
     const id = field(r, 'eventId');
     if (typeof id !== 'string') return;

@@ -1,4 +1,4 @@
-import { isKnownRecord, unbatched, type KnownRecord, type LogRecord, type RecordOf } from '../index.js';
+import { isKnownRecord, unbatched, type KnownRecord, type StoredRecord, type RecordOf } from '../index.js';
 import { formatDuration, formatTime, preview, type Colour, type Painter } from './output.js';
 
 const TYPE_COLOUR: Record<string, Colour> = {
@@ -26,7 +26,7 @@ export function subscriberName(queue: string, subscriberId: string): string {
  * batch record adds one indented line per item.
  * @example 2025-01-31T12:00:00.000Z      42 claim.acquired        orders  event=… sub=bill worker=… attempt=1
  */
-export function recordLine(r: LogRecord, paint: Painter): string {
+export function recordLine(r: StoredRecord, paint: Painter): string {
   const family = r.type.split('.')[0] ?? '';
   const type = paint(TYPE_COLOUR[family] ?? 'gray', r.type.padEnd(21));
   const q = (r as { queue?: unknown }).queue;
@@ -35,7 +35,7 @@ export function recordLine(r: LogRecord, paint: Painter): string {
   return `${paint('gray', formatTime(r.time))} ${String(r.position).padStart(8)} ${type} ${paint('bold', queue)}  ${fields}`;
 }
 
-function foreignFields(r: LogRecord): Record<string, unknown> {
+function foreignFields(r: StoredRecord): Record<string, unknown> {
   const { type: _t, position: _p, time: _m, v: _v, queue: _q, ...rest } = r as Record<string, unknown>;
   return rest;
 }

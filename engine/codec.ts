@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { Decoder, Encoder } from 'cbor-x';
 import { decodeFast, UNHANDLED } from './cbor-fast.js';
 import { CorruptRecordError } from './errors.js';
-import { stamp, type LogRecord, type RecordDraft } from './records.js';
+import { stamp, type StoredRecord, type RecordDraft } from './records.js';
 
 /**
  * Frames: `[u32 length][u32 crc32c][cbor bytes]`, big-endian, the CRC taken over the length word and the
@@ -23,12 +23,12 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, variableMa
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** CBOR bytes of a record, unframed (what a Redis entry carries in its field). */
-export function encodeRecord(record: LogRecord): Buffer {
+export function encodeRecord(record: StoredRecord): Buffer {
   return encoder.encode(record);
 }
 
 /** One framed record; `more` marks that further frames of the same batch follow it. */
-export function encodeFrame(record: LogRecord, more = false): Buffer {
+export function encodeFrame(record: StoredRecord, more = false): Buffer {
   return frameBody(encoder.encode(record), more);
 }
 
@@ -81,7 +81,7 @@ export function finishRecord(prefix: Buffer, position: number, time: number): Bu
 }
 
 /** Frames one batch into one buffer, for one write: every frame but the last carries the "more" bit. */
-export function encodeBatch(records: readonly LogRecord[]): Buffer {
+export function encodeBatch(records: readonly StoredRecord[]): Buffer {
   const last = records.length - 1;
   return Buffer.concat(records.map((r, i) => encodeFrame(r, i < last)));
 }
@@ -90,7 +90,7 @@ export function encodeBatch(records: readonly LogRecord[]): Buffer {
  * Decodes unframed CBOR bytes of one record.
  * @throws CorruptRecordError when the bytes are not a record.
  */
-export function decodeRecord(body: Uint8Array, segment: string, offset: number): LogRecord {
+export function decodeRecord(body: Uint8Array, segment: string, offset: number): StoredRecord {
   // The specialised decoder, exactly cbor-x's result for what it handles; cbor-x for anything else
   // (and for corrupt bytes, so the error and its cause stay cbor-x's).
   let value = decodeFast(body);
@@ -107,7 +107,7 @@ export function decodeRecord(body: Uint8Array, segment: string, offset: number):
   return value;
 }
 
-function isRecordShape(value: unknown): value is LogRecord {
+function isRecordShape(value: unknown): value is StoredRecord {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Record<string, unknown>;
   return (
@@ -122,7 +122,7 @@ function isRecordShape(value: unknown): value is LogRecord {
 export type FrameScan =
   | {
       readonly kind: 'record';
-      readonly record: LogRecord;
+      readonly record: StoredRecord;
       readonly offset: number;
       readonly end: number;
       /** More frames of the same batch follow. */
@@ -133,7 +133,7 @@ export type FrameScan =
 
 /** What {@link scanBatches} found: complete batches, then possibly an incomplete tail. */
 export type BatchScan =
-  | { readonly kind: 'batch'; readonly records: LogRecord[]; readonly offset: number; readonly end: number }
+  | { readonly kind: 'batch'; readonly records: StoredRecord[]; readonly offset: number; readonly end: number }
   /** An incomplete batch runs from `offset` to the end of the buffer. */
   | { readonly kind: 'torn'; readonly offset: number };
 
@@ -179,7 +179,7 @@ export function* scanFrames(buf: Buffer, segment: string, base = 0, start = 0): 
  * @throws CorruptRecordError on a bad length, CRC or CBOR.
  */
 export function* scanBatches(buf: Buffer, segment: string, base = 0, start = 0): Generator<BatchScan> {
-  let records: LogRecord[] = [];
+  let records: StoredRecord[] = [];
   let batchStart = base + start;
   for (const item of scanFrames(buf, segment, base, start)) {
     if (item.kind === 'torn') {

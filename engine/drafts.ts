@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
 import type { Position } from './position.js';
-import type { LogRecord, RecordDraft } from './records.js';
+import type { StoredRecord, RecordDraft } from './records.js';
 
 /** Checks an append batch at the edge, before any I/O. */
 export function checkDrafts(input: readonly RecordDraft[]): void {
@@ -36,7 +36,7 @@ export function encodeDrafts<T>(
 }
 
 /** Checks a replicate batch: stamped, contiguous, continuing at `head`. Returns false when it does not. */
-export function continuesAt(records: readonly LogRecord[], head: Position): boolean {
+export function continuesAt(records: readonly StoredRecord[], head: Position): boolean {
   return records.every(
     (r, i) => r.position === head + i && typeof r.time === 'number' && typeof r.v === 'number',
   );

@@ -31,6 +31,7 @@ export class EventyError extends Error {
 
 /** A wrong argument, option, URL or value: the message names it and what was expected. */
 export class InvalidArgumentError extends EventyError {
+  declare readonly code: 'invalid-argument';
   constructor(message: string, options?: ErrorOptions) {
     super('invalid-argument', message, options);
     this.name = 'InvalidArgumentError';
@@ -39,6 +40,7 @@ export class InvalidArgumentError extends EventyError {
 
 /** A record, event, claim or subscriber that does not exist. */
 export class NotFoundError extends EventyError {
+  declare readonly code: 'not-found';
   readonly what: string;
   readonly id: string;
   constructor(what: string, id: string) {
@@ -51,6 +53,7 @@ export class NotFoundError extends EventyError {
 
 /** A stored frame failed its length, CRC or CBOR check: names the segment and byte offset. */
 export class CorruptRecordError extends EventyError {
+  declare readonly code: 'corrupt-record';
   readonly segment: string;
   readonly offset: number;
   /** Position of the last good record before the corruption, when known. */
@@ -71,6 +74,7 @@ export class CorruptRecordError extends EventyError {
 
 /** A lock could not be taken in time. */
 export class LockUnavailableError extends EventyError {
+  declare readonly code: 'lock-unavailable';
   constructor(message: string, options?: ErrorOptions) {
     super('lock-unavailable', message, options);
     this.name = 'LockUnavailableError';
@@ -79,6 +83,7 @@ export class LockUnavailableError extends EventyError {
 
 /** The object was closed and cannot be used any more. */
 export class ClosedError extends EventyError {
+  declare readonly code: 'closed';
   constructor(what: string) {
     super('closed', `${what} is closed`);
     this.name = 'ClosedError';
@@ -87,6 +92,7 @@ export class ClosedError extends EventyError {
 
 /** An optimistic check failed: the log head was not where the caller expected. */
 export class ConflictError extends EventyError {
+  declare readonly code: 'conflict';
   readonly expected: number;
   readonly actual: number;
   constructor(expected: number, actual: number) {
@@ -99,6 +105,7 @@ export class ConflictError extends EventyError {
 
 /** A payload failed its queue's schema. */
 export class ValidationFailedError extends EventyError {
+  declare readonly code: 'validation-failed';
   readonly issues: readonly { message: string; path?: readonly unknown[] | undefined }[];
   constructor(message: string, issues: ValidationFailedError['issues']) {
     super('validation-failed', message);
@@ -109,6 +116,7 @@ export class ValidationFailedError extends EventyError {
 
 /** A handler or an operation ran past its time limit. */
 export class TimeoutError extends EventyError {
+  declare readonly code: 'timeout';
   readonly ms: number;
   constructor(message: string, ms: number) {
     super('timeout', message);
@@ -119,6 +127,7 @@ export class TimeoutError extends EventyError {
 
 /** A backend (a Redis server, a file system) could not be reached; nothing was written. */
 export class UnavailableError extends EventyError {
+  declare readonly code: 'unavailable';
   constructor(message: string, options?: ErrorOptions) {
     super('unavailable', message, options);
     this.name = 'UnavailableError';
@@ -127,6 +136,7 @@ export class UnavailableError extends EventyError {
 
 /** An operation was aborted through its AbortSignal. */
 export class AbortedError extends EventyError {
+  declare readonly code: 'aborted';
   constructor(message = 'the operation was aborted', options?: ErrorOptions) {
     super('aborted', message, options);
     this.name = 'AbortedError';
@@ -135,17 +145,55 @@ export class AbortedError extends EventyError {
 
 /** In-flight work stopped by `queue.interrupt()`. */
 export class InterruptedError extends EventyError {
+  declare readonly code: 'interrupted';
   constructor(message = 'interrupted', options?: ErrorOptions) {
     super('interrupted', message, options);
     this.name = 'InterruptedError';
   }
 }
 
+/** Why an attempt's signal was aborted: another worker holds the event's lease now. */
+export class LeaseLostError extends AbortedError {
+  constructor() {
+    super('the lease on this event was lost to another worker');
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** Shutdown of this worker: the attempt is released, not failed. */
+export class ShutdownError extends AbortedError {
+  constructor() {
+    super('the worker is shutting down');
+    this.name = 'ShutdownError';
+  }
+}
+
+/** The error class each code narrows to (see {@link isEventyError}). */
+export interface EventyErrorByCode {
+  'invalid-argument': InvalidArgumentError;
+  'not-found': NotFoundError;
+  'corrupt-record': CorruptRecordError;
+  'lock-unavailable': LockUnavailableError;
+  closed: ClosedError;
+  conflict: ConflictError;
+  'validation-failed': ValidationFailedError;
+  timeout: TimeoutError;
+  unavailable: UnavailableError;
+  aborted: AbortedError;
+  interrupted: InterruptedError;
+}
+
+/** Every error Eventy raises on purpose, discriminated on `code`. */
+export type AnyEventyError = EventyErrorByCode[ErrorCode];
+
 /**
- * True when `e` is an Eventy error, optionally of one code.
- * @example if (isEventyError(err, 'not-found')) return null;
+ * True when `e` is an Eventy error, optionally of one code; narrows to that code's class, so its typed
+ * fields are at hand.
+ * @example if (isEventyError(err, 'not-found')) console.log(err.what, err.id);
  */
-export function isEventyError(e: unknown, code?: ErrorCode): e is EventyError {
+export function isEventyError<C extends ErrorCode>(e: unknown, code: C): e is EventyErrorByCode[C];
+export function isEventyError(e: unknown): e is AnyEventyError;
+export function isEventyError(e: unknown, code?: ErrorCode): boolean {
   return e instanceof EventyError && (code === undefined || e.code === code);
 }
 

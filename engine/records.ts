@@ -272,8 +272,20 @@ export type RecordDraft = KnownRecordBody | ForeignRecordBody;
 /** A known record as stored in the log. */
 export type KnownRecord = KnownRecordBody & Stamped;
 
-/** Any record read from a log: known, or foreign and carried through. */
-export type LogRecord = KnownRecord | (ForeignRecordBody & Stamped);
+/** A record of a type this release does not know, as stored (written by a newer release). */
+export type ForeignRecord = ForeignRecordBody & Stamped;
+
+/**
+ * Any record a store holds: known, or foreign and carried through untouched. What `LogStore.read` and
+ * `follow` yield; narrow it with {@link isKnownRecord} or {@link isRecord}.
+ */
+export type StoredRecord = KnownRecord | ForeignRecord;
+
+/**
+ * A record of the log, discriminated on `type`: `if (r.type === 'result.recorded') r.status` is typed.
+ * What `manager.records$()` emits (records of types this release does not know are left out there).
+ */
+export type LogRecord = KnownRecord;
 
 /** A record of one known type, as stored. */
 export type RecordOf<T extends RecordType> = Extract<KnownRecordBody, { type: T }> & Stamped;
@@ -301,12 +313,20 @@ export const RECORD_TYPES: readonly RecordType[] = [
 const known = new Set<string>(RECORD_TYPES);
 
 /** True when the record is of a type this release knows; folds skip the others. */
-export function isKnownRecord(record: LogRecord): record is KnownRecord {
+export function isKnownRecord(record: StoredRecord): record is KnownRecord {
   return known.has(record.type);
 }
 
+/**
+ * True when `record` is of type `type`, narrowed to it.
+ * @example if (isRecord(r, 'result.recorded')) console.log(r.status);
+ */
+export function isRecord<T extends RecordType>(record: StoredRecord, type: T): record is RecordOf<T> {
+  return record.type === type;
+}
+
 /** Stamps a draft with its log-assigned fields. */
-export function stamp(draft: RecordDraft, position: Position, time: number): LogRecord {
+export function stamp(draft: RecordDraft, position: Position, time: number): StoredRecord {
   // Object.assign, not a spread: on Node 20 the spread form costs ~25x more per record here. But
   // assigning an own "__proto__" key would set the prototype instead of copying the key: spread then.
   if (Object.hasOwn(draft, '__proto__')) return { ...draft, v: RECORD_VERSION, position, time };
@@ -325,7 +345,7 @@ export const ITEM_TYPE: Readonly<Record<string, RecordType>> = {
  * and time and its `item` index; any other record, itself. Items beyond {@link MAX_BATCH_ITEMS} are
  * ignored, as every fold ignores them.
  */
-export function unbatched(r: LogRecord): readonly LogRecord[] {
+export function unbatched(r: StoredRecord): readonly StoredRecord[] {
   if (r.type !== 'claims.acquired' && r.type !== 'results.recorded') return [r];
   const b = r as RecordOf<'claims.acquired'> | RecordOf<'results.recorded'>;
   const { queue, subscriberId, workerId, v, position, time } = b;

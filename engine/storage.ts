@@ -1,5 +1,5 @@
 import type { Position } from './position.js';
-import type { LogRecord, RecordDraft } from './records.js';
+import type { StoredRecord, RecordDraft } from './records.js';
 
 /** How hard a store works to keep an append across a crash. */
 export type Durability = 'always' | 'batch' | 'never';
@@ -37,7 +37,7 @@ export interface AppendResult {
   /** Log time given to every record of the batch. */
   readonly time: number;
   /** The records as stored. */
-  readonly records: readonly LogRecord[];
+  readonly records: readonly StoredRecord[];
 }
 
 /** Options of {@link LogStore.read}. */
@@ -83,29 +83,29 @@ export interface LogStore extends AsyncDisposable {
    * record's position must be the head and the positions contiguous (export / import between stores).
    * @throws ConflictError when the positions do not continue the log.
    */
-  replicate(records: readonly LogRecord[]): Promise<void>;
+  replicate(records: readonly StoredRecord[]): Promise<void>;
 
   /**
    * Reads the records of `[from, to)` in order.
    * @throws CorruptRecordError when a stored record fails its checks (the records before it are yielded).
    */
-  read(options?: ReadOptions): AsyncIterable<LogRecord>;
+  read(options?: ReadOptions): AsyncIterable<StoredRecord>;
 
   /**
    * {@link read} in chunks: the same records in the same order, in arrays of one or more as the store
    * has them at hand (a segment read, a Redis reply). One await per chunk instead of one per record,
    * which is most of the cost of a long read such as a replay.
    */
-  readChunks(options?: ReadOptions): AsyncIterable<readonly LogRecord[]>;
+  readChunks(options?: ReadOptions): AsyncIterable<readonly StoredRecord[]>;
 
   /**
    * Yields every record from `from` on, then waits for new ones, forever: no gaps, no duplicates, across
    * segment rolls and other processes' appends. Ends without error when the signal aborts.
    */
-  follow(options?: FollowOptions): AsyncIterable<LogRecord>;
+  follow(options?: FollowOptions): AsyncIterable<StoredRecord>;
 
   /** {@link follow} in chunks of one or more records (see {@link readChunks}); the signal is looked at between chunks. */
-  followChunks(options?: FollowOptions): AsyncIterable<readonly LogRecord[]>;
+  followChunks(options?: FollowOptions): AsyncIterable<readonly StoredRecord[]>;
 
   /** The next position to be assigned (the number of records ever appended). */
   head(): Promise<Position>;

@@ -3,7 +3,7 @@ import {
   isKnownRecord,
   resultRef,
   type KnownRecord,
-  type LogRecord,
+  type StoredRecord,
   type RecordOf,
   type ResultStatus,
 } from '../engine/records.js';
@@ -581,4 +581,4 @@ export function openItems(state: ClaimsState): { subscriber: string; item: WorkI
   return rows;
 }
 
-export type { LogRecord };
+export type { StoredRecord };

@@ -1,4 +1,4 @@
-import type { LogRecord } from '../engine/records.js';
+import type { StoredRecord } from '../engine/records.js';
 
 /**
  * A view of the log: `initial()` makes an empty state, `evolve(state, record)` folds one record into it.
@@ -8,11 +8,11 @@ import type { LogRecord } from '../engine/records.js';
  */
 export interface Fold<S> {
   initial(): S;
-  evolve(state: S, record: LogRecord): S;
+  evolve(state: S, record: StoredRecord): S;
 }
 
 /** Folds an array (or any iterable) of records from the initial state. */
-export function foldAll<S>(fold: Fold<S>, records: Iterable<LogRecord>): S {
+export function foldAll<S>(fold: Fold<S>, records: Iterable<StoredRecord>): S {
   let state = fold.initial();
   for (const r of records) state = fold.evolve(state, r);
   return state;

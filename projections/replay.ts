@@ -1,6 +1,6 @@
 import { throwIfAborted } from '../engine/errors.js';
 import { checkPosition, type Position } from '../engine/position.js';
-import type { LogRecord } from '../engine/records.js';
+import type { StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import { claimsFold, type ClaimsState } from './claims.js';
 import type { Fold } from './fold.js';
@@ -53,7 +53,7 @@ export interface ReplayOptions {
    */
   readonly into?: LogViews;
   /** Called with each record once it is folded, and the views after it. */
-  readonly onRecord?: (record: LogRecord, views: LogViews) => void;
+  readonly onRecord?: (record: StoredRecord, views: LogViews) => void;
   /** Called every `progressEvery` records with the last position folded and the target position. */
   readonly onProgress?: (position: Position, to: Position) => void;
   /** Records between two `onProgress` calls (at least; reads come in chunks); default 65,536. */
@@ -120,7 +120,7 @@ export async function positionAtTime(store: LogStore, time: number): Promise<Pos
   return lo;
 }
 
-async function recordAt(store: LogStore, from: Position, head: Position): Promise<LogRecord | undefined> {
+async function recordAt(store: LogStore, from: Position, head: Position): Promise<StoredRecord | undefined> {
   for await (const r of store.read({ from, to: head })) return r;
   return undefined;
 }

@@ -1,21 +1,5 @@
-import { AbortedError, TimeoutError } from '../engine/errors.js';
+import { ShutdownError, TimeoutError } from '../engine/errors.js';
 import type { ErrorInfo, ResultStatus } from '../engine/records.js';
-
-/** Why an attempt's signal was aborted. */
-export class LeaseLostError extends AbortedError {
-  constructor() {
-    super('the lease on this event was lost to another worker');
-    this.name = 'LeaseLostError';
-  }
-}
-
-/** Shutdown of this worker: the attempt is released, not failed. */
-export class ShutdownError extends AbortedError {
-  constructor() {
-    super('the worker is shutting down');
-    this.name = 'ShutdownError';
-  }
-}
 
 export interface AttemptOutcome {
   readonly status: ResultStatus | 'released';

@@ -6,7 +6,7 @@ import {
 } from '../projections/claims.js';
 import { liveHosts } from '../projections/workers.js';
 import { scanCompeting, type Pick } from './competing-scan.js';
-import { InterruptedError } from '../engine/errors.js';
+import { InterruptedError, LeaseLostError, ShutdownError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import {
   MAX_BATCH_ITEMS,
@@ -19,10 +19,8 @@ import {
   AttemptControl,
   type AttemptOutcome,
   errorInfo,
-  LeaseLostError,
   plainDetails,
   runAttempt,
-  ShutdownError,
 } from './attempt.js';
 import type { Matcher } from './filter.js';
 import type { LogRuntime } from './log-runtime.js';

@@ -4,5 +4,4 @@ export { Queue } from './queue.js';
 export type { QueueOptions } from './queue.js';
 export { Subscriber } from './subscriber.js';
 export type { Subscription } from './subscriber.js';
-export { LeaseLostError, ShutdownError } from './attempt.js';
 export type * from './types.js';

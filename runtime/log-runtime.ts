@@ -4,7 +4,7 @@ import { statsFold, type StatsState } from '../projections/stats.js';
 import { workersFold, type WorkersState } from '../projections/workers.js';
 import { ClosedError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import type { LogRecord } from '../engine/records.js';
+import type { StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 
 /**
@@ -17,11 +17,11 @@ export class LogRuntime {
   readonly workers: WorkersState = workersFold.initial();
   readonly stats: StatsState = statsFold.initial();
   /** Every record as it is folded. */
-  readonly records$ = new Subject<LogRecord>();
+  readonly records$ = new Subject<StoredRecord>();
   /** Emits after each run of folded records (coalesced): dispatchers and views react to it. */
   readonly ticks$ = new Subject<void>();
   /** Extra per-record hooks (the query index, payload caches). */
-  readonly taps = new Set<(r: LogRecord) => void>();
+  readonly taps = new Set<(r: StoredRecord) => void>();
   #position: Position = -1;
   #waiters: { position: Position; resolve: () => void; reject: (e: Error) => void }[] = [];
   #tickScheduled = false;
@@ -114,7 +114,7 @@ export class LogRuntime {
     }
   }
 
-  #fold(r: LogRecord): void {
+  #fold(r: StoredRecord): void {
     claimsFold.evolve(this.claims, r);
     workersFold.evolve(this.workers, r);
     statsFold.evolve(this.stats, r);

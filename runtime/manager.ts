@@ -4,7 +4,14 @@ import { filter, Observable } from 'rxjs';
 import { liveRecords$ } from '../projections/live.js';
 import { ClosedError, InvalidArgumentError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import { isKnownRecord, type LogRecord, type RecordDraft, type RecordOf } from '../engine/records.js';
+import {
+  isKnownRecord,
+  RECORD_TYPES,
+  type RecordDraft,
+  type RecordOf,
+  type RecordType,
+  type StoredRecord,
+} from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { Dispatcher, DispatchHost } from './dispatcher.js';
 import { installSignalHandlers } from './signals.js';
@@ -139,25 +146,38 @@ export class QueueManager implements DispatchHost {
     return this.runtime.start();
   }
 
-  /** Every record of the log as it is appended, from `from` (`new` by default, `earliest`, or a position). */
-  records$(
-    options: { from?: 'new' | 'earliest' | Position; types?: readonly string[] } = {},
-  ): Observable<LogRecord> {
+  /**
+   * Every record of the log as it is appended, from `from`: `new` (default, what is appended from now
+   * on), `earliest`, or a position. `types` keeps only records of those types (e.g.
+   * `['result.recorded', 'results.recorded']`), and the stream is typed to them. Records of types this
+   * release does not know (written by a newer one) are left out.
+   * @throws InvalidArgumentError for a type that is not a record type.
+   * @example manager.records$({ types: ['result.recorded'] }).subscribe((r) => console.log(r.status));
+   */
+  records$<T extends RecordType = RecordType>(
+    options: { from?: 'new' | 'earliest' | Position; types?: readonly T[] } = {},
+  ): Observable<RecordOf<T>> {
     const origin = options.from ?? 'new';
     const start = origin === 'earliest' ? 0 : origin === 'new' ? undefined : origin;
-    const types = options.types ? new Set(options.types) : undefined;
+    const bad = options.types?.find((t) => !RECORD_TYPES.includes(t));
+    if (bad !== undefined) {
+      throw new InvalidArgumentError(
+        `records$ types must be record types (${RECORD_TYPES.join(', ')}), got: ${JSON.stringify(bad)}`,
+      );
+    }
+    const types = new Set<string>(options.types ?? RECORD_TYPES);
     const source = start === undefined ? this.#newRecords$() : liveRecords$(this.store, start);
-    return types ? source.pipe(filter((r) => types.has(r.type))) : source;
+    return source.pipe(filter((r): r is RecordOf<T> => types.has(r.type)));
   }
 
   /**
    * The records folded from now on. A manager that does not follow yet starts, and `now` is the head
    * when it started; one still catching up skips what was there when it started.
    */
-  #newRecords$(): Observable<LogRecord> {
+  #newRecords$(): Observable<StoredRecord> {
     const rt = this.runtime;
     if (rt.ready) return rt.records$.asObservable();
-    return new Observable<LogRecord>((subscriber) => {
+    return new Observable<StoredRecord>((subscriber) => {
       const inner = rt.records$.pipe(filter((r) => r.position >= rt.startHead)).subscribe(subscriber);
       rt.start().catch((e: unknown) => subscriber.error(e));
       return inner;
@@ -333,7 +353,7 @@ export class QueueManager implements DispatchHost {
    * Bounded: if it is full of unhandled events (a deep backlog), newer events are not cached and dispatch
    * reads them from the log in ranges when their turn comes.
    */
-  #cacheEvent(r: LogRecord): void {
+  #cacheEvent(r: StoredRecord): void {
     if (r.type !== 'event.published') return;
     const e = r as RecordOf<'event.published'>;
     const cache = this.#hostedQueues.get(e.queue);

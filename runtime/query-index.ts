@@ -1,4 +1,4 @@
-import { isKnownRecord, resultAt, resultRef, unbatched, type LogRecord, type RecordOf } from '../engine/records.js';
+import { isKnownRecord, resultAt, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
 import type { Position } from '../engine/position.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LogRuntime } from './log-runtime.js';
@@ -28,7 +28,7 @@ export class QueryIndex {
   async #build(): Promise<void> {
     const upTo = this.runtime.position;
     // Live records wait until the history is in, so every list stays in position order.
-    let pending: LogRecord[] | undefined = [];
+    let pending: StoredRecord[] | undefined = [];
     this.runtime.taps.add((r) => {
       if (r.position <= upTo) return;
       if (pending) pending.push(r);
@@ -39,7 +39,7 @@ export class QueryIndex {
     pending = undefined;
   }
 
-  #add(r: LogRecord): void {
+  #add(r: StoredRecord): void {
     if (!isKnownRecord(r)) return;
     if (r.type === 'event.published') {
       if (!this.events.has(r.eventId)) this.events.set(r.eventId, r.position);
@@ -57,8 +57,8 @@ export class QueryIndex {
 export async function readPositions(
   store: LogStore,
   positions: readonly Position[],
-): Promise<Map<Position, LogRecord>> {
-  const out = new Map<Position, LogRecord>();
+): Promise<Map<Position, StoredRecord>> {
+  const out = new Map<Position, StoredRecord>();
   const sorted = [...positions].sort((a, b) => a - b);
   let i = 0;
   while (i < sorted.length) {

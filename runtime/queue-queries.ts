@@ -2,7 +2,7 @@ import { filter, map, mergeMap } from 'rxjs';
 import { lowerBound, tokenKey } from '../projections/claims.js';
 import { ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import { parsePosition, type Position } from '../engine/position.js';
-import { isKnownRecord, resultRef, unbatched, type LogRecord, type RecordOf } from '../engine/records.js';
+import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
 import { toQueueEvent } from './dispatcher.js';
 import type { QueueManager } from './manager.js';
 import { readPositions, readResults } from './query-index.js';
@@ -102,7 +102,7 @@ function timeRange(f: {
 type Reader<R> = (keys: number[]) => Promise<Map<number, R>>;
 
 /** The records at the given positions. */
-function logReader(m: QueueManager): Reader<LogRecord> {
+function logReader(m: QueueManager): Reader<StoredRecord> {
   return (positions) => readPositions(m.store, positions);
 }
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
 import { scanFrames } from '../engine/codec.js';
 import { CorruptRecordError, isEventyError } from '../engine/errors.js';
-import type { LogRecord, RecordDraft } from '../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../engine/records.js';
 import { handles, leakedSince } from './fixtures/fs-children.js';
 
 const SEGMENT_BYTES = 4096;
@@ -50,10 +50,10 @@ describe('filesystem store: corruption and torn tails', () => {
   });
 
   /** Appends `count` records (batches of `batch`), closes, and returns them with the segment files. */
-  async function fill(count: number, batch = BATCH): Promise<{ records: LogRecord[]; segments: Segment[] }> {
+  async function fill(count: number, batch = BATCH): Promise<{ records: StoredRecord[]; segments: Segment[] }> {
     const store = await openFileStore(url, { durability: 'never', segmentBytes: SEGMENT_BYTES });
     try {
-      const records: LogRecord[] = [];
+      const records: StoredRecord[] = [];
       for (let n = 0; n < count; n += batch) {
         const size = Math.min(batch, count - n);
         records.push(...(await store.append(Array.from({ length: size }, (_, i) => draft(n + i)))).records);
@@ -85,9 +85,9 @@ describe('filesystem store: corruption and torn tails', () => {
   }
 
   /** Reads from 0 until the end or an error: what came out before, and the error. */
-  async function readUntilError(): Promise<{ records: LogRecord[]; error: unknown }> {
+  async function readUntilError(): Promise<{ records: StoredRecord[]; error: unknown }> {
     const store = await openFileStore(url, { segmentBytes: SEGMENT_BYTES });
-    const records: LogRecord[] = [];
+    const records: StoredRecord[] = [];
     try {
       for await (const r of store.read()) records.push(r);
       return { records, error: undefined };
@@ -98,10 +98,10 @@ describe('filesystem store: corruption and torn tails', () => {
     }
   }
 
-  async function readRange(from: number, to?: number): Promise<LogRecord[]> {
+  async function readRange(from: number, to?: number): Promise<StoredRecord[]> {
     const store = await openFileStore(url, { segmentBytes: SEGMENT_BYTES });
     try {
-      const out: LogRecord[] = [];
+      const out: StoredRecord[] = [];
       for await (const r of store.read(to === undefined ? { from } : { from, to })) out.push(r);
       return out;
     } finally {
@@ -136,7 +136,7 @@ describe('filesystem store: corruption and torn tails', () => {
   async function expectCorruptAt(
     segment: Segment,
     frame: Frame,
-    records: readonly LogRecord[],
+    records: readonly StoredRecord[],
   ): Promise<void> {
     const got = await readUntilError();
     expect(got.error, 'reading past the corrupt record must fail').toBeInstanceOf(CorruptRecordError);

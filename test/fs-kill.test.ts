@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
 import { encodeRecord, scanBatches } from '../engine/codec.js';
 import type { Durability } from '../engine/storage.js';
-import type { LogRecord } from '../engine/records.js';
+import type { StoredRecord } from '../engine/records.js';
 import { Children, handles, leakedSince, sleep } from './fixtures/fs-children.js';
 
 const ROUNDS = 20;
@@ -18,16 +18,16 @@ interface Ack {
   readonly ids: readonly string[];
 }
 
-const idOf = (r: LogRecord): string => (r as unknown as { eventId: string }).eventId;
+const idOf = (r: StoredRecord): string => (r as unknown as { eventId: string }).eventId;
 
 /** A record in one short line: comparing megabyte payloads field by field would take minutes. */
-const sig = (r: LogRecord): string =>
+const sig = (r: StoredRecord): string =>
   `${r.position} ${idOf(r)} ${r.time} ${createHash('sha1').update(encodeRecord(r)).digest('hex')}`;
 
-async function readAll(url: string): Promise<LogRecord[]> {
+async function readAll(url: string): Promise<StoredRecord[]> {
   const store = await openFileStore(url, { segmentBytes: SEGMENT_BYTES });
   try {
-    const out: LogRecord[] = [];
+    const out: StoredRecord[] = [];
     for await (const r of store.read()) out.push(r);
     return out;
   } finally {
@@ -71,11 +71,11 @@ async function hasTornTail(url: string): Promise<boolean> {
 
 /** Follows the log in this process, keeping what it saw and the first error it met. */
 function startFollower(url: string): {
-  seen: LogRecord[];
+  seen: StoredRecord[];
   error: () => unknown;
   stop: () => Promise<void>;
 } {
-  const seen: LogRecord[] = [];
+  const seen: StoredRecord[] = [];
   const ac = new AbortController();
   let error: unknown;
   const done = (async () => {
@@ -202,7 +202,7 @@ describe('filesystem store: a writer killed with SIGKILL', () => {
 });
 
 /** Records of one writer's batch (`r<round>-<batch>-<size>-<i>`) are all present or all absent, in order. */
-function checkWholeBatches(records: readonly LogRecord[], round: number): void {
+function checkWholeBatches(records: readonly StoredRecord[], round: number): void {
   const prefix = `r${round}-`;
   const batches = new Map<string, { size: number; indexes: number[] }>();
   for (const r of records) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
-import type { LogRecord } from '../engine/records.js';
+import type { StoredRecord } from '../engine/records.js';
 import { Children, handles, leakedSince } from './fixtures/fs-children.js';
 
 const WRITERS = 4;
@@ -66,7 +66,7 @@ describe('filesystem store: several processes on one log', () => {
     }
 
     const store = await openFileStore(url, { segmentBytes: SEGMENT_BYTES });
-    let final: LogRecord[];
+    let final: StoredRecord[];
     let segmentCount: number;
     try {
       final = [];

@@ -11,7 +11,7 @@ import {
   statsFold,
   workersFold,
   type ClaimsState,
-  type LogRecord,
+  type StoredRecord,
   type LogStore,
 } from '../index.js';
 import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
@@ -33,14 +33,14 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function readAll(store: LogStore): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+async function readAll(store: LogStore): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of store.read()) out.push(r);
   return out;
 }
 
 /** Copies a whole log into an empty store, in replicate calls of `chunk` records. */
-async function copy(records: readonly LogRecord[], into: LogStore, chunk: number): Promise<void> {
+async function copy(records: readonly StoredRecord[], into: LogStore, chunk: number): Promise<void> {
   for (let i = 0; i < records.length; i += chunk) await into.replicate(records.slice(i, i + chunk));
 }
 
@@ -110,7 +110,7 @@ function claimsSummary(state: ClaimsState): unknown {
   };
 }
 
-function views(records: readonly LogRecord[]): unknown {
+function views(records: readonly StoredRecord[]): unknown {
   return {
     claims: claimsSummary(foldAll(claimsFold, records)),
     stats: foldAll(statsFold, records),
@@ -155,7 +155,7 @@ describe('redis log export and import through the filesystem store', () => {
     expect(foldAll(claimsFold, imported)).toEqual(claims);
 
     // the copy is a live log: appends go on after the imported history, at a time not before its last
-    const last = original.at(-1) as LogRecord;
+    const last = original.at(-1) as StoredRecord;
     const next = await back.append([{ type: 'control.end', queue: 'orders', timeout: 0 }]);
     expect(next.positions).toEqual([original.length]);
     expect(next.time).toBeGreaterThanOrEqual(last.time);

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedisStore } from '../adapters/redis/index.js';
 import type { RedisStore } from '../adapters/redis/index.js';
 import { isEventyError } from '../engine/errors.js';
-import type { LogRecord, RecordDraft } from '../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../engine/records.js';
 import { draft } from './contract/log-store-contract.js';
 import { freePort, killServer, startRedisServer } from './fixtures/redis-helpers.js';
 
 /** A follower that collects what it sees and lets the test wait for a count (no timing involved). */
 function collectFollow(store: RedisStore, signal: AbortSignal) {
-  const seen: LogRecord[] = [];
+  const seen: StoredRecord[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   const done = (async () => {
     for await (const r of store.follow({ signal })) {
@@ -25,12 +25,12 @@ function collectFollow(store: RedisStore, signal: AbortSignal) {
   return { seen, done, reach };
 }
 
-function eventIds(records: readonly LogRecord[]): string[] {
+function eventIds(records: readonly StoredRecord[]): string[] {
   return records.map((r) => (r as unknown as { eventId: string }).eventId);
 }
 
-async function readAll(store: RedisStore): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+async function readAll(store: RedisStore): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of store.read()) out.push(r);
   return out;
 }
@@ -130,7 +130,7 @@ describe('redis store across a Redis restart', () => {
  * must fail with `unavailable` (the test's final comparison with the acknowledged appends shows that
  * none of the refused tries landed). Bounded by the test timeout, not by a clock of its own.
  */
-async function appendOnceBack(store: RedisStore, drafts: RecordDraft[]): Promise<readonly LogRecord[]> {
+async function appendOnceBack(store: RedisStore, drafts: RecordDraft[]): Promise<readonly StoredRecord[]> {
   for (;;) {
     try {
       return (await store.append(drafts)).records;

@@ -10,7 +10,7 @@ import { FOLLOW_OPTIONS, release } from '../adapters/redis/redis-connection.js';
 import { followLog } from '../adapters/redis/redis-follow.js';
 import { RedisLayout } from '../adapters/redis/redis-layout.js';
 import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../engine/codec.js';
-import type { LogRecord } from '../engine/records.js';
+import type { StoredRecord } from '../engine/records.js';
 import { draft, logStoreContract } from './contract/log-store-contract.js';
 import { deletePrefix, keysUnder, quitClient, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
 
@@ -55,8 +55,8 @@ describe('redis store', () => {
     await Promise.all(prefixes.map((p) => deletePrefix(p)));
   });
 
-  async function collect(it: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
-    const out: LogRecord[] = [];
+  async function collect(it: AsyncIterable<StoredRecord>): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
     for await (const r of it) out.push(r);
     return out;
   }
@@ -196,7 +196,7 @@ describe('redis store', () => {
   });
 
   // Frames of records appended in batches of `size`, cut at the end of the export.
-  function framesOf(records: readonly LogRecord[], size: number): Buffer {
+  function framesOf(records: readonly StoredRecord[], size: number): Buffer {
     const last = records.length - 1;
     return Buffer.concat(records.map((r, i) => encodeFrame(r, i < last && r.position % size !== size - 1)));
   }
@@ -302,7 +302,7 @@ describe('redis store', () => {
   it('writes positions and times around every CBOR number width exactly as cbor-x does', async () => {
     for (const start of [20, 250, 65_530, 2 ** 32 - 3]) {
       await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix() });
-      const seed = { ...draft(0), v: 1, position: start, time: 5 } as LogRecord;
+      const seed = { ...draft(0), v: 1, position: start, time: 5 } as StoredRecord;
       await store.importSegment(encodeFrame(seed));
       await store.append(Array.from({ length: 7 }, (_, i) => draft(i + 1)));
       const records = await collect(store.read());

@@ -7,7 +7,7 @@ import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
 import { aborted, Notifier } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
-import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -92,7 +92,7 @@ export class FileStore implements LogStore {
     });
   }
 
-  async replicate(records: readonly LogRecord[]): Promise<void> {
+  async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
     if (records.length === 0) return;
     await this.#locked(() => {
@@ -105,11 +105,11 @@ export class FileStore implements LogStore {
     this.#notify();
   }
 
-  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  read(options: ReadOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.readChunks(options));
   }
 
-  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? await this.#readEnd() : checkPosition('to', options.to);
@@ -118,10 +118,10 @@ export class FileStore implements LogStore {
       while (cursor.next < to && !this.#closed && options.signal?.aborted !== true) {
         const records = cursor.poll();
         if (records.length === 0) return;
-        if ((records.at(-1) as LogRecord).position < to) yield records;
+        if ((records.at(-1) as StoredRecord).position < to) yield records;
         else {
           // Positions are dense: the records before `to` are a prefix.
-          yield records.slice(0, to - (records[0] as LogRecord).position);
+          yield records.slice(0, to - (records[0] as StoredRecord).position);
           return;
         }
         await nextTurn(); // a long read must not starve timers and I/O
@@ -131,11 +131,11 @@ export class FileStore implements LogStore {
     }
   }
 
-  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+  follow(options: FollowOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.followChunks(options));
   }
 
-  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     const cursor = new SegmentCursor(this.dir, checkPosition('from', options.from ?? 0));
     const signal = options.signal

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FRAME_HEADER, MAX_RECORD_BYTES, scanBatches, scanFrames } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
-import type { LogRecord } from '../../engine/records.js';
+import type { StoredRecord } from '../../engine/records.js';
 import { readMeta } from './lock-meta.js';
 import { listSegments, readAt, readIndex, seekIndex, segmentFor, segmentName } from './segment-files.js';
 import { LOCK_FILE } from './segment-writer.js';
@@ -30,7 +30,7 @@ export class SegmentCursor {
   ) {}
 
   /** Complete batches written since the last poll (from `next` on); empty when there is nothing new. */
-  poll(): LogRecord[] {
+  poll(): StoredRecord[] {
     if (this.#fd === undefined && !this.#openAt(this.next)) return [];
     for (;;) {
       const records = this.#readNew();
@@ -92,8 +92,8 @@ export class SegmentCursor {
     this.#fd = fs.openSync(this.#file, 'r');
   }
 
-  #readNew(): LogRecord[] {
-    const out: LogRecord[] = [];
+  #readNew(): StoredRecord[] {
+    const out: StoredRecord[] = [];
     try {
       return this.#readInto(out);
     } catch (e) {
@@ -103,7 +103,7 @@ export class SegmentCursor {
     }
   }
 
-  #readInto(out: LogRecord[]): LogRecord[] {
+  #readInto(out: StoredRecord[]): StoredRecord[] {
     const fd = this.#fd as number;
     const size = fs.fstatSync(fd).size;
     while (this.#offset < size && out.length === 0) {
@@ -130,8 +130,8 @@ export class SegmentCursor {
   }
 
   /** Adds a batch's records from `next` on; false when the index hint was wrong and the scan restarts. */
-  #accept(records: LogRecord[], out: LogRecord[]): boolean {
-    const first = records[0] as LogRecord;
+  #accept(records: StoredRecord[], out: StoredRecord[]): boolean {
+    const first = records[0] as StoredRecord;
     if (this.#promised !== undefined) {
       const ok = first.position === this.#promised;
       this.#promised = undefined;

@@ -7,7 +7,7 @@ import { encodeRecord, finishRecord, frameBody, scanBatches } from '../../engine
 import { nextTime } from '../../engine/drafts.js';
 import { ConflictError, CorruptRecordError, LockUnavailableError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
-import { stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
+import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import { readMeta, writeMeta } from './lock-meta.js';
 import {
   appendIndex,
@@ -34,11 +34,11 @@ export interface PendingBatch {
 }
 
 interface StampedBatch {
-  readonly records: readonly LogRecord[];
+  readonly records: readonly StoredRecord[];
   readonly prefixes?: readonly (Buffer | undefined)[] | undefined;
 }
 
-export type BatchOutcome = { ok: true; records: LogRecord[]; time: number } | { ok: false; error: Error };
+export type BatchOutcome = { ok: true; records: StoredRecord[]; time: number } | { ok: false; error: Error };
 
 /**
  * The appending side of a filesystem log in one process. Every method that reads or changes the log's
@@ -141,7 +141,7 @@ export class SegmentWriter {
   }
 
   /** Writes records stamped by another log (they must continue this one) as one batch. Under the lock. */
-  writeStamped(records: readonly LogRecord[]): void {
+  writeStamped(records: readonly StoredRecord[]): void {
     this.#head += records.length;
     this.#lastTime = Math.max(this.#lastTime, ...records.map((r) => r.time));
     this.#writeBatches([{ records }]);
@@ -154,7 +154,7 @@ export class SegmentWriter {
     let at = start;
     const index: IndexEntry[] = [];
     for (const { records, prefixes } of batches) {
-      const first = (records[0] as LogRecord).position;
+      const first = (records[0] as StoredRecord).position;
       if (at >= this.segmentBytes) {
         this.#flush(chunks, start, index, headAfter);
         this.#roll(first);
@@ -279,7 +279,7 @@ export class SegmentWriter {
         trimIndex(this.dir, this.#base, item.offset);
         break;
       }
-      const first = item.records[0] as LogRecord;
+      const first = item.records[0] as StoredRecord;
       if (first.position !== this.#head) {
         throw new CorruptRecordError(
           file,
@@ -296,7 +296,7 @@ export class SegmentWriter {
 }
 
 /** Frames a batch; records with a prefix only get their position and time encoded here, under the lock. */
-function frameBatch(records: readonly LogRecord[], prefixes: StampedBatch['prefixes']): Buffer {
+function frameBatch(records: readonly StoredRecord[], prefixes: StampedBatch['prefixes']): Buffer {
   const last = records.length - 1;
   const frames = records.map((r, i) => {
     const prefix = prefixes?.[i];

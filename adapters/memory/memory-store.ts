@@ -5,7 +5,7 @@ import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/e
 import { Notifier } from '../../engine/notifier.js';
 import { aborted } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
-import { stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
+import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -17,7 +17,7 @@ import type {
 
 /** The records of one in-memory log, shared by every store opened on the same `memory:<name>`. */
 class MemoryLog {
-  readonly records: LogRecord[] = [];
+  readonly records: StoredRecord[] = [];
   readonly appended = new Notifier();
   lastTime = 0;
 }
@@ -76,7 +76,7 @@ export class MemoryStore implements LogStore {
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
-  async replicate(records: readonly LogRecord[]): Promise<void> {
+  async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
     if (records.length === 0) return;
     const head = this.log.records.length;
@@ -88,12 +88,12 @@ export class MemoryStore implements LogStore {
     this.log.appended.notify();
   }
 
-  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  read(options: ReadOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.readChunks(options));
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- an async iterable over memory
-  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = Math.min(checkPosition('to', options.to ?? this.log.records.length), this.log.records.length);
@@ -103,11 +103,11 @@ export class MemoryStore implements LogStore {
     }
   }
 
-  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+  follow(options: FollowOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.followChunks(options));
   }
 
-  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     let next: Position = checkPosition('from', options.from ?? 0);
     const signal = options.signal

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
-import type { LogRecord } from '../../engine/records.js';
+import type { StoredRecord } from '../../engine/records.js';
 import { ABORTED, AbortWatch, ignore, isUnreachable, sleep } from './redis-connection.js';
 import { segmentBase, type RedisLayout } from './redis-layout.js';
 import { decodeEntry, type StreamEntry } from './redis-records.js';
@@ -74,7 +74,7 @@ interface Read {
 export async function* followLog(
   ctx: FollowContext,
   start: () => FollowStart,
-): AsyncGenerator<readonly LogRecord[]> {
+): AsyncGenerator<readonly StoredRecord[]> {
   const { from, signal } = start();
   const watch = new AbortWatch(signal);
   // A function, not the property: TypeScript would keep `signal.aborted` narrowed across awaits.
@@ -145,7 +145,7 @@ function send(ctx: FollowContext, conn: Redis, reads: Read[], next: Position, co
 }
 
 interface Taken {
-  readonly records: LogRecord[];
+  readonly records: StoredRecord[];
   /** How many records the chunk read among those taken brought, if one was. */
   readonly chunkRead: number | undefined;
 }
@@ -158,7 +158,7 @@ async function take(reads: Read[], next: Position, watch: AbortWatch): Promise<T
   let read = reads[0] as Read;
   const reply = await watch.until(read.reply);
   if (reply === ABORTED) return ABORTED;
-  const records: LogRecord[] = [];
+  const records: StoredRecord[] = [];
   let chunkRead: number | undefined;
   for (let value = reply; ;) {
     const entries = streamEntries(value);

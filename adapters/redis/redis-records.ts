@@ -1,7 +1,7 @@
 import { decodeRecord, encodeRecord, frameBody as engineFrameBody } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
-import { RECORD_VERSION, stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
+import { RECORD_VERSION, stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import { RECORD_FIELD } from './redis-layout.js';
 
 /**
@@ -12,7 +12,7 @@ import { RECORD_FIELD } from './redis-layout.js';
  */
 export const PLACEHOLDER_TAIL = Buffer.from('68706f736974696f6e006474696d6500', 'hex');
 /** The map entry `v: RECORD_VERSION` as cbor-x writes it (the key, then the value). */
-const VERSION_ENTRY = encodeRecord({ v: RECORD_VERSION } as unknown as LogRecord).subarray(1);
+const VERSION_ENTRY = encodeRecord({ v: RECORD_VERSION } as unknown as StoredRecord).subarray(1);
 
 /**
  * A draft ready for the append script: the CBOR of `stamp(draft, 0, 0)` without
@@ -35,7 +35,7 @@ const SMALL_HEADERS = Array.from({ length: 24 }, (_, count) => Buffer.from([0xa0
  */
 export function encodeDraft(draft: RecordDraft): EncodedDraft {
   const own = withoutStampKeys(draft);
-  const body = encodeRecord(own as unknown as LogRecord);
+  const body = encodeRecord(own as unknown as StoredRecord);
   const header = readMapHeader(body);
   if (header === undefined) return viaStamp(own);
   const raised = mapHeader(header.count + 3);
@@ -128,12 +128,12 @@ export function packBatches(batches: readonly PackedBatch[]): Buffer {
 }
 
 /** The record as the script stored it (decoded from what was sent, so the caller's draft is not shared). */
-export function stampedRecord(encoded: EncodedDraft, position: Position, time: number): LogRecord {
+export function stampedRecord(encoded: EncodedDraft, position: Position, time: number): StoredRecord {
   const bytes = Buffer.concat([...encoded.parts, PLACEHOLDER_TAIL]);
   const record = decodeRecord(bytes, 'append', 0) as { position: number; time: number };
   record.position = position;
   record.time = time;
-  return record as LogRecord;
+  return record as StoredRecord;
 }
 
 /** Frames stored CBOR bytes exactly as `encodeFrame(record, more)` frames the record. */
@@ -169,9 +169,9 @@ export function entryBody(entry: StreamEntry, key: string): Buffer {
  * Decodes an entry and checks it holds the record at `expected`.
  * @throws CorruptRecordError on undecodable bytes or a record at another position.
  */
-export function decodeEntry(entry: StreamEntry, key: string, expected: Position): LogRecord {
+export function decodeEntry(entry: StreamEntry, key: string, expected: Position): StoredRecord {
   const body = entryBody(entry, key);
-  let record: LogRecord;
+  let record: StoredRecord;
   try {
     record = decodeRecord(body, key, 0);
   } catch {

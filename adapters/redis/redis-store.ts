@@ -4,7 +4,7 @@ import { encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
-import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -37,7 +37,7 @@ import {
  */
 class Appended implements AppendResult {
   readonly positions: Position[];
-  #records: LogRecord[] | undefined;
+  #records: StoredRecord[] | undefined;
 
   constructor(
     private readonly encoded: readonly EncodedDraft[],
@@ -47,7 +47,7 @@ class Appended implements AppendResult {
     this.positions = encoded.map((_, i) => head + i);
   }
 
-  get records(): LogRecord[] {
+  get records(): StoredRecord[] {
     this.#records ??= this.encoded.map((e, i) => stampedRecord(e, this.positions[i] as Position, this.time));
     return this.#records;
   }
@@ -134,7 +134,7 @@ export class RedisStore implements LogStore {
   }
 
   /** {@inheritDoc LogStore.replicate} */
-  async replicate(records: readonly LogRecord[]): Promise<void> {
+  async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
     const list: unknown = records;
     if (!Array.isArray(list)) {
@@ -154,12 +154,12 @@ export class RedisStore implements LogStore {
   }
 
   /** {@inheritDoc LogStore.read} */
-  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  read(options: ReadOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.readChunks(options));
   }
 
   /** {@inheritDoc LogStore.readChunks} */
-  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
@@ -178,12 +178,12 @@ export class RedisStore implements LogStore {
    * blocking connection while it runs; when Redis goes away it waits, reconnects with backoff, and goes
    * on from the next position.
    */
-  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+  follow(options: FollowOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.followChunks(options));
   }
 
   /** {@inheritDoc LogStore.followChunks} */
-  followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     return followLog(this.#followContext(), () => {
       this.#check();
       const from = checkPosition('from', options.from ?? 0);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { LogRecord, LogStore, Position } from '../../index.js';
+import type { StoredRecord, LogStore, Position } from '../../index.js';
 import { collect, firstPositionAt, intAtLeast, parsePoint, storeOption, type Point } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -70,7 +70,7 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
     o.event !== undefined ||
     o.correlation !== undefined;
   const paint = painter(!o.json && colourEnabled(ctx.stdout, ctx.env));
-  const print = (r: LogRecord): Promise<void> =>
+  const print = (r: StoredRecord): Promise<void> =>
     writeLine(ctx.stdout, o.json ? toJson(r) : recordLine(r, paint));
   const { signal } = ctx;
 
@@ -99,11 +99,11 @@ async function lastMatching(
   from: Position,
   to: Position,
   n: number,
-  keep: (r: LogRecord) => boolean,
+  keep: (r: StoredRecord) => boolean,
   signal: AbortSignal,
-): Promise<LogRecord[]> {
+): Promise<StoredRecord[]> {
   // A circular buffer of the last n matches: memory stays at n records however long the log.
-  const ring: LogRecord[] = [];
+  const ring: StoredRecord[] = [];
   let next = 0;
   if (from >= to) return ring;
   // Even with n = 0 the filter sees every record: --event and --correlation track events from the start.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach } from 'vitest';
-import { openStore, type LogRecord } from '../../index.js';
+import { openStore, type StoredRecord } from '../../index.js';
 
 /** The repository root. */
 export const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -224,10 +224,10 @@ export function cliTestbed(): { cli: Cli; store: TempStore } {
 }
 
 /** Every record of a store. */
-export async function readAll(url: string): Promise<LogRecord[]> {
+export async function readAll(url: string): Promise<StoredRecord[]> {
   const store = await openStore(url);
   try {
-    const out: LogRecord[] = [];
+    const out: StoredRecord[] = [];
     for await (const r of store.read()) out.push(r);
     return out;
   } finally {

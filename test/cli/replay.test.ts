@@ -4,7 +4,7 @@ import {
   isFinished,
   openStore,
   viewsFold,
-  type LogRecord,
+  type StoredRecord,
   type LogViews,
   type RecordDraft,
 } from '../../index.js';
@@ -91,7 +91,7 @@ interface SubscriberJson {
 describe('eventy replay', () => {
   const cli = new Cli();
   let store: Awaited<ReturnType<typeof tempStore>>;
-  let records: LogRecord[];
+  let records: StoredRecord[];
 
   beforeAll(async () => {
     ensureBuilt();

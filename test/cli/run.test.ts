@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { unbatched, type LogRecord } from '../../index.js';
+import { unbatched, type StoredRecord } from '../../index.js';
 import { Cli, ensureBuilt, eventually, isRunning, readAll, root, tempStore } from './helpers.js';
 
 const WORKER = join(root, 'test/fixtures/cli-worker.ts');
 const TSX = ['--import', 'tsx'];
 const JOBS = 40;
 
-type Rec = LogRecord & { workerId?: string; pid?: number; status?: string; queue?: string };
+type Rec = StoredRecord & { workerId?: string; pid?: number; status?: string; queue?: string };
 
 describe('eventy run', () => {
   const cli = new Cli();

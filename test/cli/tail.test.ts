@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openStore, type LogRecord, type RecordDraft } from '../../index.js';
+import { openStore, type StoredRecord, type RecordDraft } from '../../index.js';
 import { cliTestbed } from './helpers.js';
 
 function event(queue: string, n: number, headers: Record<string, string> = {}): RecordDraft {
@@ -22,13 +22,13 @@ describe('eventy tail', () => {
     await append([event('orders', 0)]);
     const tail = cli.spawn(['tail', '-f', '--json', '--from', '0', '--store', store.url]);
     const [first] = await tail.waitForLines(1);
-    expect((JSON.parse(first!) as LogRecord).position).toBe(0);
+    expect((JSON.parse(first!) as StoredRecord).position).toBe(0);
 
     // The test process is the other writer: its appends reach the follower as they land.
     await append([event('orders', 1), event('billing', 2)]);
     await append([event('orders', 3)]);
     const lines = await tail.waitForLines(4);
-    const records = lines.map((l) => JSON.parse(l) as LogRecord & { eventId: string });
+    const records = lines.map((l) => JSON.parse(l) as StoredRecord & { eventId: string });
     expect(records.map((r) => r.position)).toEqual([0, 1, 2, 3]);
     expect(records.map((r) => r.eventId)).toEqual(['e-orders-0', 'e-orders-1', 'e-billing-2', 'e-orders-3']);
     expect(records.every((r) => r.type === 'event.published' && typeof r.time === 'number')).toBe(true);
@@ -49,7 +49,7 @@ describe('eventy tail', () => {
       await Promise.race([tail.waitForLines(1), new Promise((r) => setTimeout(r, 100))]);
     }
     const [line] = await tail.waitForLines(1);
-    expect((JSON.parse(line!) as LogRecord).position).toBeGreaterThanOrEqual(2);
+    expect((JSON.parse(line!) as StoredRecord).position).toBeGreaterThanOrEqual(2);
     tail.proc.kill('SIGINT');
     expect((await tail.exited).code).toBe(0);
   });
@@ -145,9 +145,9 @@ describe('eventy tail', () => {
 });
 
 /** The records `tail --json` printed, one per line. */
-function jsonRecords(stdout: string): LogRecord[] {
+function jsonRecords(stdout: string): StoredRecord[] {
   return stdout
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as LogRecord);
+    .map((l) => JSON.parse(l) as StoredRecord);
 }

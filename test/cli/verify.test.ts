@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimsFold, scanFrames, type LogRecord, type RecordDraft } from '../../index.js';
+import { claimsFold, scanFrames, type StoredRecord, type RecordDraft } from '../../index.js';
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { InvariantChecker } from '../../cli/invariants.js';
 import { cliTestbed } from './helpers.js';
@@ -163,7 +163,7 @@ describe('verify: the invariant checker', () => {
       durationMs: 1,
     },
   ];
-  const records: LogRecord[] = drafts.map((d, position) => ({ ...d, v: 1, position, time: 1000 }));
+  const records: StoredRecord[] = drafts.map((d, position) => ({ ...d, v: 1, position, time: 1000 }));
 
   it('finds nothing wrong in a log the fold handles correctly', () => {
     const state = claimsFold.initial();

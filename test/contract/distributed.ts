@@ -7,7 +7,7 @@ import {
   foldAll,
   resultRef,
   unbatched,
-  type LogRecord,
+  type StoredRecord,
   type QueueManager,
   type RecordOf,
 } from '../../index.js';
@@ -41,14 +41,14 @@ async function waitUntil(check: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-async function readAll(m: QueueManager): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+async function readAll(m: QueueManager): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of m.store.read()) out.push(r);
   return out;
 }
 
 /** The log folded once: its events, its single records (batches unbatched), and each event's accepted ok results. */
-function outcome(records: LogRecord[]) {
+function outcome(records: StoredRecord[]) {
   const state = foldAll(claimsFold, records);
   const singles = records.flatMap(unbatched);
   const results = singles.filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isEventyError, type ErrorCode } from '../../engine/errors.js';
 import { formatPosition, parsePosition } from '../../engine/position.js';
-import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
 
 /** How the contract suite reaches one backend: a fresh log per test, opened as often as needed. */
@@ -27,8 +27,8 @@ export function draft(n: number, extra: Record<string, unknown> = {}): RecordDra
   };
 }
 
-async function collect(it: AsyncIterable<LogRecord>, limit = Infinity): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+async function collect(it: AsyncIterable<StoredRecord>, limit = Infinity): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of it) {
     out.push(r);
     if (out.length >= limit) break;
@@ -160,7 +160,7 @@ export function logStoreContract(name: string, factory: HarnessFactory): void {
       withStore(async (store) => {
         for (let i = 0; i < 10; i++) await store.append([draft(3 * i), draft(3 * i + 1), draft(3 * i + 2)]);
         for (const range of [{}, { from: 7, to: 12 }, { from: 28 }, { from: 5, to: 5 }, { to: 100 }]) {
-          const chunks: (readonly LogRecord[])[] = [];
+          const chunks: (readonly StoredRecord[])[] = [];
           for await (const chunk of store.readChunks(range)) chunks.push(chunk);
           expect(chunks.every((c) => c.length > 0)).toBe(true);
           expect(chunks.flat()).toEqual(await collect(store.read(range)));

@@ -16,7 +16,7 @@ import {
   RECORD_TYPES,
   RECORD_VERSION,
   stamp,
-  type LogRecord,
+  type StoredRecord,
   type RecordDraft,
 } from '../../engine/records.js';
 
@@ -70,7 +70,7 @@ const other = fc
   )
   .map(([type, fields, s]) => ({ ...fields, type, ...s }));
 
-const record = fc.oneof(published, other) as fc.Arbitrary<LogRecord>;
+const record = fc.oneof(published, other) as fc.Arbitrary<StoredRecord>;
 
 /** Where byte `index` falls: which frame, that frame's start, and whether it is in the length word. */
 function locate(frames: readonly Buffer[], index: number): { k: number; start: number; inLength: boolean } {
@@ -146,7 +146,7 @@ describe('codec properties', () => {
         buf[index] = buf[index]! ^ mask;
         const { k, start, inLength } = locate(frames, index);
 
-        const seen: LogRecord[] = [];
+        const seen: StoredRecord[] = [];
         let outcome: 'error' | 'torn' | 'clean' = 'clean';
         try {
           for (const s of scanFrames(buf, 'seg-x')) {
@@ -183,7 +183,7 @@ describe('codec properties', () => {
         const buf = Buffer.concat(input.map((b) => encodeBatch(b)));
         const index = at % buf.length;
         buf[index] = buf[index]! ^ mask;
-        const seen: LogRecord[] = [];
+        const seen: StoredRecord[] = [];
         try {
           for (const s of scanBatches(buf, 'seg')) if (s.kind === 'batch') seen.push(...s.records);
         } catch (e) {
@@ -196,7 +196,7 @@ describe('codec properties', () => {
   });
 
   it('the header is 8 bytes: the length (top bit: more frames follow), then the CRC of the body', () => {
-    const r = { type: 'x', v: 1, position: 0, time: 0 } as LogRecord;
+    const r = { type: 'x', v: 1, position: 0, time: 0 } as StoredRecord;
     expect(encodeFrame(r).readUInt32BE(0)).toBe(encodeFrame(r).length - FRAME_HEADER);
     expect(encodeFrame(r, true).readUInt32BE(0)).toBe(0x8000_0000 + encodeFrame(r).length - FRAME_HEADER);
   });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { openMemoryStore } from '../../adapters/memory/index.js';
-import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
 import { handles, leakedSince } from '../fixtures/fs-children.js';
 
@@ -34,7 +34,7 @@ function draft(id: string, big: boolean): RecordDraft {
   };
 }
 
-function checkRecords(got: readonly LogRecord[], model: Model, from: number): void {
+function checkRecords(got: readonly StoredRecord[], model: Model, from: number): void {
   expect(got.map((r) => r.position)).toEqual(got.map((_, i) => from + i));
   expect(got.map((r) => (r as unknown as { eventId: string }).eventId)).toEqual(
     model.ids.slice(from, from + got.length),
@@ -71,7 +71,7 @@ class Read implements Command {
     const head = model.ids.length;
     const from = Math.round(this.from * (head + 1));
     const to = this.span === undefined ? undefined : from + Math.round(this.span * (head + 2));
-    const got: LogRecord[] = [];
+    const got: StoredRecord[] = [];
     for await (const r of real.store.read(to === undefined ? { from } : { from, to })) got.push(r);
     expect(got.length).toBe(Math.max(0, Math.min(to ?? head, head) - from));
     checkRecords(got, model, from);
@@ -92,7 +92,7 @@ class Follow implements Command {
     const from = Math.round(this.from * head);
     const want = head - from + this.live;
     const ac = new AbortController();
-    const got: LogRecord[] = [];
+    const got: StoredRecord[] = [];
     const following = (async () => {
       if (want === 0) return;
       for await (const r of real.store.follow({ from, signal: ac.signal })) {
@@ -158,7 +158,7 @@ async function runModel(
   };
   try {
     await fc.asyncModelRun(() => ({ model, real }), cmds);
-    const all: LogRecord[] = [];
+    const all: StoredRecord[] = [];
     for await (const r of real.store.read()) all.push(r);
     expect(all.length).toBe(model.ids.length);
     checkRecords(all, model, 0);

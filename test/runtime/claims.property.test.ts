@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { claimsFold, type LogRecord, type RecordDraft } from '../../index.js';
+import { claimsFold, type StoredRecord, type RecordDraft } from '../../index.js';
 import { acquired, extended, published, registered, released, result, SUB } from './drafts.js';
 import { stampAll } from './helpers.js';
 
@@ -37,7 +37,7 @@ function draftOf(s: Step, time: number): RecordDraft {
   }
 }
 
-function toLog(steps: readonly Step[]): LogRecord[] {
+function toLog(steps: readonly Step[]): StoredRecord[] {
   let time = 1000;
   const timed: [number, RecordDraft][] = [
     [time, published('a')],
@@ -71,7 +71,7 @@ describe('claims fold under random interleavings of three competing workers', ()
           const rejectedBefore = state.rejected.size;
           claimsFold.evolve(state, r);
           if (r.position < 4) continue;
-          const c = r as LogRecord & { eventPosition: number; workerId: string; attempt: number };
+          const c = r as StoredRecord & { eventPosition: number; workerId: string; attempt: number };
           const mine = leases.get(c.workerId)!;
           const held = mine.get(c.eventPosition);
           const live = held !== undefined && held.until > r.time && held.attempt === c.attempt;

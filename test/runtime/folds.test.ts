@@ -8,7 +8,7 @@ import {
   unbatched,
   workersFold,
   type ClaimsState,
-  type LogRecord,
+  type StoredRecord,
   type RecordOf,
 } from '../../index.js';
 import { isAlive, liveHosts } from '../../projections/workers.js';
@@ -448,7 +448,7 @@ describe('claims fold', () => {
     expect(Array.from(q?.positions ?? [])).toEqual(events.map((_, i) => i));
     expect(Array.from(q?.availableAt ?? [])).toEqual(events.map(([time]) => time));
     expect(sub(s).items.get(299)?.status).toBe('claimed');
-    claimsFold.evolve(s, records.at(-1) as LogRecord);
+    claimsFold.evolve(s, records.at(-1) as StoredRecord);
     expect(before?.length).toBe(300); // what was read before is a snapshot
     expect(q?.positions.length).toBe(301);
     expect(q?.positions[300]).toBe(302);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach } from 'vitest';
 import {
   createQueueManager,
-  type LogRecord,
+  type StoredRecord,
   type QueueManager,
   type QueueManagerOptions,
   type RecordDraft,
@@ -65,14 +65,14 @@ export async function until<T>(
 }
 
 /** Every record of the manager's log from the start. */
-export async function readAll(m: QueueManager, to?: number): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+export async function readAll(m: QueueManager, to?: number): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of m.store.read(to === undefined ? {} : { to })) out.push(r);
   return out;
 }
 
 /** Stamps drafts as a log would: dense positions from 0, the given (non-decreasing) times. */
-export function stampAll(items: readonly (readonly [time: number, draft: RecordDraft])[]): LogRecord[] {
+export function stampAll(items: readonly (readonly [time: number, draft: RecordDraft])[]): StoredRecord[] {
   return items.map(([time, draft], position) => ({ ...draft, v: 1, position, time }));
 }
 

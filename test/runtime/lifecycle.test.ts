@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createQueueManager, InterruptedError, type LogRecord, type RecordOf } from '../../index.js';
+import { createQueueManager, InterruptedError, type StoredRecord, type RecordOf } from '../../index.js';
 import { deferred, manager, memoryUrl, readAll, until } from './helpers.js';
 
-const types = (log: LogRecord[], type: string) => log.filter((r) => r.type === type);
+const types = (log: StoredRecord[], type: string) => log.filter((r) => r.type === type);
 
 describe('end', () => {
   it('drains the events published before it, then the workers stop: later events stay unhandled', async () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { LogRecord, QueueEvent, RecordOf } from '../../index.js';
+import type { StoredRecord, QueueEvent, RecordOf } from '../../index.js';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { openStore } from '../../index.js';
 import { LogRuntime } from '../../runtime/log-runtime.js';
 import { acquired, published, registered, result } from './drafts.js';
 import { manager, memoryUrl, readAll, until } from './helpers.js';
 
-function recordAt(log: LogRecord[], position: number): LogRecord {
+function recordAt(log: StoredRecord[], position: number): StoredRecord {
   const r = log[position];
   if (r?.position !== position) throw new Error(`no record at ${position}`);
   return r;

@@ -1,6 +1,6 @@
 import { firstValueFrom, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { TimeoutError, type LogRecord, type QueueResult, type RecordOf } from '../../index.js';
+import { TimeoutError, type StoredRecord, type QueueResult, type RecordOf } from '../../index.js';
 import { manager, readAll, until } from './helpers.js';
 
 class Transient extends Error {
@@ -10,7 +10,7 @@ class Fatal extends Error {
   override name = 'Fatal';
 }
 
-function claimsOf(log: LogRecord[], eventId: string): RecordOf<'claim.acquired'>[] {
+function claimsOf(log: StoredRecord[], eventId: string): RecordOf<'claim.acquired'>[] {
   return log.filter(
     (r): r is RecordOf<'claim.acquired'> =>
       r.type === 'claim.acquired' && (r as RecordOf<'claim.acquired'>).eventId === eventId,

@@ -133,7 +133,12 @@ export type FrameScan =
 
 /** What {@link scanBatches} found: complete batches, then possibly an incomplete tail. */
 export type BatchScan =
-  | { readonly kind: 'batch'; readonly records: StoredRecord[]; readonly offset: number; readonly end: number }
+  | {
+      readonly kind: 'batch';
+      readonly records: StoredRecord[];
+      readonly offset: number;
+      readonly end: number;
+    }
   /** An incomplete batch runs from `offset` to the end of the buffer. */
   | { readonly kind: 'torn'; readonly offset: number };
 

@@ -1,9 +1,4 @@
-import {
-  lowerBound,
-  type QueueState,
-  type SubscriberState,
-  type WorkItem,
-} from '../projections/claims.js';
+import { lowerBound, type QueueState, type SubscriberState, type WorkItem } from '../projections/claims.js';
 import { liveHosts } from '../projections/workers.js';
 import { scanCompeting, type Pick } from './competing-scan.js';
 import { InterruptedError, LeaseLostError, ShutdownError } from '../engine/errors.js';
@@ -15,13 +10,7 @@ import {
   type RecordOf,
   type ResultOutcome,
 } from '../engine/records.js';
-import {
-  AttemptControl,
-  type AttemptOutcome,
-  errorInfo,
-  plainDetails,
-  runAttempt,
-} from './attempt.js';
+import { AttemptControl, type AttemptOutcome, errorInfo, plainDetails, runAttempt } from './attempt.js';
 import type { Matcher } from './filter.js';
 import type { LogRuntime } from './log-runtime.js';
 import { backoff, mayRetry, type ResolvedSubscribe } from './subscribe-options.js';

@@ -1,4 +1,11 @@
-import { isKnownRecord, resultAt, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
+import {
+  isKnownRecord,
+  resultAt,
+  resultRef,
+  unbatched,
+  type StoredRecord,
+  type RecordOf,
+} from '../engine/records.js';
 import type { Position } from '../engine/position.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LogRuntime } from './log-runtime.js';

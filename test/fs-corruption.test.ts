@@ -50,7 +50,10 @@ describe('filesystem store: corruption and torn tails', () => {
   });
 
   /** Appends `count` records (batches of `batch`), closes, and returns them with the segment files. */
-  async function fill(count: number, batch = BATCH): Promise<{ records: StoredRecord[]; segments: Segment[] }> {
+  async function fill(
+    count: number,
+    batch = BATCH,
+  ): Promise<{ records: StoredRecord[]; segments: Segment[] }> {
     const store = await openFileStore(url, { durability: 'never', segmentBytes: SEGMENT_BYTES });
     try {
       const records: StoredRecord[] = [];

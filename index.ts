@@ -11,17 +11,30 @@ export * from './engine/index.js';
 export * from './runtime/index.js';
 export {
   boundAt,
-  claimsFold,
+  dispatchFold,
   isFinished,
   subscriberProgress,
   isLeased,
   type BoundClaim,
-  type ClaimsState,
+  type DispatchState,
   type ItemStatus,
   type QueueState,
   type SubscriberState,
   type WorkItem,
-} from './projections/claims.js';
+} from './projections/dispatch.js';
+export {
+  claimRows,
+  workerRows,
+  subscriberRows,
+  statsRows,
+  VIEWS,
+  type ViewName,
+  type ClaimRow,
+  type WorkerRow,
+  type SubscriberRow,
+  type StatsRow,
+} from './projections/view-rows.js';
+export { InvariantChecker, type Violation } from './projections/invariants.js';
 export { workersFold, isAlive, type WorkersState, type WorkerInfo } from './projections/workers.js';
 export { statsFold, type StatsState, type QueueStats } from './projections/stats.js';
 export {

@@ -48,7 +48,7 @@ await manager.queue('bench').subscribe(
 process.on('message', (msg: string) => {
   if (msg === 'done') {
     // The subscriber's results as this worker's fold sees them (every worker folds the whole log).
-    process.send?.({ done: manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0 });
+    process.send?.({ done: manager.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0 });
   } else if (msg === 'report') {
     process.send?.({
       starts: starts.splice(0),

@@ -28,7 +28,7 @@ await q.subscribe(
 
 // Progress for benchmarks whose publisher does not fold the log (bench:redis): the subscriber's done
 // count as this worker's fold sees it (every worker folds the whole log).
-sendProgress(() => manager.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0);
+sendProgress(() => manager.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0);
 
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'report') {

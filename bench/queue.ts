@@ -81,7 +81,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function waitDone(m: QueueManager, target: number): Promise<void> {
-  while ((m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0) < target)
+  while ((m.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0) < target)
     await new Promise((r) => setTimeout(r, 2));
 }
 
@@ -140,7 +140,7 @@ async function memory(total: number): Promise<void> {
   for (let i = 0; i < total; i += 1000) {
     await q.publishMany(Array.from({ length: 1000 }, () => ({ sentAt: now() })));
     // keep the backlog bounded so memory measures the steady state, not a queue of a million events
-    while (i - (m.runtime.claims.subscribers.get('bench/work')?.counts.done ?? 0) > 20_000)
+    while (i - (m.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0) > 20_000)
       await new Promise((r) => setTimeout(r, 5));
     if (i % 100_000 === 0) {
       const reports = await Promise.all(children.map(report));

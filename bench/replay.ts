@@ -207,8 +207,8 @@ async function inProcessFold(store: FileStore, sim: LogSim): Promise<Measure> {
   const [ms, cpuMs] = [performance.now() - start, cpuMsSince(cpu)];
   // The records are consistent, so every result was accepted: the fold did the real work.
   const ok = sim.counts.get('result.recorded ok') ?? 0;
-  const done = [...views.claims.subscribers.values()].reduce((n, s) => n + s.counts.done, 0);
-  const rejected = [...views.claims.subscribers.values()].reduce((n, s) => n + s.counts.rejected, 0);
+  const done = [...views.dispatch.subscribers.values()].reduce((n, s) => n + s.counts.done, 0);
+  const rejected = [...views.dispatch.subscribers.values()].reduce((n, s) => n + s.counts.rejected, 0);
   if (done !== ok || rejected !== 0) throw new Error(`fold: ${done} done of ${ok} ok, ${rejected} rejected`);
   return { name: 'replayLog, every view', records: views.position + 1, ms, cpuMs };
 }

@@ -9,7 +9,7 @@ import {
   type ClaimRow,
   type SubscriberRow,
   type WorkerRow,
-} from './views.js';
+} from '../index.js';
 
 /** The views at one point, kept as plain rows so the fold can go on. */
 export interface Snapshot {

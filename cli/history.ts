@@ -77,9 +77,9 @@ export class History {
   };
 
   #result(r: RecordOf<'result.recorded'>, views: LogViews): void {
-    const accepted = !views.claims.rejected.has(resultRef(r));
+    const accepted = !views.dispatch.rejected.has(resultRef(r));
     const subscriber =
-      views.claims.subscribers.get(r.subscriberId)?.reg.name ?? subscriberName(r.queue, r.subscriberId);
+      views.dispatch.subscribers.get(r.subscriberId)?.reg.name ?? subscriberName(r.queue, r.subscriberId);
     this.#results.set(resultRef(r), {
       position: r.position,
       ...(r.item === undefined ? {} : { item: r.item }),

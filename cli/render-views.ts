@@ -1,6 +1,6 @@
 import type { EventRow, ResultRow } from './history.js';
 import { formatCount, formatDuration, formatTime, preview, table, type Painter } from './output.js';
-import type { ClaimRow, StatsRow, SubscriberRow, WorkerRow } from './views.js';
+import type { ClaimRow, StatsRow, SubscriberRow, WorkerRow } from '../index.js';
 
 const STATUS: Record<string, 'green' | 'red' | 'yellow' | 'gray' | 'blue'> = {
   ok: 'green',

@@ -2,7 +2,7 @@ import { throwIfAborted } from '../engine/errors.js';
 import { checkPosition, type Position } from '../engine/position.js';
 import type { StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
-import { claimsFold, type ClaimsState } from './claims.js';
+import { dispatchFold, type DispatchState } from './dispatch.js';
 import type { Fold } from './fold.js';
 import { statsFold, type StatsState } from './stats.js';
 import { workersFold, type WorkersState } from './workers.js';
@@ -12,7 +12,7 @@ import { workersFold, type WorkersState } from './workers.js';
  * up to {@link LogViews.position}. Built by {@link viewsFold} or {@link replayLog}.
  */
 export interface LogViews {
-  readonly claims: ClaimsState;
+  readonly dispatch: DispatchState;
   readonly workers: WorkersState;
   readonly stats: StatsState;
   /** Position of the last record folded; -1 before the first. */
@@ -27,14 +27,14 @@ export interface LogViews {
  */
 export const viewsFold: Fold<LogViews> = {
   initial: () => ({
-    claims: claimsFold.initial(),
+    dispatch: dispatchFold.initial(),
     workers: workersFold.initial(),
     stats: statsFold.initial(),
     position: -1,
     time: 0,
   }),
   evolve(state, record) {
-    claimsFold.evolve(state.claims, record);
+    dispatchFold.evolve(state.dispatch, record);
     workersFold.evolve(state.workers, record);
     statsFold.evolve(state.stats, record);
     state.position = record.position;
@@ -71,7 +71,7 @@ export interface ReplayOptions {
  * @throws AbortedError when `signal` aborts.
  * @example
  * const views = await replayLog(store, { to: 1200 });
- * console.log(views.claims.subscribers.get('orders/bill')?.counts);
+ * console.log(views.dispatch.subscribers.get('orders/bill')?.counts);
  */
 export async function replayLog(store: LogStore, options: ReplayOptions = {}): Promise<LogViews> {
   const views = options.into ?? viewsFold.initial();

@@ -1,4 +1,4 @@
-import { isFinished, isLeased, type QueueState, type SubscriberState } from '../projections/claims.js';
+import { isFinished, isLeased, type QueueState, type SubscriberState } from '../projections/dispatch.js';
 import type { Position } from '../engine/position.js';
 
 export interface Pick {
@@ -23,7 +23,7 @@ export interface ScanInput {
   readonly busy: (p: Position) => boolean;
 }
 
-/** How far past the watermark a scan looks for work to take over from other workers. */
+/** How far past the finishedBelow a scan looks for work to take over from other workers. */
 const STEAL_WINDOW = 4096;
 
 /**
@@ -38,8 +38,8 @@ export function scanCompeting(s: ScanInput): { picks: Pick[]; wake: number } {
   const stealable: Pick[] = [];
   const { sub, q, now } = s;
   let wake = Infinity;
-  const end = Math.min(q.positions.length, sub.watermark + STEAL_WINDOW);
-  for (let i = sub.watermark; i < q.positions.length && picks.length < s.free; i++) {
+  const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
+  for (let i = sub.finishedBelow; i < q.positions.length && picks.length < s.free; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending || (i >= end && stealable.length > 0)) break;
     if (s.busy(p)) continue;

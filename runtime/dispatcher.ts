@@ -1,4 +1,4 @@
-import { lowerBound, type QueueState, type SubscriberState, type WorkItem } from '../projections/claims.js';
+import { lowerBound, type QueueState, type SubscriberState, type WorkItem } from '../projections/dispatch.js';
 import { liveHosts } from '../projections/workers.js';
 import { scanCompeting, type Pick } from './competing-scan.js';
 import { InterruptedError, LeaseLostError, ShutdownError } from '../engine/errors.js';
@@ -12,7 +12,7 @@ import {
 } from '../engine/records.js';
 import { AttemptControl, type AttemptOutcome, errorInfo, plainDetails, runAttempt } from './attempt.js';
 import type { Matcher } from './filter.js';
-import type { LogRuntime } from './log-runtime.js';
+import type { LiveViews } from './live-views.js';
 import { backoff, mayRetry, type ResolvedSubscribe } from './subscribe-options.js';
 import type { HandlerContext, PublishOptions, QueueEvent } from './types.js';
 
@@ -27,7 +27,7 @@ const RESULT_LINGER_MS = 5;
 /** What a dispatcher needs from its manager. */
 export interface DispatchHost {
   readonly workerId: string;
-  readonly runtime: LogRuntime;
+  readonly runtime: LiveViews;
   readonly leaseMs: number;
   readonly spreadGraceMs: number;
   /** How long the worker counts as alive after a heartbeat; a reservation lives as long unless renewed. */
@@ -81,8 +81,8 @@ export class Dispatcher {
 
   /** Re-evaluates after the views changed. Cheap when there is nothing to do. */
   tick(): void {
-    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-    const q = this.host.runtime.claims.queues.get(this.queue);
+    const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
+    const q = this.host.runtime.dispatch.queues.get(this.queue);
     if (!sub || !q) return;
     this.#confirm(sub);
     this.#adopt(sub, q);
@@ -137,8 +137,8 @@ export class Dispatcher {
       const cancelledAt = (await this.#cancelled) ?? -1;
       const appended = [...this.#claiming.values(), cancelledAt].filter((cp) => cp >= 0);
       if (appended.length > 0) await this.host.runtime.waitFor(Math.max(...appended));
-      const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-      const q = this.host.runtime.claims.queues.get(this.queue);
+      const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
+      const q = this.host.runtime.dispatch.queues.get(this.queue);
       if (sub) this.#confirm(sub);
       if (sub && q) this.#adopt(sub, q);
     } catch (e) {
@@ -210,7 +210,7 @@ export class Dispatcher {
       this.#claiming.size === 0 &&
       this.#retrying.size === 0
     ) {
-      const before = this.options.delivery === 'competing' ? sub.watermark : this.#nextIndex;
+      const before = this.options.delivery === 'competing' ? sub.finishedBelow : this.#nextIndex;
       const next = q.positions[before];
       if (next === undefined || next > ending) this.#stopping = true;
     }
@@ -305,7 +305,7 @@ export class Dispatcher {
       }
     }
     const res = sub.reservations.get(this.host.workerId);
-    return res !== undefined && res.expiresAt > this.host.runtime.claims.time ? slots + res.slots : slots;
+    return res !== undefined && res.expiresAt > this.host.runtime.dispatch.time ? slots + res.slots : slots;
   }
 
   /** True while the subscriber takes reservations: registered, competing, not deleted. */
@@ -379,7 +379,7 @@ export class Dispatcher {
    * worker that got busy lets it lapse rather than keep events waiting for it).
    */
   renewal(): RecordDraft | undefined {
-    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
     if (!sub || !this.#reservable(sub)) return undefined;
     const reserved = this.#reservedSlots(sub);
     if (reserved === 0 || this.#taken() + reserved > this.options.concurrency) return undefined;
@@ -388,7 +388,7 @@ export class Dispatcher {
 
   /** Stopping: no event binds to this worker any more (those bound already are released). */
   #cancelReservation(): void {
-    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
     if (!this.#reserves || !sub) return;
     const held = sub.reservations.get(this.host.workerId);
     if (held === undefined && this.#reserving.length === 0) return;
@@ -409,7 +409,7 @@ export class Dispatcher {
     const positions = q.positions;
     if (this.#adoptFrom >= positions.length) return;
     let missing: Position[] | undefined;
-    for (let i = Math.max(this.#adoptFrom, sub.watermark); i < positions.length; i++) {
+    for (let i = Math.max(this.#adoptFrom, sub.finishedBelow); i < positions.length; i++) {
       const p = positions[i] as Position;
       const item = sub.items.get(p);
       if (!this.#boundToMe(item, p)) continue;
@@ -469,8 +469,8 @@ export class Dispatcher {
     const read = this.host
       .events(this.queue, positions)
       .then((records) => {
-        const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-        const q = this.host.runtime.claims.queues.get(this.queue);
+        const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
+        const q = this.host.runtime.dispatch.queues.get(this.queue);
         for (const [p, e] of records) {
           const item = sub?.items.get(p);
           if (q && this.#boundToMe(item, p)) this.#adopted(e, item.attempt, q);
@@ -546,7 +546,7 @@ export class Dispatcher {
       this.#claiming.set(e.position, claimPosition);
       this.#cache.set(e.position, e);
     }
-    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
     if (sub) this.#confirm(sub);
   }
 
@@ -592,7 +592,7 @@ export class Dispatcher {
 
   /** Broadcast: every event from when hosting started (or the subscriber's start), in order. */
   #scanBroadcast(q: QueueState, free: number, now: number): { position: Position; attempt: number }[] {
-    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
+    const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
     if (this.#nextIndex < 0)
       this.#nextIndex = lowerBound(q.positions, Math.max(this.hostedFrom + 1, sub?.reg.startPosition ?? 0));
     const picks: { position: Position; attempt: number }[] = [];
@@ -795,8 +795,8 @@ export class Dispatcher {
     const taken = this.#takeResults();
     if (taken.length === 0) return;
     const drafts = this.#resultDrafts(taken);
-    const sub = this.host.runtime.claims.subscribers.get(this.subscriberId);
-    const q = this.host.runtime.claims.queues.get(this.queue);
+    const sub = this.host.runtime.dispatch.subscribers.get(this.subscriberId);
+    const q = this.host.runtime.dispatch.queues.get(this.queue);
     this.#track(this.#append(drafts, sub && q ? this.#reserve(sub, q) : undefined));
   }
 

@@ -15,7 +15,7 @@ import {
 import type { LogStore } from '../engine/storage.js';
 import type { Dispatcher, DispatchHost } from './dispatcher.js';
 import { installSignalHandlers } from './signals.js';
-import { LogRuntime } from './log-runtime.js';
+import { LiveViews } from './live-views.js';
 import { QueryIndex, readPositions } from './query-index.js';
 import { Queue, type QueueOptions } from './queue.js';
 import { unknownKeys } from './subscribe-options.js';
@@ -84,7 +84,7 @@ export async function createManager(store: LogStore, options: ManagerOptions = {
 /** The entry point to one log's queues. Holds the store, the live fold and this process's worker. */
 export class QueueManager implements DispatchHost {
   readonly workerId: string;
-  readonly runtime: LogRuntime;
+  readonly runtime: LiveViews;
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly spreadGraceMs: number;
@@ -109,7 +109,7 @@ export class QueueManager implements DispatchHost {
     this.heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 2000);
     this.spreadGraceMs = positive('spreadGraceMs', options.spreadGraceMs ?? 500, 0);
     this.shutdownTimeout = positive('shutdownTimeout', options.shutdownTimeout ?? 10_000, 0);
-    this.runtime = new LogRuntime(store);
+    this.runtime = new LiveViews(store);
     this.index = new QueryIndex(store, this.runtime);
     this.runtime.ticks$.subscribe(() => {
       for (const d of this.dispatchers) d.tick();
@@ -140,7 +140,7 @@ export class QueueManager implements DispatchHost {
 
   /**
    * Starts following the log if it had not, and resolves once the fold has caught up with the head as it
-   * was then: the views (`runtime.claims`, …) hold every record appended before.
+   * was then: the views (`runtime.dispatch`, …) hold every record appended before.
    */
   ready(): Promise<void> {
     return this.runtime.start();
@@ -368,14 +368,14 @@ export class QueueManager implements DispatchHost {
 
   #cachedSincePrune = 0;
 
-  /** Drops cached events below every hosted subscriber's watermark (handled everywhere). */
+  /** Drops cached events below every hosted subscriber's finishedBelow (handled everywhere). */
   #prune(queue: string, cache: Map<Position, RecordOf<'event.published'>>): void {
     let low = Infinity;
-    const q = this.runtime.claims.queues.get(queue);
+    const q = this.runtime.dispatch.queues.get(queue);
     for (const d of this.dispatchers) {
       if (d.queue !== queue) continue;
-      const sub = this.runtime.claims.subscribers.get(d.subscriberId);
-      low = Math.min(low, q?.positions[sub?.watermark ?? 0] ?? Infinity);
+      const sub = this.runtime.dispatch.subscribers.get(d.subscriberId);
+      low = Math.min(low, q?.positions[sub?.finishedBelow ?? 0] ?? Infinity);
     }
     for (const p of cache.keys()) {
       if (p >= low) break;

@@ -8,7 +8,7 @@ import {
 } from '../engine/records.js';
 import type { Position } from '../engine/position.js';
 import type { LogStore } from '../engine/storage.js';
-import type { LogRuntime } from './log-runtime.js';
+import type { LiveViews } from './live-views.js';
 
 /**
  * Lookups for the query API (event by id, results by event), built on first use by reading the log
@@ -23,7 +23,7 @@ export class QueryIndex {
 
   constructor(
     private readonly store: LogStore,
-    private readonly runtime: LogRuntime,
+    private readonly runtime: LiveViews,
   ) {}
 
   /** Resolves once the index covers everything folded so far. */

@@ -1,5 +1,5 @@
 import { filter, map, mergeMap } from 'rxjs';
-import { lowerBound, tokenKey } from '../projections/claims.js';
+import { lowerBound, tokenKey } from '../projections/dispatch.js';
 import { ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import { parsePosition, type Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
@@ -148,7 +148,7 @@ export async function searchEvents<T>(
   pageStart(o);
   await caughtUp(m);
   const inRange = timeRange({ after: o.publishedAfter, before: o.publishedBefore });
-  const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
+  const positions = m.runtime.dispatch.queues.get(queue)?.positions ?? [];
   return collectPage(positions, o, logReader(m), (r) =>
     inRange(r.time) ? toQueueEvent<T>(r as EventRecord) : undefined,
   );
@@ -156,7 +156,7 @@ export async function searchEvents<T>(
 
 export async function countEvents(m: QueueManager, queue: string, f: EventFilters): Promise<number> {
   await caughtUp(m);
-  const positions = m.runtime.claims.queues.get(queue)?.positions ?? [];
+  const positions = m.runtime.dispatch.queues.get(queue)?.positions ?? [];
   if (f.publishedAfter === undefined && f.publishedBefore === undefined) return positions.length;
   const inRange = timeRange({ after: f.publishedAfter, before: f.publishedBefore });
   let n = 0;
@@ -165,7 +165,7 @@ export async function countEvents(m: QueueManager, queue: string, f: EventFilter
 }
 
 export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
-  const sub = m.runtime.claims.subscribers.get(r.subscriberId);
+  const sub = m.runtime.dispatch.subscribers.get(r.subscriberId);
   return {
     position: r.position,
     ...(r.item === undefined ? {} : { item: r.item }),
@@ -181,7 +181,7 @@ export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
     ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
     durationMs: r.durationMs,
     recordedAt: r.time,
-    accepted: !m.runtime.claims.rejected.has(resultRef(r)),
+    accepted: !m.runtime.dispatch.rejected.has(resultRef(r)),
   };
 }
 
@@ -282,10 +282,10 @@ export async function waitDrained(
   const deadline = Date.now() + timeoutMs;
   await m.runtime.waitFor(endPosition);
   for (;;) {
-    const q = m.runtime.claims.queues.get(queue);
-    const drained = [...m.runtime.claims.subscribers.values()]
+    const q = m.runtime.dispatch.queues.get(queue);
+    const drained = [...m.runtime.dispatch.subscribers.values()]
       .filter((s) => s.reg.queue === queue && !s.deleted && s.reg.delivery === 'competing')
-      .every((s) => (q?.positions[s.watermark] ?? Infinity) > endPosition);
+      .every((s) => (q?.positions[s.finishedBelow] ?? Infinity) > endPosition);
     if (drained) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
@@ -294,7 +294,7 @@ export async function waitDrained(
 
 export async function getClaim(m: QueueManager, queue: string, claimId: string): Promise<QueueClaim> {
   await caughtUp(m);
-  const t = m.runtime.claims.tokens.get(tokenKey(queue, claimId));
+  const t = m.runtime.dispatch.tokens.get(tokenKey(queue, claimId));
   if (!t) throw new NotFoundError('claim', claimId);
   const r = (await readPositions(m.store, [t.position])).get(t.position) as RecordOf<'token.claimed'>;
   return toClaim(r);
@@ -308,7 +308,7 @@ export async function searchClaims(
   pageStart(o);
   await caughtUp(m);
   const positions: Position[] = [];
-  for (const [key, t] of m.runtime.claims.tokens) {
+  for (const [key, t] of m.runtime.dispatch.tokens) {
     if (key.startsWith(`${queue}\u0000`) && (o.workerId === undefined || t.workerId === o.workerId))
       positions.push(t.position);
   }

@@ -1,14 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { concatMap, defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
-import { tokenKey } from '../projections/claims.js';
+import { tokenKey } from '../projections/dispatch.js';
+import {
+  claimRows,
+  statsRows,
+  subscriberRows,
+  workerRows,
+  type ClaimRow,
+  type StatsRow,
+  type SubscriberRow,
+  type WorkerRow,
+} from '../projections/view-rows.js';
 import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import { unbatched, type EventHeaders, type RecordOf } from '../engine/records.js';
 import { Dispatcher, queueEvent, toQueueEvent } from './dispatcher.js';
 import { compileFilter } from './filter.js';
 import type { QueueManager } from './manager.js';
+import type { LogViews } from '../projections/replay.js';
 import * as queries from './queue-queries.js';
-import { claimsView, statsView, subscribersView, workersView } from './queue-views.js';
 import { resolveSubscribe, unknownKeys } from './subscribe-options.js';
 import { Subscriber, type Subscription } from './subscriber.js';
 import type {
@@ -36,10 +46,14 @@ const PUBLISH_KNOWN = new Set(['correlationId', 'causationId', 'key', 'delay', '
 export class Queue<T = unknown> {
   /** RxJS views of this queue, updated as the log is folded. */
   readonly views: {
-    readonly claims$: Observable<ReturnType<typeof claimsView>>;
-    readonly workers$: Observable<ReturnType<typeof workersView>>;
-    readonly subscribers$: Observable<ReturnType<typeof subscribersView>>;
-    readonly stats$: Observable<ReturnType<typeof statsView>>;
+    /** Open work items of the queue's competing subscribers (finished work has left the hot view). */
+    readonly claims$: Observable<ClaimRow[]>;
+    /** Workers that host the queue (or did within the view's memory), alive by log time. */
+    readonly workers$: Observable<WorkerRow[]>;
+    /** The queue's registered subscribers with their progress. */
+    readonly subscribers$: Observable<SubscriberRow[]>;
+    /** Events published, results by status, throughput and the subscribers' progress. */
+    readonly stats$: Observable<StatsRow>;
   };
 
   constructor(
@@ -54,10 +68,10 @@ export class Queue<T = unknown> {
     const on = <V>(view: () => V): Observable<V> =>
       defer(() => (rt.ready ? live(view) : from(rt.start()).pipe(switchMap(() => live(view)))));
     this.views = {
-      claims$: on(() => claimsView(rt, name)),
-      workers$: on(() => workersView(rt, name)),
-      subscribers$: on(() => subscribersView(rt, name)),
-      stats$: on(() => statsView(rt, name)),
+      claims$: on(() => claimRows(rt, [name])),
+      workers$: on(() => workerRows(rt, [name])),
+      subscribers$: on(() => liveSubscribers(rt, name)),
+      stats$: on(() => statsRows(rt, [name])[0] ?? emptyStats(name)),
     };
   }
 
@@ -99,7 +113,7 @@ export class Queue<T = unknown> {
     const key = options.key;
     if (key !== undefined) {
       await this.manager.ready();
-      const existing = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
+      const existing = this.manager.runtime.dispatch.queues.get(this.name)?.keys.get(key);
       if (existing !== undefined) return [await this.#eventAt(existing)];
     }
     // Object.assign, not a spread: on Node 20 the spread of a record costs several times more.
@@ -108,7 +122,7 @@ export class Queue<T = unknown> {
     if (key !== undefined) {
       const mine = positions[0] as Position;
       await this.manager.runtime.waitFor(mine);
-      const winner = this.manager.runtime.claims.queues.get(this.name)?.keys.get(key);
+      const winner = this.manager.runtime.dispatch.queues.get(this.name)?.keys.get(key);
       if (winner !== undefined && winner !== mine) return [await this.#eventAt(winner)];
     }
     // The events as appended, from the drafts: no need to decode what was just encoded.
@@ -175,7 +189,7 @@ export class Queue<T = unknown> {
       queue: this.name,
       stop: () => this.manager.unhost(d),
       unsubscribe: async () => {
-        const sub = this.manager.runtime.claims.subscribers.get(subscriberId);
+        const sub = this.manager.runtime.dispatch.subscribers.get(subscriberId);
         if (deleted || !sub || sub.deleted) return false;
         deleted = true;
         const { positions } = await this.manager.store.append([
@@ -190,7 +204,7 @@ export class Queue<T = unknown> {
 
   async #register(subscriberId: string, o: ReturnType<typeof resolveSubscribe>): Promise<void> {
     const rt = this.manager.runtime;
-    const existing = rt.claims.subscribers.get(subscriberId);
+    const existing = rt.dispatch.subscribers.get(subscriberId);
     const fields = {
       name: o.name,
       delivery: o.delivery,
@@ -257,7 +271,7 @@ export class Queue<T = unknown> {
     }
     const rt = this.manager.runtime;
     await this.manager.ready();
-    if (rt.claims.tokens.has(tokenKey(this.name, claimId))) return false;
+    if (rt.dispatch.tokens.has(tokenKey(this.name, claimId))) return false;
     const draft = {
       type: 'token.claimed' as const,
       queue: this.name,
@@ -267,7 +281,7 @@ export class Queue<T = unknown> {
     };
     const { positions } = await this.manager.store.append([draft]);
     await rt.waitFor(positions[0] as Position);
-    return rt.claims.tokens.get(tokenKey(this.name, claimId))?.position === positions[0];
+    return rt.dispatch.tokens.get(tokenKey(this.name, claimId))?.position === positions[0];
   }
   getClaim(claimId: string): Promise<QueueClaim> {
     return queries.getClaim(this.manager, this.name, claimId);
@@ -275,12 +289,10 @@ export class Queue<T = unknown> {
   searchClaims(options: PageOptions & { workerId?: string } = {}): Promise<Page<QueueClaim>> {
     return queries.searchClaims(this.manager, this.name, options);
   }
-  async searchSubscriptions(
-    options: PageOptions = {},
-  ): Promise<Page<ReturnType<typeof subscribersView>[number]>> {
+  async searchSubscriptions(options: PageOptions = {}): Promise<Page<SubscriberRow>> {
     queries.pageStart(options);
     await queries.caughtUp(this.manager);
-    return queries.paginate(subscribersView(this.manager.runtime, this.name), options, (s) => s.registeredAt);
+    return queries.paginate(liveSubscribers(this.manager.runtime, this.name), options, (s) => s.registeredAt);
   }
 
   /** The queue's events as they are published (`from`: `new` by default, `earliest`, or a position). */
@@ -362,4 +374,14 @@ function sameFields(reg: RecordOf<'subscriber.registered'>, f: Record<string, un
     ...(reg.filter ? { filter: reg.filter } : {}),
   };
   return JSON.stringify(a) === JSON.stringify(f);
+}
+
+/** The queue's subscribers that are not deleted. */
+function liveSubscribers(views: LogViews, queue: string): SubscriberRow[] {
+  return subscriberRows(views, [queue]).filter((s) => !s.deleted);
+}
+
+/** The stats of a queue nothing was published to yet. */
+function emptyStats(queue: string): StatsRow {
+  return { queue, published: 0, ok: 0, failed: 0, timeout: 0, skipped: 0, throughput: 0, subscribers: [] };
 }

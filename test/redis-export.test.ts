@@ -5,12 +5,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openFileStore } from '../adapters/filesystem/index.js';
 import { openRedisStore } from '../adapters/redis/index.js';
 import {
-  claimsFold,
+  dispatchFold,
   createQueueManager,
   foldAll,
   statsFold,
   workersFold,
-  type ClaimsState,
+  type DispatchState,
   type StoredRecord,
   type LogStore,
 } from '../index.js';
@@ -92,12 +92,12 @@ async function scenario(url: string): Promise<void> {
 }
 
 /** The parts of the claims view that carry meaning (what dispatch and the CLI read). */
-function claimsSummary(state: ClaimsState): unknown {
+function claimsSummary(state: DispatchState): unknown {
   return {
     subscribers: [...state.subscribers.values()].map((s) => ({
       id: s.id,
       counts: s.counts,
-      watermark: s.watermark,
+      finishedBelow: s.finishedBelow,
       items: [...s.items.entries()],
       dead: s.dead,
       deleted: s.deleted,
@@ -112,7 +112,7 @@ function claimsSummary(state: ClaimsState): unknown {
 
 function views(records: readonly StoredRecord[]): unknown {
   return {
-    claims: claimsSummary(foldAll(claimsFold, records)),
+    claims: claimsSummary(foldAll(dispatchFold, records)),
     stats: foldAll(statsFold, records),
     workers: foldAll(workersFold, records),
   };
@@ -127,7 +127,7 @@ describe('redis log export and import through the filesystem store', () => {
     await using redis = await openRedisStore(REDIS_URL, { keyPrefix: source });
     const original = await readAll(redis);
     // the workload left what the views are compared on
-    const claims = foldAll(claimsFold, original);
+    const claims = foldAll(dispatchFold, original);
     // 8 events fail once (n % 3 = 0), n = 7 fails all 3 attempts and dies
     expect(claims.subscribers.get('orders/bill')?.counts).toMatchObject({ done: 21, failed: 11, dead: 1 });
     expect(claims.subscribers.get('orders/ship')?.counts).toMatchObject({ done: 12, skipped: 10 });
@@ -152,7 +152,7 @@ describe('redis log export and import through the filesystem store', () => {
     expect(views(exported)).toEqual(expected);
     expect(views(imported)).toEqual(expected);
     // and the whole claims state, not only its summary
-    expect(foldAll(claimsFold, imported)).toEqual(claims);
+    expect(foldAll(dispatchFold, imported)).toEqual(claims);
 
     // the copy is a live log: appends go on after the imported history, at a time not before its last
     const last = original.at(-1) as StoredRecord;

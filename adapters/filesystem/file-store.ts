@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { eachRecord } from '../../engine/chunks.js';
+import { eachRecord } from '../../engine/each-record.js';
 import { encodeDraftPrefix } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
+import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
 import { aborted, Notifier } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';

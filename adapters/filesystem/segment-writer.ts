@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import fsExt from 'fs-ext';
 import lockfile from 'proper-lockfile';
 import { encodeRecord, finishRecord, frameBody, scanBatches } from '../../engine/codec.js';
-import { nextTime } from '../../engine/drafts.js';
+import { nextTime } from '../../engine/append-batch.js';
 import { ConflictError, CorruptRecordError, LockUnavailableError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';

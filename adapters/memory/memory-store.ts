@@ -1,6 +1,6 @@
-import { eachRecord } from '../../engine/chunks.js';
+import { eachRecord } from '../../engine/each-record.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, encodeDrafts, nextTime } from '../../engine/drafts.js';
+import { checkDrafts, continuesAt, encodeDrafts, nextTime } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { Notifier } from '../../engine/notifier.js';
 import { aborted } from '../../engine/notifier.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { eachRecord } from '../../engine/chunks.js';
+import { eachRecord } from '../../engine/each-record.js';
 import { encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
+import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';

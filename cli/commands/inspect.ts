@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import {
   boundAt,
-  claimsFold,
+  dispatchFold,
   isKnownRecord,
   resultRef,
   unbatched,
-  type ClaimsState,
+  type DispatchState,
   type KnownRecord,
   type LogStore,
   type RecordOf,
@@ -124,7 +124,7 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
 /** Reads the log once, folding claims (to judge claims and results) and collecting what concerns `id`. */
 async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan> {
   const head = await store.head();
-  const claims = claimsFold.initial();
+  const claims = dispatchFold.initial();
   const bar = progressBar(ctx.stderr, 'inspect', 'records', head);
   // Candidates by id prefix, each with its records; treeOf maps their descendants to them.
   const found = new Map<string, Found>();
@@ -133,7 +133,7 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
   const bound = new Map<number, { subscriber: string; workerId: string }[]>();
   try {
     for await (const record of store.read({ to: head, signal: ctx.signal })) {
-      claimsFold.evolve(claims, record);
+      dispatchFold.evolve(claims, record);
       if (record.position % 16_384 === 0) bar.update(record.position);
       // A batch record's items concern different events: each is looked at as a record of its own.
       for (const r of unbatched(record)) {
@@ -198,7 +198,7 @@ function noteOutcome(
 }
 
 /** True when the claim just folded is the one holding the item. */
-function won(claims: ClaimsState, r: RecordOf<'claim.acquired'>): boolean {
+function won(claims: DispatchState, r: RecordOf<'claim.acquired'>): boolean {
   return claims.subscribers.get(r.subscriberId)?.items.get(r.eventPosition)?.claimPosition === r.position;
 }
 

@@ -24,7 +24,7 @@ import {
   renderWorkers,
 } from '../render-views.js';
 import { withExistingStore } from '../store.js';
-import { claimRows, statsRows, subscriberRows, VIEWS, workerRows, type ViewName } from '../views.js';
+import { claimRows, statsRows, subscriberRows, VIEWS, workerRows, type ViewName } from '../../index.js';
 
 interface ReplayOptions {
   store: string;
@@ -126,7 +126,7 @@ function countChanges(queues: readonly string[], history: History) {
       if (r.type !== 'result.recorded' && r.type !== 'results.recorded') return;
       for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) {
         total++;
-        if (v.claims.rejected.has(resultRef(x))) fenced++;
+        if (v.dispatch.rejected.has(resultRef(x))) fenced++;
         else byStatus[x.status] = (byStatus[x.status] ?? 0) + 1;
       }
     },

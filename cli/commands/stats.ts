@@ -6,7 +6,7 @@ import { colourEnabled, formatTime, painter, toJson, writeLine } from '../output
 import { progressBar } from '../progress.js';
 import { renderStats } from '../render-views.js';
 import { withExistingStore, withStore } from '../store.js';
-import { statsRows } from '../views.js';
+import { statsRows } from '../../index.js';
 
 interface StatsOptions {
   store: string;

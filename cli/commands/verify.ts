@@ -1,10 +1,10 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { claimsFold, isEventyError, type LogStore, type Position } from '../../index.js';
+import { dispatchFold, isEventyError, type LogStore, type Position } from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { FailedCheck } from '../errors.js';
-import { InvariantChecker, type Violation } from '../invariants.js';
+import { InvariantChecker, type Violation } from '../../index.js';
 import { colourEnabled, formatCount, painter, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
 import { segmentsOf, withExistingStore } from '../store.js';
@@ -86,7 +86,7 @@ async function check(ctx: CliContext, store: LogStore): Promise<Report> {
   });
   const to = head ?? Number.MAX_SAFE_INTEGER;
   const segments = await segmentsOf(store);
-  const claims = claimsFold.initial();
+  const claims = dispatchFold.initial();
   const checker = new InvariantChecker();
   const corruptions: Corruption[] = [];
   const bar = progressBar(ctx.stderr, 'verify', 'records', head ?? 0);
@@ -102,7 +102,7 @@ async function check(ctx: CliContext, store: LogStore): Promise<Report> {
           lastRead = r.position;
           if (corruptions.length === 0) {
             checker.before(r, claims);
-            claimsFold.evolve(claims, r);
+            dispatchFold.evolve(claims, r);
             checker.after(r, claims);
             checkedUpTo = r.position;
           }

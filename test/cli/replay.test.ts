@@ -136,12 +136,14 @@ describe('eventy replay', () => {
           skipped,
           rejected,
         })),
-      ).toEqual([...expected.claims.subscribers.values()].map((s) => ({ subscriberId: s.id, ...s.counts })));
+      ).toEqual(
+        [...expected.dispatch.subscribers.values()].map((s) => ({ subscriberId: s.id, ...s.counts })),
+      );
 
       const claims = await cli.json<{
         rows: { eventPosition: number; attempt: number; owner: string | null }[];
       }>(['replay', '--view', 'claims', '--to', String(p), '--json', '--store', store.url]);
-      const open = [...expected.claims.subscribers.values()].flatMap((s) =>
+      const open = [...expected.dispatch.subscribers.values()].flatMap((s) =>
         [...s.items.values()]
           .filter((i) => !isFinished(i))
           .map((i) => ({ eventPosition: i.eventPosition, attempt: i.attempt, owner: i.owner ?? null })),

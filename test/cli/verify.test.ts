@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimsFold, scanFrames, type StoredRecord, type RecordDraft } from '../../index.js';
+import { dispatchFold, scanFrames, type StoredRecord, type RecordDraft } from '../../index.js';
 import { openFileStore } from '../../adapters/filesystem/index.js';
-import { InvariantChecker } from '../../cli/invariants.js';
+import { InvariantChecker } from '../../index.js';
 import { cliTestbed } from './helpers.js';
 
 interface Report {
@@ -166,11 +166,11 @@ describe('verify: the invariant checker', () => {
   const records: StoredRecord[] = drafts.map((d, position) => ({ ...d, v: 1, position, time: 1000 }));
 
   it('finds nothing wrong in a log the fold handles correctly', () => {
-    const state = claimsFold.initial();
+    const state = dispatchFold.initial();
     const checker = new InvariantChecker();
     for (const r of records) {
       checker.before(r, state);
-      claimsFold.evolve(state, r);
+      dispatchFold.evolve(state, r);
       checker.after(r, state);
     }
     expect(checker.violations).toEqual([]);
@@ -179,11 +179,11 @@ describe('verify: the invariant checker', () => {
   });
 
   it('names the positions when a fold hands out a second live claim or counts a fenced result', () => {
-    const state = claimsFold.initial();
+    const state = dispatchFold.initial();
     const checker = new InvariantChecker();
     for (const r of records) {
       checker.before(r, state);
-      claimsFold.evolve(state, r);
+      dispatchFold.evolve(state, r);
       const item = state.subscribers.get('q/s')?.items.get(1);
       // A broken fold: the losing claim at 3 wins too, and the fenced result at 4 is counted.
       if (r.position === 3 && item) item.claimPosition = 3;

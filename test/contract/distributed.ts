@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  claimsFold,
+  dispatchFold,
   createQueueManager,
   foldAll,
   resultRef,
@@ -49,7 +49,7 @@ async function readAll(m: QueueManager): Promise<StoredRecord[]> {
 
 /** The log folded once: its events, its single records (batches unbatched), and each event's accepted ok results. */
 function outcome(records: StoredRecord[]) {
-  const state = foldAll(claimsFold, records);
+  const state = foldAll(dispatchFold, records);
   const singles = records.flatMap(unbatched);
   const results = singles.filter((r): r is RecordOf<'result.recorded'> => r.type === 'result.recorded');
   const accepted = new Map<string, RecordOf<'result.recorded'>[]>();
@@ -78,7 +78,7 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'competing'));
         for (let i = 0; i < 2000; i += 100)
           await q.publishMany(Array.from({ length: 100 }, (_, k) => ({ n: i + k })));
-        const done = (): number => m.runtime.claims.subscribers.get('jobs/work')?.counts.done ?? 0;
+        const done = (): number => m.runtime.dispatch.subscribers.get('jobs/work')?.counts.done ?? 0;
         await waitUntil(() => done() >= 300, '300 results before the kill');
         children[0]!.kill('SIGKILL');
         await waitUntil(() => done() >= 2000, 'all 2000 events done');
@@ -101,7 +101,7 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
       try {
         const q = m.queue<{ n: number }>('jobs');
         for (let i = 0; i < 2; i++) children.push(await spawnWorker(h.url, 'competing'));
-        const done = (): number => m.runtime.claims.subscribers.get('jobs/work')?.counts.done ?? 0;
+        const done = (): number => m.runtime.dispatch.subscribers.get('jobs/work')?.counts.done ?? 0;
         const total = 300;
         for (let n = 0; n < total; n++) {
           await q.publish({ n });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { claimsFold, type StoredRecord, type RecordDraft } from '../../index.js';
+import { dispatchFold, type StoredRecord, type RecordDraft } from '../../index.js';
 import { acquired, extended, published, registered, released, result, SUB } from './drafts.js';
 import { stampAll } from './helpers.js';
 
@@ -62,14 +62,14 @@ describe('claims fold under random interleavings of three competing workers', ()
   it('never lets two workers hold a live lease on the same event, and accepts results only from the holder', () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
-        const state = claimsFold.initial();
+        const state = dispatchFold.initial();
         // leases[worker][event]: a per-worker record of the leases it won, independent of the fold's
         // single `owner` field, so an overlap would show up as two live entries.
         const leases = new Map<string, Map<number, Lease>>(WORKERS.map((w) => [w, new Map()]));
         const finished = new Set<number>();
         for (const r of toLog(steps)) {
           const rejectedBefore = state.rejected.size;
-          claimsFold.evolve(state, r);
+          dispatchFold.evolve(state, r);
           if (r.position < 4) continue;
           const c = r as StoredRecord & { eventPosition: number; workerId: string; attempt: number };
           const mine = leases.get(c.workerId)!;
@@ -118,10 +118,10 @@ describe('claims fold under random interleavings of three competing workers', ()
     let contested = 0;
     fc.assert(
       fc.property(fc.array(step, { minLength: 20, maxLength: 60 }), (steps) => {
-        const state = claimsFold.initial();
+        const state = dispatchFold.initial();
         const owners = new Set<string>();
         for (const r of toLog(steps)) {
-          claimsFold.evolve(state, r);
+          dispatchFold.evolve(state, r);
           const item = state.subscribers.get(SUB)?.items.get(0);
           if (item?.owner !== undefined) owners.add(item.owner);
         }

@@ -50,9 +50,9 @@ describe('delivery within one process', () => {
     }
     // both workers took part (claims spread over live workers)
     expect(new Set(ok.map((r) => r.workerId))).toEqual(new Set([m1.workerId, m2.workerId]));
-    const stats = m2.runtime.claims.subscribers.get('jobs/work');
+    const stats = m2.runtime.dispatch.subscribers.get('jobs/work');
     expect(stats?.counts).toMatchObject({ done: N, rejected: 0, failed: 0 });
-    expect(stats?.watermark).toBe(N);
+    expect(stats?.finishedBelow).toBe(N);
   });
 
   it('broadcast: every worker hosting the subscriber runs each event once', async () => {
@@ -87,7 +87,7 @@ describe('delivery within one process', () => {
     expect(seen).toHaveLength(2 * N);
     expect(new Set(seen).size).toBe(2 * N);
     // broadcast takes no claims
-    expect(m1.runtime.claims.subscribers.get('news/print')?.items.size).toBe(0);
+    expect(m1.runtime.dispatch.subscribers.get('news/print')?.items.size).toBe(0);
   });
 });
 
@@ -228,7 +228,7 @@ describe('reservations', () => {
     await q.subscribe((e) => void ran.push(e.payload), { name: 'w', concurrency: 2 });
     for (let i = 0; i < 6; i++) await q.waitForResult((await q.publish(i)).id);
     expect(ran).toEqual([0, 1, 2, 3, 4, 5]);
-    const sub = m.runtime.claims.subscribers.get('jobs/w')!;
+    const sub = m.runtime.dispatch.subscribers.get('jobs/w')!;
     expect(sub.counts).toMatchObject({ done: 6, rejected: 0 });
   });
 
@@ -236,7 +236,7 @@ describe('reservations', () => {
     const m = await manager();
     const q = m.queue<number>('jobs');
     await q.subscribe(() => new Promise((r) => setTimeout(r, 2)), { name: 'w', concurrency: 2 });
-    await until(() => m.runtime.claims.subscribers.get('jobs/w')?.reservations.has(m.workerId), 'reserved');
+    await until(() => m.runtime.dispatch.subscribers.get('jobs/w')?.reservations.has(m.workerId), 'reserved');
     // Held events never bind: when they come free they are a backlog the scan fills every slot with.
     const events = await q.publishMany(
       Array.from({ length: 10 }, (_, i) => i),
@@ -253,7 +253,7 @@ describe('reservations', () => {
       log.filter((r) => r.type === 'claims.acquired' || r.type === 'claim.acquired').length,
     ).toBeGreaterThan(0);
     await until(
-      () => m.runtime.claims.subscribers.get('jobs/w')?.reservations.get(m.workerId)?.slots === 2,
+      () => m.runtime.dispatch.subscribers.get('jobs/w')?.reservations.get(m.workerId)?.slots === 2,
       'reserved again',
     );
   });
@@ -299,8 +299,8 @@ describe('leases', () => {
       ['me', true],
       ['ghost', false],
     ]);
-    expect(m.runtime.claims.rejected.has(resultRef({ position: late.positions[0]! }))).toBe(true);
-    expect(m.runtime.claims.subscribers.get('jobs/w')?.counts).toMatchObject({
+    expect(m.runtime.dispatch.rejected.has(resultRef({ position: late.positions[0]! }))).toBe(true);
+    expect(m.runtime.dispatch.subscribers.get('jobs/w')?.counts).toMatchObject({
       done: 1,
       failed: 0,
       rejected: 1,

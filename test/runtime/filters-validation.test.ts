@@ -31,7 +31,7 @@ describe('filters', () => {
     ]);
     expect(ran).toEqual([150]);
     expect(statuses).toEqual(['skipped', 'ok', 'skipped']);
-    expect(m.runtime.claims.subscribers.get('orders/bill')?.counts).toMatchObject({ skipped: 2, done: 1 });
+    expect(m.runtime.dispatch.subscribers.get('orders/bill')?.counts).toMatchObject({ skipped: 2, done: 1 });
   });
 
   it('combines several expressions with operator all', async () => {

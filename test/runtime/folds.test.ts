@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  claimsFold,
+  dispatchFold,
   foldAll,
   resultAt,
   resultRef,
   statsFold,
   unbatched,
   workersFold,
-  type ClaimsState,
+  type DispatchState,
   type StoredRecord,
   type RecordOf,
 } from '../../index.js';
@@ -36,11 +36,11 @@ const setup: [number, RecordDraft][] = [
   [1000, registered()],
 ];
 
-function fold(...rest: [number, RecordDraft][]): ClaimsState {
-  return foldAll(claimsFold, stampAll([...setup, ...rest]));
+function fold(...rest: [number, RecordDraft][]): DispatchState {
+  return foldAll(dispatchFold, stampAll([...setup, ...rest]));
 }
 
-function sub(state: ClaimsState) {
+function sub(state: DispatchState) {
   const s = state.subscribers.get(SUB);
   if (!s) throw new Error('subscriber missing');
   return s;
@@ -102,7 +102,7 @@ describe('batch records (claims.acquired, results.recorded)', () => {
     );
     expect(sub(t).counts).toMatchObject({ done: 1, failed: 1, dead: 1, rejected: 1 });
     expect([...t.rejected]).toEqual([resultRef({ position: 5, item: 1 })]);
-    expect(sub(t).watermark).toBe(2);
+    expect(sub(t).finishedBelow).toBe(2);
   });
 
   it('counts batch results in the stats view', () => {
@@ -229,14 +229,14 @@ describe('claims fold', () => {
     expect(sub(s).counts).toMatchObject({ rejected: 1, done: 0 });
     expect([...s.rejected]).toEqual([resultRef({ position: 5 })]);
     expect(sub(s).items.get(0)).toMatchObject({ status: 'claimed', owner: 'A' });
-    expect(sub(s).watermark).toBe(0);
+    expect(sub(s).finishedBelow).toBe(0);
   });
 
   it('rejects a result that arrives after the holder’s lease expired', () => {
     const s = fold([1010, acquired({ event: 0, worker: 'A' })], [1110, result({ event: 0, worker: 'A' })]);
     expect(sub(s).counts).toMatchObject({ rejected: 1, done: 0 });
     expect(s.rejected.has(resultRef({ position: 5 }))).toBe(true);
-    expect(sub(s).watermark).toBe(0);
+    expect(sub(s).finishedBelow).toBe(0);
   });
 
   it('rejects a result of an older attempt once the event was claimed again', () => {
@@ -249,9 +249,9 @@ describe('claims fold', () => {
     expect(sub(s).items.get(0)).toMatchObject({ status: 'claimed', attempt: 2 });
   });
 
-  it('marks ok as done, drops finished items from the hot view and advances the watermark in order', () => {
+  it('marks ok as done, drops finished items from the hot view and advances the finishedBelow in order', () => {
     const s1 = fold([1010, acquired({ event: 2, worker: 'A' })], [1020, result({ event: 2, worker: 'A' })]);
-    expect(sub(s1).watermark).toBe(0); // events 0 and 1 are still open
+    expect(sub(s1).finishedBelow).toBe(0); // events 0 and 1 are still open
     expect(sub(s1).items.get(2)?.status).toBe('done');
 
     const s2 = fold(
@@ -260,7 +260,7 @@ describe('claims fold', () => {
       [1030, acquired({ event: 0, worker: 'B' })],
       [1040, result({ event: 0, worker: 'B' })],
     );
-    expect(sub(s2).watermark).toBe(1);
+    expect(sub(s2).finishedBelow).toBe(1);
     expect(sub(s2).items.has(0)).toBe(false);
     expect(sub(s2).items.has(2)).toBe(true);
 
@@ -272,7 +272,7 @@ describe('claims fold', () => {
       [1050, acquired({ event: 1, worker: 'B' })],
       [1060, result({ event: 1, worker: 'B' })],
     );
-    expect(sub(s3).watermark).toBe(3);
+    expect(sub(s3).finishedBelow).toBe(3);
     expect(sub(s3).items.size).toBe(0);
     expect(sub(s3).counts).toMatchObject({ done: 3, failed: 0, dead: 0, rejected: 0 });
   });
@@ -301,7 +301,7 @@ describe('claims fold', () => {
       owner: undefined,
     });
     expect(sub(s1).counts).toMatchObject({ failed: 1, dead: 0 });
-    expect(sub(s1).watermark).toBe(0);
+    expect(sub(s1).finishedBelow).toBe(0);
 
     const s2 = fold(...failed, [1499, acquired({ event: 0, worker: 'B', attempt: 2 })]);
     expect(sub(s2).items.get(0)?.status).toBe('retry');
@@ -326,14 +326,14 @@ describe('claims fold', () => {
     );
     expect(sub(s).counts).toMatchObject({ failed: 1, dead: 1 });
     expect(sub(s).dead).toEqual([0]);
-    expect(sub(s).watermark).toBe(1);
+    expect(sub(s).finishedBelow).toBe(1);
     expect(sub(s).items.has(0)).toBe(false);
   });
 
   it('accepts `skipped` without a claim, but not over a live lease', () => {
     const s1 = fold([1010, result({ event: 0, worker: 'A', status: 'skipped', attempt: 0 })]);
     expect(sub(s1).counts.skipped).toBe(1);
-    expect(sub(s1).watermark).toBe(1);
+    expect(sub(s1).finishedBelow).toBe(1);
 
     const s2 = fold(
       [1010, acquired({ event: 0, worker: 'A' })],
@@ -358,7 +358,7 @@ describe('claims fold', () => {
       [1020, result({ event: 0, worker: 'A' })],
       [1030, registered({ startPosition: 2 })], // same subscriber again: start position and progress stay
     );
-    expect(sub(s1).watermark).toBe(1);
+    expect(sub(s1).finishedBelow).toBe(1);
     expect(sub(s1).reg.startPosition).toBe(0);
 
     const s2 = fold(
@@ -367,7 +367,7 @@ describe('claims fold', () => {
       [1030, { type: 'subscriber.deleted', queue: Q, subscriberId: SUB }],
       [1040, registered({ startPosition: 2 })],
     );
-    expect(sub(s2)).toMatchObject({ deleted: false, watermark: 2, registeredAt: 7 });
+    expect(sub(s2)).toMatchObject({ deleted: false, finishedBelow: 2, registeredAt: 7 });
     expect(sub(s2).counts.done).toBe(0);
   });
 
@@ -378,7 +378,7 @@ describe('claims fold', () => {
       [1030, { ...acquired({ event: 2, worker: 'A' }), subscriberId: 'q/late' }],
     );
     const late = s.subscribers.get('q/late');
-    expect(late?.watermark).toBe(2);
+    expect(late?.finishedBelow).toBe(2);
     expect(late?.items.has(0)).toBe(false);
     expect(late?.items.get(2)?.status).toBe('claimed');
   });
@@ -390,7 +390,7 @@ describe('claims fold', () => {
       [1000, published('t', { availableAt: 3000 })],
     ];
     const early = foldAll(
-      claimsFold,
+      dispatchFold,
       stampAll([
         ...held,
         [1499, acquired({ event: 1, worker: 'A' })],
@@ -402,7 +402,7 @@ describe('claims fold', () => {
     expect(sub(early).items.get(2)?.status).not.toBe('claimed');
 
     const onTime = foldAll(
-      claimsFold,
+      dispatchFold,
       stampAll([
         ...held,
         [1500, acquired({ event: 1, worker: 'A' })],
@@ -415,7 +415,7 @@ describe('claims fold', () => {
 
   it('never makes an idempotency-key twin dispatchable', () => {
     const s = foldAll(
-      claimsFold,
+      dispatchFold,
       stampAll([
         [1000, published('first', { headers: { key: 'k' } })],
         [1000, published('twin', { headers: { key: 'k' } })],
@@ -442,13 +442,13 @@ describe('claims fold', () => {
       [2000, acquired({ event: 299, worker: 'A' })],
       [3000, published('late')],
     ]);
-    const s = foldAll(claimsFold, records.slice(0, -1));
+    const s = foldAll(dispatchFold, records.slice(0, -1));
     const q = s.queues.get(Q);
     const before = q?.positions;
     expect(Array.from(q?.positions ?? [])).toEqual(events.map((_, i) => i));
     expect(Array.from(q?.availableAt ?? [])).toEqual(events.map(([time]) => time));
     expect(sub(s).items.get(299)?.status).toBe('claimed');
-    claimsFold.evolve(s, records.at(-1) as StoredRecord);
+    dispatchFold.evolve(s, records.at(-1) as StoredRecord);
     expect(before?.length).toBe(300); // what was read before is a snapshot
     expect(q?.positions.length).toBe(301);
     expect(q?.positions[300]).toBe(302);
@@ -462,7 +462,7 @@ describe('claims fold', () => {
       workerId,
     });
     const s = foldAll(
-      claimsFold,
+      dispatchFold,
       stampAll([
         [1, token('A')],
         [2, token('B')],
@@ -480,7 +480,7 @@ describe('claims fold', () => {
 
   it('counts broadcast results without claims', () => {
     const s = foldAll(
-      claimsFold,
+      dispatchFold,
       stampAll([
         [1, published('a')],
         [1, registered({ delivery: 'broadcast' })],
@@ -501,7 +501,7 @@ describe('claims fold', () => {
 
 describe('reservations (claim.reserved)', () => {
   // Positions 0–2 are events, 3 registers `q/s`, 4 on are the records given.
-  const owners = (state: ClaimsState) =>
+  const owners = (state: DispatchState) =>
     [...sub(state).items.values()].map((i) => [i.eventPosition, i.owner, i.claimPosition, i.attempt]);
 
   it('binds the next events to the reserving worker as they are folded: the event is its own claim', () => {
@@ -532,7 +532,7 @@ describe('reservations (claim.reserved)', () => {
     );
     expect(sub(state).counts).toMatchObject({ done: 1, skipped: 1, rejected: 0 });
     expect(state.rejected.size).toBe(0);
-    expect(sub(state).watermark).toBe(0); // events 0–2 are still open
+    expect(sub(state).finishedBelow).toBe(0); // events 0–2 are still open
   });
 
   it('does not bind held (delayed) events, keyed twins, or after the reservation expired', () => {
@@ -611,7 +611,7 @@ describe('reservations (claim.reserved)', () => {
 
   it('ignores a reservation for a broadcast or unknown subscriber', () => {
     const state = foldAll(
-      claimsFold,
+      dispatchFold,
       stampAll([
         [1000, registered({ delivery: 'broadcast' })],
         [1010, reserved('A', 2)],

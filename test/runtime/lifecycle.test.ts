@@ -90,7 +90,7 @@ describe('end', () => {
     );
     const e = await q.publish(1);
     await until(
-      () => m.runtime.claims.subscribers.get('jobs/stuck')?.items.get(e.position)?.status === 'claimed',
+      () => m.runtime.dispatch.subscribers.get('jobs/stuck')?.items.get(e.position)?.status === 'claimed',
       'claimed',
     );
     expect(await q.end({ timeout: 30 })).toEqual({ drained: false });

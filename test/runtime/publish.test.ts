@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StoredRecord, QueueEvent, RecordOf } from '../../index.js';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { openStore } from '../../index.js';
-import { LogRuntime } from '../../runtime/log-runtime.js';
+import { LiveViews } from '../../runtime/live-views.js';
 import { acquired, published, registered, result } from './drafts.js';
 import { manager, memoryUrl, readAll, until } from './helpers.js';
 
@@ -19,7 +19,7 @@ describe('delay and at', () => {
     const started: { payload: string; claimPosition: number }[] = [];
     await q.subscribe(
       (e) => {
-        const item = m.runtime.claims.subscribers.get('jobs/w')?.items.get(e.position);
+        const item = m.runtime.dispatch.subscribers.get('jobs/w')?.items.get(e.position);
         started.push({ payload: e.payload, claimPosition: item?.claimPosition ?? -1 });
       },
       { name: 'w' },
@@ -172,7 +172,7 @@ describe('a manager that only publishes', () => {
     await until(() => seen.length === 2);
     sub.unsubscribe();
     expect(seen).toEqual([7, 8]);
-    expect(m.runtime.claims.queues.get('jobs')?.positions.length).toBe(8);
+    expect(m.runtime.dispatch.queues.get('jobs')?.positions.length).toBe(8);
   });
 
   it('starts following for a keyed publish, which needs the keys folded', async () => {
@@ -217,7 +217,7 @@ describe('a manager that only publishes', () => {
       followChunks: (o: Parameters<typeof store.followChunks>[0]) => store.followChunks(o),
     } as unknown as typeof store;
     await store.append([published('e0')]);
-    const rt = new LogRuntime(flaky);
+    const rt = new LiveViews(flaky);
     const starting = rt.start();
     const waiting = rt.waitFor(0); // queued while the start is under way
     await expect(starting).rejects.toThrow('store away');

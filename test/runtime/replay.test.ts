@@ -1,7 +1,7 @@
 import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  claimsFold,
+  dispatchFold,
   foldAll,
   statsFold,
   workersFold,
@@ -75,7 +75,7 @@ async function scenario(m: QueueManager): Promise<void> {
     for (const subscriber of ['main', 'oks']) await q.waitForResult(e.id, { subscriber });
   }
   await until(
-    () => (m.runtime.claims.subscribers.get('jobs/patient')?.counts.failed ?? 0) === 1,
+    () => (m.runtime.dispatch.subscribers.get('jobs/patient')?.counts.failed ?? 0) === 1,
     'patient failure',
   );
   await until(async () => (await q.searchResults({ subscriber: 'fan' })).items.length === 9, 'broadcast');
@@ -85,7 +85,7 @@ async function scenario(m: QueueManager): Promise<void> {
 function snapshot(m: QueueManager) {
   return structuredClone({
     position: m.runtime.position,
-    claims: m.runtime.claims,
+    dispatch: m.runtime.dispatch,
     workers: m.runtime.workers,
     stats: m.runtime.stats,
   });
@@ -99,10 +99,10 @@ describe('replay determinism', () => {
     const log = await readAll(m, live.position + 1);
     expect(log).toHaveLength(live.position + 1);
 
-    const claims = foldAll(claimsFold, log);
+    const claims = foldAll(dispatchFold, log);
     const workers = foldAll(workersFold, log);
     const stats = foldAll(statsFold, log);
-    expect(claims).toEqual(live.claims);
+    expect(claims).toEqual(live.dispatch);
     expect(workers).toEqual(live.workers);
     expect(stats).toEqual(live.stats);
 
@@ -112,7 +112,7 @@ describe('replay determinism', () => {
     expect(main.items.size).toBe(0); // the far-delayed event is open but untouched
     expect(claims.rejected.size).toBe(1);
     const patient = claims.subscribers.get('jobs/patient')!;
-    // its watermark waits on the event due for retry in a minute; later skips sit above it
+    // its finishedBelow waits on the event due for retry in a minute; later skips sit above it
     expect([...patient.items.values()].map((i) => i.status)).toEqual([
       'retry',
       'skipped',
@@ -147,7 +147,7 @@ describe('replay determinism', () => {
     expect(await firstValueFrom(freshQ.views.subscribers$)).toEqual(
       await firstValueFrom(liveQ.views.subscribers$),
     );
-    expect(fresh.runtime.claims).toEqual(m.runtime.claims);
+    expect(fresh.runtime.dispatch).toEqual(m.runtime.dispatch);
     expect(await freshQ.searchResults({ status: 'failed' })).toEqual(
       await liveQ.searchResults({ status: 'failed' }),
     );
@@ -162,14 +162,14 @@ describe('replay determinism', () => {
 
     const reopened = await manager({ store: `file:${dir}`, fold: 'eager' });
     const log = await readAll(reopened, live.position + 1);
-    const claims = foldAll(claimsFold, log);
-    expect(claims).toEqual(live.claims);
+    const claims = foldAll(dispatchFold, log);
+    expect(claims).toEqual(live.dispatch);
     expect(foldAll(statsFold, log)).toEqual(live.stats);
     // the reopened manager folded the same records, plus the worker.left of the closed one, which took
     // back the reservations it held
-    expect(live.claims.subscribers.get('jobs/main')?.reservations.has(m.workerId)).toBe(true);
-    for (const sub of live.claims.subscribers.values()) sub.reservations.delete(m.workerId);
-    expect(reopened.runtime.claims.subscribers).toEqual(live.claims.subscribers);
+    expect(live.dispatch.subscribers.get('jobs/main')?.reservations.has(m.workerId)).toBe(true);
+    for (const sub of live.dispatch.subscribers.values()) sub.reservations.delete(m.workerId);
+    expect(reopened.runtime.dispatch.subscribers).toEqual(live.dispatch.subscribers);
     const left = (await readAll(reopened)).filter((r) => r.type === 'worker.left');
     expect(left.map((r) => (r as { workerId: string }).workerId)).toEqual([m.workerId]);
   });

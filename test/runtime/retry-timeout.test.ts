@@ -86,7 +86,7 @@ describe('retries', () => {
     expect((await q.getResults(transient.id)).map((r) => r.retryAt !== undefined)).toEqual([true, false]);
     expect((await q.getResults(fatal.id)).length).toBe(1);
     expect(calls).toBe(3);
-    expect(m.runtime.claims.subscribers.get('jobs/picky')?.dead).toEqual([
+    expect(m.runtime.dispatch.subscribers.get('jobs/picky')?.dead).toEqual([
       fatal.position,
       transient.position,
     ]);
@@ -143,8 +143,8 @@ describe('retries', () => {
       depth: 0,
       inFlight: 0,
     });
-    expect(stats.results).toMatchObject({ ok: 0, failed: 3 });
-    expect(m.runtime.claims.subscribers.get('jobs/doomed')?.dead).toEqual([e.position]);
+    expect(stats).toMatchObject({ ok: 0, failed: 3 });
+    expect(m.runtime.dispatch.subscribers.get('jobs/doomed')?.dead).toEqual([e.position]);
 
     const failed = await q.searchResults({ status: 'failed' });
     expect(failed.items.map((r: QueueResult) => [r.eventId, r.attempt])).toEqual([
@@ -202,7 +202,7 @@ describe('timeouts', () => {
     const r = await q.waitForResult(e.id);
     expect(r).toMatchObject({ status: 'timeout', attempt: 1, error: { name: 'TimeoutError' } });
     expect(reason).toBeInstanceOf(TimeoutError);
-    expect(m.runtime.claims.subscribers.get('jobs/slow')?.counts).toMatchObject({ dead: 1, failed: 1 });
+    expect(m.runtime.dispatch.subscribers.get('jobs/slow')?.counts).toMatchObject({ dead: 1, failed: 1 });
   });
 
   it('records the timeout even when the handler ignores the signal, and retries it when allowed', async () => {

@@ -1,14 +1,13 @@
+import type { Position } from '../engine/position.js';
 import {
-  boundAt,
   isKnownRecord,
   resultRef,
   unbatched,
-  type ClaimsState,
   type KnownRecord,
-  type StoredRecord,
-  type Position,
   type RecordOf,
-} from '../index.js';
+  type StoredRecord,
+} from '../engine/records.js';
+import { boundAt, type DispatchState } from './dispatch.js';
 
 /** A broken invariant, at a position of the log. */
 export interface Violation {
@@ -33,7 +32,7 @@ type Counts = { done: number; failed: number; dead: number } | undefined;
  * Checks the log's dispatch invariants while the claims fold runs, against its own simple model of
  * leases: at most one live claim per event × subscriber at any point; every accepted result comes from
  * the claim that holds the lease; a fenced result changes no count. Call {@link before} and
- * {@link after} around `claimsFold.evolve` for each record, in log order.
+ * {@link after} around `dispatchFold.evolve` for each record, in log order.
  */
 export class InvariantChecker {
   readonly violations: Violation[] = [];
@@ -47,7 +46,7 @@ export class InvariantChecker {
   constructor(private readonly limit = 100) {}
 
   /** Before the fold takes `r`: order and time checks, and the counts a result may change. */
-  before(r: StoredRecord, claims: ClaimsState): void {
+  before(r: StoredRecord, claims: DispatchState): void {
     if (this.#expected !== undefined && r.position !== this.#expected) {
       this.#add('order', r.position, [], `expected position ${this.#expected}, found ${r.position}`);
     }
@@ -66,7 +65,7 @@ export class InvariantChecker {
    * After the fold took `r`: judge what it decided, item by item for a batch record. The counts are
    * compared once per record: done + failed may grow by the accepted results only.
    */
-  after(record: StoredRecord, claims: ClaimsState): void {
+  after(record: StoredRecord, claims: DispatchState): void {
     if (!isKnownRecord(record)) return;
     if (record.type === 'event.published') return this.#bound(record, claims);
     let accepted = 0;
@@ -94,7 +93,7 @@ export class InvariantChecker {
    * A new event the fold bound to a worker's reservation (`claim.reserved`): a claim whose position is
    * the event's own. Nothing can hold a lease on an event that was just published.
    */
-  #bound(r: RecordOf<'event.published'>, claims: ClaimsState): void {
+  #bound(r: RecordOf<'event.published'>, claims: DispatchState): void {
     for (const { sub, item, workerId } of boundAt(claims, r)) {
       this.claims++;
       this.#leases.set(`${sub.id}\u0000${r.position}`, {
@@ -107,7 +106,7 @@ export class InvariantChecker {
   }
 
   /** One claim or result: `accepted` for a result that counts, what was fenced for a fenced one. */
-  #judge(r: KnownRecord, claims: ClaimsState): 'accepted' | { fenced: string } | undefined {
+  #judge(r: KnownRecord, claims: DispatchState): 'accepted' | { fenced: string } | undefined {
     if (
       r.type !== 'claim.acquired' &&
       r.type !== 'claim.extended' &&

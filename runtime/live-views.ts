@@ -1,5 +1,5 @@
 import { Subject } from 'rxjs';
-import { claimsFold, type ClaimsState } from '../projections/claims.js';
+import { dispatchFold, type DispatchState } from '../projections/dispatch.js';
 import { statsFold, type StatsState } from '../projections/stats.js';
 import { workersFold, type WorkersState } from '../projections/workers.js';
 import { ClosedError } from '../engine/errors.js';
@@ -12,8 +12,8 @@ import type { LogStore } from '../engine/storage.js';
  * the process reads the same states; they change only here, in log order. It starts with the first
  * {@link start} or {@link waitFor}: a process that only publishes never reads the log.
  */
-export class LogRuntime {
-  readonly claims: ClaimsState = claimsFold.initial();
+export class LiveViews {
+  readonly dispatch: DispatchState = dispatchFold.initial();
   readonly workers: WorkersState = workersFold.initial();
   readonly stats: StatsState = statsFold.initial();
   /** Every record as it is folded. */
@@ -34,6 +34,11 @@ export class LogRuntime {
   constructor(private readonly store: LogStore) {}
 
   /** Position of the last record folded (-1 before the first). */
+  /** Log time of the last record folded (ms since the epoch); 0 before the first. */
+  get time(): number {
+    return this.dispatch.time;
+  }
+
   get position(): Position {
     return this.#position;
   }
@@ -115,7 +120,7 @@ export class LogRuntime {
   }
 
   #fold(r: StoredRecord): void {
-    claimsFold.evolve(this.claims, r);
+    dispatchFold.evolve(this.dispatch, r);
     workersFold.evolve(this.workers, r);
     statsFold.evolve(this.stats, r);
     this.#position = r.position;

@@ -1,12 +1,8 @@
-import {
-  isAlive,
-  isFinished,
-  isLeased,
-  subscriberProgress,
-  type LogViews,
-  type Position,
-  type SubscriberState,
-} from '../index.js';
+import type { Position } from '../engine/position.js';
+import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
+import { isFinished, isLeased, subscriberProgress, type SubscriberState } from './dispatch.js';
+import type { LogViews } from './replay.js';
+import { isAlive } from './workers.js';
 
 /** The views `eventy replay` and `eventy stats` print. */
 export const VIEWS = ['claims', 'workers', 'subscribers', 'results', 'stats', 'events'] as const;
@@ -41,7 +37,15 @@ export interface SubscriberRow {
   readonly subscriberId: string;
   readonly queue: string;
   readonly name: string;
-  readonly delivery: string;
+  readonly delivery: Delivery;
+  readonly filter: FilterSpec | undefined;
+  readonly retry: RetryPolicy;
+  /** Handler time limit (ms); 0 for none. */
+  readonly timeout: number;
+  /** The position the subscriber started from. */
+  readonly startPosition: Position;
+  /** Position of its first registration. */
+  readonly registeredAt: Position;
   readonly deleted: boolean;
   /** Events waiting to be claimed. */
   readonly depth: number;
@@ -75,7 +79,7 @@ function wanted(queues: readonly string[]): (q: string) => boolean {
 
 function subscribers(v: LogViews, queues: readonly string[]): SubscriberState[] {
   const keep = wanted(queues);
-  return [...v.claims.subscribers.values()].filter((s) => keep(s.reg.queue));
+  return [...v.dispatch.subscribers.values()].filter((s) => keep(s.reg.queue));
 }
 
 /** Open work items at log time `now` (default the views' time). */
@@ -132,12 +136,17 @@ export function workerRows(v: LogViews, queues: readonly string[] = [], now = v.
 /** Every subscriber with its progress. */
 export function subscriberRows(v: LogViews, queues: readonly string[] = [], now = v.time): SubscriberRow[] {
   return subscribers(v, queues).map((sub) => {
-    const { depth, inFlight, lag } = subscriberProgress(v.claims, sub, now);
+    const { depth, inFlight, lag } = subscriberProgress(v.dispatch, sub, now);
     return {
       subscriberId: sub.id,
       queue: sub.reg.queue,
       name: sub.reg.name,
       delivery: sub.reg.delivery,
+      filter: sub.reg.filter,
+      retry: sub.reg.retry,
+      timeout: sub.reg.timeout,
+      startPosition: sub.reg.startPosition,
+      registeredAt: sub.registeredAt,
       deleted: sub.deleted,
       depth,
       inFlight,
@@ -152,14 +161,14 @@ const TAU_MS = 5000 / Math.LN2;
 /** Per queue: events published, results by status, throughput decayed to `now`, and its subscribers. */
 export function statsRows(v: LogViews, queues: readonly string[] = [], now = v.time): StatsRow[] {
   const keep = wanted(queues);
-  const names = new Set([...v.claims.queues.keys(), ...v.stats.queues.keys()].filter(keep));
+  const names = new Set([...v.dispatch.queues.keys(), ...v.stats.queues.keys()].filter(keep));
   const subs = subscriberRows(v, queues, now).filter((s) => !s.deleted);
   return [...names].sort().map((queue) => {
     const s = v.stats.queues.get(queue);
     const decay = s ? Math.exp(-Math.max(0, now - s.lastTime) / TAU_MS) : 0;
     return {
       queue,
-      published: v.claims.queues.get(queue)?.positions.length ?? 0,
+      published: v.dispatch.queues.get(queue)?.positions.length ?? 0,
       ok: s?.results.ok ?? 0,
       failed: s?.results.failed ?? 0,
       timeout: s?.results.timeout ?? 0,

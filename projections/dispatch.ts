@@ -41,8 +41,8 @@ export interface SubscriberState {
   readonly registeredAt: Position;
   deleted: boolean;
   /** Index into the queue's events: every event before it is finished for this subscriber. */
-  watermark: number;
-  /** Items above the watermark that were claimed or finished. */
+  finishedBelow: number;
+  /** Items above the finishedBelow that were claimed or finished. */
   readonly items: Map<Position, WorkItem>;
   readonly counts: SubscriberCounts;
   /** Dead events, most recent last (bounded: the log keeps them all). */
@@ -82,7 +82,7 @@ export interface QueueState {
 }
 
 /** The dispatch view: every queue's events, every subscriber's progress, claims and leases. */
-export interface ClaimsState {
+export interface DispatchState {
   readonly queues: Map<string, QueueState>;
   readonly subscribers: Map<string, SubscriberState>;
   /** Raw claims (`queue.createClaim`): the first `token.claimed` of a key wins, forever. */
@@ -96,7 +96,7 @@ export interface ClaimsState {
 
 const DEAD_KEPT = 1000;
 
-export const claimsFold: Fold<ClaimsState> = {
+export const dispatchFold: Fold<DispatchState> = {
   initial: () => ({
     queues: new Map(),
     subscribers: new Map(),
@@ -113,7 +113,7 @@ export const claimsFold: Fold<ClaimsState> = {
   },
 };
 
-function apply(state: ClaimsState, r: KnownRecord): void {
+function apply(state: DispatchState, r: KnownRecord): void {
   switch (r.type) {
     case 'event.published':
       return published(state, r);
@@ -191,11 +191,11 @@ function apply(state: ClaimsState, r: KnownRecord): void {
   }
 }
 
-export function queueOf(state: ClaimsState, name: string): QueueState {
+export function queueOf(state: DispatchState, name: string): QueueState {
   return eventsOf(state, name);
 }
 
-function eventsOf(state: ClaimsState, name: string): QueueEvents {
+function eventsOf(state: DispatchState, name: string): QueueEvents {
   let q = state.queues.get(name) as QueueEvents | undefined;
   if (!q) {
     q = new QueueEvents(name);
@@ -244,7 +244,7 @@ function doubled(array: Float64Array): Float64Array {
   return bigger;
 }
 
-function published(state: ClaimsState, r: RecordOf<'event.published'>): void {
+function published(state: DispatchState, r: RecordOf<'event.published'>): void {
   const q = eventsOf(state, r.queue);
   const key = r.headers.key;
   if (key !== undefined) {
@@ -260,7 +260,7 @@ function published(state: ClaimsState, r: RecordOf<'event.published'>): void {
  * A new event, dispatchable now: to a reserving worker of each subscriber that has one, folded as that
  * worker's `claim.acquired` of attempt 1 at the event's own position.
  */
-function bind(state: ClaimsState, q: QueueEvents, position: Position, time: number): void {
+function bind(state: DispatchState, q: QueueEvents, position: Position, time: number): void {
   for (const sub of q.reserved) {
     let best: [string, Reservation] | undefined;
     for (const entry of sub.reservations) {
@@ -294,7 +294,7 @@ function bind(state: ClaimsState, q: QueueEvents, position: Position, time: numb
  * The claims a reservation made of the event `r` as it was folded (call right after folding it): the
  * subscribers whose item's claim is the event's own position, and the worker holding each.
  */
-export function boundAt(state: ClaimsState, r: { queue: string; position: Position }): BoundClaim[] {
+export function boundAt(state: DispatchState, r: { queue: string; position: Position }): BoundClaim[] {
   const out: BoundClaim[] = [];
   for (const sub of state.subscribers.values()) {
     const item = sub.reg.queue === r.queue ? sub.items.get(r.position) : undefined;
@@ -311,7 +311,7 @@ export interface BoundClaim {
 }
 
 /** `claim.reserved`: adds slots to the worker's live reservation (or starts one) and renews it. */
-function reserved(state: ClaimsState, r: RecordOf<'claim.reserved'>): void {
+function reserved(state: DispatchState, r: RecordOf<'claim.reserved'>): void {
   const sub = competing(state, r.subscriberId);
   if (!sub || sub.reg.queue !== r.queue) return;
   const q = eventsOf(state, r.queue);
@@ -330,13 +330,13 @@ function reserved(state: ClaimsState, r: RecordOf<'claim.reserved'>): void {
 }
 
 /** Drops a subscriber's reservations: one worker's, or all. */
-function unreserve(state: ClaimsState, sub: SubscriberState, workerId?: string): void {
+function unreserve(state: DispatchState, sub: SubscriberState, workerId?: string): void {
   if (workerId === undefined) sub.reservations.clear();
   else sub.reservations.delete(workerId);
   if (sub.reservations.size === 0) state.queues.get(sub.reg.queue)?.reserved.delete(sub);
 }
 
-function registered(state: ClaimsState, r: RecordOf<'subscriber.registered'>): void {
+function registered(state: DispatchState, r: RecordOf<'subscriber.registered'>): void {
   const existing = state.subscribers.get(r.subscriberId);
   if (existing && !existing.deleted) {
     existing.reg = { ...r, startPosition: existing.reg.startPosition }; // options change, progress stays
@@ -348,7 +348,7 @@ function registered(state: ClaimsState, r: RecordOf<'subscriber.registered'>): v
     reg: r,
     registeredAt: r.position,
     deleted: false,
-    watermark: lowerBound(q.positions, r.startPosition),
+    finishedBelow: lowerBound(q.positions, r.startPosition),
     items: new Map(),
     counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
     dead: [],
@@ -358,7 +358,7 @@ function registered(state: ClaimsState, r: RecordOf<'subscriber.registered'>): v
 
 /** The item of a competing subscriber's event, created on first touch; undefined when not dispatchable. */
 export function itemOf(
-  state: ClaimsState,
+  state: DispatchState,
   sub: SubscriberState,
   eventPosition: Position,
 ): WorkItem | undefined {
@@ -367,7 +367,7 @@ export function itemOf(
   const q = state.queues.get(sub.reg.queue);
   if (!q || eventPosition < sub.reg.startPosition) return undefined;
   const index = lowerBound(q.positions, eventPosition);
-  if (index < sub.watermark || q.positions[index] !== eventPosition) return undefined;
+  if (index < sub.finishedBelow || q.positions[index] !== eventPosition) return undefined;
   const item: WorkItem = {
     eventPosition,
     status: 'released',
@@ -391,7 +391,7 @@ export function isLeased(item: WorkItem, time: number): boolean {
   return item.status === 'claimed' && item.leaseUntil > time;
 }
 
-function competing(state: ClaimsState, subscriberId: string): SubscriberState | undefined {
+function competing(state: DispatchState, subscriberId: string): SubscriberState | undefined {
   const sub = state.subscribers.get(subscriberId);
   return sub && !sub.deleted && sub.reg.delivery === 'competing' ? sub : undefined;
 }
@@ -421,7 +421,7 @@ interface ResultView {
 }
 
 /** First valid claim in log order wins: not finished, no live lease, available, the next attempt. */
-function acquired(state: ClaimsState, r: ClaimView): boolean {
+function acquired(state: DispatchState, r: ClaimView): boolean {
   const sub = competing(state, r.subscriberId);
   const q = sub && state.queues.get(sub.reg.queue);
   if (!sub || !q) return false;
@@ -442,13 +442,13 @@ function holds(item: WorkItem | undefined, r: { workerId: string; attempt: numbe
   );
 }
 
-function extended(state: ClaimsState, r: RecordOf<'claim.extended'>): void {
+function extended(state: DispatchState, r: RecordOf<'claim.extended'>): void {
   const sub = competing(state, r.subscriberId);
   const item = sub?.items.get(r.eventPosition);
   if (item && holds(item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
 }
 
-function released(state: ClaimsState, r: RecordOf<'claim.released'>): void {
+function released(state: DispatchState, r: RecordOf<'claim.released'>): void {
   const sub = competing(state, r.subscriberId);
   const item = sub?.items.get(r.eventPosition);
   if (!item || !holds(item, r)) return;
@@ -458,7 +458,7 @@ function released(state: ClaimsState, r: RecordOf<'claim.released'>): void {
 }
 
 /** A result counts only from the claim holding the lease (fencing); `skipped` needs no claim. */
-function recorded(state: ClaimsState, r: ResultView): void {
+function recorded(state: DispatchState, r: ResultView): void {
   const sub = state.subscribers.get(r.subscriberId);
   if (!sub) return;
   if (sub.reg.delivery === 'broadcast') {
@@ -516,17 +516,17 @@ function countResult(sub: SubscriberState, status: string): void {
   else sub.counts.failed++;
 }
 
-/** Moves the watermark over finished items, dropping them from the hot view. */
-function advance(state: ClaimsState, sub: SubscriberState): void {
+/** Moves the finishedBelow over finished items, dropping them from the hot view. */
+function advance(state: DispatchState, sub: SubscriberState): void {
   const q = state.queues.get(sub.reg.queue);
   if (!q) return;
   for (;;) {
-    const position = q.positions[sub.watermark];
+    const position = q.positions[sub.finishedBelow];
     if (position === undefined) return;
     const item = sub.items.get(position);
     if (!item || !isFinished(item)) return;
     sub.items.delete(position);
-    sub.watermark++;
+    sub.finishedBelow++;
   }
 }
 
@@ -552,7 +552,7 @@ export function lowerBound(sorted: ArrayLike<number>, value: number): number {
  * the last record folded. Broadcast subscribers have no shared progress: zeros.
  */
 export function subscriberProgress(
-  state: ClaimsState,
+  state: DispatchState,
   sub: SubscriberState,
   time: number,
 ): { depth: number; inFlight: number; lag: number } {
@@ -564,8 +564,8 @@ export function subscriberProgress(
     if (isFinished(item)) finishedAbove++;
     else if (isLeased(item, time)) inFlight++;
   }
-  const pending = Math.max(0, (q?.positions.length ?? 0) - sub.watermark - finishedAbove);
-  const oldest = q?.positions[sub.watermark];
+  const pending = Math.max(0, (q?.positions.length ?? 0) - sub.finishedBelow - finishedAbove);
+  const oldest = q?.positions[sub.finishedBelow];
   return {
     depth: pending - inFlight,
     inFlight,
@@ -573,8 +573,8 @@ export function subscriberProgress(
   };
 }
 
-/** The claims view as the CLI and `views.claims$` show it: one row per open item. */
-export function openItems(state: ClaimsState): { subscriber: string; item: WorkItem }[] {
+/** The claims view as the CLI and `views.dispatch$` show it: one row per open item. */
+export function openItems(state: DispatchState): { subscriber: string; item: WorkItem }[] {
   const rows: { subscriber: string; item: WorkItem }[] = [];
   for (const sub of state.subscribers.values())
     for (const item of sub.items.values()) rows.push({ subscriber: sub.id, item });

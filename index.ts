@@ -27,12 +27,14 @@ export {
   workerRows,
   subscriberRows,
   statsRows,
+  reservationRows,
   VIEWS,
   type ViewName,
   type ClaimRow,
   type WorkerRow,
   type SubscriberRow,
   type StatsRow,
+  type ReservationRow,
 } from './projections/view-rows.js';
 export { InvariantChecker, type Violation } from './projections/invariants.js';
 export { workersFold, isAlive, type WorkersState, type WorkerInfo } from './projections/workers.js';

@@ -13,7 +13,14 @@ export interface StatsState {
   readonly queues: Map<string, QueueStats>;
 }
 
+/** Half-life of the throughput's smoothing, in log time. */
 const HALF_LIFE_MS = 5000;
+const TAU_MS = HALF_LIFE_MS / Math.LN2;
+
+/** A queue's throughput (results per second) decayed from its last result to log time `now`. */
+export function throughputAt(s: QueueStats, now: number): number {
+  return s.throughput * Math.exp(-Math.max(0, now - s.lastTime) / TAU_MS);
+}
 
 export const statsFold: Fold<StatsState> = {
   initial: () => ({ queues: new Map() }),
@@ -33,9 +40,7 @@ function result(s: QueueStats, status: ResultStatus, time: number): void {
   if (!Object.hasOwn(s.results, status)) return; // a status this release does not know
   s.results[status]++;
   // Exponentially decayed rate: each result adds 1/τ, and the sum decays with log time.
-  const tau = HALF_LIFE_MS / Math.LN2;
-  const dt = Math.max(0, time - s.lastTime);
-  s.throughput = s.throughput * Math.exp(-dt / tau) + 1000 / tau;
+  s.throughput = throughputAt(s, time) + 1000 / TAU_MS;
   s.lastTime = time;
 }
 

@@ -2,6 +2,7 @@ import type { Position } from '../engine/position.js';
 import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
 import { isFinished, isLeased, subscriberProgress, type SubscriberState } from './dispatch.js';
 import type { LogViews } from './replay.js';
+import { throughputAt } from './stats.js';
 import { isAlive } from './workers.js';
 
 /** The views `eventy replay` and `eventy stats` print. */
@@ -59,6 +60,19 @@ export interface SubscriberRow {
   readonly rejected: number;
   /** Records between the oldest unfinished event and the last record folded. */
   readonly lag: number;
+  /** Positions of its dead events, oldest first (the most recent ones the view keeps). */
+  readonly deadPositions: readonly Position[];
+}
+
+/** A worker's live reservation of a competing subscriber's next events (`claim.reserved`). */
+export interface ReservationRow {
+  readonly queue: string;
+  readonly subscriber: string;
+  readonly workerId: string;
+  /** Events still to bind to the worker. */
+  readonly slots: number;
+  /** Log time from which no event binds to it. */
+  readonly expiresAt: number;
 }
 
 export interface StatsRow {
@@ -152,11 +166,10 @@ export function subscriberRows(v: LogViews, queues: readonly string[] = [], now 
       inFlight,
       ...sub.counts,
       lag,
+      deadPositions: [...sub.dead],
     };
   });
 }
-
-const TAU_MS = 5000 / Math.LN2;
 
 /** Per queue: events published, results by status, throughput decayed to `now`, and its subscribers. */
 export function statsRows(v: LogViews, queues: readonly string[] = [], now = v.time): StatsRow[] {
@@ -165,7 +178,6 @@ export function statsRows(v: LogViews, queues: readonly string[] = [], now = v.t
   const subs = subscriberRows(v, queues, now).filter((s) => !s.deleted);
   return [...names].sort().map((queue) => {
     const s = v.stats.queues.get(queue);
-    const decay = s ? Math.exp(-Math.max(0, now - s.lastTime) / TAU_MS) : 0;
     return {
       queue,
       published: v.dispatch.queues.get(queue)?.positions.length ?? 0,
@@ -173,8 +185,26 @@ export function statsRows(v: LogViews, queues: readonly string[] = [], now = v.t
       failed: s?.results.failed ?? 0,
       timeout: s?.results.timeout ?? 0,
       skipped: s?.results.skipped ?? 0,
-      throughput: s ? Math.round(s.throughput * decay * 10) / 10 : 0,
+      throughput: s ? Math.round(throughputAt(s, now) * 10) / 10 : 0,
       subscribers: subs.filter((r) => r.queue === queue),
     };
   });
+}
+
+/** Live reservations at log time `now`, by subscriber and worker. */
+export function reservationRows(v: LogViews, queues: readonly string[] = [], now = v.time): ReservationRow[] {
+  const rows: ReservationRow[] = [];
+  for (const sub of subscribers(v, queues)) {
+    for (const [workerId, res] of sub.reservations) {
+      if (res.expiresAt <= now) continue;
+      rows.push({
+        queue: sub.reg.queue,
+        subscriber: sub.reg.name,
+        workerId,
+        slots: res.slots,
+        expiresAt: res.expiresAt,
+      });
+    }
+  }
+  return rows;
 }

@@ -2,6 +2,18 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { filter, Observable } from 'rxjs';
 import { liveRecords$ } from '../projections/live.js';
+import {
+  claimRows,
+  reservationRows,
+  statsRows,
+  subscriberRows,
+  workerRows,
+  type ClaimRow,
+  type ReservationRow,
+  type StatsRow,
+  type SubscriberRow,
+  type WorkerRow,
+} from '../projections/view-rows.js';
 import { ClosedError, InvalidArgumentError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import {
@@ -10,6 +22,7 @@ import {
   type RecordDraft,
   type RecordOf,
   type RecordType,
+  type Delivery,
   type StoredRecord,
 } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
@@ -20,6 +33,40 @@ import { QueryIndex, readPositions } from './query-index.js';
 import { Queue, type QueueOptions } from './queue.js';
 import { unknownKeys } from './subscribe-options.js';
 import type { PublishOptions, QueueEvent } from './types.js';
+
+/** What {@link QueueManager.inspect} returns: the views as rows, at `position`. */
+export interface Inspection {
+  /** Position of the last record folded; -1 before the first (or while the manager does not follow). */
+  readonly position: Position;
+  /** Log time of the last record folded; 0 before the first. */
+  readonly time: number;
+  /** True once the manager follows the log (something needed the views). */
+  readonly following: boolean;
+  /** True once the fold caught up with the head as it was when following started. */
+  readonly ready: boolean;
+  /** This process's worker id. */
+  readonly workerId: string;
+  readonly subscribers: readonly SubscriberRow[];
+  readonly claims: readonly ClaimRow[];
+  readonly workers: readonly WorkerRow[];
+  readonly stats: readonly StatsRow[];
+  readonly reservations: readonly ReservationRow[];
+  /** The subscriptions this manager hosts, with their resolved options. */
+  readonly hosted: readonly HostedRow[];
+}
+
+/** One subscription hosted by this manager. */
+export interface HostedRow {
+  readonly queue: string;
+  /** The subscriber's name. */
+  readonly subscriber: string;
+  readonly delivery: Delivery;
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly timeout: number;
+  /** True once it stopped taking work (stopped, ended, interrupted, or the manager closing). */
+  readonly stopped: boolean;
+}
 
 /** Options of {@link createManager}. */
 export interface ManagerOptions {
@@ -144,6 +191,43 @@ export class QueueManager implements DispatchHost {
    */
   ready(): Promise<void> {
     return this.runtime.start();
+  }
+
+  /**
+   * What this manager's folds hold now, as rows: subscribers with their progress, open claims, workers,
+   * per-queue stats, live reservations, and the subscriptions this process hosts. Read-only and
+   * synchronous: it shows the log up to `position` (the last record folded). A manager folds lazily, so
+   * `await manager.ready()` first to see every record appended before.
+   * @example
+   * await manager.ready();
+   * const { subscribers } = manager.inspect({ queues: ['orders'] });
+   */
+  inspect(options: { queues?: readonly string[] } = {}): Inspection {
+    const queues = options.queues ?? [];
+    const rt = this.runtime;
+    return {
+      position: rt.position,
+      time: rt.time,
+      following: rt.following,
+      ready: rt.following && rt.ready,
+      workerId: this.workerId,
+      subscribers: subscriberRows(rt, queues),
+      claims: claimRows(rt, queues),
+      workers: workerRows(rt, queues),
+      stats: statsRows(rt, queues),
+      reservations: reservationRows(rt, queues),
+      hosted: [...this.dispatchers]
+        .filter((d) => queues.length === 0 || queues.includes(d.queue))
+        .map((d) => ({
+          queue: d.queue,
+          subscriber: d.options.name,
+          delivery: d.options.delivery,
+          concurrency: d.options.concurrency,
+          prefetch: d.options.prefetch,
+          timeout: d.options.timeout,
+          stopped: d.stopped,
+        })),
+    };
   }
 
   /**

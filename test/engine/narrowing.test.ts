@@ -44,6 +44,8 @@ describe('narrowing for users', () => {
       expect(e.id).toBe('abc');
     } else expect.unreachable();
     expect(isEventyError(e, 'conflict')).toBe(false);
-    if (isEventyError(e) && e.code === 'not-found') expectTypeOf(e).toEqualTypeOf<NotFoundError>();
+    const any: unknown = new Error('plain');
+    if (isEventyError(any) && any.code === 'not-found') expectTypeOf(any).toEqualTypeOf<NotFoundError>();
+    expect(isEventyError(any)).toBe(false);
   });
 });

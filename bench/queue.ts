@@ -38,9 +38,8 @@ interface Report {
 }
 
 function startWorker(store: string, concurrency: number): Promise<ChildProcess> {
-  // The heap settings `eventy run` gives its workers (cli/supervisor.ts: a 2 × 8 MB young generation,
-  // major GCs at 2.5× old-space growth); BENCH_WORKER_ARGS replaces them (' ' for V8's defaults, with
-  // which a worker of the memory run peaks at ~185 MB RSS).
+  // The heap settings `eventy run` gives its workers (cli/supervisor.ts); BENCH_WORKER_ARGS replaces
+  // them (' ' for V8's defaults, to compare the memory run's peak RSS).
   const execArgv = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [...WORKER_HEAP_FLAGS];
   const child = fork(WORKER, [store, String(concurrency)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

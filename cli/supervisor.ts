@@ -4,10 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export const EXIT_MODULE_FAILED = 78;
 
 /**
- * V8 heap settings of worker processes, unless the node arguments or NODE_OPTIONS set them: a young
- * generation of 2 × 8 MB (V8 grows it to 2 × 16) and a major GC once old space has grown 2.5× (V8 lets
- * it reach ~4× its live size). A worker's live heap is small (~15 MB over a 1,000,000-event run) but
- * churns fast; with V8's defaults it peaks at ~185 MB RSS, with these at ~140 MB, for ~5% more CPU.
+ * V8 heap settings of worker processes, unless the node arguments or NODE_OPTIONS set them: a smaller
+ * young generation than V8 grows to, and a major GC after less old-space growth than V8 allows. A
+ * worker's live heap is small but churns fast, so V8's defaults let its RSS peak far above what it
+ * holds; these keep the peak lower for a little more CPU (`bench:queue -- --memory` measures both, with
+ * `BENCH_WORKER_ARGS=' '` for V8's defaults).
  */
 export const WORKER_HEAP_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=150'];
 

@@ -1,8 +1,9 @@
 /**
  * A CBOR decoder for what the codec's cbor-x encoder writes for records: plain maps with text keys,
  * arrays, text, integers, floats and the simple values. Replay decodes every record of a log, and
- * cbor-x's general decoder (extensions, shared structures, native string extraction) spends ~0.8-1 µs
- * on each; this one, specialised, about a third less (see the string cache below).
+ * cbor-x's general decoder pays on each for what records never use (extensions, shared structures,
+ * native string extraction); this one, specialised, does less (see the string cache below; bench:replay
+ * measures it).
  *
  * Its results are exactly cbor-x's (`new Decoder({ useRecords: false, mapsAsObjects: true })`): the
  * same values, plain objects with the same key order. Whatever it does not handle (tags such as Dates

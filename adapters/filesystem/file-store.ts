@@ -214,7 +214,7 @@ export class FileStore implements LogStore {
   async #flushLoop(): Promise<void> {
     // Appends made in this turn of the event loop (I/O callbacks included) join this write. A microtask
     // instead would help a lone appender a little (bench:log) but split the runtime's appends into more,
-    // smaller writes (bench:queue, 2 workers: ~18k instead of ~20k events/s).
+    // smaller writes, which costs more than it gains once several workers append (bench:queue).
     await nextTurn();
     const always = this.options.durability === 'always';
     while (this.#queue.length > 0) {

@@ -21,8 +21,8 @@ const GROUP_BYTES = 8 * 1024 * 1024;
 
 /**
  * Script calls one store handle keeps in flight. One would queue every append behind the one before
- * for its whole round trip, so that one slow answer delays the appends after it too (at 1,000 events/s
- * that doubled a single hop's p99); a few in flight keep the group commit under load. Only one goes
+ * for its whole round trip, so that one slow answer delays the appends after it too (a paced stream's
+ * tail latency shows it: `bench:latency -- --hop`); a few in flight keep the group commit under load. Only one goes
  * until a call succeeded on the connection as it is (after `reset()`, a failure, or at the start): a
  * server that restarted answers EVALSHA with NOSCRIPT and the call is sent again as EVAL, and a call
  * pipelined behind it could land first if another client loaded the script in between.

@@ -12,6 +12,8 @@ const adapterOnly = [
   'fs-ext',
   'proper-lockfile',
   'ioredis',
+  'pg',
+  'postgres',
 ];
 
 export default tseslint.config(

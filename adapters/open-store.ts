@@ -17,7 +17,7 @@ export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Opens the log a URL names: `memory:`, `memory:<name>`, `file:<dir>`, `redis://…` / `rediss://…`
- * (see `openRedisStore`). Adapters load on use.
+ * (see `openRedisStore`), `postgres://…` / `postgresql://…` (see `openPostgresStore`). Adapters load on use.
  * @throws InvalidArgumentError for an unknown scheme or a bad option, naming it.
  * @example await using store = await openStore('file:.eventy');
  */
@@ -46,9 +46,16 @@ export async function openStore(
       const { openRedisStore } = await import('./redis/index.js');
       return openRedisStore(url);
     }
+    case 'postgres':
+    case 'postgresql': {
+      // Schema, log, segment size, deadline and pool size travel in the URL's query
+      // (?schema=&log=&segmentRecords=&timeout=&pool=&sslmode=).
+      const { openPostgresStore } = await import('./postgres/index.js');
+      return openPostgresStore(url);
+    }
     default:
       throw new InvalidArgumentError(
-        `unknown store URL ${JSON.stringify(url)}: expected memory:, memory:<name>, file:<dir>, redis://…, rediss://…`,
+        `unknown store URL ${JSON.stringify(url)}: expected memory:, memory:<name>, file:<dir>, redis://…, rediss://…, postgres://…`,
       );
   }
 }

@@ -1,0 +1,132 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../adapters/open-store.js';
+import { openPostgresStore } from '../../adapters/postgres/index.js';
+import { isEventyError, type ErrorCode } from '../../engine/errors.js';
+import type { LogRecord } from '../../engine/records.js';
+import { draft, logStoreContract } from '../contract/log-store-contract.js';
+import { dropSchema, pgUrl, POSTGRES_URL, uniqueSchema, withClient } from '../support/postgres.js';
+
+// Partitions of 7 records: the contract's tests cross partitions many times.
+logStoreContract('postgres', () => {
+  const schema = uniqueSchema();
+  return Promise.resolve({
+    open: () => openPostgresStore(POSTGRES_URL, { schema, segmentRecords: 7 }),
+    cleanup: () => dropSchema(schema),
+    persistent: true,
+  });
+});
+
+describe('postgres store', () => {
+  const schemas: string[] = [];
+  function schema(): string {
+    const s = uniqueSchema();
+    schemas.push(s);
+    return s;
+  }
+  afterAll(async () => {
+    await Promise.all(schemas.map((s) => dropSchema(s)));
+  });
+
+  it('opens through openStore with the options in the URL, one partition per segment', async () => {
+    const s = schema();
+    await using store = await openStore(pgUrl({ schema: s, log: 'orders', segmentRecords: 4 }));
+    expect(store.capabilities).toMatchObject({ multiProcess: true, persistent: true });
+    await store.append(Array.from({ length: 10 }, (_, i) => draft(i)));
+    const tables = await withClient(async (c) => {
+      const { rows } = await c.query<{ t: string }>(
+        `SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`,
+        [s],
+      );
+      return rows.map((r) => r.t);
+    });
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'eventy_logs',
+        'eventy_migrations',
+        'log_orders_0',
+        'log_orders_4',
+        'log_orders_8',
+      ]),
+    );
+  });
+});
+
+async function collect(it: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of it) out.push(r);
+  return out;
+}
+
+/** Awaits a rejection with an Eventy error of `code` whose message matches `pattern`; returns it. */
+export async function rejectsWith(p: Promise<unknown>, code: ErrorCode, pattern: RegExp): Promise<Error> {
+  const e = await p.then(
+    () => new Error('expected a rejection, but the call succeeded'),
+    (e: unknown) => e as Error,
+  );
+  expect(isEventyError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
+  expect(e.message).toMatch(pattern);
+  return e;
+}
+
+describe('postgres store: schema, identity, retention', () => {
+  const schemas: string[] = [];
+  afterAll(async () => {
+    await Promise.all(schemas.map((s) => dropSchema(s)));
+  });
+  function schema(): string {
+    const s = uniqueSchema();
+    schemas.push(s);
+    return s;
+  }
+
+  it('migrates once when many handles open a new schema at the same time, and keeps the identity', async () => {
+    const s = schema();
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => openPostgresStore(POSTGRES_URL, { schema: s, segmentRecords: 5 })),
+    );
+    try {
+      const ids = new Set(stores.map((st) => `${st.identity.logId}/${st.identity.epoch}`));
+      expect(ids.size).toBe(1);
+      expect(stores[0]!.identity.logId).toMatch(/^[0-9a-f-]{36}$/);
+      const versions = await withClient(async (c) => {
+        const { rows } = await c.query<{ version: number }>(`SELECT version FROM "${s}".eventy_migrations`);
+        return rows.map((r) => r.version);
+      });
+      expect(versions).toEqual([1]);
+      const other = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'other' });
+      expect(other.identity.logId).not.toBe(stores[0]!.identity.logId);
+      await other.close();
+      await expect(openPostgresStore(POSTGRES_URL, { schema: s, segmentRecords: 6 })).rejects.toMatchObject({
+        code: 'invalid-argument',
+        message: expect.stringContaining('5'),
+      });
+    } finally {
+      await Promise.all(stores.map((st) => st.close()));
+    }
+  });
+
+  it('refuses a schema written by a newer release', async () => {
+    const s = schema();
+    await (await openPostgresStore(POSTGRES_URL, { schema: s })).close();
+    await withClient((c) => c.query(`INSERT INTO "${s}".eventy_migrations (version) VALUES (99)`));
+    await rejectsWith(openPostgresStore(POSTGRES_URL, { schema: s }), 'invalid-argument', /version 99/);
+  });
+
+  it('drops whole partitions before a position; reads and follows then start at the first kept', async () => {
+    await using store = await openPostgresStore(POSTGRES_URL, { schema: schema(), segmentRecords: 4 });
+    await store.append(Array.from({ length: 10 }, (_, i) => draft(i)));
+    expect(await store.dropSegmentsBefore(9)).toEqual({ dropped: 2, first: 8 });
+    expect(await store.segments()).toEqual(expect.arrayContaining([8]));
+    expect((await store.segments()).filter((b) => b < 8)).toEqual([]);
+    expect((await collect(store.read())).map((r) => r.position)).toEqual([8, 9]);
+    expect(await store.dropSegmentsBefore(100)).toEqual({ dropped: 0, first: 8 });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    for await (const r of store.follow({ from: 2, signal: ac.signal })) {
+      seen.push(r.position);
+      if (seen.length === 2) ac.abort();
+    }
+    expect(seen).toEqual([8, 9]);
+    expect((await store.append([draft(10)])).positions).toEqual([10]);
+  });
+});

@@ -96,10 +96,11 @@ describe('postgres store: schema, identity, retention', () => {
       const other = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'other' });
       expect(other.identity.logId).not.toBe(stores[0]!.identity.logId);
       await other.close();
-      await expect(openPostgresStore(POSTGRES_URL, { schema: s, segmentRecords: 6 })).rejects.toMatchObject({
-        code: 'invalid-argument',
-        message: expect.stringContaining('5'),
-      });
+      await rejectsWith(
+        openPostgresStore(POSTGRES_URL, { schema: s, segmentRecords: 6 }),
+        'invalid-argument',
+        /which is 5, got: 6/,
+      );
     } finally {
       await Promise.all(stores.map((st) => st.close()));
     }
@@ -116,7 +117,7 @@ describe('postgres store: schema, identity, retention', () => {
     await using store = await openPostgresStore(POSTGRES_URL, { schema: schema(), segmentRecords: 4 });
     await store.append(Array.from({ length: 10 }, (_, i) => draft(i)));
     expect(await store.dropSegmentsBefore(9)).toEqual({ dropped: 2, first: 8 });
-    expect(await store.segments()).toEqual(expect.arrayContaining([8]));
+    expect(await store.segments()).toContain(8);
     expect((await store.segments()).filter((b) => b < 8)).toEqual([]);
     expect((await collect(store.read())).map((r) => r.position)).toEqual([8, 9]);
     expect(await store.dropSegmentsBefore(100)).toEqual({ dropped: 0, first: 8 });

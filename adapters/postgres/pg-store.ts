@@ -244,14 +244,16 @@ export class PostgresStore implements LogStore {
     listener.start();
     while (!signal.aborted) {
       const seen = listener.version;
-      let chunk: LogRecord[];
+      let chunk: LogRecord[] | undefined;
       try {
-        chunk = await this.#page(next, END);
+        chunk = await untilAborted(this.#page(next, END), signal);
       } catch (e) {
-        if (!isUnavailable(e) || aborted(signal)) throw e;
+        if (aborted(signal)) return;
+        if (!isUnavailable(e)) throw e;
         await listener.notifier.wait(signal, listener.pollMs);
         continue;
       }
+      if (chunk === undefined) return;
       if (chunk.length > 0) {
         yield chunk;
         next = (chunk.at(-1)?.position ?? next) + 1;
@@ -380,6 +382,16 @@ export class PostgresStore implements LogStore {
   #check(): void {
     if (this.#closed !== undefined) throw new ClosedError(`store ${this.url}`);
   }
+}
+
+/** The promise's value, or undefined as soon as the signal aborts (a read on a hung server is left behind). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const stop = (): void => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }
 
 function encode(

@@ -5,7 +5,7 @@ import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { aborted } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
-import { stamp, type LogRecord, type RecordDraft } from '../../engine/records.js';
+import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -54,7 +54,7 @@ export interface PgStoreParts {
 /** An append's result whose records are decoded on first use (most callers read only positions). */
 class Appended implements AppendResult {
   readonly positions: Position[];
-  #records: LogRecord[] | undefined;
+  #records: StoredRecord[] | undefined;
   constructor(
     private readonly bodies: readonly Buffer[],
     first: Position,
@@ -62,17 +62,17 @@ class Appended implements AppendResult {
   ) {
     this.positions = bodies.map((_, i) => first + i);
   }
-  get records(): LogRecord[] {
+  get records(): StoredRecord[] {
     this.#records ??= this.bodies.map((b, i) => toRecord(b, this.positions[i] as Position, this.time, ''));
     return this.#records;
   }
 }
 
-function toRecord(body: Buffer, position: Position, time: number, where: string): LogRecord {
+function toRecord(body: Buffer, position: Position, time: number, where: string): StoredRecord {
   const r = decodeRecord(body, where, position) as { position: number; time: number };
   r.position = position;
   r.time = time;
-  return r as unknown as LogRecord;
+  return r as unknown as StoredRecord;
 }
 
 /**
@@ -176,7 +176,7 @@ export class PostgresStore implements LogStore {
   }
 
   /** {@inheritDoc LogStore.replicate} */
-  async replicate(records: readonly LogRecord[]): Promise<void> {
+  async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
     const list: unknown = records;
     if (!Array.isArray(list)) {
@@ -206,12 +206,12 @@ export class PostgresStore implements LogStore {
   }
 
   /** {@inheritDoc LogStore.read} */
-  read(options: ReadOptions = {}): AsyncIterable<LogRecord> {
+  read(options: ReadOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.readChunks(options));
   }
 
   /** {@inheritDoc LogStore.readChunks} */
-  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     let next = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
@@ -230,12 +230,12 @@ export class PostgresStore implements LogStore {
    * Starts at the first kept position when `from` was dropped by retention. While the server is away
    * a follower waits and reads again, so it resumes by itself.
    */
-  follow(options: FollowOptions = {}): AsyncIterable<LogRecord> {
+  follow(options: FollowOptions = {}): AsyncIterable<StoredRecord> {
     return eachRecord(this.followChunks(options));
   }
 
   /** {@inheritDoc LogStore.followChunks} */
-  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly LogRecord[]> {
+  async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     let next = checkPosition('from', options.from ?? 0);
     const closing = this.#closing.signal;
@@ -244,7 +244,7 @@ export class PostgresStore implements LogStore {
     listener.start();
     while (!signal.aborted) {
       const seen = listener.version;
-      let chunk: LogRecord[] | undefined;
+      let chunk: StoredRecord[] | undefined;
       try {
         chunk = await untilAborted(this.#page(next, END), signal);
       } catch (e) {
@@ -264,9 +264,9 @@ export class PostgresStore implements LogStore {
   }
 
   /** Reads a page; only the contiguous run from its first row (a defence: commits are in order). */
-  async #page(from: Position, to: Position): Promise<LogRecord[]> {
+  async #page(from: Position, to: Position): Promise<StoredRecord[]> {
     const { rows } = await this.#query('read', this.#sql.page(from, to, PAGE));
-    const out: LogRecord[] = [];
+    const out: StoredRecord[] = [];
     for (const row of rows as PageRow[]) {
       const last = out.at(-1);
       if (last !== undefined && row.position !== last.position + 1) break;

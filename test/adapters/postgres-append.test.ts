@@ -3,19 +3,19 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../adapters/postgres/index.js';
-import type { LogRecord } from '../../engine/records.js';
+import type { StoredRecord } from '../../engine/records.js';
 import { draft } from '../contract/log-store-contract.js';
 import { dropSchema, pgUrl, POSTGRES_URL, uniqueSchema } from '../support/postgres.js';
 
 const APPENDER = new URL('../support/pg-appender.ts', import.meta.url).pathname;
 
-async function collect(it: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+async function collect(it: AsyncIterable<StoredRecord>): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of it) out.push(r);
   return out;
 }
 
-function eventId(r: LogRecord): string {
+function eventId(r: StoredRecord): string {
   return (r as unknown as { eventId: string }).eventId;
 }
 
@@ -75,7 +75,7 @@ describe('postgres store: appenders in many processes, appends in the caller’s
       expect(await collect(store.read())).toEqual([]);
 
       const ac = new AbortController();
-      const seen: LogRecord[] = [];
+      const seen: StoredRecord[] = [];
       const following = (async () => {
         for await (const r of store.follow({ signal: ac.signal })) {
           seen.push(r);

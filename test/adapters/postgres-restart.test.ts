@@ -7,13 +7,13 @@ import {
 } from '../../adapters/postgres/index.js';
 import { isEventyError } from '../../engine/errors.js';
 import type { AppendResult } from '../../engine/storage.js';
-import type { LogRecord, RecordDraft } from '../../engine/records.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import { draft } from '../contract/log-store-contract.js';
 import { createCluster, type Cluster } from '../support/postgres.js';
 
 /** A follower that collects what it sees and lets the test wait for a count (no timing involved). */
 function collectFollow(store: PostgresStore, signal: AbortSignal) {
-  const seen: LogRecord[] = [];
+  const seen: StoredRecord[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   const done = (async () => {
     for await (const r of store.follow({ signal })) {
@@ -26,7 +26,7 @@ function collectFollow(store: PostgresStore, signal: AbortSignal) {
   return { seen, done, reach };
 }
 
-function eventIds(records: readonly LogRecord[]): string[] {
+function eventIds(records: readonly StoredRecord[]): string[] {
   return records.map((r) => (r as unknown as { eventId: string }).eventId);
 }
 
@@ -114,7 +114,7 @@ describe('postgres store on a private cluster', () => {
 
     await using again = await openPostgresStore(cluster.url());
     expect(await again.head()).toBe(60);
-    const all: LogRecord[] = [];
+    const all: StoredRecord[] = [];
     for await (const r of again.read()) all.push(r);
     expect(eventIds(all)).toEqual(acked);
     const times = all.map((r) => r.time);

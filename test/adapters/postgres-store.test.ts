@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../adapters/open-store.js';
 import { openPostgresStore } from '../../adapters/postgres/index.js';
 import { isEventyError, type ErrorCode } from '../../engine/errors.js';
-import type { LogRecord } from '../../engine/records.js';
+import type { StoredRecord } from '../../engine/records.js';
 import { draft, logStoreContract } from '../contract/log-store-contract.js';
 import { dropSchema, pgUrl, POSTGRES_URL, uniqueSchema, withClient } from '../support/postgres.js';
 
@@ -51,8 +51,8 @@ describe('postgres store', () => {
   });
 });
 
-async function collect(it: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
-  const out: LogRecord[] = [];
+async function collect(it: AsyncIterable<StoredRecord>): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
   for await (const r of it) out.push(r);
   return out;
 }

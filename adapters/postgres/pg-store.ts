@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { eachRecord } from '../../engine/chunks.js';
+import { eachRecord } from '../../engine/each-record.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/drafts.js';
+import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { aborted } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../engine/errors.js';
+import { maskUrl } from '../engine/store-url.js';
 import type { Durability, LogStore } from '../engine/storage.js';
 
 /** Options understood by {@link openStore}; each store takes the ones that apply to it. */
@@ -55,7 +56,7 @@ export async function openStore(
     }
     default:
       throw new InvalidArgumentError(
-        `unknown store URL ${JSON.stringify(url)}: expected memory:, memory:<name>, file:<dir>, redis://…, rediss://…, postgres://…`,
+        `unknown store URL ${JSON.stringify(maskUrl(url))}: expected memory:, memory:<name>, file:<dir>, redis://…, rediss://…, postgres://…`,
       );
   }
 }

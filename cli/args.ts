@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { defaultStoreUrl, positionAtTime, type LogStore, type Position } from '../index.js';
+import { defaultStoreUrl, maskUrl, positionAtTime, type LogStore, type Position } from '../index.js';
 import { UsageError } from './errors.js';
 
 /** A point of the log's history as the user names it: a position, or a time (log time, ms). */
@@ -46,7 +46,7 @@ export function storeOption(env: NodeJS.ProcessEnv): Option {
     defaultStoreUrl(env),
     defaultStoreUrl(env) === 'file:.eventy'
       ? 'EVENTY_STORE, else file:.eventy'
-      : `EVENTY_STORE=${defaultStoreUrl(env)}`,
+      : `EVENTY_STORE=${maskUrl(defaultStoreUrl(env))}`,
   );
 }
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { CliContext } from './context.js';
 import { describeError, exitCodeOf, FailedCheck } from './errors.js';
 import { createProgram } from './program.js';
+import { safeLine } from './output.js';
 
 function packageVersion(): string {
   for (const rel of ['../../package.json', '../package.json']) {
@@ -81,7 +82,7 @@ try {
   // Commander has printed its own one-line message already; a failed check printed its report.
   const printed = (e as { code?: unknown }).code?.toString().startsWith('commander.') === true;
   if (!printed && !(e instanceof FailedCheck)) {
-    process.stderr.write(`eventy: ${describeError(e)}\n`);
+    process.stderr.write(`eventy: ${safeLine(describeError(e), false)}\n`);
     if (process.env.DEBUG !== undefined && process.env.DEBUG !== '' && e instanceof Error && e.stack) {
       process.stderr.write(`${e.stack}\n`);
     }

@@ -42,9 +42,49 @@ export function width(text: string): number {
   return text.replace(ANSI, '').length;
 }
 
-/** Writes a line, waiting when the stream's buffer is full (a slow pipe) so memory stays bounded. */
+// eslint-disable-next-line no-control-regex -- the C0 controls, DEL and the C1 controls
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// eslint-disable-next-line no-control-regex -- the same, but line breaks and tabs of our own layout
+const CONTROL_BUT_LAYOUT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+function escapeControl(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  if (c === '\t') return '\\t';
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Text from users or records (names, headers, keys, ids, error messages), safe on a terminal: every
+ * control character, line breaks included, shown escaped (`\u001b`, `\n`), so nothing a record holds
+ * can move the cursor, clear the screen, set the title or break the line layout.
+ */
+export function safe(text: string): string {
+  return text.replace(CONTROL, escapeControl);
+}
+
+/**
+ * A whole line of human output made safe: control characters escaped except our own line breaks, tabs
+ * and colour codes (SGR sequences such as the {@link painter}'s). The last line of defence behind
+ * {@link safe} on each field: whatever a renderer missed still cannot drive the terminal.
+ */
+export function safeLine(line: string, layout = true): string {
+  const control = layout ? CONTROL_BUT_LAYOUT : CONTROL;
+  let out = '';
+  let last = 0;
+  for (const m of line.matchAll(ANSI)) {
+    out += line.slice(last, m.index).replace(control, escapeControl) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + line.slice(last).replace(control, escapeControl);
+}
+
+/**
+ * Writes a line of human output (made {@link safeLine | safe}), waiting when the stream's buffer is full
+ * (a slow pipe) so memory stays bounded.
+ */
 export async function writeLine(stream: OutStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
+  if (!stream.write(`${safeLine(line)}\n`)) await once(stream, 'drain');
 }
 
 /** JSON that never throws on log values: bigints as strings, bytes as base64, Maps and Sets as JSON. */
@@ -96,6 +136,8 @@ export function table(
   paint: Painter,
   right: readonly number[] = [],
 ): string[] {
+  // A cell is one line: a line break or tab in a name or message would break the columns.
+  rows = rows.map((r) => r.map((cell) => safeLine(cell, false)));
   const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ''))));
   const pad = (cell: string, i: number): string => {
     const gap = ' '.repeat(Math.max(0, (widths[i] ?? 0) - width(cell)));

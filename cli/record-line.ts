@@ -1,5 +1,5 @@
 import { isKnownRecord, unbatched, type KnownRecord, type StoredRecord, type RecordOf } from '../index.js';
-import { formatDuration, formatTime, preview, type Colour, type Painter } from './output.js';
+import { formatDuration, formatTime, preview, safe, type Colour, type Painter } from './output.js';
 
 const TYPE_COLOUR: Record<string, Colour> = {
   event: 'cyan',
@@ -28,9 +28,9 @@ export function subscriberName(queue: string, subscriberId: string): string {
  */
 export function recordLine(r: StoredRecord, paint: Painter): string {
   const family = r.type.split('.')[0] ?? '';
-  const type = paint(TYPE_COLOUR[family] ?? 'gray', r.type.padEnd(21));
+  const type = paint(TYPE_COLOUR[family] ?? 'gray', safe(r.type).padEnd(21));
   const q = (r as { queue?: unknown }).queue;
-  const queue = typeof q === 'string' ? q : '-';
+  const queue = typeof q === 'string' ? safe(q) : '-';
   const fields = isKnownRecord(r) ? knownFields(r, paint) : preview(foreignFields(r), 120);
   return `${paint('gray', formatTime(r.time))} ${String(r.position).padStart(8)} ${type} ${paint('bold', queue)}  ${fields}`;
 }
@@ -41,14 +41,14 @@ function foreignFields(r: StoredRecord): Record<string, unknown> {
 }
 
 function kv(name: string, value: unknown): string {
-  return `${name}=${typeof value === 'string' ? value : preview(value, 80)}`;
+  return `${name}=${typeof value === 'string' ? safe(value) : preview(value, 80)}`;
 }
 
 function knownFields(r: KnownRecord, paint: Painter): string {
   switch (r.type) {
     case 'event.published': {
       const parts = [kv('id', r.eventId), kv('payload', preview(r.payload))];
-      for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) parts.push(kv(k, v));
+      for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) parts.push(kv(safe(k), v));
       if (r.delay !== undefined) parts.push(kv('delay', formatDuration(r.delay)));
       if (r.availableAt !== undefined) parts.push(kv('at', formatTime(r.availableAt)));
       return parts.join(' ');

@@ -128,8 +128,6 @@ export class Supervisor {
       this.o.entry,
       'worker',
       this.o.module,
-      '--store',
-      this.o.store,
       '--slot',
       String(slot.index),
     ];
@@ -138,7 +136,9 @@ export class Supervisor {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
-      env: this.o.env,
+      // The store URL travels in the environment, never on the command line: `ps` shows every
+      // process's arguments to every user, and a URL may hold a password.
+      env: { ...this.o.env, EVENTY_STORE: this.o.store },
     });
     slot.child = child;
     slot.startedAt = Date.now();

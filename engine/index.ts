@@ -13,3 +13,4 @@ export {
   MAX_RECORD_BYTES,
 } from './codec.js';
 export type { FrameScan, BatchScan } from './codec.js';
+export { maskUrl } from './store-url.js';

@@ -27,6 +27,7 @@ import {
 } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { Dispatcher, DispatchHost } from './dispatcher.js';
+import { checkName } from './names.js';
 import { installSignalHandlers } from './signals.js';
 import { LiveViews } from './live-views.js';
 import { QueryIndex, readPositions } from './query-index.js';
@@ -172,11 +173,7 @@ export class QueueManager implements DispatchHost {
    */
   queue<T = unknown>(name: string, options: QueueOptions<T> = {}): Queue<T> {
     this.#check();
-    if (typeof name !== 'string' || name === '' || name.length > 200) {
-      throw new InvalidArgumentError(
-        `queue name must be a non-empty string of at most 200 characters, got: ${JSON.stringify(name)}`,
-      );
-    }
+    checkName('queue', name);
     let q = this.#queues.get(name) as Queue<T> | undefined;
     if (!q || options.schema !== undefined) {
       q = new Queue<T>(this, name, options);

@@ -1,3 +1,4 @@
+import { checkName } from './names.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { isPosition, type Position } from '../engine/position.js';
 import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
@@ -35,11 +36,12 @@ export interface ResolvedSubscribe {
 export function resolveSubscribe(options: SubscribeOptions, fallbackName: string): ResolvedSubscribe {
   unknownKeys('subscribe option', options, KNOWN);
   const name = options.name ?? fallbackName;
-  if (typeof name !== 'string' || name === '' || name === 'anonymous') {
+  if (name === 'anonymous') {
     throw new InvalidArgumentError(
       `subscriber name must be a non-empty string (give options.name), got: ${JSON.stringify(name)}`,
     );
   }
+  checkName('subscriber', name);
   // Options come from JavaScript callers too: check the values, not just the types.
   const delivery = (options.delivery ?? 'competing') as unknown;
   if (delivery !== 'competing' && delivery !== 'broadcast') {

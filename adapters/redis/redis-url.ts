@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { maskUrl } from '../../engine/store-url.js';
 import { InvalidArgumentError } from '../../engine/errors.js';
 
 /** Options of {@link openRedisStore} and {@link fromRedis}. Each may also be given in the URL's query. */
@@ -51,7 +52,7 @@ const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
  * @throws InvalidArgumentError naming the bad part of the URL or the bad option.
  */
 export function parseRedisUrl(url: string, options: RedisStoreOptions = {}): ParsedRedisUrl {
-  const display = hidePassword(url);
+  const display = maskUrl(url);
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -142,11 +143,6 @@ function checkName(name: string, value: unknown): string {
     );
   }
   return value;
-}
-
-/** The URL with any password replaced by `***`, safe to print. */
-export function hidePassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 /** A printable URL for a client the store did not create (`fromRedis`). */

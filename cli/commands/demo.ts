@@ -2,7 +2,13 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Subscription as RxSubscription } from 'rxjs';
-import { AbortedError, createQueueManager, type QueueManager, type QueueResult } from '../../index.js';
+import {
+  AbortedError,
+  createQueueManager,
+  maskUrl,
+  type QueueManager,
+  type QueueResult,
+} from '../../index.js';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { DEMO_QUEUE, demoTasks, type DemoTask } from '../demo-worker.js';
@@ -87,7 +93,7 @@ async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
       }
     }
     await say(
-      `published ${formatCount(o.count)} tasks to queue ${paint('bold', DEMO_QUEUE)} in ${o.store} (from position ${firstPosition})`,
+      `published ${formatCount(o.count)} tasks to queue ${paint('bold', DEMO_QUEUE)} in ${maskUrl(o.store)} (from position ${firstPosition})`,
     );
 
     const tally = new Tally(ids);
@@ -255,7 +261,7 @@ function summarise(
 }
 
 function render(s: DemoSummary, paint: ReturnType<typeof painter>): string[] {
-  const storeFlag = s.store === 'file:.eventy' ? '' : ` --store ${s.store}`;
+  const storeFlag = s.store === 'file:.eventy' ? '' : ` --store ${maskUrl(s.store)}`;
   const out = [
     '',
     paint(

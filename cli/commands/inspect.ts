@@ -21,6 +21,7 @@ import {
   preview,
   toJson,
   writeLine,
+  safe,
   type Painter,
 } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -111,7 +112,7 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
   const notes = new Map<number, string>();
   for (const p of lost) notes.set(p, 'lost: another claim held the event or it was finished');
   for (const [p, subs] of bound) {
-    const who = subs.map((b) => `${b.subscriber}: worker ${b.workerId}`).join(', ');
+    const who = subs.map((b) => `${safe(b.subscriber)}: worker ${safe(b.workerId)}`).join(', ');
     notes.set(p, `claimed as published, attempt 1, by a reservation (${who})`);
   }
   for (const r of chosen.records)
@@ -210,11 +211,12 @@ function timeline(
 ): string[] {
   const e = records[0] as EventRecord;
   const out = [
-    `${paint('bold', `event ${e.eventId}`)} in queue ${paint('bold', e.queue)}, position ${e.position}, published ${formatTime(e.time)}`,
+    `${paint('bold', `event ${safe(e.eventId)}`)} in queue ${paint('bold', safe(e.queue))}, position ${e.position}, published ${formatTime(e.time)}`,
     `  payload ${preview(e.payload, 200)}`,
   ];
   const headers = Object.entries(e.headers).filter(([, v]) => v !== undefined);
-  if (headers.length > 0) out.push(`  headers ${headers.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+  if (headers.length > 0)
+    out.push(`  headers ${headers.map(([k, v]) => `${safe(k)}=${safe(String(v))}`).join(' ')}`);
   const available = e.availableAt ?? e.time + (e.delay ?? 0);
   if (available > e.time) out.push(`  held until ${formatTime(available)}`);
   out.push('', paint('bold', 'timeline'));
@@ -228,7 +230,7 @@ function timeline(
   const finals = finalOutcomes(records, rejected);
   out.push('', paint('bold', 'outcome'));
   if (finals.size === 0) out.push(paint('dim', '  no result yet'));
-  for (const [sub, s] of finals) out.push(`  ${sub}: ${s}`);
+  for (const [sub, s] of finals) out.push(`  ${safe(sub)}: ${s}`);
   return out;
 }
 
@@ -243,7 +245,7 @@ function finalOutcomes(records: readonly KnownRecord[], rejected: ReadonlySet<nu
         ? `${r.status} after ${r.attempt} attempt${r.attempt === 1 ? '' : 's'}`
         : r.retryAt !== undefined
           ? `${r.status}, retry at ${formatTime(r.retryAt)}`
-          : `dead (${r.status}: ${r.error?.message ?? 'no error'})`,
+          : `dead (${r.status}: ${safe(r.error?.message ?? 'no error')})`,
     );
   }
   return out;

@@ -6,6 +6,7 @@ import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { checkSharedStore } from '../store.js';
 import { Supervisor } from '../supervisor.js';
+import { maskUrl } from '../../index.js';
 
 interface RunOptions {
   store: string;
@@ -97,7 +98,7 @@ async function run(ctx: CliContext, module: string, o: RunOptions): Promise<void
     supervisor.kill();
   });
   log(
-    `starting ${o.processes} worker process${o.processes === 1 ? '' : 'es'} for ${module} on ${o.store} (Ctrl-C to stop)`,
+    `starting ${o.processes} worker process${o.processes === 1 ? '' : 'es'} for ${module} on ${maskUrl(o.store)} (Ctrl-C to stop)`,
   );
   supervisor.start();
   const stopped = new Promise<void>((resolve) =>

@@ -32,7 +32,7 @@ export function ensureBuilt(): void {
   const sources = (): number =>
     Math.max(
       statSync(join(root, 'index.ts')).mtimeMs,
-      ...['cli', 'engine', 'projections', 'adapters'].map((d) => newestSource(join(root, d))),
+      ...['cli', 'engine', 'projections', 'runtime', 'adapters'].map((d) => newestSource(join(root, d))),
     );
   const fresh = (): boolean => existsSync(MAIN) && statSync(MAIN).mtimeMs >= sources();
   if (fresh()) return;

@@ -3,8 +3,9 @@ import { InvalidArgumentError } from '../engine/errors.js';
 /** The longest queue or subscriber name, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 200;
 
-// eslint-disable-next-line no-control-regex -- C0 controls, DEL, C1 controls, lone surrogates
+// C0 controls, DEL, C1 controls, lone surrogates
 const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex -- control characters are what it finds
   /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**

@@ -19,6 +19,11 @@ export interface EventRow {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** Subscriber name → `ok`, `failed`, `timeout`, `skipped`, `dead`, `retry` (from accepted results). */
   readonly outcome: Record<string, string>;
+  /**
+   * A keyed twin (published with an idempotency key already used in its queue) is never dispatched:
+   * the id of the first event with the key (or its position, when that event is out of the window).
+   */
+  readonly duplicateOf: string | null;
 }
 
 /** A result as it landed, with whether the fold accepted it (false: fenced). */
@@ -59,6 +64,9 @@ export class History {
     if (r.type === 'event.published') {
       if (!this.#wants(r.queue)) return;
       const outcome: Record<string, string> = {};
+      const key = r.headers.key;
+      const first = key === undefined ? undefined : views.dispatch.queues.get(r.queue)?.keys.get(key);
+      const original = first === undefined || first === r.position ? undefined : this.#events.get(first);
       const row: EventRow = {
         position: r.position,
         time: r.time,
@@ -67,6 +75,10 @@ export class History {
         payload: r.payload,
         headers: r.headers,
         outcome,
+        duplicateOf:
+          first === undefined || first === r.position
+            ? null
+            : (original?.row.eventId ?? `the event at position ${first}`),
       };
       this.#events.set(r.position, { row, outcome });
       this.#trim(this.#events);

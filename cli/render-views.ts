@@ -147,9 +147,11 @@ export function renderEvents(rows: readonly EventRow[], paint: Painter): string[
         e.queue,
         e.eventId,
         preview(e.payload, 40),
-        Object.entries(e.outcome)
-          .map(([sub, s]) => `${sub}:${status(paint, s)}`)
-          .join(' ') || paint('dim', 'open'),
+        e.duplicateOf !== null
+          ? paint('dim', `duplicate of ${e.duplicateOf}`)
+          : Object.entries(e.outcome)
+              .map(([sub, s]) => `${sub}:${status(paint, s)}`)
+              .join(' ') || paint('dim', 'open'),
       ]),
       paint,
       [0],

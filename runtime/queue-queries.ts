@@ -1,6 +1,6 @@
 import { filter, map, mergeMap } from 'rxjs';
 import { lowerBound, tokenKey } from '../projections/dispatch.js';
-import { ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
+import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import { parsePosition, type Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
 import { toQueueEvent } from './dispatcher.js';
@@ -185,7 +185,12 @@ export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
   };
 }
 
-export async function getResults(m: QueueManager, queue: string, eventId: string): Promise<QueueResult[]> {
+export async function getResults(
+  m: QueueManager,
+  queue: string,
+  eventId: string,
+  o: { includeRejected?: boolean } = {},
+): Promise<QueueResult[]> {
   await caughtUp(m);
   await m.index.ready();
   const refs = m.index.results.get(eventId) ?? [];
@@ -193,7 +198,8 @@ export async function getResults(m: QueueManager, queue: string, eventId: string
   return refs
     .map((ref) => records.get(ref))
     .filter((r): r is ResultRecord => r?.queue === queue)
-    .map((r) => toResult(m, r));
+    .map((r) => toResult(m, r))
+    .filter((r) => r.accepted || o.includeRejected === true);
 }
 
 export async function searchResults(
@@ -219,6 +225,7 @@ export async function searchResults(
       if (o.workerId !== undefined && res.workerId !== o.workerId) return undefined;
       if (o.subscriber !== undefined && res.subscriber !== o.subscriber) return undefined;
       if (o.status !== undefined && res.status !== o.status) return undefined;
+      if (!res.accepted && o.includeRejected !== true) return undefined;
       return res;
     },
   );
@@ -237,7 +244,12 @@ export function waitForResult(
   o: { subscriber?: string; signal?: AbortSignal },
 ): Promise<QueueResult> {
   const { signal } = o;
-  if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+  const aborted = (): AbortedError => {
+    const reason: unknown = signal?.reason;
+    const why = reason instanceof Error ? `: ${reason.message}` : '';
+    return new AbortedError(`waitForResult was aborted${why}`, { cause: reason });
+  };
+  if (signal?.aborted === true) return Promise.reject(aborted());
   return new Promise<QueueResult>((resolve, reject) => {
     // Listen before looking at the recorded results, so a result folded in between is not missed.
     const live = m.runtime.records$
@@ -253,7 +265,7 @@ export function waitForResult(
         error: (e: Error) => settle(() => reject(e)),
         complete: () => settle(() => reject(new ClosedError('queue manager'))),
       });
-    const onAbort = (): void => settle(() => reject(signal?.reason as Error));
+    const onAbort = (): void => settle(() => reject(aborted()));
     signal?.addEventListener('abort', onAbort, { once: true });
     let settled = false;
     function settle(then: () => void): void {
@@ -267,6 +279,9 @@ export function waitForResult(
       (recorded) => {
         const done = recorded.find((r) => isFinal(r, o.subscriber));
         if (done) settle(() => resolve(done));
+        // Caught up with the log as it was when called: an event that is not in it yet never will be
+        // (its id is made when it is appended), so waiting would be forever.
+        else if (!m.index.events.has(eventId)) settle(() => reject(new NotFoundError('event', eventId)));
       },
       (e: unknown) => settle(() => reject(e instanceof Error ? e : new Error(String(e)))),
     );

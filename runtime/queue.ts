@@ -108,6 +108,13 @@ export class Queue<T = unknown> {
 
   async #publish(payloads: readonly T[], options: PublishOptions): Promise<QueueEvent<T>[]> {
     unknownKeys('publish option', options, PUBLISH_KNOWN);
+    // A log record has no `undefined`: it would be read back as something else (null, or no field).
+    const missing = payloads.indexOf(undefined as T);
+    if (missing >= 0) {
+      throw new InvalidArgumentError(
+        `payload must be a value (null, a number, a string, an object…), got: undefined${payloads.length > 1 ? ` at index ${missing}` : ''}`,
+      );
+    }
     const values = this.options.schema ? await Promise.all(payloads.map((p) => this.#validate(p))) : payloads;
     const draft = publishDraft(this.name, options);
     const key = options.key;
@@ -251,13 +258,21 @@ export class Queue<T = unknown> {
   countEvents(filters: EventFilters = {}): Promise<number> {
     return queries.countEvents(this.manager, this.name, filters);
   }
-  getResults(eventId: string): Promise<QueueResult[]> {
-    return queries.getResults(this.manager, this.name, eventId);
+  /**
+   * The results recorded for an event, in log order. Results a worker recorded after it had lost the
+   * lease (fenced: `accepted: false`) are left out unless `includeRejected` is true.
+   */
+  getResults(eventId: string, options: { includeRejected?: boolean } = {}): Promise<QueueResult[]> {
+    return queries.getResults(this.manager, this.name, eventId, options);
   }
   searchResults(options: PageOptions & ResultFilters = {}): Promise<Page<QueueResult>> {
     return queries.searchResults(this.manager, this.name, options);
   }
-  /** Resolves with the final result of an event (ok, skipped, or failed with no retry left). */
+  /**
+   * Resolves with the final result of an event (ok, skipped, or failed with no retry left).
+   * @throws NotFoundError at once when no event with this id is in the log.
+   * @throws AbortedError when `signal` aborts (the signal's reason is its `cause`).
+   */
   waitForResult(
     eventId: string,
     options: { subscriber?: string; signal?: AbortSignal } = {},

@@ -133,6 +133,8 @@ export interface ResultFilters {
   readonly status?: ResultStatus;
   readonly recordedAfter?: number | Date;
   readonly recordedBefore?: number | Date;
+  /** Include results fenced off because their worker had lost the lease (`accepted: false`); default false. */
+  readonly includeRejected?: boolean;
 }
 
 /** A raw claim (`createClaim`). */

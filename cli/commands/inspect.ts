@@ -81,12 +81,16 @@ interface Scan {
   readonly lost: ReadonlySet<number>;
   /** Found events bound as they were published to a worker's reservation: subscriber and worker. */
   readonly bound: ReadonlyMap<number, { subscriber: string; workerId: string }[]>;
+  /** Found keyed twins (never dispatched): event position → the id of the first event with the key. */
+  readonly twins: ReadonlyMap<number, string>;
 }
 
 async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<void> {
   if (id.length < 6)
     throw new UsageError(`event id must have at least 6 characters, got: ${JSON.stringify(id)}`);
-  const { found, rejected, lost, bound } = await withExistingStore(o.store, (store) => scan(ctx, store, id));
+  const { found, rejected, lost, bound, twins } = await withExistingStore(o.store, (store) =>
+    scan(ctx, store, id),
+  );
   const chosen = found.get(id) ?? (found.size === 1 ? [...found.values()][0] : undefined);
   if (!chosen) {
     if (found.size === 0) throw new Error(`event not found: ${id}`);
@@ -102,7 +106,9 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
           ? { ...r, won: !lost.has(r.position) }
           : r.type === 'event.published' && bound.has(r.position)
             ? { ...r, reservedBy: bound.get(r.position) }
-            : r,
+            : r.type === 'event.published' && twins.has(r.position)
+              ? { ...r, duplicateOf: twins.get(r.position) }
+              : r,
     );
     const related = children.map((c) => ({ relation: c.relation, event: c.event, outcome: c.outcome }));
     await writeLine(ctx.stdout, toJson({ event: chosen.records[0], records, children: related }));
@@ -118,7 +124,8 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
   for (const r of chosen.records)
     if (r.type === 'result.recorded' && rejected.has(resultRef(r)))
       notes.set(r.position, 'fenced: the lease was lost');
-  const lines = [...timeline(chosen.records, notes, rejected, paint), ...related(children, paint)];
+  const twin = twins.get(chosen.records[0]?.position ?? -1);
+  const lines = [...timeline(chosen.records, notes, rejected, paint, twin), ...related(children, paint)];
   for (const line of lines) await writeLine(ctx.stdout, line);
 }
 
@@ -132,6 +139,7 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
   const treeOf = new Map<string, string>();
   const lost = new Set<number>();
   const bound = new Map<number, { subscriber: string; workerId: string }[]>();
+  const twinOf = new Map<number, number>(); // a found twin's position → the first event's position
   try {
     for await (const record of store.read({ to: head, signal: ctx.signal })) {
       dispatchFold.evolve(claims, record);
@@ -153,6 +161,9 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
             workerId,
           }));
           if (subs.length > 0) bound.set(r.position, subs);
+          const key = r.headers.key;
+          const first = key === undefined ? undefined : claims.queues.get(r.queue)?.keys.get(key);
+          if (first !== undefined && first !== r.position) twinOf.set(r.position, first);
         } else {
           linkChild(r, found, treeOf);
         }
@@ -161,7 +172,12 @@ async function scan(ctx: CliContext, store: LogStore, id: string): Promise<Scan>
   } finally {
     bar.done();
   }
-  return { found, rejected: claims.rejected, lost, bound };
+  const twins = new Map<number, string>();
+  for (const [twin, first] of twinOf) {
+    for await (const r of store.read({ from: first, to: first + 1, signal: ctx.signal }))
+      if (isKnownRecord(r) && r.type === 'event.published') twins.set(twin, r.eventId);
+  }
+  return { found, rejected: claims.rejected, lost, bound, twins };
 }
 
 /** Adds an event to a candidate's tree when it was caused by a member, or shares the correlation id. */
@@ -208,6 +224,7 @@ function timeline(
   notes: ReadonlyMap<number, string>,
   rejected: ReadonlySet<number>,
   paint: Painter,
+  duplicateOf: string | undefined,
 ): string[] {
   const e = records[0] as EventRecord;
   const out = [
@@ -229,7 +246,9 @@ function timeline(
   }
   const finals = finalOutcomes(records, rejected);
   out.push('', paint('bold', 'outcome'));
-  if (finals.size === 0) out.push(paint('dim', '  no result yet'));
+  if (duplicateOf !== undefined)
+    out.push(`  duplicate of ${safe(duplicateOf)}: its idempotency key was taken, it is never dispatched`);
+  else if (finals.size === 0) out.push(paint('dim', '  no result yet'));
   for (const [sub, s] of finals) out.push(`  ${safe(sub)}: ${s}`);
   return out;
 }

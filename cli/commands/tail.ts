@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { StoredRecord, LogStore, Position } from '../../index.js';
+import { RECORD_TYPES, type StoredRecord, type LogStore, type Position } from '../../index.js';
 import { collect, firstPositionAt, intAtLeast, parsePoint, storeOption, type Point } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -56,6 +56,7 @@ Examples:
 async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<void> {
   if (o.from !== undefined && o.lines !== undefined)
     throw new UsageError('give either --from or -n, not both');
+  for (const t of o.type ?? []) checkType(t);
   const keep = recordFilter({
     queues,
     ...(o.type ? { types: o.type } : {}),
@@ -79,6 +80,16 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
     const head = await store.head();
     if (o.from !== undefined) {
       const start = await firstPositionAt(store, o.from);
+      if (start >= head) {
+        const what =
+          'position' in o.from
+            ? `position ${o.from.position} is`
+            : `no record is at or after ${new Date(o.from.time).toISOString()}:`;
+        await writeLine(
+          ctx.stderr,
+          `eventy tail: ${what} past the last record (the log holds positions below ${head})${o.follow ? '; waiting for new records' : ', nothing to print'}`,
+        );
+      }
       const records = o.follow
         ? store.follow({ from: start, signal })
         : store.read({ from: start, to: head, signal });
@@ -92,6 +103,21 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
     if (!o.follow) return;
     for await (const r of store.follow({ from: head, signal })) if (keep(r)) await print(r);
   });
+}
+
+/** A `--type` must name a record type or a family of them (`claim`, `claim.*`): a typo would print nothing. */
+function checkType(t: string): void {
+  const family = t.replace(/\.\*$/, '');
+  const known =
+    t.includes('.') && !t.endsWith('.*')
+      ? (RECORD_TYPES as readonly string[]).includes(t)
+      : RECORD_TYPES.some((r) => r.startsWith(`${family}.`) || r.startsWith(`${family}s.`));
+  if (!known) {
+    const families = [...new Set(RECORD_TYPES.map((r) => r.split('.')[0]))].join(', ');
+    throw new UsageError(
+      `unknown record type ${JSON.stringify(t)}: expected a type (${RECORD_TYPES.join(', ')}) or a family (${families})`,
+    );
+  }
 }
 
 async function lastMatching(

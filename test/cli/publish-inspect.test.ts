@@ -1,9 +1,41 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createQueueManager, type QueueManager } from '../../index.js';
+import { createQueueManager, openStore, type QueueManager, type RecordDraft } from '../../index.js';
 import { cliTestbed, readAll } from './helpers.js';
 
 describe('eventy publish, inspect and stats', () => {
   const { cli, store } = cliTestbed();
+
+  it('shows a keyed twin (two publishes racing with one key) as a duplicate of the first, in inspect and replay', async () => {
+    const s = await openStore(store.url);
+    const twin = (eventId: string): RecordDraft => ({
+      type: 'event.published',
+      queue: 'orders',
+      eventId,
+      payload: { eventId },
+      headers: { key: 'order-7' },
+    });
+    await s.append([twin('first-1234567')]);
+    await s.append([twin('second-1234567')]); // a second process that had not seen the first yet
+    await s.close();
+    const inspected = await cli.run(['inspect', 'second-1234567', '--store', store.url]);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout).toContain('duplicate of first-1234567');
+    expect(inspected.stdout).not.toContain('no result yet');
+    const first = await cli.run(['inspect', 'first-1234567', '--store', store.url]);
+    expect(first.stdout).toContain('no result yet');
+    const json = await cli.json<{ records: { duplicateOf?: string }[] }>([
+      'inspect',
+      'second-1234567',
+      '--json',
+      '--store',
+      store.url,
+    ]);
+    expect(json.records[0]?.duplicateOf).toBe('first-1234567');
+    const replay = await cli.run(['replay', '--view', 'events', '--store', store.url]);
+    expect(replay.code, replay.stderr).toBe(0);
+    const line = replay.stdout.split('\n').find((l) => l.includes('second-1234567'));
+    expect(line).toContain('duplicate of first-1234567');
+  });
 
   it('publishes one event with headers, is idempotent with --key, and reads JSON lines from stdin', async () => {
     const one = await cli.run([

@@ -18,6 +18,24 @@ describe('eventy tail', () => {
     }
   }
 
+  it('says why it prints nothing: an unknown type is a usage error, a position past the head a note', async () => {
+    await append([event('orders', 0), event('orders', 1)]);
+    const typo = await cli.run(['tail', '--type', 'evnt', '--store', store.url]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(
+      /unknown record type "evnt": expected a type \(event\.published, .*\) or a family \(event, /,
+    );
+    const past = await cli.run(['tail', '--from', '999999', '--store', store.url]);
+    expect(past.code).toBe(0);
+    expect(past.stdout).toBe('');
+    expect(past.stderr).toContain(
+      'position 999999 is past the last record (the log holds positions below 2)',
+    );
+    const family = await cli.run(['tail', '--type', 'event', '--type', 'claim.*', '--store', store.url]);
+    expect(family.code, family.stderr).toBe(0);
+    expect(family.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
   it('-f --json follows the records another process appends, in order, and stops on SIGTERM', async () => {
     await append([event('orders', 0)]);
     const tail = cli.spawn(['tail', '-f', '--json', '--from', '0', '--store', store.url]);

@@ -294,18 +294,21 @@ describe('leases', () => {
     const late = await m.store.append([
       { type: 'result.recorded', ...ghost, workerId: 'ghost', attempt: 1, status: 'failed', durationMs: 1 },
     ]);
-    const results = await q.getResults(e.id);
+    const results = await q.getResults(e.id, { includeRejected: true });
     expect(results.map((r) => [r.workerId === m.workerId ? 'me' : r.workerId, r.accepted])).toEqual([
       ['me', true],
       ['ghost', false],
     ]);
+    expect((await q.getResults(e.id)).map((r) => r.workerId)).toEqual([m.workerId]); // fenced ones left out
     expect(m.runtime.dispatch.rejected.has(resultRef({ position: late.positions[0]! }))).toBe(true);
     expect(m.runtime.dispatch.subscribers.get('jobs/w')?.counts).toMatchObject({
       done: 1,
       failed: 0,
       rejected: 1,
     });
-    expect((await q.searchResults({ status: 'failed' })).items.map((r) => r.accepted)).toEqual([false]);
+    expect((await q.searchResults({ status: 'failed' })).items).toEqual([]);
+    const fenced = await q.searchResults({ status: 'failed', includeRejected: true });
+    expect(fenced.items.map((r) => r.accepted)).toEqual([false]);
   });
 
   it('extends leases while handlers run longer than the lease, so no other worker takes their events', async () => {

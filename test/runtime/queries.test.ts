@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Page, Queue, QueueEvent, QueueResult } from '../../index.js';
+import { isEventyError, type Page, type Queue, type QueueEvent, type QueueResult } from '../../index.js';
 import { manager, memoryUrl, until } from './helpers.js';
 
 async function allPages<I>(
@@ -220,5 +220,42 @@ describe('results', () => {
     const never = q.waitForResult('no-such-event', { signal: controller.signal });
     controller.abort(new Error('gave up'));
     await expect(never).rejects.toThrow('gave up');
+  });
+});
+
+describe('waitForResult and publish at the edge', () => {
+  it('waitForResult rejects at once with not-found for an event that is not in the log', async () => {
+    const m = await manager();
+    const q = m.queue('jobs');
+    await q.publish(1);
+    await expect(q.waitForResult('no-such-event')).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it('waitForResult rejects with an aborted EventyError when its signal aborts', async () => {
+    const m = await manager();
+    const q = m.queue('jobs');
+    const e = await q.publish(1); // nobody handles it
+    const controller = new AbortController();
+    const waiting = q.waitForResult(e.id, { signal: controller.signal });
+    controller.abort(new Error('enough'));
+    const err = await waiting.catch((x: unknown) => x);
+    expect(isEventyError(err, 'aborted')).toBe(true);
+    expect((err as Error).cause).toMatchObject({ message: 'enough' });
+    await expect(q.waitForResult(e.id, { signal: controller.signal })).rejects.toMatchObject({
+      code: 'aborted',
+    });
+  });
+
+  it('undefined is not a payload', async () => {
+    const m = await manager();
+    const q = m.queue('jobs');
+    await expect(q.publish(undefined)).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(q.publishMany([1, undefined, 3])).rejects.toMatchObject({
+      code: 'invalid-argument',
+      message: expect.stringContaining('index 1') as string,
+    });
+    expect(await q.countEvents()).toBe(0);
+    await q.publish(null);
+    expect(await q.countEvents()).toBe(1);
   });
 });

@@ -1,7 +1,8 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { foldAll, openStore, viewsFold, type RecordDraft } from '../../index.js';
-import { deletePrefix, REDIS_URL, uniquePrefix } from '../fixtures/redis-helpers.js';
-import { Cli, ensureBuilt, readAll, tempStore } from './helpers.js';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { Cli, ensureBuilt, tempStore } from '../support/cli.js';
+import { readAll } from '../support/log.js';
 
 /** A log with events, a subscriber, claims, results and a worker: `count` events, half of them done. */
 function drafts(count: number, from = 0): RecordDraft[][] {

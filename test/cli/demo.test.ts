@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cliTestbed, isRunning, readAll } from './helpers.js';
+import { cliTestbed, isRunning } from '../support/cli.js';
+import { readAll } from '../support/log.js';
 
 interface Summary {
   tasks: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../index.js';
-import { Cli, ensureBuilt, tempStore } from './helpers.js';
+import { Cli, ensureBuilt, tempStore } from '../support/cli.js';
 
 const COMMANDS = [
   'demo',

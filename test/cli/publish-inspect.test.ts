@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createQueueManager, openStore, type QueueManager, type RecordDraft } from '../../index.js';
-import { cliTestbed, readAll } from './helpers.js';
+import { cliTestbed } from '../support/cli.js';
+import { readAll } from '../support/log.js';
 
 describe('eventy publish, inspect and stats', () => {
   const { cli, store } = cliTestbed();

@@ -8,7 +8,8 @@ import {
   type LogViews,
   type RecordDraft,
 } from '../../index.js';
-import { Cli, ensureBuilt, readAll, tempStore } from './helpers.js';
+import { Cli, ensureBuilt, tempStore } from '../support/cli.js';
+import { readAll } from '../support/log.js';
 
 const claim = (eventPosition: number, workerId: string, attempt: number): RecordDraft => ({
   type: 'claim.acquired',

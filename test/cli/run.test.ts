@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { unbatched, type StoredRecord } from '../../index.js';
-import { Cli, ensureBuilt, eventually, isRunning, readAll, root, tempStore } from './helpers.js';
+import { Cli, ensureBuilt, isRunning, root, tempStore } from '../support/cli.js';
+import { readAll } from '../support/log.js';
+import { until } from '../support/wait.js';
 
 const WORKER = join(root, 'test/fixtures/cli-worker.ts');
 const TSX = ['--import', 'tsx'];
@@ -28,16 +30,21 @@ describe('eventy run', () => {
 
   /** Waits until every job has an ok result; returns the log. */
   function drained(): Promise<Rec[]> {
-    return eventually(async () => {
-      const records = (await readAll(store.url)) as Rec[];
-      const ok = new Set(
-        records
-          .flatMap((r) => unbatched(r) as Rec[])
-          .filter((r) => r.type === 'result.recorded' && r.status === 'ok')
-          .map((r) => (r as { eventId?: string }).eventId),
-      );
-      return ok.size === JOBS ? records : undefined;
-    }, `${JOBS} jobs done`);
+    return until(
+      async () => {
+        const records = (await readAll(store.url)) as Rec[];
+        const ok = new Set(
+          records
+            .flatMap((r) => unbatched(r) as Rec[])
+            .filter((r) => r.type === 'result.recorded' && r.status === 'ok')
+            .map((r) => (r as { eventId?: string }).eventId),
+        );
+        return ok.size === JOBS ? records : undefined;
+      },
+      `${JOBS} jobs done`,
+      30_000,
+      50,
+    );
   }
 
   it('starts N worker processes that drain the queue, and stops them gracefully on SIGTERM', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openStore, type StoredRecord, type RecordDraft } from '../../index.js';
-import { cliTestbed } from './helpers.js';
+import { cliTestbed } from '../support/cli.js';
 
 function event(queue: string, n: number, headers: Record<string, string> = {}): RecordDraft {
   return { type: 'event.published', queue, eventId: `e-${queue}-${n}`, payload: { n }, headers };

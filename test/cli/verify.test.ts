@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { dispatchFold, scanFrames, type StoredRecord, type RecordDraft } from '../../index.js';
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { InvariantChecker } from '../../index.js';
-import { cliTestbed } from './helpers.js';
+import { cliTestbed } from '../support/cli.js';
 
 interface Report {
   ok: boolean;

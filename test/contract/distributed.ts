@@ -8,9 +8,10 @@ import {
   resultRef,
   unbatched,
   type StoredRecord,
-  type QueueManager,
   type RecordOf,
 } from '../../index.js';
+import { readAll } from '../support/log.js';
+import { until } from '../support/wait.js';
 
 /** How the distributed suite reaches one backend: a fresh store URL per test, removed afterwards. */
 export interface DistributedHarness {
@@ -33,19 +34,8 @@ function spawnWorker(url: string, delivery: 'competing' | 'broadcast'): Promise<
   });
 }
 
-async function waitUntil(check: () => boolean | Promise<boolean>, what: string, ms = 90_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function readAll(m: QueueManager): Promise<StoredRecord[]> {
-  const out: StoredRecord[] = [];
-  for await (const r of m.store.read()) out.push(r);
-  return out;
-}
+/** Waits up to 90 s, polling every 50 ms: worker processes on a busy machine take their time. */
+const waitUntil = (check: () => boolean | Promise<boolean>, what: string) => until(check, what, 90_000, 50);
 
 /** The log folded once: its events, its single records (batches unbatched), and each event's accepted ok results. */
 function outcome(records: StoredRecord[]) {

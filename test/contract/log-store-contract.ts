@@ -3,6 +3,7 @@ import { isEventyError, type ErrorCode } from '../../engine/errors.js';
 import { formatPosition, parsePosition } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
+import { collect } from '../support/log.js';
 
 /** How the contract suite reaches one backend: a fresh log per test, opened as often as needed. */
 export interface StoreHarness {
@@ -25,15 +26,6 @@ export function draft(n: number, extra: Record<string, unknown> = {}): RecordDra
     headers: {},
     ...extra,
   };
-}
-
-async function collect(it: AsyncIterable<StoredRecord>, limit = Infinity): Promise<StoredRecord[]> {
-  const out: StoredRecord[] = [];
-  for await (const r of it) {
-    out.push(r);
-    if (out.length >= limit) break;
-  }
-  return out;
 }
 
 async function rejects(p: Promise<unknown>, code: ErrorCode): Promise<Error> {

@@ -1,15 +1,12 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { createQueueManager, isEventyError } from '../../index.js';
+import { tempDir } from '../support/temp.js';
 
 let root: string;
 beforeEach(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'eventy-corrupt-'));
-});
-afterEach(async () => {
-  await fs.rm(root, { recursive: true, force: true });
+  root = await tempDir('eventy-corrupt-');
 });
 
 it('a manager on a log with a corrupt record fails to start with corrupt-record instead of hanging', async () => {

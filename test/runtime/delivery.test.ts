@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resultRef, type QueueResult, type RecordOf } from '../../index.js';
-import { manager, memoryUrl, readAll, until } from './helpers.js';
+import { readAll } from '../support/log.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 async function allResults(q: {
   searchResults(o: { pageId?: string | null }): Promise<{ items: QueueResult[]; nextPageId: string | null }>;

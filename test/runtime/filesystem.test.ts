@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueResult } from '../../index.js';
-import { manager, tempDir, until } from './helpers.js';
+import { manager } from '../support/manager.js';
+import { tempDir } from '../support/temp.js';
+import { until } from '../support/wait.js';
 
 describe('runtime on the filesystem store', () => {
   it('competing: two managers on one directory handle every event once, each with one ok result', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createQueueManager, type StandardSchemaV1 } from '../../index.js';
-import { manager, until } from './helpers.js';
+import { manager } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 interface Order {
   readonly total: number;

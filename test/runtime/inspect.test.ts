@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { manager, until } from './helpers.js';
+import { manager } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 describe('manager.inspect()', () => {
   it('shows subscribers, claims, workers, stats, reservations and hosted subscriptions as rows', async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createQueueManager, InterruptedError, type StoredRecord, type RecordOf } from '../../index.js';
-import { deferred, manager, memoryUrl, readAll, until } from './helpers.js';
+import { readAll } from '../support/log.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { deferred, until } from '../support/wait.js';
 
 const types = (log: StoredRecord[], type: string) => log.filter((r) => r.type === type);
 

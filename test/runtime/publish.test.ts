@@ -3,8 +3,10 @@ import type { StoredRecord, QueueEvent, RecordOf } from '../../index.js';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { openStore } from '../../index.js';
 import { LiveViews } from '../../runtime/live-views.js';
-import { acquired, published, registered, result } from './drafts.js';
-import { manager, memoryUrl, readAll, until } from './helpers.js';
+import { acquired, published, registered, result } from '../support/drafts.js';
+import { readAll } from '../support/log.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 function recordAt(log: StoredRecord[], position: number): StoredRecord {
   const r = log[position];

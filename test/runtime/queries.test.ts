@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isEventyError, type Page, type Queue, type QueueEvent, type QueueResult } from '../../index.js';
-import { manager, memoryUrl, until } from './helpers.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 async function allPages<I>(
   search: (o: { pageId: string | null; limit: number }) => Promise<Page<I>>,

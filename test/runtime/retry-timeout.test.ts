@@ -1,7 +1,9 @@
 import { firstValueFrom, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { TimeoutError, type StoredRecord, type QueueResult, type RecordOf } from '../../index.js';
-import { manager, readAll, until } from './helpers.js';
+import { readAll } from '../support/log.js';
+import { manager } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 class Transient extends Error {
   override name = 'Transient';

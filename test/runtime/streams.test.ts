@@ -1,6 +1,8 @@
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { deferred, manager, memoryUrl, readAll } from './helpers.js';
+import { readAll } from '../support/log.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { deferred } from '../support/wait.js';
 
 describe('RxJS streams', () => {
   it('queue.events$ emits the queue’s events as published; from earliest replays the older ones first', async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Subscriber, type HandlerContext, type QueueEvent, type RecordOf } from '../../index.js';
-import { manager, memoryUrl, readAll, until } from './helpers.js';
+import { readAll } from '../support/log.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { until } from '../support/wait.js';
 
 describe('subscribers in the log', () => {
   it('shows registrations to a manager started later', async () => {

@@ -1,12 +1,12 @@
-import { mkdtemp, readFile, rm, truncate, writeFile, appendFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, truncate, writeFile, appendFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openFileStore } from '../adapters/filesystem/index.js';
-import { scanFrames } from '../engine/codec.js';
-import { CorruptRecordError, isEventyError } from '../engine/errors.js';
-import type { StoredRecord, RecordDraft } from '../engine/records.js';
-import { handles, leakedSince } from './fixtures/fs-children.js';
+import { openFileStore } from '../../adapters/filesystem/index.js';
+import { scanFrames } from '../../engine/codec.js';
+import { CorruptRecordError, isEventyError } from '../../engine/errors.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
+import { tempDir } from '../support/temp.js';
+import { handles, leakedSince } from '../support/children.js';
 
 const SEGMENT_BYTES = 4096;
 /** Records per append in {@link fill}. */
@@ -40,12 +40,11 @@ describe('filesystem store: corruption and torn tails', () => {
 
   beforeEach(async () => {
     before = handles();
-    dir = await mkdtemp(join(tmpdir(), 'eventy-corrupt-'));
+    dir = await tempDir('eventy-corrupt-');
     url = `file:${join(dir, 'log')}`;
   });
 
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+  afterEach(() => {
     expect(leakedSince(before), 'no child, pipe, watcher or timer left behind').toEqual({});
   });
 

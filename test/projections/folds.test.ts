@@ -23,9 +23,9 @@ import {
   reserved,
   result,
   SUB,
+  stampAll,
   worker,
-} from './drafts.js';
-import { stampAll } from './helpers.js';
+} from '../support/drafts.js';
 import type { RecordDraft } from '../../index.js';
 
 // Positions 0–2 are events, 3 registers the competing subscriber `q/s`; records from 4 on follow.

@@ -1,11 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach } from 'vitest';
-import { openStore, type StoredRecord } from '../../index.js';
+import { makeTempDir } from './temp.js';
 
 /** The repository root. */
 export const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -194,9 +192,9 @@ export class Cli {
 }
 
 /** A fresh temporary directory and a `file:` store URL inside it. */
-export async function tempStore(): Promise<{ dir: string; url: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'eventy-cli-'));
-  return { dir, url: `file:${join(dir, 'log')}`, cleanup: () => rm(dir, { recursive: true, force: true }) };
+export async function tempStore(): Promise<TempStore> {
+  const { dir, cleanup } = await makeTempDir('eventy-cli-');
+  return { dir, url: `file:${join(dir, 'log')}`, cleanup };
 }
 
 export interface TempStore {
@@ -223,18 +221,6 @@ export function cliTestbed(): { cli: Cli; store: TempStore } {
   return { cli, store };
 }
 
-/** Every record of a store. */
-export async function readAll(url: string): Promise<StoredRecord[]> {
-  const store = await openStore(url);
-  try {
-    const out: StoredRecord[] = [];
-    for await (const r of store.read()) out.push(r);
-    return out;
-  } finally {
-    await store.close();
-  }
-}
-
 /** True while a process with this pid exists. */
 export function isRunning(pid: number): boolean {
   try {
@@ -242,20 +228,5 @@ export function isRunning(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Polls `check` every 50 ms until it returns a value (not undefined), or fails after `ms`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }

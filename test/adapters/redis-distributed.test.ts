@@ -1,6 +1,6 @@
 import { afterAll } from 'vitest';
-import { distributedSuite } from './contract/distributed.js';
-import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
+import { distributedSuite } from '../contract/distributed.js';
+import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 // The same multi-process guarantees on Redis: every test on its own key prefix, deleted afterwards.
 const prefixes: string[] = [];

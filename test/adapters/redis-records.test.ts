@@ -5,9 +5,9 @@ import {
   encodeDraft,
   PLACEHOLDER_TAIL,
   stampedRecord,
-} from '../adapters/redis/redis-records.js';
-import { encodeRecord } from '../engine/codec.js';
-import { stamp, type RecordDraft } from '../engine/records.js';
+} from '../../adapters/redis/redis-records.js';
+import { encodeRecord } from '../../engine/codec.js';
+import { stamp, type RecordDraft } from '../../engine/records.js';
 
 // What the append script stores for position 0 and time 0 must be the bytes of the stamped record.
 function stored(draft: RecordDraft): Buffer {

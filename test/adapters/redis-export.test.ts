@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openFileStore } from '../adapters/filesystem/index.js';
-import { openRedisStore } from '../adapters/redis/index.js';
+import { openFileStore } from '../../adapters/filesystem/index.js';
+import { openRedisStore } from '../../adapters/redis/index.js';
 import {
   dispatchFold,
   createQueueManager,
@@ -13,11 +11,12 @@ import {
   type DispatchState,
   type StoredRecord,
   type LogStore,
-} from '../index.js';
-import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
+} from '../../index.js';
+import { readAll } from '../support/log.js';
+import { tempDir } from '../support/temp.js';
+import { deletePrefix, keysUnder, REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const prefixes: string[] = [];
-const dirs: string[] = [];
 
 function prefix(): string {
   const p = uniquePrefix();
@@ -30,14 +29,7 @@ afterAll(async () => {
     await deletePrefix(p);
     expect(await keysUnder(p)).toEqual([]);
   }
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-async function readAll(store: LogStore): Promise<StoredRecord[]> {
-  const out: StoredRecord[] = [];
-  for await (const r of store.read()) out.push(r);
-  return out;
-}
 
 /** Copies a whole log into an empty store, in replicate calls of `chunk` records. */
 async function copy(records: readonly StoredRecord[], into: LogStore, chunk: number): Promise<void> {
@@ -134,8 +126,7 @@ describe('redis log export and import through the filesystem store', () => {
     expect(claims.tokens.size).toBe(1);
     expect(original.some((r) => r.type === 'worker.left')).toBe(true);
 
-    const dir = await mkdtemp(join(tmpdir(), 'eventy-export-'));
-    dirs.push(dir);
+    const dir = await tempDir('eventy-export-');
     await using file = await openFileStore(`file:${join(dir, 'log')}`, { segmentBytes: 4096 });
     await copy(original, file, 37);
     const exported = await readAll(file);

@@ -3,16 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openFileStore } from '../adapters/filesystem/index.js';
-import { openStore } from '../adapters/open-store.js';
-import { fromRedis, openRedisStore } from '../adapters/redis/index.js';
-import { FOLLOW_OPTIONS, release } from '../adapters/redis/redis-connection.js';
-import { followLog } from '../adapters/redis/redis-follow.js';
-import { RedisLayout } from '../adapters/redis/redis-layout.js';
-import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../engine/codec.js';
-import type { StoredRecord } from '../engine/records.js';
-import { draft, logStoreContract } from './contract/log-store-contract.js';
-import { deletePrefix, keysUnder, quitClient, REDIS_URL, uniquePrefix } from './fixtures/redis-helpers.js';
+import { openFileStore } from '../../adapters/filesystem/index.js';
+import { openStore } from '../../adapters/open-store.js';
+import { fromRedis, openRedisStore } from '../../adapters/redis/index.js';
+import { FOLLOW_OPTIONS, release } from '../../adapters/redis/redis-connection.js';
+import { followLog } from '../../adapters/redis/redis-follow.js';
+import { RedisLayout } from '../../adapters/redis/redis-layout.js';
+import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../../engine/codec.js';
+import type { StoredRecord } from '../../engine/records.js';
+import { draft, logStoreContract } from '../contract/log-store-contract.js';
+import { collect } from '../support/log.js';
+import { deletePrefix, keysUnder, quitClient, REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { sleep } from '../support/wait.js';
 
 // Segments of 7 records: the contract's tests roll segments many times.
 logStoreContract('redis', () => {
@@ -54,12 +56,6 @@ describe('redis store', () => {
   afterAll(async () => {
     await Promise.all(prefixes.map((p) => deletePrefix(p)));
   });
-
-  async function collect(it: AsyncIterable<StoredRecord>): Promise<StoredRecord[]> {
-    const out: StoredRecord[] = [];
-    for await (const r of it) out.push(r);
-    return out;
-  }
 
   it('keeps every key of a log under one hash tag, one stream per segment', async () => {
     const keyPrefix = prefix();
@@ -370,7 +366,6 @@ describe('redis store', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
     };
-    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
     let next = 0;
     const one = async (): Promise<void> => {
       await store.append([draft(next++)]);

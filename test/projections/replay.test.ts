@@ -8,7 +8,10 @@ import {
   type QueueManager,
   type RecordDraft,
 } from '../../index.js';
-import { manager, memoryUrl, readAll, tempDir, until } from './helpers.js';
+import { readAll } from '../support/log.js';
+import { manager, memoryUrl } from '../support/manager.js';
+import { tempDir } from '../support/temp.js';
+import { until } from '../support/wait.js';
 
 interface Job {
   readonly n: number;
@@ -96,7 +99,7 @@ describe('replay determinism', () => {
     const m = await manager({ heartbeatMs: 60_000, leaseMs: 60_000 });
     await scenario(m);
     const live = snapshot(m);
-    const log = await readAll(m, live.position + 1);
+    const log = await readAll(m, { to: live.position + 1 });
     expect(log).toHaveLength(live.position + 1);
 
     const claims = foldAll(dispatchFold, log);
@@ -161,7 +164,7 @@ describe('replay determinism', () => {
     await m.close();
 
     const reopened = await manager({ store: `file:${dir}`, fold: 'eager' });
-    const log = await readAll(reopened, live.position + 1);
+    const log = await readAll(reopened, { to: live.position + 1 });
     const claims = foldAll(dispatchFold, log);
     expect(claims).toEqual(live.dispatch);
     expect(foldAll(statsFold, log)).toEqual(live.stats);

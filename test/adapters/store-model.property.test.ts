@@ -8,7 +8,7 @@ import { openFileStore } from '../../adapters/filesystem/index.js';
 import { openMemoryStore } from '../../adapters/memory/index.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
-import { handles, leakedSince } from '../fixtures/fs-children.js';
+import { handles, leakedSince } from '../support/children.js';
 
 /** The model: the event ids of the log, in order. A record's position is its index. */
 interface Model {

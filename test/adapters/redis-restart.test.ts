@@ -1,14 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRedisStore } from '../adapters/redis/index.js';
-import type { RedisStore } from '../adapters/redis/index.js';
-import { isEventyError } from '../engine/errors.js';
-import type { StoredRecord, RecordDraft } from '../engine/records.js';
-import { draft } from './contract/log-store-contract.js';
-import { freePort, killServer, startRedisServer } from './fixtures/redis-helpers.js';
+import { openRedisStore } from '../../adapters/redis/index.js';
+import type { RedisStore } from '../../adapters/redis/index.js';
+import { isEventyError } from '../../engine/errors.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
+import { draft } from '../contract/log-store-contract.js';
+import { readAll } from '../support/log.js';
+import { makeTempDir } from '../support/temp.js';
+import { freePort, killServer, startRedisServer } from '../support/redis.js';
 
 /** A follower that collects what it sees and lets the test wait for a count (no timing involved). */
 function collectFollow(store: RedisStore, signal: AbortSignal) {
@@ -29,26 +30,21 @@ function eventIds(records: readonly StoredRecord[]): string[] {
   return records.map((r) => (r as unknown as { eventId: string }).eventId);
 }
 
-async function readAll(store: RedisStore): Promise<StoredRecord[]> {
-  const out: StoredRecord[] = [];
-  for await (const r of store.read()) out.push(r);
-  return out;
-}
-
 describe('redis store across a Redis restart', () => {
   let dir: string;
+  let cleanup: () => Promise<void>;
   let port: number;
   let server: ChildProcess | undefined;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'eventy-redis-'));
+    ({ dir, cleanup } = await makeTempDir('eventy-redis-'));
     port = await freePort();
     server = await startRedisServer(port, dir);
   });
 
   afterAll(async () => {
     await killServer(server);
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
   });
 
   it('refuses appends with unavailable while Redis is down, loses nothing acknowledged, and the follower resumes', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { openMemoryStore } from '../adapters/memory/index.js';
-import { logStoreContract } from './contract/log-store-contract.js';
+import { openMemoryStore } from '../../adapters/memory/index.js';
+import { logStoreContract } from '../contract/log-store-contract.js';
 
 logStoreContract('memory', () => {
   const url = `memory:${randomUUID()}`;

@@ -1,4 +1,4 @@
-import type { Position, RecordDraft, ResultStatus } from '../../index.js';
+import type { Position, RecordDraft, ResultStatus, StoredRecord } from '../../index.js';
 
 /** Builders of record drafts for fold tests: queue `q`, subscriber `q/s`. */
 export const Q = 'q';
@@ -98,4 +98,9 @@ export function batch(type: 'claims.acquired' | 'results.recorded', singles: Rec
 /** A `claim.reserved` of `worker`: `slots` more of its slots, live for `ttlMs` (0 cancels). */
 export function reserved(worker: string, slots: number, ttlMs = 1000, leaseMs = 100): RecordDraft {
   return { type: 'claim.reserved', queue: Q, subscriberId: SUB, workerId: worker, slots, leaseMs, ttlMs };
+}
+
+/** Stamps drafts as a log would: dense positions from 0, the given (non-decreasing) times. */
+export function stampAll(items: readonly (readonly [time: number, draft: RecordDraft])[]): StoredRecord[] {
+  return items.map(([time, draft], position) => ({ ...draft, v: 1, position, time }));
 }

@@ -1,8 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dispatchFold, type StoredRecord, type RecordDraft } from '../../index.js';
-import { acquired, extended, published, registered, released, result, SUB } from './drafts.js';
-import { stampAll } from './helpers.js';
+import {
+  acquired,
+  extended,
+  published,
+  registered,
+  released,
+  result,
+  stampAll,
+  SUB,
+} from '../support/drafts.js';
 
 const WORKERS = ['A', 'B', 'C'] as const;
 const EVENTS = [0, 1, 2] as const; // positions of the events in the log

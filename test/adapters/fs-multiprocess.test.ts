@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openFileStore } from '../adapters/filesystem/index.js';
-import type { StoredRecord } from '../engine/records.js';
-import { Children, handles, leakedSince } from './fixtures/fs-children.js';
+import { openFileStore } from '../../adapters/filesystem/index.js';
+import type { StoredRecord } from '../../engine/records.js';
+import { tempDir } from '../support/temp.js';
+import { Children, handles, leakedSince } from '../support/children.js';
 
 const WRITERS = 4;
 const PER_WRITER = 5_000;
@@ -27,12 +27,11 @@ describe('filesystem store: several processes on one log', () => {
 
   beforeEach(async () => {
     before = handles();
-    dir = await mkdtemp(join(tmpdir(), 'eventy-mp-'));
+    dir = await tempDir('eventy-mp-');
   });
 
   afterEach(async () => {
     await children.killAll();
-    await rm(dir, { recursive: true, force: true });
     expect(leakedSince(before), 'no child, pipe, watcher or timer left behind').toEqual({});
   });
 

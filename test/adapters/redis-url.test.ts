@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../adapters/open-store.js';
-import { openRedisStore, parseRedisUrl } from '../adapters/redis/index.js';
-import { isEventyError } from '../engine/errors.js';
-import { freePort } from './fixtures/redis-helpers.js';
+import { openStore } from '../../adapters/open-store.js';
+import { openRedisStore, parseRedisUrl } from '../../adapters/redis/index.js';
+import { isEventyError } from '../../engine/errors.js';
+import { freePort } from '../support/redis.js';
 
 function invalid(fn: () => unknown): string {
   try {

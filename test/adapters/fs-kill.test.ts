@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openFileStore } from '../adapters/filesystem/index.js';
-import { encodeRecord, scanBatches } from '../engine/codec.js';
-import type { Durability } from '../engine/storage.js';
-import type { StoredRecord } from '../engine/records.js';
-import { Children, handles, leakedSince, sleep } from './fixtures/fs-children.js';
+import { openFileStore } from '../../adapters/filesystem/index.js';
+import { encodeRecord, scanBatches } from '../../engine/codec.js';
+import type { Durability } from '../../engine/storage.js';
+import type { StoredRecord } from '../../engine/records.js';
+import { tempDir } from '../support/temp.js';
+import { Children, handles, leakedSince } from '../support/children.js';
+import { readAll } from '../support/log.js';
+import { sleep } from '../support/wait.js';
 
 const ROUNDS = 20;
 const SEGMENT_BYTES = 64 * 1024;
@@ -23,17 +25,6 @@ const idOf = (r: StoredRecord): string => (r as unknown as { eventId: string }).
 /** A record in one short line: comparing megabyte payloads field by field would take minutes. */
 const sig = (r: StoredRecord): string =>
   `${r.position} ${idOf(r)} ${r.time} ${createHash('sha1').update(encodeRecord(r)).digest('hex')}`;
-
-async function readAll(url: string): Promise<StoredRecord[]> {
-  const store = await openFileStore(url, { segmentBytes: SEGMENT_BYTES });
-  try {
-    const out: StoredRecord[] = [];
-    for await (const r of store.read()) out.push(r);
-    return out;
-  } finally {
-    await store.close();
-  }
-}
 
 /**
  * Polls the last segment until it ends with an incomplete batch (a write under way: the writer's
@@ -105,12 +96,11 @@ describe('filesystem store: a writer killed with SIGKILL', () => {
 
   beforeEach(async () => {
     before = handles();
-    dir = await mkdtemp(join(tmpdir(), 'eventy-kill-'));
+    dir = await tempDir('eventy-kill-');
   });
 
   afterEach(async () => {
     await children.killAll();
-    await rm(dir, { recursive: true, force: true });
     expect(leakedSince(before), 'no child, pipe, watcher or timer left behind').toEqual({});
   });
 
@@ -144,7 +134,7 @@ describe('filesystem store: a writer killed with SIGKILL', () => {
         for (const a of acks) a.ids.forEach((id, i) => acked.set(a.first + i, id));
 
         // The log opens and reads to its end with no error: a torn tail is invisible.
-        const final = await readAll(url);
+        const final = await readAll(url, { open: { segmentBytes: SEGMENT_BYTES } });
         expect(final.map((r) => r.position)).toEqual(final.map((_, i) => i));
         for (const [position, id] of acked) {
           expect(final[position] && idOf(final[position]), `acknowledged record at ${position}`).toBe(id);
@@ -184,7 +174,7 @@ describe('filesystem store: a writer killed with SIGKILL', () => {
         } finally {
           await next.close();
         }
-        const after = await readAll(url);
+        const after = await readAll(url, { open: { segmentBytes: SEGMENT_BYTES } });
         expect(after.length).toBe(final.length + 1);
         expect(after.slice(0, final.length).map(sig)).toEqual(final.map(sig));
         expect(idOf(after.at(-1)!)).toBe(`after-${round}`);

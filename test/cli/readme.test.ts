@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, root } from './helpers.js';
+import { ensureBuilt, root } from '../support/cli.js';
 
 const README = readFileSync(join(root, 'README.md'), 'utf8');
 const DEADLINE_MS = 45_000;

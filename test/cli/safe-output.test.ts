@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createQueueManager, openStore, type RecordDraft } from '../../index.js';
-import { cliTestbed } from './helpers.js';
+import { cliTestbed } from '../support/cli.js';
 
 const CLEAR = '\u001b[2J';
 const TITLE = '\u001b]0;pwned\u0007';

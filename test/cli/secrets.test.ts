@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maskUrl } from '../../index.js';
-import { freePort, killServer, uniquePrefix } from '../fixtures/redis-helpers.js';
-import { Cli, ensureBuilt, root } from './helpers.js';
+import { freePort, killServer, uniquePrefix } from '../support/redis.js';
+import { Cli, ensureBuilt, root } from '../support/cli.js';
 
 // A password with the character that broke masking before: "@".
 const SECRET = 's3cretPW';

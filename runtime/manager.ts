@@ -17,7 +17,6 @@ import {
 import { ClosedError, InvalidArgumentError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import {
-  isKnownRecord,
   RECORD_TYPES,
   type RecordDraft,
   type RecordOf,
@@ -26,12 +25,13 @@ import {
   type StoredRecord,
 } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
-import type { Dispatcher, DispatchHost } from './dispatcher.js';
 import { checkName } from './names.js';
 import { installSignalHandlers } from './signals.js';
 import { LiveViews } from './live-views.js';
-import { QueryIndex, readPositions } from './query-index.js';
-import { Queue, type QueueOptions } from './queue.js';
+import { Queue, type QueueContext, type QueueOptions } from './queue.js';
+import { RuntimeWorker } from './worker.js';
+import type { Dispatcher } from './dispatch/dispatcher.js';
+import type { QueryIndex } from './query-index.js';
 import { unknownKeys } from './subscribe-options.js';
 import type { PublishOptions, QueueEvent } from './types.js';
 
@@ -129,42 +129,40 @@ export async function createManager(store: LogStore, options: ManagerOptions = {
   return manager;
 }
 
-/** The entry point to one log's queues. Holds the store, the live fold and this process's worker. */
-export class QueueManager implements DispatchHost {
-  readonly workerId: string;
-  readonly runtime: LiveViews;
-  readonly leaseMs: number;
-  readonly heartbeatMs: number;
-  readonly spreadGraceMs: number;
-  readonly shutdownTimeout: number;
-  readonly dispatchers = new Set<Dispatcher>();
-  readonly index: QueryIndex;
-  #queues = new Map<string, Queue>();
+/**
+ * The entry point to one log's queues: the store, the live views and this process's worker. Its dispatch
+ * machinery is private (runtime/worker.ts); what users read of it is {@link inspect}.
+ */
+export class QueueManager {
+  readonly #worker: RuntimeWorker;
+  readonly #context: QueueContext;
+  readonly #queues = new Map<string, Queue>();
   #closed = false;
   #closing: Promise<void> | undefined;
-  #keepalive: NodeJS.Timeout | undefined;
-  #joined = false;
-  #hostedQueues = new Map<string, Map<Position, RecordOf<'event.published'>>>();
   #uninstall: () => void = () => undefined;
-  readonly errors: unknown[] = [];
 
   constructor(
     readonly store: LogStore,
     private readonly options: ManagerOptions,
   ) {
-    this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.leaseMs = positive('leaseMs', options.leaseMs ?? 30_000);
-    this.heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 2000);
-    this.spreadGraceMs = positive('spreadGraceMs', options.spreadGraceMs ?? 500, 0);
-    this.shutdownTimeout = positive('shutdownTimeout', options.shutdownTimeout ?? 10_000, 0);
-    this.runtime = new LiveViews(store);
-    this.index = new QueryIndex(store, this.runtime);
-    this.runtime.ticks$.subscribe(() => {
-      for (const d of this.dispatchers) d.tick();
-    });
-    this.runtime.taps.add((r) => this.#cacheEvent(r));
+    const workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const settings = {
+      leaseMs: positive('leaseMs', options.leaseMs ?? 30_000),
+      heartbeatMs: positive('heartbeatMs', options.heartbeatMs ?? 2000),
+      spreadGraceMs: positive('spreadGraceMs', options.spreadGraceMs ?? 500, 0),
+      shutdownTimeout: positive('shutdownTimeout', options.shutdownTimeout ?? 10_000, 0),
+    };
+    this.#worker = new RuntimeWorker(workerId, store, new LiveViews(store), settings, (queue, payload, o) =>
+      this.queue(queue).publish(payload, o),
+    );
+    this.#context = { manager: this, worker: this.#worker };
     if (options.handleSignals !== false) this.#uninstall = installSignalHandlers(() => this.close());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  /** This process's worker id. */
+  get workerId(): string {
+    return this.#worker.workerId;
   }
 
   /**
@@ -176,7 +174,7 @@ export class QueueManager implements DispatchHost {
     checkName('queue', name);
     let q = this.#queues.get(name) as Queue<T> | undefined;
     if (!q || options.schema !== undefined) {
-      q = new Queue<T>(this, name, options);
+      q = new Queue<T>(this.#context, name, options);
       this.#queues.set(name, q);
     }
     return q;
@@ -184,10 +182,10 @@ export class QueueManager implements DispatchHost {
 
   /**
    * Starts following the log if it had not, and resolves once the fold has caught up with the head as it
-   * was then: the views (`runtime.dispatch`, …) hold every record appended before.
+   * was then: {@link inspect} shows every record appended before.
    */
   ready(): Promise<void> {
-    return this.runtime.start();
+    return this.#worker.views.start();
   }
 
   /**
@@ -201,7 +199,7 @@ export class QueueManager implements DispatchHost {
    */
   inspect(options: { queues?: readonly string[] } = {}): Inspection {
     const queues = options.queues ?? [];
-    const rt = this.runtime;
+    const rt = this.#worker.views;
     return {
       position: rt.position,
       time: rt.time,
@@ -213,7 +211,7 @@ export class QueueManager implements DispatchHost {
       workers: workerRows(rt, queues),
       stats: statsRows(rt, queues),
       reservations: reservationRows(rt, queues),
-      hosted: [...this.dispatchers]
+      hosted: [...this.#worker.dispatchers]
         .filter((d) => queues.length === 0 || queues.includes(d.queue))
         .map((d) => ({
           queue: d.queue,
@@ -256,102 +254,13 @@ export class QueueManager implements DispatchHost {
    * when it started; one still catching up skips what was there when it started.
    */
   #newRecords$(): Observable<StoredRecord> {
-    const rt = this.runtime;
+    const rt = this.#worker.views;
     if (rt.ready) return rt.records$.asObservable();
     return new Observable<StoredRecord>((subscriber) => {
       const inner = rt.records$.pipe(filter((r) => r.position >= rt.startHead)).subscribe(subscriber);
       rt.start().catch((e: unknown) => subscriber.error(e));
       return inner;
     });
-  }
-
-  // DispatchHost
-
-  async append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }> {
-    return this.store.append(drafts, { sync });
-  }
-
-  cachedEvent(queue: string, position: Position): RecordOf<'event.published'> | undefined {
-    return this.#hostedQueues.get(queue)?.get(position);
-  }
-
-  /** How long this worker counts as alive after a heartbeat (`ttlMs`); its reservations live as long. */
-  get livenessMs(): number {
-    return this.heartbeatMs * 3;
-  }
-
-  async events(
-    queue: string,
-    positions: readonly Position[],
-  ): Promise<Map<Position, RecordOf<'event.published'>>> {
-    const cache = this.#hostedQueues.get(queue);
-    const out = new Map<Position, RecordOf<'event.published'>>();
-    const missing: Position[] = [];
-    for (const p of positions) {
-      const hit = cache?.get(p);
-      if (hit) out.set(p, hit);
-      else missing.push(p);
-    }
-    if (missing.length === 0) return out;
-    if (cache) await this.#readAhead(queue, cache, Math.min(...missing));
-    const still = missing.filter((p) => {
-      const hit = cache?.get(p);
-      if (hit) out.set(p, hit);
-      return !hit;
-    });
-    for (const [p, r] of await readPositions(this.store, still)) {
-      if (isKnownRecord(r) && r.type === 'event.published') out.set(p, r);
-    }
-    return out;
-  }
-
-  /**
-   * A cache miss (a backlog deeper than the cache): read the log ahead from there once and cache the
-   * queue's events, so the next dispatches find them, instead of one read per claim batch.
-   */
-  async #readAhead(
-    queue: string,
-    cache: Map<Position, RecordOf<'event.published'>>,
-    from: Position,
-  ): Promise<void> {
-    for await (const r of this.store.read({ from, to: from + READ_AHEAD })) {
-      if (r.type === 'event.published' && (r as RecordOf<'event.published'>).queue === queue) {
-        cache.set(r.position, r as RecordOf<'event.published'>);
-      }
-    }
-  }
-
-  publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent> {
-    return this.queue(queue).publish(payload, options);
-  }
-
-  report(error: unknown): void {
-    this.errors.push(error);
-    if (this.errors.length > 100) this.errors.shift();
-    if (process.env.EVENTY_DEBUG) console.error('[eventy]', error);
-  }
-
-  /** Starts hosting: caches the queue's events for dispatch and announces the worker. */
-  async host(dispatcher: Dispatcher): Promise<void> {
-    if (!this.#hostedQueues.has(dispatcher.queue)) this.#hostedQueues.set(dispatcher.queue, new Map());
-    if ([...this.dispatchers].some((d) => d.subscriberId === dispatcher.subscriberId))
-      dispatcher.shareHosting();
-    this.dispatchers.add(dispatcher);
-    await this.#beat(this.#joined ? 'worker.heartbeat' : 'worker.joined');
-    this.#joined = true;
-    this.#keepalive ??= setInterval(
-      () => void this.#keepAlive(),
-      Math.min(this.heartbeatMs, this.leaseMs / 3),
-    );
-    dispatcher.tick();
-  }
-
-  async unhost(dispatcher: Dispatcher): Promise<void> {
-    await dispatcher.stop(this.shutdownTimeout);
-    this.dispatchers.delete(dispatcher);
-    if (![...this.dispatchers].some((d) => d.queue === dispatcher.queue))
-      this.#hostedQueues.delete(dispatcher.queue);
-    await this.#beat('worker.heartbeat');
   }
 
   /** Drains in-flight work (up to `shutdownTimeout`), releases the rest, appends `worker.left`, closes. */
@@ -371,14 +280,8 @@ export class QueueManager implements DispatchHost {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#uninstall();
-    await Promise.all([...this.dispatchers].map((d) => d.stop(this.shutdownTimeout)));
-    if (this.#keepalive) clearInterval(this.#keepalive);
-    try {
-      if (this.#joined) await this.#beat('worker.left');
-    } catch (e) {
-      this.report(e);
-    }
-    await this.runtime.stop();
+    await this.#worker.stop();
+    await this.#worker.views.stop();
     if (this.options.ownsStore !== false) await this.store.close();
   }
 
@@ -386,91 +289,72 @@ export class QueueManager implements DispatchHost {
     if (this.#closed) throw new ClosedError('queue manager');
   }
 
-  async #keepAlive(): Promise<void> {
-    const drafts: RecordDraft[] = [this.#beatDraft('worker.heartbeat')];
-    for (const d of this.dispatchers) {
-      if (d.options.delivery !== 'competing') continue;
-      const renewal = d.renewal();
-      if (renewal) drafts.push(renewal);
-      for (const [p, r] of [...d.running, ...d.won]) {
-        drafts.push({
-          type: 'claim.extended',
-          queue: d.queue,
-          eventId: r.eventId,
-          eventPosition: p,
-          subscriberId: d.subscriberId,
-          workerId: this.workerId,
-          attempt: r.attempt,
-          leaseMs: this.leaseMs,
-        });
-      }
-    }
-    try {
-      await this.store.append(drafts, { sync: false });
-    } catch (e) {
-      this.report(e);
-    }
+  // Deprecated: the dispatch internals that were public. Removed once nothing reaches them.
+  /** @deprecated the live views; read them through {@link inspect}. */
+  get runtime(): LiveViews {
+    return this.#worker.views;
   }
-
-  async #beat(type: 'worker.joined' | 'worker.heartbeat' | 'worker.left'): Promise<void> {
-    await this.store.append([this.#beatDraft(type)], { sync: type === 'worker.left' });
+  /** @deprecated */
+  get leaseMs(): number {
+    return this.#worker.leaseMs;
   }
-
-  #beatDraft(type: 'worker.joined' | 'worker.heartbeat' | 'worker.left'): RecordDraft {
-    const subscribers = [
-      ...new Set([...this.dispatchers].filter((d) => !d.stopped).map((d) => d.subscriberId)),
-    ];
-    const queues = [...new Set([...this.dispatchers].map((d) => d.queue))];
-    const base = { workerId: this.workerId, host: os.hostname(), pid: process.pid, queues, subscribers };
-    return type === 'worker.left'
-      ? { type, ...base, reason: 'shutdown' }
-      : { type, ...base, ttlMs: this.livenessMs };
+  /** @deprecated */
+  get heartbeatMs(): number {
+    return this.#worker.heartbeatMs;
   }
-
-  /**
-   * Keeps the events of hosted queues that are not yet handled, so dispatch needs no read. Handled events
-   * are dropped as new ones come (every {@link PRUNE_EVERY}), not only once the cache is full: a full
-   * cache of handled events was ~10 MB of old space, which V8 lets grow to about 4× before collecting.
-   * Bounded: if it is full of unhandled events (a deep backlog), newer events are not cached and dispatch
-   * reads them from the log in ranges when their turn comes.
-   */
-  #cacheEvent(r: StoredRecord): void {
-    if (r.type !== 'event.published') return;
-    const e = r as RecordOf<'event.published'>;
-    const cache = this.#hostedQueues.get(e.queue);
-    if (!cache) return;
-    if (cache.size >= EVENT_CACHE || ++this.#cachedSincePrune >= PRUNE_EVERY) {
-      this.#cachedSincePrune = 0;
-      this.#prune(e.queue, cache);
-      if (cache.size >= EVENT_CACHE) return;
-    }
-    cache.set(e.position, e);
+  /** @deprecated */
+  get spreadGraceMs(): number {
+    return this.#worker.spreadGraceMs;
   }
-
-  #cachedSincePrune = 0;
-
-  /** Drops cached events below every hosted subscriber's finishedBelow (handled everywhere). */
-  #prune(queue: string, cache: Map<Position, RecordOf<'event.published'>>): void {
-    let low = Infinity;
-    const q = this.runtime.dispatch.queues.get(queue);
-    for (const d of this.dispatchers) {
-      if (d.queue !== queue) continue;
-      const sub = this.runtime.dispatch.subscribers.get(d.subscriberId);
-      low = Math.min(low, q?.positions[sub?.finishedBelow ?? 0] ?? Infinity);
-    }
-    for (const p of cache.keys()) {
-      if (p >= low) break;
-      cache.delete(p);
-    }
+  /** @deprecated */
+  get shutdownTimeout(): number {
+    return this.#worker.shutdownTimeout;
+  }
+  /** @deprecated */
+  get livenessMs(): number {
+    return this.#worker.livenessMs;
+  }
+  /** @deprecated the subscriptions this process hosts are {@link inspect}'s `hosted` rows. */
+  get dispatchers(): ReadonlySet<Dispatcher> {
+    return this.#worker.dispatchers;
+  }
+  /** @deprecated */
+  get index(): QueryIndex {
+    return this.#worker.index;
+  }
+  /** @deprecated */
+  get errors(): readonly unknown[] {
+    return this.#worker.errors;
+  }
+  /** @deprecated */
+  append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }> {
+    return this.#worker.append(drafts, sync);
+  }
+  /** @deprecated */
+  events(queue: string, positions: readonly Position[]): Promise<Map<Position, RecordOf<'event.published'>>> {
+    return this.#worker.events(queue, positions);
+  }
+  /** @deprecated */
+  cachedEvent(queue: string, position: Position): RecordOf<'event.published'> | undefined {
+    return this.#worker.cachedEvent(queue, position);
+  }
+  /** @deprecated */
+  publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent> {
+    return this.queue(queue).publish(payload, options);
+  }
+  /** @deprecated */
+  report(error: unknown): void {
+    this.#worker.report(error);
+  }
+  /** @deprecated */
+  host(dispatcher: Dispatcher): Promise<void> {
+    return this.#worker.attach(dispatcher);
+  }
+  /** @deprecated */
+  unhost(dispatcher: Dispatcher): Promise<void> {
+    return this.#worker.detach(dispatcher);
   }
 }
-
-/** Events of hosted queues cached as they are published, per queue (a read-ahead may add more). */
-const EVENT_CACHE = 32_768;
-/** Events cached between two prunings of the handled ones. */
-const PRUNE_EVERY = 1024;
-/** Records read at once when dispatch misses the cache. */
-const READ_AHEAD = 4096;
 
 function positive(name: string, value: number, min = 1): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {

@@ -3,9 +3,10 @@ import { lowerBound, tokenKey } from '../projections/dispatch.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import { parsePosition, type Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
-import { toQueueEvent } from './dispatcher.js';
-import type { QueueManager } from './manager.js';
-import { readPositions, readResults } from './query-index.js';
+import type { LogStore } from '../engine/storage.js';
+import type { LiveViews } from './live-views.js';
+import { toQueueEvent } from './queue-event.js';
+import { readPositions, readResults, type QueryIndex } from './query-index.js';
 import type {
   EventFilters,
   Page,
@@ -20,6 +21,13 @@ type EventRecord = RecordOf<'event.published'>;
 type ResultRecord = RecordOf<'result.recorded'>;
 
 const MAX_LIMIT = 100;
+
+/** What the queries read: the store, the live views and the query index (the runtime's worker). */
+export interface QueryContext {
+  readonly store: LogStore;
+  readonly views: LiveViews;
+  readonly index: QueryIndex;
+}
 
 /** Checks page options: `limit` 1–100 (default 100), `pageId` a position printed by a previous page. */
 export function pageStart(options: PageOptions): { start: Position; limit: number } {
@@ -52,24 +60,24 @@ export function paginate<I>(
  * Waits until the fold has caught up with the log's head as it is now, so that a query sees every record
  * appended before it was called (the caller's own publish, claim or result included).
  */
-export async function caughtUp(m: QueueManager): Promise<void> {
+export async function caughtUp(m: QueryContext): Promise<void> {
   const head = await m.store.head();
-  if (head > 0) await m.runtime.waitFor(head - 1);
+  if (head > 0) await m.views.waitFor(head - 1);
 }
 
-export async function eventAt<T>(m: QueueManager, position: Position): Promise<QueueEvent<T> | undefined> {
+export async function eventAt<T>(m: QueryContext, position: Position): Promise<QueueEvent<T> | undefined> {
   const r = (await readPositions(m.store, [position])).get(position);
   return r && isKnownRecord(r) && r.type === 'event.published' ? toQueueEvent<T>(r) : undefined;
 }
 
-export async function getEvent<T>(m: QueueManager, queue: string, id: string): Promise<QueueEvent<T>> {
+export async function getEvent<T>(m: QueryContext, queue: string, id: string): Promise<QueueEvent<T>> {
   const [e] = await batchGetEvents<T>(m, queue, [id]);
   if (!e) throw new NotFoundError('event', id);
   return e;
 }
 
 export async function batchGetEvents<T>(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   ids: readonly string[],
 ): Promise<(QueueEvent<T> | null)[]> {
@@ -102,7 +110,7 @@ function timeRange(f: {
 type Reader<R> = (keys: number[]) => Promise<Map<number, R>>;
 
 /** The records at the given positions. */
-function logReader(m: QueueManager): Reader<StoredRecord> {
+function logReader(m: QueryContext): Reader<StoredRecord> {
   return (positions) => readPositions(m.store, positions);
 }
 
@@ -141,22 +149,22 @@ async function collectPage<R, I>(
 }
 
 export async function searchEvents<T>(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   o: PageOptions & EventFilters,
 ): Promise<Page<QueueEvent<T>>> {
   pageStart(o);
   await caughtUp(m);
   const inRange = timeRange({ after: o.publishedAfter, before: o.publishedBefore });
-  const positions = m.runtime.dispatch.queues.get(queue)?.positions ?? [];
+  const positions = m.views.dispatch.queues.get(queue)?.positions ?? [];
   return collectPage(positions, o, logReader(m), (r) =>
     inRange(r.time) ? toQueueEvent<T>(r as EventRecord) : undefined,
   );
 }
 
-export async function countEvents(m: QueueManager, queue: string, f: EventFilters): Promise<number> {
+export async function countEvents(m: QueryContext, queue: string, f: EventFilters): Promise<number> {
   await caughtUp(m);
-  const positions = m.runtime.dispatch.queues.get(queue)?.positions ?? [];
+  const positions = m.views.dispatch.queues.get(queue)?.positions ?? [];
   if (f.publishedAfter === undefined && f.publishedBefore === undefined) return positions.length;
   const inRange = timeRange({ after: f.publishedAfter, before: f.publishedBefore });
   let n = 0;
@@ -164,8 +172,8 @@ export async function countEvents(m: QueueManager, queue: string, f: EventFilter
   return n;
 }
 
-export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
-  const sub = m.runtime.dispatch.subscribers.get(r.subscriberId);
+export function toResult(m: QueryContext, r: ResultRecord): QueueResult {
+  const sub = m.views.dispatch.subscribers.get(r.subscriberId);
   return {
     position: r.position,
     ...(r.item === undefined ? {} : { item: r.item }),
@@ -181,12 +189,12 @@ export function toResult(m: QueueManager, r: ResultRecord): QueueResult {
     ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
     durationMs: r.durationMs,
     recordedAt: r.time,
-    accepted: !m.runtime.dispatch.rejected.has(resultRef(r)),
+    accepted: !m.views.dispatch.rejected.has(resultRef(r)),
   };
 }
 
 export async function getResults(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   eventId: string,
   o: { includeRejected?: boolean } = {},
@@ -203,7 +211,7 @@ export async function getResults(
 }
 
 export async function searchResults(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   o: PageOptions & ResultFilters,
 ): Promise<Page<QueueResult>> {
@@ -238,7 +246,7 @@ function isFinal(r: QueueResult, subscriber: string | undefined): boolean {
 }
 
 export function waitForResult(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   eventId: string,
   o: { subscriber?: string; signal?: AbortSignal },
@@ -252,7 +260,7 @@ export function waitForResult(
   if (signal?.aborted === true) return Promise.reject(aborted());
   return new Promise<QueueResult>((resolve, reject) => {
     // Listen before looking at the recorded results, so a result folded in between is not missed.
-    const live = m.runtime.records$
+    const live = m.views.records$
       .pipe(
         filter((r) => r.type === 'result.recorded' || r.type === 'results.recorded'),
         mergeMap((r) => unbatched(r) as ResultRecord[]),
@@ -289,16 +297,16 @@ export function waitForResult(
 }
 
 export async function waitDrained(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   endPosition: Position,
   timeoutMs: number,
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  await m.runtime.waitFor(endPosition);
+  await m.views.waitFor(endPosition);
   for (;;) {
-    const q = m.runtime.dispatch.queues.get(queue);
-    const drained = [...m.runtime.dispatch.subscribers.values()]
+    const q = m.views.dispatch.queues.get(queue);
+    const drained = [...m.views.dispatch.subscribers.values()]
       .filter((s) => s.reg.queue === queue && !s.deleted && s.reg.delivery === 'competing')
       .every((s) => (q?.positions[s.finishedBelow] ?? Infinity) > endPosition);
     if (drained) return true;
@@ -307,23 +315,23 @@ export async function waitDrained(
   }
 }
 
-export async function getClaim(m: QueueManager, queue: string, claimId: string): Promise<QueueClaim> {
+export async function getClaim(m: QueryContext, queue: string, claimId: string): Promise<QueueClaim> {
   await caughtUp(m);
-  const t = m.runtime.dispatch.tokens.get(tokenKey(queue, claimId));
+  const t = m.views.dispatch.tokens.get(tokenKey(queue, claimId));
   if (!t) throw new NotFoundError('claim', claimId);
   const r = (await readPositions(m.store, [t.position])).get(t.position) as RecordOf<'token.claimed'>;
   return toClaim(r);
 }
 
 export async function searchClaims(
-  m: QueueManager,
+  m: QueryContext,
   queue: string,
   o: PageOptions & { workerId?: string },
 ): Promise<Page<QueueClaim>> {
   pageStart(o);
   await caughtUp(m);
   const positions: Position[] = [];
-  for (const [key, t] of m.runtime.dispatch.tokens) {
+  for (const [key, t] of m.views.dispatch.tokens) {
     if (key.startsWith(`${queue}\u0000`) && (o.workerId === undefined || t.workerId === o.workerId))
       positions.push(t.position);
   }

@@ -14,9 +14,11 @@ import {
 import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import { unbatched, type EventHeaders, type RecordOf } from '../engine/records.js';
-import { Dispatcher, queueEvent, toQueueEvent } from './dispatcher.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { queueEvent, toQueueEvent } from './queue-event.js';
 import { compileFilter } from './filter.js';
 import type { QueueManager } from './manager.js';
+import type { RuntimeWorker } from './worker.js';
 import type { LogViews } from '../projections/replay.js';
 import * as queries from './queue-queries.js';
 import { resolveSubscribe, unknownKeys } from './subscribe-options.js';
@@ -40,6 +42,12 @@ export interface QueueOptions<T> {
   readonly schema?: StandardSchemaV1<unknown, T>;
 }
 
+/** What a queue reaches of its manager's internals (the manager's public members are for users). */
+export interface QueueContext {
+  readonly manager: QueueManager;
+  readonly worker: RuntimeWorker;
+}
+
 const PUBLISH_KNOWN = new Set(['correlationId', 'causationId', 'key', 'delay', 'at', 'headers']);
 
 /** A typed, add-only queue on the manager's log. */
@@ -56,13 +64,19 @@ export class Queue<T = unknown> {
     readonly stats$: Observable<StatsRow>;
   };
 
+  /** The manager this queue belongs to. */
+  readonly manager: QueueManager;
+  readonly #worker: RuntimeWorker;
+
   constructor(
-    readonly manager: QueueManager,
+    context: QueueContext,
     readonly name: string,
     private readonly options: QueueOptions<T>,
   ) {
     unknownKeys('queue option', options, new Set(['schema']));
-    const rt = manager.runtime;
+    this.manager = context.manager;
+    this.#worker = context.worker;
+    const rt = context.worker.views;
     const live = <V>(view: () => V): Observable<V> => rt.ticks$.pipe(startWith(undefined), map(view));
     // A manager that does not follow yet starts now, and the view's first value waits for the catch-up.
     const on = <V>(view: () => V): Observable<V> =>
@@ -120,16 +134,16 @@ export class Queue<T = unknown> {
     const key = options.key;
     if (key !== undefined) {
       await this.manager.ready();
-      const existing = this.manager.runtime.dispatch.queues.get(this.name)?.keys.get(key);
+      const existing = this.#worker.views.dispatch.queues.get(this.name)?.keys.get(key);
       if (existing !== undefined) return [await this.#eventAt(existing)];
     }
     // Object.assign, not a spread: on Node 20 the spread of a record costs several times more.
     const drafts = values.map((payload) => Object.assign({}, draft, { eventId: randomUUID(), payload }));
-    const { positions, time } = await this.manager.store.append(drafts);
+    const { positions, time } = await this.#worker.store.append(drafts);
     if (key !== undefined) {
       const mine = positions[0] as Position;
-      await this.manager.runtime.waitFor(mine);
-      const winner = this.manager.runtime.dispatch.queues.get(this.name)?.keys.get(key);
+      await this.#worker.views.waitFor(mine);
+      const winner = this.#worker.views.dispatch.queues.get(this.name)?.keys.get(key);
       if (winner !== undefined && winner !== mine) return [await this.#eventAt(winner)];
     }
     // The events as appended, from the drafts: no need to decode what was just encoded.
@@ -154,7 +168,7 @@ export class Queue<T = unknown> {
   }
 
   async #eventAt(position: Position): Promise<QueueEvent<T>> {
-    const e = await queries.eventAt<T>(this.manager, position);
+    const e = await queries.eventAt<T>(this.#worker, position);
     if (!e) throw new NotFoundError('event at position', String(position));
     return e;
   }
@@ -179,38 +193,37 @@ export class Queue<T = unknown> {
     const subscriberId = `${this.name}/${resolved.name}`;
     await this.manager.ready();
     await this.#register(subscriberId, resolved);
-    const d = new Dispatcher(
-      this.manager,
+    const d = new Dispatcher(this.#worker, {
       subscriberId,
-      this.name,
-      resolved,
+      queue: this.name,
+      options: resolved,
       matcher,
-      fn as Handler<unknown>,
-      this.manager.runtime.position,
-    );
-    await this.manager.host(d);
+      handler: fn as Handler<unknown>,
+      attachedAt: this.#worker.views.position,
+    });
+    await this.#worker.attach(d);
     let deleted = false;
     return {
       subscriberId,
       name: resolved.name,
       queue: this.name,
-      stop: () => this.manager.unhost(d),
+      stop: () => this.#worker.detach(d),
       unsubscribe: async () => {
-        const sub = this.manager.runtime.dispatch.subscribers.get(subscriberId);
+        const sub = this.#worker.views.dispatch.subscribers.get(subscriberId);
         if (deleted || !sub || sub.deleted) return false;
         deleted = true;
-        const { positions } = await this.manager.store.append([
+        const { positions } = await this.#worker.store.append([
           { type: 'subscriber.deleted', queue: this.name, subscriberId },
         ]);
-        await this.manager.runtime.waitFor(positions[0] as Position);
-        await this.manager.unhost(d);
+        await this.#worker.views.waitFor(positions[0] as Position);
+        await this.#worker.detach(d);
         return true;
       },
     };
   }
 
   async #register(subscriberId: string, o: ReturnType<typeof resolveSubscribe>): Promise<void> {
-    const rt = this.manager.runtime;
+    const rt = this.#worker.views;
     const existing = rt.dispatch.subscribers.get(subscriberId);
     const fields = {
       name: o.name,
@@ -220,9 +233,9 @@ export class Queue<T = unknown> {
       ...(o.filter ? { filter: o.filter } : {}),
     };
     if (existing && !existing.deleted && sameFields(existing.reg, fields)) return;
-    const head = await this.manager.store.head();
+    const head = await this.#worker.store.head();
     const startPosition = o.from === 'new' ? head : o.from === 'earliest' ? 0 : o.from;
-    const { positions } = await this.manager.store.append([
+    const { positions } = await this.#worker.store.append([
       { type: 'subscriber.registered', queue: this.name, subscriberId, ...fields, startPosition },
     ]);
     await rt.waitFor(positions[0] as Position);
@@ -231,42 +244,42 @@ export class Queue<T = unknown> {
   /** Drains: workers running now finish the events published before this call, then stop. */
   async end(options: { timeout?: number } = {}): Promise<{ drained: boolean }> {
     const timeout = options.timeout ?? 30_000;
-    const { positions } = await this.manager.store.append([
+    const { positions } = await this.#worker.store.append([
       { type: 'control.end', queue: this.name, timeout },
     ]);
-    const drained = await queries.waitDrained(this.manager, this.name, positions[0] as Position, timeout);
+    const drained = await queries.waitDrained(this.#worker, this.name, positions[0] as Position, timeout);
     if (!drained) await this.interrupt();
     return { drained };
   }
 
   /** Aborts in-flight handlers of this queue everywhere now; workers running now stop. */
   async interrupt(): Promise<void> {
-    await this.manager.store.append([{ type: 'control.interrupt', queue: this.name }]);
+    await this.#worker.store.append([{ type: 'control.interrupt', queue: this.name }]);
   }
 
   // Queries (Eventy's API)
 
   getEvent(id: string): Promise<QueueEvent<T>> {
-    return queries.getEvent<T>(this.manager, this.name, id);
+    return queries.getEvent<T>(this.#worker, this.name, id);
   }
   batchGetEvents(ids: readonly string[]): Promise<(QueueEvent<T> | null)[]> {
-    return queries.batchGetEvents<T>(this.manager, this.name, ids);
+    return queries.batchGetEvents<T>(this.#worker, this.name, ids);
   }
   searchEvents(options: PageOptions & EventFilters = {}): Promise<Page<QueueEvent<T>>> {
-    return queries.searchEvents<T>(this.manager, this.name, options);
+    return queries.searchEvents<T>(this.#worker, this.name, options);
   }
   countEvents(filters: EventFilters = {}): Promise<number> {
-    return queries.countEvents(this.manager, this.name, filters);
+    return queries.countEvents(this.#worker, this.name, filters);
   }
   /**
    * The results recorded for an event, in log order. Results a worker recorded after it had lost the
    * lease (fenced: `accepted: false`) are left out unless `includeRejected` is true.
    */
   getResults(eventId: string, options: { includeRejected?: boolean } = {}): Promise<QueueResult[]> {
-    return queries.getResults(this.manager, this.name, eventId, options);
+    return queries.getResults(this.#worker, this.name, eventId, options);
   }
   searchResults(options: PageOptions & ResultFilters = {}): Promise<Page<QueueResult>> {
-    return queries.searchResults(this.manager, this.name, options);
+    return queries.searchResults(this.#worker, this.name, options);
   }
   /**
    * Resolves with the final result of an event (ok, skipped, or failed with no retry left).
@@ -277,14 +290,14 @@ export class Queue<T = unknown> {
     eventId: string,
     options: { subscriber?: string; signal?: AbortSignal } = {},
   ): Promise<QueueResult> {
-    return queries.waitForResult(this.manager, this.name, eventId, options);
+    return queries.waitForResult(this.#worker, this.name, eventId, options);
   }
   /** Eventy's raw claim: true for the first caller ever, false after. */
   async createClaim(claimId: string, data?: unknown): Promise<boolean> {
     if (typeof claimId !== 'string' || claimId === '') {
       throw new InvalidArgumentError(`claimId must be a non-empty string, got: ${JSON.stringify(claimId)}`);
     }
-    const rt = this.manager.runtime;
+    const rt = this.#worker.views;
     await this.manager.ready();
     if (rt.dispatch.tokens.has(tokenKey(this.name, claimId))) return false;
     const draft = {
@@ -294,20 +307,20 @@ export class Queue<T = unknown> {
       workerId: this.workerId,
       ...(data === undefined ? {} : { data }),
     };
-    const { positions } = await this.manager.store.append([draft]);
+    const { positions } = await this.#worker.store.append([draft]);
     await rt.waitFor(positions[0] as Position);
     return rt.dispatch.tokens.get(tokenKey(this.name, claimId))?.position === positions[0];
   }
   getClaim(claimId: string): Promise<QueueClaim> {
-    return queries.getClaim(this.manager, this.name, claimId);
+    return queries.getClaim(this.#worker, this.name, claimId);
   }
   searchClaims(options: PageOptions & { workerId?: string } = {}): Promise<Page<QueueClaim>> {
-    return queries.searchClaims(this.manager, this.name, options);
+    return queries.searchClaims(this.#worker, this.name, options);
   }
   async searchSubscriptions(options: PageOptions = {}): Promise<Page<SubscriberRow>> {
     queries.pageStart(options);
-    await queries.caughtUp(this.manager);
-    return queries.paginate(liveSubscribers(this.manager.runtime, this.name), options, (s) => s.registeredAt);
+    await queries.caughtUp(this.#worker);
+    return queries.paginate(liveSubscribers(this.#worker.views, this.name), options, (s) => s.registeredAt);
   }
 
   /** The queue's events as they are published (`from`: `new` by default, `earliest`, or a position). */
@@ -323,12 +336,12 @@ export class Queue<T = unknown> {
    * is the fold's verdict), which starts following on a manager that did not yet.
    */
   results$(options: { from?: 'new' | 'earliest' | Position } = {}): Observable<QueueResult> {
-    const rt = this.manager.runtime;
+    const rt = this.#worker.views;
     return this.manager.records$({ ...options, types: ['result.recorded', 'results.recorded'] }).pipe(
       filter((r) => (r as { queue?: unknown }).queue === this.name),
       concatMap((r) => (r.position <= rt.position ? [r] : from(rt.waitFor(r.position)).pipe(map(() => r)))),
       mergeMap((r) => unbatched(r) as RecordOf<'result.recorded'>[]),
-      map((r) => queries.toResult(this.manager, r)),
+      map((r) => queries.toResult(this.#worker, r)),
     );
   }
 }

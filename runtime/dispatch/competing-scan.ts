@@ -1,7 +1,8 @@
-import { isFinished, isLeased, type QueueState, type SubscriberState } from '../projections/dispatch.js';
-import type { Position } from '../engine/position.js';
+import { isFinished, isLeased, type QueueState, type SubscriberState } from '../../projections/dispatch.js';
+import type { Position } from '../../engine/position.js';
 
-export interface Pick {
+/** An event this worker may claim, and the attempt the claim would be. */
+export interface Candidate {
   readonly position: Position;
   readonly attempt: number;
 }
@@ -13,8 +14,8 @@ export interface ScanInput {
   readonly free: number;
   /** Current time estimate (ms since the epoch). */
   readonly now: number;
-  /** Live workers hosting the subscriber, sorted, this one included. */
-  readonly hosts: readonly string[];
+  /** Live workers running the subscriber, sorted, this one included. */
+  readonly liveWorkers: readonly string[];
   readonly me: string;
   readonly graceMs: number;
   /** Events after this position are not to be dispatched (an end order). */
@@ -28,18 +29,18 @@ const STEAL_WINDOW = 4096;
 
 /**
  * Picks claimable events of a competing subscriber for this worker. Events are spread by hashing over
- * the live hosts: this worker's share first, lowest positions first; then, when it has room left, events
+ * the live workers of the subscriber: this worker's share first, lowest positions first; then, when it has room left, events
  * of other workers that have waited longer than the grace, highest positions first — so a helping worker
- * and the owner work from opposite ends instead of racing for the same events. Returns the picks and the
+ * and the owner work from opposite ends instead of racing for the same events. Returns the candidates and the
  * time at which the scan should run again (a delay, a lease or a grace running out).
  */
-export function scanCompeting(s: ScanInput): { picks: Pick[]; wake: number } {
-  const picks: Pick[] = [];
-  const stealable: Pick[] = [];
+export function scanCompeting(s: ScanInput): { candidates: Candidate[]; wake: number } {
+  const candidates: Candidate[] = [];
+  const stealable: Candidate[] = [];
   const { sub, q, now } = s;
   let wake = Infinity;
   const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
-  for (let i = sub.finishedBelow; i < q.positions.length && picks.length < s.free; i++) {
+  for (let i = sub.finishedBelow; i < q.positions.length && candidates.length < s.free; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending || (i >= end && stealable.length > 0)) break;
     if (s.busy(p)) continue;
@@ -53,17 +54,17 @@ export function scanCompeting(s: ScanInput): { picks: Pick[]; wake: number } {
       wake = Math.min(wake, availableAt);
       continue;
     }
-    const pick = { position: p, attempt: (item?.attempt ?? 0) + 1 };
-    if (s.hosts.length <= 1 || s.hosts[mix(p) % s.hosts.length] === s.me) {
-      picks.push(pick);
+    const candidate = { position: p, attempt: (item?.attempt ?? 0) + 1 };
+    if (s.liveWorkers.length <= 1 || s.liveWorkers[mix(p) % s.liveWorkers.length] === s.me) {
+      candidates.push(candidate);
       continue;
     }
     const since = Math.max(availableAt, item?.leaseUntil ?? 0);
-    if (now - since >= s.graceMs) stealable.push(pick);
+    if (now - since >= s.graceMs) stealable.push(candidate);
     else wake = Math.min(wake, since + s.graceMs);
   }
-  while (picks.length < s.free && stealable.length > 0) picks.push(stealable.pop() as Pick);
-  return { picks, wake };
+  while (candidates.length < s.free && stealable.length > 0) candidates.push(stealable.pop() as Candidate);
+  return { candidates, wake };
 }
 
 /** An integer hash that spreads regular positions evenly. */

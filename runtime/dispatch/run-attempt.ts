@@ -1,5 +1,5 @@
-import { ShutdownError, TimeoutError } from '../engine/errors.js';
-import type { ErrorInfo, ResultStatus } from '../engine/records.js';
+import { ShutdownError, TimeoutError } from '../../engine/errors.js';
+import type { ErrorInfo, ResultStatus } from '../../engine/records.js';
 
 export interface AttemptOutcome {
   readonly status: ResultStatus | 'released';

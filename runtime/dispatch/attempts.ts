@@ -1,0 +1,212 @@
+import type { SubscriberState } from '../../projections/dispatch.js';
+import { InterruptedError, LeaseLostError } from '../../engine/errors.js';
+import type { Position } from '../../engine/position.js';
+import type { RecordDraft } from '../../engine/records.js';
+import { toQueueEvent } from '../queue-event.js';
+import { backoff, mayRetry } from '../subscribe-options.js';
+import type { HandlerContext } from '../types.js';
+import type { BroadcastCursor } from './broadcast.js';
+import type { DispatchScope, EventRecord } from './context.js';
+import { extendedDraft, releasedDraft, resultItem } from './drafts.js';
+import type { ResultBatch } from './result-batch.js';
+import { AttemptControl, type AttemptOutcome, errorInfo, plainDetails, runAttempt } from './run-attempt.js';
+
+/**
+ * The attempt lifecycle of one dispatcher's events:
+ *
+ *   HELD (the fold gave the event to this worker — its claim won, or its reservation bound it — and it
+ *   waits for a slot, up to `prefetch` of them) → RUNNING (the handler runs in a slot) → FINISHED (a
+ *   result is recorded) or RELEASED (given back on shutdown). A HELD event is dropped, and a RUNNING one
+ *   aborted, when the fold gives its lease to someone else; HELD events are given back when stopping.
+ *
+ * Each transition goes through one method: {@link hold}, {@link #start} (via {@link startHeld}, or
+ * {@link startNow} for broadcast, which has no claim), {@link #finish}, {@link release}, {@link watchLeases}.
+ * Invariant: an event is HELD or RUNNING, never both; RUNNING never exceeds `concurrency` through HELD.
+ */
+
+/** An event the fold gave to this worker, waiting for a slot. */
+export interface Held {
+  readonly record: EventRecord;
+  readonly attempt: number;
+  /** The claim's position (the fencing token): the event's own for a bound event. */
+  readonly claimPosition: Position;
+  readonly failures: number;
+}
+
+interface Running {
+  readonly attempt: number;
+  readonly claimPosition: Position;
+  readonly control: AttemptControl;
+  readonly eventId: string;
+}
+
+export class Attempts {
+  readonly #running = new Map<Position, Running>();
+  /** HELD events: claiming ahead keeps the next events ready while the current ones run. */
+  readonly #held = new Map<Position, Held>();
+  #idle: (() => void) | undefined;
+
+  constructor(
+    private readonly scope: DispatchScope,
+    private readonly results: ResultBatch,
+    private readonly broadcast: BroadcastCursor | undefined,
+  ) {}
+
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** HELD and RUNNING events. */
+  get size(): number {
+    return this.#running.size + this.#held.size;
+  }
+
+  isRunning(p: Position): boolean {
+    return this.#running.has(p);
+  }
+
+  owns(p: Position): boolean {
+    return this.#running.has(p) || this.#held.has(p);
+  }
+
+  /** → HELD. */
+  hold(p: Position, held: Held): void {
+    if (this.#running.has(p)) throw new Error(`dispatch: event ${p} is already running`);
+    this.#held.set(p, held);
+  }
+
+  /** HELD → RUNNING while slots are free; nothing starts once stopping. */
+  startHeld(): void {
+    if (this.scope.stopping) return;
+    const concurrency = this.scope.spec.options.concurrency;
+    for (const [p, h] of this.#held) {
+      if (this.#running.size >= concurrency) return;
+      this.#held.delete(p);
+      this.#start(p, h.record, h.attempt, h.claimPosition, h.failures);
+    }
+  }
+
+  /** → RUNNING at once: a broadcast event (no claim; its attempts end only in results). */
+  startNow(record: EventRecord, attempt: number): void {
+    this.#start(record.position, record, attempt, -1, attempt - 1);
+  }
+
+  #start(p: Position, e: EventRecord, attempt: number, claimPosition: Position, failures: number): void {
+    const { ctx, spec } = this.scope;
+    this.scope.attemptStarted();
+    const control = new AttemptControl();
+    this.#running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
+    const handlerCtx: HandlerContext = {
+      get signal() {
+        return control.signal;
+      },
+      attempt,
+      workerId: ctx.workerId,
+      subscriber: spec.options.name,
+      publish: (payload, options = {}) => {
+        const { queue = spec.queue, ...rest } = options;
+        const correlationId = e.headers.correlationId ?? e.eventId;
+        return ctx.publish(queue, payload, { correlationId, ...rest, causationId: e.eventId }) as never;
+      },
+    };
+    const started = performance.now();
+    const event = toQueueEvent(e);
+    runAttempt(
+      () => spec.handler(event, handlerCtx),
+      control,
+      spec.options.timeout,
+      (outcome) => this.#finish(e, attempt, failures, outcome, started),
+    );
+  }
+
+  /** RUNNING → FINISHED (a result) or RELEASED (the claim given back); frees the slot, starts the next. */
+  #finish(e: EventRecord, attempt: number, failures: number, outcome: AttemptOutcome, started: number): void {
+    const options = this.scope.spec.options;
+    if (outcome.status === 'released') {
+      // Broadcast has no claim to give back.
+      if (options.delivery !== 'broadcast') this.release(e, attempt);
+    } else {
+      const retryable =
+        outcome.status !== 'ok' &&
+        failures + 1 <= options.retry.limit &&
+        !(outcome.error instanceof InterruptedError) &&
+        mayRetry(options.retryOn, outcome.error);
+      const details = outcome.status === 'ok' ? plainDetails(outcome.details) : undefined;
+      const retryAt = retryable ? Date.now() + backoff(options.retry, failures + 1) : undefined;
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const error = outcome.status !== 'ok' ? errorInfo(outcome.error) : undefined;
+      this.results.add(
+        resultItem(e.eventId, e.position, attempt, outcome.status, durationMs, details, error, retryAt),
+      );
+      // Broadcast has no claims to carry a retry to another worker: this worker runs the next attempt.
+      if (this.broadcast && retryAt !== undefined) this.broadcast.retry(e.position, retryAt, attempt + 1);
+    }
+    // The slot frees now: the result's append and the next claims share one group commit. Not waiting
+    // for the fsync: losing a result in a machine crash only re-runs the event (at-least-once).
+    this.#running.delete(e.position);
+    if (this.#running.size === 0 && this.#idle) {
+      this.#idle();
+      this.#idle = undefined;
+    }
+    this.startHeld();
+    this.scope.slotFreed();
+  }
+
+  /** → RELEASED: gives a claim back (shutdown), so another worker need not wait for the lease. */
+  release(e: EventRecord, attempt: number): void {
+    const draft = releasedDraft(this.scope.source, {
+      eventId: e.eventId,
+      eventPosition: e.position,
+      attempt,
+    });
+    this.scope.track(this.scope.ctx.append([draft], false));
+  }
+
+  /** HELD → RELEASED, every one (stopping). */
+  releaseHeld(): void {
+    for (const h of this.#held.values()) this.release(h.record, h.attempt);
+    this.#held.clear();
+  }
+
+  /** Drops HELD events and aborts RUNNING ones whose lease the fold gave to someone else. */
+  watchLeases(sub: SubscriberState): void {
+    for (const [p, h] of this.#held) {
+      if (sub.items.get(p)?.claimPosition !== h.claimPosition) this.#held.delete(p);
+    }
+    for (const [p, r] of this.#running) {
+      if (sub.items.get(p)?.claimPosition !== r.claimPosition && !r.control.aborted) {
+        r.control.abort(new LeaseLostError());
+      }
+    }
+  }
+
+  /** Aborts every RUNNING attempt (each with its own error: interrupt, shutdown). */
+  abortAll(reason: () => Error): void {
+    for (const r of this.#running.values()) r.control.abort(reason());
+  }
+
+  /** Lease extensions of every HELD and RUNNING claim, for the heartbeat. */
+  extensions(drafts: RecordDraft[], leaseMs: number): void {
+    const source = this.scope.source;
+    for (const [p, r] of this.#running)
+      drafts.push(extendedDraft(source, claim(r.eventId, p, r.attempt), leaseMs));
+    for (const [p, h] of this.#held)
+      drafts.push(extendedDraft(source, claim(h.record.eventId, p, h.attempt), leaseMs));
+  }
+
+  /** Resolves once no attempt is RUNNING. */
+  whenIdle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const before = this.#idle;
+      this.#idle = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+}
+
+function claim(eventId: string, eventPosition: Position, attempt: number) {
+  return { eventId, eventPosition, attempt };
+}

@@ -1,0 +1,77 @@
+import { lowerBound, type QueueState, type SubscriberState } from '../../projections/dispatch.js';
+import type { Position } from '../../engine/position.js';
+import type { Candidate } from './competing-scan.js';
+
+/**
+ * Broadcast delivery: every event from when the dispatcher was attached (or the subscriber's start),
+ * in order, without claims; retries run on this worker (no claim carries them to another).
+ *
+ * Per event: AHEAD (past the cursor) → DELAYED (its availableAt is still to come) → DUE (handed to the
+ * scan), or straight AHEAD → DUE; a failed attempt with a retry left → RETRYING (until its retryAt) →
+ * DUE again. The cursor only moves forward (an index into the queue's events; -1 before the first scan).
+ */
+export class BroadcastCursor {
+  #next = -1;
+  readonly #delayed = new Set<Position>();
+  readonly #retrying = new Map<Position, { at: number; attempt: number }>();
+
+  constructor(private readonly attachedAt: Position) {}
+
+  /** Index of the next event not yet looked at (-1 before the first scan). */
+  get next(): number {
+    return this.#next;
+  }
+
+  /** Attempts waiting to run again. */
+  get retrying(): number {
+    return this.#retrying.size;
+  }
+
+  /** A failed attempt → RETRYING: `attempt` runs here at `at`. */
+  retry(p: Position, at: number, attempt: number): void {
+    this.#retrying.set(p, { at, attempt });
+  }
+
+  /**
+   * Up to `free` events DUE now: retries first, then delayed events, then new ones; `wake` is when the
+   * next held one comes due (Infinity: none).
+   */
+  scan(
+    sub: SubscriberState | undefined,
+    q: QueueState,
+    free: number,
+    now: number,
+    ending: Position,
+  ): { candidates: Candidate[]; wake: number } {
+    if (this.#next < 0)
+      this.#next = lowerBound(q.positions, Math.max(this.attachedAt + 1, sub?.reg.startPosition ?? 0));
+    const candidates: Candidate[] = [];
+    let wake = Infinity;
+    for (const [p, retry] of this.#retrying) {
+      if (candidates.length >= free) break;
+      if (retry.at <= now) {
+        this.#retrying.delete(p);
+        candidates.push({ position: p, attempt: retry.attempt });
+      } else wake = Math.min(wake, retry.at);
+    }
+    for (const p of this.#delayed) {
+      if (candidates.length >= free) break;
+      const at = q.availableAt[lowerBound(q.positions, p)] as number;
+      if (at <= now) {
+        this.#delayed.delete(p);
+        candidates.push({ position: p, attempt: 1 });
+      } else wake = Math.min(wake, at);
+    }
+    while (candidates.length < free && this.#next < q.positions.length) {
+      const p = q.positions[this.#next] as Position;
+      if (p > ending) break;
+      const at = q.availableAt[this.#next] as number;
+      this.#next++;
+      if (at > now) {
+        this.#delayed.add(p);
+        wake = Math.min(wake, at);
+      } else candidates.push({ position: p, attempt: 1 });
+    }
+    return { candidates, wake };
+  }
+}

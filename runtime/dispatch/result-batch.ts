@@ -1,0 +1,55 @@
+import { MAX_BATCH_ITEMS } from '../../engine/records.js';
+import type { ResultItem } from './drafts.js';
+
+/**
+ * How long a result waits for a claim append to carry it (as Kafka's `linger.ms`): under load the next
+ * claims follow within the turn; at a trickle the result rides the next event's claim, or goes alone.
+ */
+const RESULT_LINGER_MS = 5;
+
+/**
+ * Results linger for the next claim append to carry them: at a low rate each result would otherwise be a
+ * record of its own that every process following the log wakes up for — one more socket write and read
+ * per process and event. Those that finish together go as one record.
+ *
+ * States: EMPTY (no result waiting) → LINGERING (results waiting, the linger timer running) → EMPTY,
+ * through {@link take} (a claim append carries them) or the flush (the timer ran out, {@link MAX_BATCH_ITEMS}
+ * are waiting, or the dispatcher is stopping). Invariant: the timer runs exactly while results wait.
+ */
+export class ResultBatch {
+  #items: ResultItem[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly stopping: () => boolean,
+    /** Appends results taken out of the batch (never empty). */
+    private readonly flush: (items: ResultItem[]) => void,
+  ) {}
+
+  /** True while results wait for an append (LINGERING). */
+  get lingering(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** EMPTY → LINGERING (the first result starts the clock), or a flush when full or stopping. */
+  add(result: ResultItem): void {
+    this.#items.push(result);
+    if (this.#items.length >= MAX_BATCH_ITEMS || this.stopping()) this.flushNow();
+    else this.#timer ??= setTimeout(() => this.flushNow(), RESULT_LINGER_MS);
+  }
+
+  /** LINGERING → EMPTY: the results, for an append about to go (they are no longer lingering). */
+  take(): ResultItem[] {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const taken = this.#items;
+    this.#items = [];
+    return taken;
+  }
+
+  /** LINGERING → EMPTY: appends the results now. */
+  flushNow(): void {
+    const taken = this.take();
+    if (taken.length > 0) this.flush(taken);
+  }
+}

@@ -290,67 +290,67 @@ export class QueueManager {
   }
 
   // Deprecated: the dispatch internals that were public. Removed once nothing reaches them.
-  /** @deprecated the live views; read them through {@link inspect}. */
+  /** The live views (internal; users read them through {@link inspect}). */
   get runtime(): LiveViews {
     return this.#worker.views;
   }
-  /** @deprecated */
+  /** Internal. */
   get leaseMs(): number {
     return this.#worker.leaseMs;
   }
-  /** @deprecated */
+  /** Internal. */
   get heartbeatMs(): number {
     return this.#worker.heartbeatMs;
   }
-  /** @deprecated */
+  /** Internal. */
   get spreadGraceMs(): number {
     return this.#worker.spreadGraceMs;
   }
-  /** @deprecated */
+  /** Internal. */
   get shutdownTimeout(): number {
     return this.#worker.shutdownTimeout;
   }
-  /** @deprecated */
+  /** Internal. */
   get livenessMs(): number {
     return this.#worker.livenessMs;
   }
-  /** @deprecated the subscriptions this process hosts are {@link inspect}'s `hosted` rows. */
+  /** Internal: the attached dispatchers. */
   get dispatchers(): ReadonlySet<Dispatcher> {
     return this.#worker.dispatchers;
   }
-  /** @deprecated */
+  /** Internal. */
   get index(): QueryIndex {
     return this.#worker.index;
   }
-  /** @deprecated */
+  /** Internal. */
   get errors(): readonly unknown[] {
     return this.#worker.errors;
   }
-  /** @deprecated */
+  /** Internal. */
   append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }> {
     return this.#worker.append(drafts, sync);
   }
-  /** @deprecated */
+  /** Internal. */
   events(queue: string, positions: readonly Position[]): Promise<Map<Position, RecordOf<'event.published'>>> {
     return this.#worker.events(queue, positions);
   }
-  /** @deprecated */
+  /** Internal. */
   cachedEvent(queue: string, position: Position): RecordOf<'event.published'> | undefined {
     return this.#worker.cachedEvent(queue, position);
   }
-  /** @deprecated */
+  /** Internal. */
   publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent> {
     return this.queue(queue).publish(payload, options);
   }
-  /** @deprecated */
+  /** Internal. */
   report(error: unknown): void {
     this.#worker.report(error);
   }
-  /** @deprecated */
+  /** Internal. */
   host(dispatcher: Dispatcher): Promise<void> {
     return this.#worker.attach(dispatcher);
   }
-  /** @deprecated */
+  /** Internal. */
   unhost(dispatcher: Dispatcher): Promise<void> {
     return this.#worker.detach(dispatcher);
   }

@@ -18,7 +18,7 @@ describe('eventy run --concurrency: the default of every subscribe in the module
       await q.subscribe(() => undefined, { name: 'defaulted' });
       await q.subscribe(() => undefined, { name: 'explicit', concurrency: 5 });
       await q.subscribe(new Printer());
-      const byName = new Map([...manager.dispatchers].map((d) => [d.options.name, d.options.concurrency]));
+      const byName = new Map(manager.inspect().hosted.map((h) => [h.subscriber, h.concurrency]));
       expect(Object.fromEntries(byName)).toEqual({ defaulted: 3, explicit: 5, Printer: 7 });
       // Private state of the real objects is reachable through the wrapper.
       expect(wrapped.workerId).toBe(manager.workerId);

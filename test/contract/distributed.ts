@@ -10,6 +10,7 @@ import {
   type StoredRecord,
   type RecordOf,
 } from '../../index.js';
+import { subscriberRow } from '../support/inspect.js';
 import { readAll } from '../support/log.js';
 import { until } from '../support/wait.js';
 
@@ -61,14 +62,14 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
 
     it('3 competing workers, one SIGKILLed mid-run: every event has exactly one accepted ok result', async () => {
       const h = await factory();
-      // eager: the test reads the fold's views (m.runtime) directly, which do not start following
+      // eager: the test polls inspect(), which shows the views but does not start following the log
       await using m = await createQueueManager({ store: h.url, handleSignals: false, fold: 'eager' });
       try {
         const q = m.queue<{ n: number }>('jobs');
         for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'competing'));
         for (let i = 0; i < 2000; i += 100)
           await q.publishMany(Array.from({ length: 100 }, (_, k) => ({ n: i + k })));
-        const done = (): number => m.runtime.dispatch.subscribers.get('jobs/work')?.counts.done ?? 0;
+        const done = (): number => subscriberRow(m, 'jobs', 'work')?.done ?? 0;
         await waitUntil(() => done() >= 300, '300 results before the kill');
         children[0]!.kill('SIGKILL');
         await waitUntil(() => done() >= 2000, 'all 2000 events done');
@@ -87,11 +88,12 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
 
     it('a trickle over 2 workers, one SIGKILLed: events bound to its reservation run elsewhere after their lease', async () => {
       const h = await factory();
+      // eager: the test polls inspect(), which shows the views but does not start following the log
       await using m = await createQueueManager({ store: h.url, handleSignals: false, fold: 'eager' });
       try {
         const q = m.queue<{ n: number }>('jobs');
         for (let i = 0; i < 2; i++) children.push(await spawnWorker(h.url, 'competing'));
-        const done = (): number => m.runtime.dispatch.subscribers.get('jobs/work')?.counts.done ?? 0;
+        const done = (): number => subscriberRow(m, 'jobs', 'work')?.done ?? 0;
         const total = 300;
         for (let n = 0; n < total; n++) {
           await q.publish({ n });
@@ -125,13 +127,13 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
 
     it('broadcast with 3 workers: exactly 3 results per event, one per worker', async () => {
       const h = await factory();
-      // eager: the test reads the fold's views (m.runtime) directly, which do not start following
+      // eager: the test polls inspect(), which shows the views but does not start following the log
       await using m = await createQueueManager({ store: h.url, handleSignals: false, fold: 'eager' });
       try {
         const q = m.queue<{ n: number }>('jobs');
         for (let i = 0; i < 3; i++) children.push(await spawnWorker(h.url, 'broadcast'));
         await q.publishMany(Array.from({ length: 200 }, (_, n) => ({ n })));
-        const count = (): number => m.runtime.stats.queues.get('jobs')?.results.ok ?? 0;
+        const count = (): number => m.inspect({ queues: ['jobs'] }).stats[0]?.ok ?? 0;
         await waitUntil(() => count() >= 600, '600 broadcast results');
         for (const c of children) c.kill('SIGTERM');
         await Promise.all(

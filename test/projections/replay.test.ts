@@ -3,11 +3,14 @@ import { describe, expect, it } from 'vitest';
 import {
   dispatchFold,
   foldAll,
+  replayLog,
   statsFold,
   workersFold,
   type QueueManager,
   type RecordDraft,
+  type SubscriberRow,
 } from '../../index.js';
+import { logRows, subscriberRow, viewRows } from '../support/inspect.js';
 import { readAll } from '../support/log.js';
 import { manager, memoryUrl } from '../support/manager.js';
 import { tempDir } from '../support/temp.js';
@@ -77,37 +80,26 @@ async function scenario(m: QueueManager): Promise<void> {
   for (const e of [...events, delayed]) {
     for (const subscriber of ['main', 'oks']) await q.waitForResult(e.id, { subscriber });
   }
-  await until(
-    () => (m.runtime.dispatch.subscribers.get('jobs/patient')?.counts.failed ?? 0) === 1,
-    'patient failure',
-  );
+  await until(() => subscriberRow(m, 'jobs', 'patient')?.failed === 1, 'patient failure');
   await until(async () => (await q.searchResults({ subscriber: 'fan' })).items.length === 9, 'broadcast');
-}
-
-/** The live views and their position, copied at one instant. */
-function snapshot(m: QueueManager) {
-  return structuredClone({
-    position: m.runtime.position,
-    dispatch: m.runtime.dispatch,
-    workers: m.runtime.workers,
-    stats: m.runtime.stats,
-  });
 }
 
 describe('replay determinism', () => {
   it('folds the recorded log from the start into exactly the views the live manager had', async () => {
     const m = await manager({ heartbeatMs: 60_000, leaseMs: 60_000 });
     await scenario(m);
-    const live = snapshot(m);
+    const live = logRows(m.inspect());
     const log = await readAll(m, { to: live.position + 1 });
     expect(log).toHaveLength(live.position + 1);
 
+    // Each fold over the records equals the views replayLog rebuilds from the store, and those views
+    // show exactly the rows the live manager showed at that position.
     const claims = foldAll(dispatchFold, log);
-    const workers = foldAll(workersFold, log);
-    const stats = foldAll(statsFold, log);
-    expect(claims).toEqual(live.dispatch);
-    expect(workers).toEqual(live.workers);
-    expect(stats).toEqual(live.stats);
+    const replayed = await replayLog(m.store, { to: live.position });
+    expect(claims).toEqual(replayed.dispatch);
+    expect(foldAll(workersFold, log)).toEqual(replayed.workers);
+    expect(foldAll(statsFold, log)).toEqual(replayed.stats);
+    expect(viewRows(replayed)).toEqual(live);
 
     // and the state is the one the scenario should have produced
     const main = claims.subscribers.get('jobs/main')!;
@@ -131,11 +123,11 @@ describe('replay determinism', () => {
     const m = await manager({ store, heartbeatMs: 60_000, leaseMs: 60_000 });
     await scenario(m);
     const head = await m.store.head();
-    await m.runtime.waitFor(head - 1);
+    await until(() => m.inspect().position === head - 1, 'the live manager to fold the head');
     const fresh = await manager({ store });
-    expect(fresh.runtime.position).toBe(-1); // a manager follows the log once something needs it
+    expect(fresh.inspect().position).toBe(-1); // a manager follows the log once something needs it
     await fresh.ready();
-    expect(fresh.runtime.position).toBe(m.runtime.position);
+    expect(fresh.inspect().position).toBe(m.inspect().position);
 
     const liveQ = m.queue('jobs');
     const freshQ = fresh.queue('jobs');
@@ -150,7 +142,10 @@ describe('replay determinism', () => {
     expect(await firstValueFrom(freshQ.views.subscribers$)).toEqual(
       await firstValueFrom(liveQ.views.subscribers$),
     );
-    expect(fresh.runtime.dispatch).toEqual(m.runtime.dispatch);
+    expect(logRows(fresh.inspect())).toEqual(logRows(m.inspect()));
+    expect(await replayLog(fresh.store, { to: head - 1 })).toEqual(
+      await replayLog(m.store, { to: head - 1 }),
+    );
     expect(await freshQ.searchResults({ status: 'failed' })).toEqual(
       await liveQ.searchResults({ status: 'failed' }),
     );
@@ -160,19 +155,25 @@ describe('replay determinism', () => {
     const dir = await tempDir();
     const m = await manager({ store: `file:${dir}`, heartbeatMs: 60_000, leaseMs: 60_000 });
     await scenario(m);
-    const live = snapshot(m);
+    const live = logRows(m.inspect());
     await m.close();
 
     const reopened = await manager({ store: `file:${dir}`, fold: 'eager' });
     const log = await readAll(reopened, { to: live.position + 1 });
-    const claims = foldAll(dispatchFold, log);
-    expect(claims).toEqual(live.dispatch);
-    expect(foldAll(statsFold, log)).toEqual(live.stats);
+    const replayed = await replayLog(reopened.store, { to: live.position });
+    expect(foldAll(dispatchFold, log)).toEqual(replayed.dispatch);
+    expect(foldAll(statsFold, log)).toEqual(replayed.stats);
+    expect(viewRows(replayed)).toEqual(live);
     // the reopened manager folded the same records, plus the worker.left of the closed one, which took
     // back the reservations it held
-    expect(live.dispatch.subscribers.get('jobs/main')?.reservations.has(m.workerId)).toBe(true);
-    for (const sub of live.dispatch.subscribers.values()) sub.reservations.delete(m.workerId);
-    expect(reopened.runtime.dispatch.subscribers).toEqual(live.dispatch.subscribers);
+    const now = reopened.inspect();
+    expect(now.position).toBeGreaterThan(live.position);
+    expect(viewRows(await replayLog(reopened.store, { to: now.position }))).toEqual(logRows(now));
+    expect(live.reservations.some((r) => r.subscriber === 'main' && r.workerId === m.workerId)).toBe(true);
+    expect(now.reservations.filter((r) => r.workerId === m.workerId)).toEqual([]);
+    expect(now.claims).toEqual(live.claims);
+    const progress = ({ lag: _lag, ...row }: SubscriberRow) => row; // lag counts the records folded since
+    expect(now.subscribers.map(progress)).toEqual(live.subscribers.map(progress));
     const left = (await readAll(reopened)).filter((r) => r.type === 'worker.left');
     expect(left.map((r) => (r as { workerId: string }).workerId)).toEqual([m.workerId]);
   });

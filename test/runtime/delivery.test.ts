@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resultRef, type QueueResult, type RecordOf } from '../../index.js';
+import { dispatchFold, foldAll, resultRef, unbatched, type QueueResult, type RecordOf } from '../../index.js';
+import { subscriberRow } from '../support/inspect.js';
 import { readAll } from '../support/log.js';
 import { manager, memoryUrl } from '../support/manager.js';
 import { until } from '../support/wait.js';
@@ -52,9 +53,13 @@ describe('delivery within one process', () => {
     }
     // both workers took part (claims spread over live workers)
     expect(new Set(ok.map((r) => r.workerId))).toEqual(new Set([m1.workerId, m2.workerId]));
-    const stats = m2.runtime.dispatch.subscribers.get('jobs/work');
-    expect(stats?.counts).toMatchObject({ done: N, rejected: 0, failed: 0 });
-    expect(stats?.finishedBelow).toBe(N);
+    const stats = await until(() => {
+      const row = subscriberRow(m2, 'jobs', 'work');
+      return row?.done === N && row;
+    }, 'the other manager to fold every result');
+    expect(stats).toMatchObject({ done: N, rejected: 0, failed: 0, depth: 0, inFlight: 0 });
+    // every event of the queue finished: no open item left
+    expect(m2.inspect({ queues: ['jobs'] }).claims).toEqual([]);
   });
 
   it('broadcast: every worker hosting the subscriber runs each event once', async () => {
@@ -88,8 +93,9 @@ describe('delivery within one process', () => {
     }
     expect(seen).toHaveLength(2 * N);
     expect(new Set(seen).size).toBe(2 * N);
-    // broadcast takes no claims
-    expect(m1.runtime.dispatch.subscribers.get('news/print')?.items.size).toBe(0);
+    // broadcast takes no claims: no claim or reservation record of the subscriber in the log
+    const claims = (await readAll(m1)).flatMap(unbatched).filter((r) => r.type.startsWith('claim'));
+    expect(claims.filter((r) => (r as { subscriberId?: string }).subscriberId === 'news/print')).toEqual([]);
   });
 });
 
@@ -230,15 +236,14 @@ describe('reservations', () => {
     await q.subscribe((e) => void ran.push(e.payload), { name: 'w', concurrency: 2 });
     for (let i = 0; i < 6; i++) await q.waitForResult((await q.publish(i)).id);
     expect(ran).toEqual([0, 1, 2, 3, 4, 5]);
-    const sub = m.runtime.dispatch.subscribers.get('jobs/w')!;
-    expect(sub.counts).toMatchObject({ done: 6, rejected: 0 });
+    expect(subscriberRow(m, 'jobs', 'w')).toMatchObject({ done: 6, rejected: 0 });
   });
 
   it('gives the reservation back under a backlog (held events come free), and reserves again once idle', async () => {
     const m = await manager();
     const q = m.queue<number>('jobs');
     await q.subscribe(() => new Promise((r) => setTimeout(r, 2)), { name: 'w', concurrency: 2 });
-    await until(() => m.runtime.dispatch.subscribers.get('jobs/w')?.reservations.has(m.workerId), 'reserved');
+    await until(() => m.inspect().reservations.some((r) => r.workerId === m.workerId), 'reserved');
     // Held events never bind: when they come free they are a backlog the scan fills every slot with.
     const events = await q.publishMany(
       Array.from({ length: 10 }, (_, i) => i),
@@ -255,7 +260,7 @@ describe('reservations', () => {
       log.filter((r) => r.type === 'claims.acquired' || r.type === 'claim.acquired').length,
     ).toBeGreaterThan(0);
     await until(
-      () => m.runtime.dispatch.subscribers.get('jobs/w')?.reservations.get(m.workerId)?.slots === 2,
+      () => m.inspect().reservations.find((r) => r.workerId === m.workerId)?.slots === 2,
       'reserved again',
     );
   });
@@ -302,8 +307,11 @@ describe('leases', () => {
       ['ghost', false],
     ]);
     expect((await q.getResults(e.id)).map((r) => r.workerId)).toEqual([m.workerId]); // fenced ones left out
-    expect(m.runtime.dispatch.rejected.has(resultRef({ position: late.positions[0]! }))).toBe(true);
-    expect(m.runtime.dispatch.subscribers.get('jobs/w')?.counts).toMatchObject({
+    // the log folded says the same: the late result is the one fenced off
+    const folded = foldAll(dispatchFold, await readAll(m));
+    expect([...folded.rejected]).toEqual([resultRef({ position: late.positions[0]! })]);
+    await until(() => subscriberRow(m, 'jobs', 'w')?.rejected === 1, 'the rejection folded');
+    expect(subscriberRow(m, 'jobs', 'w')).toMatchObject({
       done: 1,
       failed: 0,
       rejected: 1,

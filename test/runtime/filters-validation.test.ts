@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createQueueManager, type StandardSchemaV1 } from '../../index.js';
+import { subscriberRow } from '../support/inspect.js';
 import { manager } from '../support/manager.js';
 import { until } from '../support/wait.js';
 
@@ -32,7 +33,7 @@ describe('filters', () => {
     ]);
     expect(ran).toEqual([150]);
     expect(statuses).toEqual(['skipped', 'ok', 'skipped']);
-    expect(m.runtime.dispatch.subscribers.get('orders/bill')?.counts).toMatchObject({ skipped: 2, done: 1 });
+    expect(subscriberRow(m, 'orders', 'bill')).toMatchObject({ skipped: 2, done: 1 });
   });
 
   it('combines several expressions with operator all', async () => {

@@ -32,7 +32,7 @@ describe('end', () => {
     expect(types(log, 'control.end')).toHaveLength(1);
     // the worker no longer announces the subscriber it stopped
     await until(
-      () => m.runtime.workers.workers.get(m.workerId)?.subscribers.length === 0,
+      () => m.inspect().workers.find((w) => w.workerId === m.workerId)?.subscribers.length === 0,
       'a heartbeat without the subscriber',
     );
 
@@ -92,7 +92,12 @@ describe('end', () => {
     );
     const e = await q.publish(1);
     await until(
-      () => m.runtime.dispatch.subscribers.get('jobs/stuck')?.items.get(e.position)?.status === 'claimed',
+      () =>
+        m
+          .inspect()
+          .claims.some(
+            (c) => c.subscriber === 'stuck' && c.eventPosition === e.position && c.status === 'claimed',
+          ),
       'claimed',
     );
     expect(await q.end({ timeout: 30 })).toEqual({ drained: false });
@@ -261,7 +266,7 @@ describe('shutdown', () => {
     // Stop at the moment the fold sees this worker's claim (or the event its reservation takes), before
     // the dispatcher confirms it.
     let stopping: Promise<number> | undefined;
-    const watch = m1.runtime.records$.subscribe((r) => {
+    const watch = m1.records$().subscribe((r) => {
       if (r.type === seen && !stopping)
         stopping = sub.stop().then(() => {
           stopped = true;

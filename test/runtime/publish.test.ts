@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredRecord, QueueEvent, RecordOf } from '../../index.js';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { openStore } from '../../index.js';
+import { openStore, unbatched } from '../../index.js';
 import { LiveViews } from '../../runtime/live-views.js';
 import { acquired, published, registered, result } from '../support/drafts.js';
 import { readAll } from '../support/log.js';
@@ -18,11 +18,12 @@ describe('delay and at', () => {
   it('does not hand out a delayed event before its availableAt (by the log time of the winning claim)', async () => {
     const m = await manager();
     const q = m.queue<string>('jobs');
-    const started: { payload: string; claimPosition: number }[] = [];
+    // What the handler ran under: its attempt, and the claim's lease as the views showed it then.
+    const started: { payload: string; attempt: number; leaseUntil: number | null | undefined }[] = [];
     await q.subscribe(
-      (e) => {
-        const item = m.runtime.dispatch.subscribers.get('jobs/w')?.items.get(e.position);
-        started.push({ payload: e.payload, claimPosition: item?.claimPosition ?? -1 });
+      (e, ctx) => {
+        const row = m.inspect().claims.find((c) => c.eventPosition === e.position && c.subscriber === 'w');
+        started.push({ payload: e.payload, attempt: ctx.attempt, leaseUntil: row?.leaseUntil });
       },
       { name: 'w' },
     );
@@ -38,14 +39,25 @@ describe('delay and at', () => {
     // The undelayed event published after the delayed one runs first.
     expect(started[0]?.payload).toBe('soon');
     const log = await readAll(m);
-    // The undelayed one was bound to the worker's reservation as it was appended: its claim is itself.
-    expect(started.find((x) => x.payload === 'soon')?.claimPosition).toBe(soon.position);
+    const claimsOf = (e: QueueEvent<string>) =>
+      log
+        .flatMap(unbatched)
+        .filter((r): r is RecordOf<'claim.acquired'> => r.type === 'claim.acquired' && r.eventId === e.id);
+    // The undelayed one was bound to the worker's reservation as it was appended: its claim is itself
+    // (no claim record, the lease counted from the event's own log time).
+    expect(claimsOf(soon)).toEqual([]);
+    expect(started.find((x) => x.payload === 'soon')).toMatchObject({
+      attempt: 1,
+      leaseUntil: soon.publishedAt + m.leaseMs,
+    });
     // A held event never binds: it is claimed once its time has come.
     for (const e of [later, at] as QueueEvent<string>[]) {
       const s = started.find((x) => x.payload === e.payload)!;
-      const claim = recordAt(log, s.claimPosition) as RecordOf<'claim.acquired'>;
-      expect(claim.type).toBe('claim.acquired');
-      expect(claim.eventId).toBe(e.id);
+      // the winning claim: the first one of the attempt the handler ran, a claim.acquired of its own
+      const claim = claimsOf(e).find((c) => c.attempt === s.attempt)!;
+      expect(recordAt(log, claim.position)).toMatchObject({ type: 'claim.acquired', eventId: e.id });
+      expect(claim.workerId).toBe(m.workerId);
+      expect(s.leaseUntil).toBe(claim.time + claim.leaseMs);
       expect(claim.time).toBeGreaterThanOrEqual(e.availableAt);
       // no claim on the event was even attempted before its time
       for (const c of log.filter(
@@ -162,19 +174,18 @@ describe('a manager that only publishes', () => {
     const q = m.queue<number>('jobs');
     await q.publish(4);
     await q.publishMany([5, 6]);
-    expect(m.runtime.following).toBe(false);
-    expect(m.runtime.position).toBe(-1);
+    expect(m.inspect()).toMatchObject({ following: false, position: -1 });
 
     // records$ from `new` starts following at the head as it is now: none of the six before.
     const seen: number[] = [];
     const sub = q.events$().subscribe((e) => seen.push(e.payload));
-    await until(() => m.runtime.ready);
+    await until(() => m.inspect().ready);
     await q.publish(7);
     await history.queue<number>('jobs').publish(8);
     await until(() => seen.length === 2);
     sub.unsubscribe();
     expect(seen).toEqual([7, 8]);
-    expect(m.runtime.dispatch.queues.get('jobs')?.positions.length).toBe(8);
+    expect(m.inspect({ queues: ['jobs'] }).stats[0]?.published).toBe(8);
   });
 
   it('starts following for a keyed publish, which needs the keys folded', async () => {
@@ -182,10 +193,10 @@ describe('a manager that only publishes', () => {
     const first = await manager({ store });
     const a = await first.queue('jobs').publish('a', { key: 'k' });
     const m = await manager({ store });
-    expect(m.runtime.following).toBe(false);
+    expect(m.inspect().following).toBe(false);
     const again = await m.queue('jobs').publish('b', { key: 'k' });
     expect(again.id).toBe(a.id);
-    expect(m.runtime.ready).toBe(true);
+    expect(m.inspect().ready).toBe(true);
   });
 
   it("gives results$ from the log the fold's verdict, starting the fold", async () => {
@@ -200,7 +211,7 @@ describe('a manager that only publishes', () => {
       result({ event: 0, worker: 'w1' }),
     ]);
     const m = await manager({ store });
-    expect(m.runtime.following).toBe(false);
+    expect(m.inspect().following).toBe(false);
     const results = await firstValueFrom(
       m.queue('q').results$({ from: 'earliest' }).pipe(take(2), toArray()),
     );
@@ -234,8 +245,7 @@ describe('a manager that only publishes', () => {
     const store = memoryUrl();
     await (await manager({ store })).queue('jobs').publish(1);
     const m = await manager({ store, fold: 'eager' });
-    expect(m.runtime.ready).toBe(true);
-    expect(m.runtime.position).toBe(0);
+    expect(m.inspect()).toMatchObject({ ready: true, position: 0 });
     await expect(manager({ store, fold: 'later' as never })).rejects.toMatchObject({
       code: 'invalid-argument',
       message: expect.stringContaining("fold must be 'lazy' or 'eager'") as unknown,

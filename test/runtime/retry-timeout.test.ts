@@ -1,6 +1,7 @@
 import { firstValueFrom, filter } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { TimeoutError, type StoredRecord, type QueueResult, type RecordOf } from '../../index.js';
+import { subscriberRow } from '../support/inspect.js';
 import { readAll } from '../support/log.js';
 import { manager } from '../support/manager.js';
 import { until } from '../support/wait.js';
@@ -88,10 +89,7 @@ describe('retries', () => {
     expect((await q.getResults(transient.id)).map((r) => r.retryAt !== undefined)).toEqual([true, false]);
     expect((await q.getResults(fatal.id)).length).toBe(1);
     expect(calls).toBe(3);
-    expect(m.runtime.dispatch.subscribers.get('jobs/picky')?.dead).toEqual([
-      fatal.position,
-      transient.position,
-    ]);
+    expect(subscriberRow(m, 'jobs', 'picky')?.deadPositions).toEqual([fatal.position, transient.position]);
   });
 
   it('retries only what a retryOn predicate accepts', async () => {
@@ -146,7 +144,7 @@ describe('retries', () => {
       inFlight: 0,
     });
     expect(stats).toMatchObject({ ok: 0, failed: 3 });
-    expect(m.runtime.dispatch.subscribers.get('jobs/doomed')?.dead).toEqual([e.position]);
+    expect(subscriberRow(m, 'jobs', 'doomed')?.deadPositions).toEqual([e.position]);
 
     const failed = await q.searchResults({ status: 'failed' });
     expect(failed.items.map((r: QueueResult) => [r.eventId, r.attempt])).toEqual([
@@ -204,7 +202,7 @@ describe('timeouts', () => {
     const r = await q.waitForResult(e.id);
     expect(r).toMatchObject({ status: 'timeout', attempt: 1, error: { name: 'TimeoutError' } });
     expect(reason).toBeInstanceOf(TimeoutError);
-    expect(m.runtime.dispatch.subscribers.get('jobs/slow')?.counts).toMatchObject({ dead: 1, failed: 1 });
+    expect(subscriberRow(m, 'jobs', 'slow')).toMatchObject({ dead: 1, failed: 1 });
   });
 
   it('records the timeout even when the handler ignores the signal, and retries it when allowed', async () => {
@@ -229,7 +227,7 @@ describe('timeouts', () => {
     expect(rs.map((r) => r.status)).toEqual(['timeout', 'ok']);
     expect(rs[0]?.retryAt).toBeDefined();
     expect(attempts).toEqual([1, 2]);
-    const stats = await until(() => m.runtime.stats.queues.get('jobs'), 'stats');
-    expect(stats.results).toMatchObject({ timeout: 1, ok: 1 });
+    const stats = await until(() => m.inspect({ queues: ['jobs'] }).stats[0], 'stats');
+    expect(stats).toMatchObject({ timeout: 1, ok: 1 });
   });
 });

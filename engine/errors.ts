@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'unavailable',
   'aborted',
   'interrupted',
+  'log-diverged',
 ] as const;
 
 /** Every error code Eventy raises. */
@@ -168,6 +169,34 @@ export class ShutdownError extends AbortedError {
   }
 }
 
+/**
+ * The log is not the one this handle was reading or appending to: it was recreated (another identity),
+ * rolled back (its head went below a position already seen), or rewritten (the record at a position
+ * already delivered is not the one delivered). Nothing more is appended through the handle; a process
+ * that folded the old log must start again from the log as it now is.
+ */
+export class LogDivergedError extends EventyError {
+  declare readonly code: 'log-diverged';
+  /** The log (store URL or directory). */
+  readonly log: string;
+  /** What the handle had seen. */
+  readonly expected: string;
+  /** What the log holds now. */
+  readonly found: string;
+  constructor(log: string, expected: string, found: string, options?: ErrorOptions) {
+    super(
+      'log-diverged',
+      `log ${log} diverged from what this handle saw: expected ${expected}, found ${found}; ` +
+        'nothing was appended: reopen the store to continue from the log as it now is',
+      options,
+    );
+    this.name = 'LogDivergedError';
+    this.log = log;
+    this.expected = expected;
+    this.found = found;
+  }
+}
+
 /** The error class each code narrows to (see {@link isEventyError}). */
 export interface EventyErrorByCode {
   'invalid-argument': InvalidArgumentError;
@@ -181,6 +210,7 @@ export interface EventyErrorByCode {
   unavailable: UnavailableError;
   aborted: AbortedError;
   interrupted: InterruptedError;
+  'log-diverged': LogDivergedError;
 }
 
 /** Every error Eventy raises on purpose, discriminated on `code`. */

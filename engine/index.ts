@@ -2,6 +2,8 @@ export * from './errors.js';
 export * from './position.js';
 export * from './records.js';
 export type * from './storage.js';
+export { formatIdentity } from './continuity.js';
+export type { LogIdentity } from './continuity.js';
 export {
   encodeFrame,
   encodeBatch,

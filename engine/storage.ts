@@ -1,3 +1,4 @@
+import type { LogIdentity } from './continuity.js';
 import type { Position } from './position.js';
 import type { StoredRecord, RecordDraft } from './records.js';
 
@@ -63,6 +64,22 @@ export interface FollowOptions {
  *
  * Positions are dense integers from 0 in append order; log time is set by the store at append and never
  * decreases. Every method raises a `closed` error after {@link close}.
+ *
+ * **Continuity.** Every log has an {@link identity} (a random id made at creation, and an epoch raised
+ * when history is rewritten on purpose), stored with it. A handle learns it when opened and keeps the
+ * highest position it has appended or delivered. A log that was lost and created again (another id,
+ * or none), rewritten (another epoch), or rolled back (a head below a position the handle has seen, or
+ * another record at the last position a follower delivered) is not the log the handle knew; then:
+ * - {@link append} rejects with `log-diverged` and appends nothing (nothing is acknowledged into a log
+ *   the caller does not know);
+ * - {@link follow} and {@link read} throw `log-diverged` (followers check when they reconnect and
+ *   every few seconds while idle; a divergence that happens while a follower is busy is reported at the
+ *   next check, so a few records of the new log may have been delivered before it);
+ * - {@link head} throws `log-diverged` when the head went below what the handle saw.
+ *
+ * The error is final for the handle. To go on, open a new handle: it takes the log as it now is. A
+ * process that folded the old log (a worker) must start again from the new one: stop claiming, append
+ * nothing more, report and exit non-zero so that a supervisor restarts it.
  */
 export interface LogStore extends AsyncDisposable {
   /** The URL the store was opened with (`memory:`, `file:<dir>`, `redis://…`). */
@@ -75,6 +92,7 @@ export interface LogStore extends AsyncDisposable {
    * @throws ConflictError when `expectedHead` is given and the head differs.
    * @throws InvalidArgumentError on an empty batch or a record that is not an object with a `type`.
    * @throws UnavailableError when the backend cannot be reached (nothing was appended).
+   * @throws LogDivergedError when the log is not the one this handle knew (nothing was appended).
    */
   append(records: readonly RecordDraft[], options?: AppendOptions): Promise<AppendResult>;
 
@@ -101,14 +119,24 @@ export interface LogStore extends AsyncDisposable {
   /**
    * Yields every record from `from` on, then waits for new ones, forever: no gaps, no duplicates, across
    * segment rolls and other processes' appends. Ends without error when the signal aborts.
+   * @throws LogDivergedError when the log is found replaced or rolled back (see Continuity).
    */
   follow(options?: FollowOptions): AsyncIterable<StoredRecord>;
 
   /** {@link follow} in chunks of one or more records (see {@link readChunks}); the signal is looked at between chunks. */
   followChunks(options?: FollowOptions): AsyncIterable<readonly StoredRecord[]>;
 
-  /** The next position to be assigned (the number of records ever appended). */
+  /**
+   * The next position to be assigned (the number of records ever appended).
+   * @throws LogDivergedError when the log went back below what this handle has seen.
+   */
   head(): Promise<Position>;
+
+  /**
+   * The identity this handle holds: the one the log had when the handle opened it (see Continuity).
+   * Two handles on the same log have the same identity; a log created anew gets another id.
+   */
+  identity(): Promise<LogIdentity>;
 
   /** Releases every handle. Safe to call twice. */
   close(): Promise<void>;

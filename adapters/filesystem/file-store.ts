@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { eachRecord } from '../../engine/each-record.js';
 import { encodeDraftPrefix } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
+import type { LogIdentity } from '../../engine/continuity.js';
 import { ClosedError, ConflictError, isEventyError, UnavailableError } from '../../engine/errors.js';
 import { aborted, Notifier } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
@@ -17,6 +18,7 @@ import type {
   StoreCapabilities,
 } from '../../engine/storage.js';
 import { resolveFileOptions, type FileStoreOptions, type ResolvedFileOptions } from './file-url.js';
+import { ensureLog, FileLogGuard, readIdentity } from './log-identity.js';
 import { SegmentCursor } from './segment-cursor.js';
 import { listSegments, readIndex, segmentName } from './segment-files.js';
 import { SegmentWriter, type BatchOutcome, type PendingBatch } from './segment-writer.js';
@@ -39,7 +41,10 @@ interface Waiting {
 export async function openFileStore(url: string, options: FileStoreOptions = {}): Promise<FileStore> {
   const resolved = resolveFileOptions(url, options);
   try {
-    return new FileStore(url, resolved, await SegmentWriter.open(resolved.dir, resolved.segmentBytes));
+    await ensureLog(resolved.dir, resolved.modes);
+    const found = readIdentity(resolved.dir);
+    if (found === undefined) throw new Error(`no readable identity file in ${resolved.dir}`);
+    return new FileStore(url, resolved, new FileLogGuard(resolved.dir, found));
   } catch (e) {
     if (isEventyError(e)) throw e;
     throw new UnavailableError(`cannot open filesystem log ${resolved.dir}: ${(e as Error).message}`, {
@@ -48,9 +53,14 @@ export async function openFileStore(url: string, options: FileStoreOptions = {})
   }
 }
 
+/** How often a follower checks that its log is still there and still the same (see `FileLogGuard`). */
+const CHECK_MS = 1000;
+
 /**
  * A log in one directory: segment files named by base position, rolled at `segmentBytes`, each with a
  * sparse index; appends serialised across processes with `flock`, group-committed within a process.
+ * The appending side (the lock file, opened for writing) opens on the first append, so a handle that
+ * only reads works on a read-only directory.
  */
 export class FileStore implements LogStore {
   readonly capabilities: StoreCapabilities;
@@ -61,13 +71,18 @@ export class FileStore implements LogStore {
   readonly #changed = new Notifier();
   #changes = 0;
   #watcher: fs.FSWatcher | undefined;
+  #writer: SegmentWriter | undefined;
 
   constructor(
     readonly url: string,
     private readonly options: ResolvedFileOptions,
-    private readonly writer: SegmentWriter,
+    private readonly guard: FileLogGuard,
   ) {
     this.capabilities = { multiProcess: true, persistent: true, durability: options.durability };
+  }
+
+  get #continuity() {
+    return this.guard.continuity;
   }
 
   /** The log's directory. */
@@ -95,13 +110,14 @@ export class FileStore implements LogStore {
   async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
     if (records.length === 0) return;
-    await this.#locked(() => {
-      if (!continuesAt(records, this.writer.head)) {
-        throw new ConflictError(this.writer.head, records[0]?.position ?? -1);
+    const writer = await this.#locked((w) => {
+      if (!continuesAt(records, w.head)) {
+        throw new ConflictError(w.head, records[0]?.position ?? -1);
       }
-      this.writer.writeStamped(records);
+      w.writeStamped(records);
+      return w;
     });
-    if (this.options.durability !== 'never') await this.writer.sync();
+    if (this.options.durability !== 'never') await writer.sync();
     this.#notify();
   }
 
@@ -112,12 +128,14 @@ export class FileStore implements LogStore {
   async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
+    this.guard.check();
     const to = options.to === undefined ? await this.#readEnd() : checkPosition('to', options.to);
     const cursor = new SegmentCursor(this.dir, from);
     try {
       while (cursor.next < to && !this.#closed && options.signal?.aborted !== true) {
         const records = cursor.poll();
         if (records.length === 0) return;
+        this.#continuity.saw(Math.min(cursor.next, to));
         if ((records.at(-1) as StoredRecord).position < to) yield records;
         else {
           // Positions are dense: the records before `to` are a prefix.
@@ -142,11 +160,17 @@ export class FileStore implements LogStore {
       ? AbortSignal.any([options.signal, this.#closing.signal])
       : this.#closing.signal;
     this.#watch();
+    let checked = -Infinity;
     try {
       while (!signal.aborted) {
+        if (performance.now() - checked >= CHECK_MS) {
+          this.#checkFollowed(cursor);
+          checked = performance.now();
+        }
         const seen = this.#changes;
         const records = cursor.poll();
         if (records.length > 0) {
+          this.#continuity.saw(cursor.next);
           yield records;
           if (aborted(signal)) return;
         }
@@ -172,18 +196,33 @@ export class FileStore implements LogStore {
     }
   }
 
+  /** The log is still the one this handle opened, and the segment being read is still in place. */
+  #checkFollowed(cursor: SegmentCursor): void {
+    this.guard.check();
+    const moved = cursor.moved();
+    if (moved !== undefined) this.#continuity.fail(moved.expected, moved.found);
+  }
+
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
   async head(): Promise<Position> {
     this.#check();
+    this.guard.check();
     // Complete batches from the last index entry of the last segment to the end: no lock needed.
     const base = listSegments(this.dir).at(-1) ?? 0;
     const cursor = new SegmentCursor(this.dir, readIndex(this.dir, base).at(-1)?.position ?? base);
     try {
       while (cursor.poll().length > 0);
+      this.#continuity.checkHead(cursor.next);
       return cursor.next;
     } finally {
       cursor.close();
     }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async identity(): Promise<LogIdentity> {
+    this.#check();
+    return this.#continuity.identity;
   }
 
   /** The segment files, oldest first. */
@@ -203,7 +242,7 @@ export class FileStore implements LogStore {
     this.#watcher?.close();
     await this.#flushing;
     await this.#syncing;
-    this.writer.close();
+    this.#writer?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -220,7 +259,7 @@ export class FileStore implements LogStore {
     while (this.#queue.length > 0) {
       const take = always ? this.#queue.splice(0, 1) : this.#queue.splice(0);
       try {
-        const outcomes = await this.#locked(() => this.writer.write(take.map((w) => w.batch)));
+        const outcomes = await this.#locked((writer) => writer.write(take.map((w) => w.batch)));
         this.#notify();
         // Unsynced batches resolve now; the others once an fsync that started after their write is done.
         take.forEach((w, i) => {
@@ -254,7 +293,7 @@ export class FileStore implements LogStore {
       this.#lastSync = performance.now();
       const take = this.#unsynced.splice(0);
       try {
-        await this.writer.sync();
+        await this.#writer?.sync();
         for (const t of take) settle(t.w, t.outcome);
       } catch (e) {
         const error = appendError(this.dir, e);
@@ -264,13 +303,26 @@ export class FileStore implements LogStore {
     this.#syncing = undefined;
   }
 
-  async #locked<T>(fn: () => T): Promise<T> {
-    await this.writer.lock();
+  /**
+   * Runs `fn` under the cross-process append lock, on the log as it is now, once the log was found to be
+   * the one this handle knows: same identity, same lock file, a head not below what was seen.
+   */
+  async #locked<T>(fn: (writer: SegmentWriter) => T): Promise<T> {
+    this.#continuity.checkNotDiverged();
+    this.guard.check();
+    this.#writer ??= SegmentWriter.open(this.dir, this.options.segmentBytes, this.options.modes.file);
+    const writer = this.#writer;
+    await writer.lock();
     try {
-      this.writer.refresh();
-      return fn();
+      this.guard.checkLockFile(writer.lockFile);
+      this.guard.check();
+      writer.refresh();
+      this.#continuity.checkHead(writer.head);
+      const out = fn(writer);
+      this.#continuity.saw(writer.head);
+      return out;
     } finally {
-      this.writer.unlock();
+      writer.unlock();
     }
   }
 

@@ -20,6 +20,13 @@ export interface FileStoreOptions {
    * that arrive during an fsync share the next). A few ms can help a disk whose fsyncs stall writers.
    */
   readonly syncIntervalMs?: number;
+  /**
+   * Permission bits of the files the log creates (segments, indexes, lock and identity files), e.g.
+   * `0o600` when payloads hold secrets; directories it creates get the same bits plus search (x) where
+   * read is given (`0o600` → `0o700`). In the URL as octal: `?mode=0600`. Default: `0o666` and
+   * `0o777` less the process's umask. The owner must keep read and write.
+   */
+  readonly mode?: number;
 }
 
 export interface ResolvedFileOptions {
@@ -28,9 +35,10 @@ export interface ResolvedFileOptions {
   readonly segmentBytes: number;
   readonly pollMs: number;
   readonly syncIntervalMs: number;
+  readonly modes: { readonly file: number | undefined; readonly dir: number | undefined };
 }
 
-const KNOWN = new Set(['durability', 'segmentBytes', 'pollMs', 'syncIntervalMs']);
+const KNOWN = new Set(['durability', 'segmentBytes', 'pollMs', 'syncIntervalMs', 'mode']);
 const DURABILITIES: readonly Durability[] = ['always', 'batch', 'never'];
 
 /**
@@ -50,7 +58,7 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
   const merged: Record<string, unknown> = {};
   if (q >= 0) {
     for (const [k, v] of new URLSearchParams(rest.slice(q + 1)))
-      merged[k] = k === 'durability' ? v : Number(v);
+      merged[k] = k === 'durability' ? v : k === 'mode' ? octal(v) : Number(v);
     rest = rest.slice(0, q);
   }
   Object.assign(merged, options);
@@ -74,7 +82,31 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
     segmentBytes: positiveInt('segmentBytes', merged.segmentBytes ?? 64 * 1024 * 1024, 256),
     pollMs: positiveInt('pollMs', merged.pollMs ?? 100, 1),
     syncIntervalMs: positiveInt('syncIntervalMs', merged.syncIntervalMs ?? 0, 0, 5),
+    modes: createModes(merged.mode),
   };
+}
+
+/** `0600` or `600` as written in a URL: octal digits only. */
+function octal(text: string): number | string {
+  return /^0?[0-7]{3}$/.test(text) ? parseInt(text, 8) : text;
+}
+
+function createModes(mode: unknown): ResolvedFileOptions['modes'] {
+  if (mode === undefined) return { file: undefined, dir: undefined };
+  if (
+    typeof mode !== 'number' ||
+    !Number.isInteger(mode) ||
+    mode < 0 ||
+    mode > 0o777 ||
+    (mode & 0o600) !== 0o600
+  ) {
+    const shown = typeof mode === 'number' ? `0o${mode.toString(8)}` : JSON.stringify(mode);
+    throw new InvalidArgumentError(
+      `mode must be permission bits from 0o600 to 0o777 that give the owner read and write (e.g. 0o600, or ?mode=0600 in the URL), got: ${shown}`,
+    );
+  }
+  // Search permission wherever read is given, so that whoever may read the files may reach them.
+  return { file: mode, dir: mode | ((mode & 0o444) >> 2) };
 }
 
 function positiveInt(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {

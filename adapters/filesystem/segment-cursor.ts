@@ -5,8 +5,16 @@ import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
 import { readMeta } from './lock-meta.js';
-import { listSegments, readAt, readIndex, seekIndex, segmentFor, segmentName } from './segment-files.js';
-import { LOCK_FILE } from './segment-writer.js';
+import {
+  listSegments,
+  LOCK_FILE,
+  openFile,
+  readAt,
+  readIndex,
+  seekIndex,
+  segmentFor,
+  segmentName,
+} from './segment-files.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -45,6 +53,26 @@ export class SegmentCursor {
     }
   }
 
+  /**
+   * Where the segment being read no longer is the file at its name, or is shorter than what was read of
+   * it (the log was removed, replaced or cut under the reader): what was expected and what was found.
+   */
+  moved(): { expected: string; found: string } | undefined {
+    if (this.#fd === undefined) return undefined;
+    const held = fs.fstatSync(this.#fd);
+    let ino: number | undefined;
+    try {
+      ino = fs.statSync(this.#file).ino;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const expected = `segment ${this.#file} (inode ${held.ino}, at least ${this.#offset} bytes)`;
+    if (ino === undefined) return { expected, found: 'no such file' };
+    if (ino !== held.ino) return { expected, found: `another file (inode ${ino})` };
+    if (held.size < this.#offset) return { expected, found: `${held.size} bytes` };
+    return undefined;
+  }
+
   close(): void {
     if (this.#fd !== undefined) fs.closeSync(this.#fd);
     if (this.#lockFd !== undefined) fs.closeSync(this.#lockFd);
@@ -59,7 +87,7 @@ export class SegmentCursor {
    */
   #laterSegment(): Position | undefined {
     try {
-      this.#lockFd ??= fs.openSync(path.join(this.dir, LOCK_FILE), 'r');
+      this.#lockFd ??= openFile(path.join(this.dir, LOCK_FILE), 'r');
       const meta = readMeta(this.#lockFd);
       if (meta !== undefined && meta.base <= this.#base) return undefined;
     } catch {
@@ -89,7 +117,7 @@ export class SegmentCursor {
     this.#base = base;
     this.#offset = 0;
     this.#promised = undefined;
-    this.#fd = fs.openSync(this.#file, 'r');
+    this.#fd = openFile(this.#file, 'r');
   }
 
   #readNew(): StoredRecord[] {
@@ -164,7 +192,7 @@ export class SegmentCursor {
    */
   #checkIncomplete(): void {
     let meta;
-    const lockFd = fs.openSync(path.join(this.dir, LOCK_FILE), 'r');
+    const lockFd = openFile(path.join(this.dir, LOCK_FILE), 'r');
     try {
       meta = readMeta(lockFd);
     } finally {

@@ -1,7 +1,44 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { scanFrames } from '../../engine/codec.js';
+import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
+
+/** The append lock file, which also records the last write (see `lock-meta.ts`). */
+export const LOCK_FILE = 'append.lock';
+
+const FLAGS = {
+  r: fs.constants.O_RDONLY,
+  'r+': fs.constants.O_RDWR,
+  create: fs.constants.O_RDWR | fs.constants.O_CREAT,
+} as const;
+
+/**
+ * Opens a file of the log without following a symbolic link: a link planted in the log's directory
+ * could point a writer at any file the process may write, or a reader at another log.
+ * @throws CorruptRecordError naming the file when it is a symbolic link.
+ */
+export function openFile(file: string, flags: keyof typeof FLAGS, mode?: number): number {
+  try {
+    return fs.openSync(file, FLAGS[flags] | fs.constants.O_NOFOLLOW, mode ?? 0o666);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') throw e;
+    throw new CorruptRecordError(
+      file,
+      0,
+      'is a symbolic link; refusing to follow it (log files must be regular files)',
+      undefined,
+      { cause: e },
+    );
+  }
+}
+
+/** Opens a file of the log for writing, creating it when missing, with `mode` exactly when given. */
+export function createFile(file: string, mode: number | undefined): number {
+  const fd = openFile(file, 'create', mode);
+  if (mode !== undefined) fs.fchmodSync(fd, mode);
+  return fd;
+}
 
 /** Segment files are named by the position of their first record, zero-padded so names sort. */
 export function segmentName(base: Position): string {

@@ -12,9 +12,12 @@ import { readMeta, writeMeta } from './lock-meta.js';
 import {
   appendIndex,
   checkEntry,
+  createFile,
   INDEX_EVERY,
   indexName,
   listSegments,
+  LOCK_FILE,
+  openFile,
   readAt,
   readIndex,
   segmentName,
@@ -23,7 +26,7 @@ import {
 } from './segment-files.js';
 
 const fdatasync = promisify(fs.fdatasync);
-export const LOCK_FILE = 'append.lock';
+export { LOCK_FILE };
 
 /** One append call waiting for its turn: a batch, atomic on its own. */
 export interface PendingBatch {
@@ -60,14 +63,21 @@ export class SegmentWriter {
     readonly dir: string,
     private readonly lockFd: number,
     private readonly segmentBytes: number,
+    private readonly fileMode: number | undefined,
   ) {}
 
-  /** Opens (creating when missing) the log directory, its lock file and first segment. */
-  static async open(dir: string, segmentBytes: number): Promise<SegmentWriter> {
-    fs.mkdirSync(dir, { recursive: true });
-    const lockPath = path.join(dir, LOCK_FILE);
-    if (!fs.existsSync(lockPath)) await initLog(dir);
-    return new SegmentWriter(dir, fs.openSync(lockPath, 'r+'), segmentBytes);
+  /**
+   * Opens the appending side of a log that exists (see `ensureLog`): nothing is created here, so a
+   * writer never brings a removed log directory back to life.
+   * @param fileMode mode of the segment and index files it creates; undefined: the umask decides.
+   */
+  static open(dir: string, segmentBytes: number, fileMode: number | undefined): SegmentWriter {
+    return new SegmentWriter(dir, openFile(path.join(dir, LOCK_FILE), 'r+'), segmentBytes, fileMode);
+  }
+
+  /** The lock file's descriptor (the continuity checks compare it with the file in the directory). */
+  get lockFile(): number {
+    return this.lockFd;
   }
 
   get head(): Position {
@@ -100,6 +110,15 @@ export class SegmentWriter {
     const meta = readMeta(this.lockFd);
     if (this.#segFd === undefined || (meta !== undefined && meta.base !== this.#base)) {
       const bases = listSegments(this.dir);
+      if (meta !== undefined && meta.head >= 0 && !bases.includes(meta.base)) {
+        // The segment of the last write is gone: appending to the one before would reuse its positions.
+        throw new CorruptRecordError(
+          path.join(this.dir, segmentName(meta.base)),
+          0,
+          `segment is missing (${LOCK_FILE} records a write there, the log's head at ${meta.head}); ` +
+            'refusing to append, which would reuse its positions',
+        );
+      }
       const base = meta !== undefined && bases.includes(meta.base) ? meta.base : bases.at(-1);
       this.#openSegment(base ?? 0);
     }
@@ -228,7 +247,7 @@ export class SegmentWriter {
       release = lockfile.lockSync(this.dir, options);
     }
     try {
-      fs.closeSync(fs.openSync(path.join(this.dir, segmentName(base)), 'a'));
+      fs.closeSync(createFile(path.join(this.dir, segmentName(base)), this.fileMode));
       writeMeta(this.lockFd, {
         base,
         writeStart: 0,
@@ -247,10 +266,8 @@ export class SegmentWriter {
     if (this.#segFd !== undefined) this.#retired.push(this.#segFd);
     if (this.#idxFd !== undefined) fs.closeSync(this.#idxFd);
     this.#base = base;
-    this.#segFd = fs.openSync(path.join(this.dir, segmentName(base)), 'r+');
-    const idxPath = path.join(this.dir, indexName(base));
-    fs.closeSync(fs.openSync(idxPath, 'a'));
-    this.#idxFd = fs.openSync(idxPath, 'r+');
+    this.#segFd = openFile(path.join(this.dir, segmentName(base)), 'r+');
+    this.#idxFd = createFile(path.join(this.dir, indexName(base)), this.fileMode);
     // A fresh roll keeps the head it was given; otherwise resume from the last index entry and scan on.
     const file = path.join(this.dir, segmentName(base));
     let last = scan ? readIndex(this.dir, base).at(-1) : undefined;
@@ -306,36 +323,6 @@ function frameBatch(records: readonly StoredRecord[], prefixes: StampedBatch['pr
   return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
 }
 
-/** Creates the lock file and the first segment, once, even when several processes race to create the log. */
-async function initLog(dir: string): Promise<void> {
-  const release = await lockfile.lock(dir, {
-    realpath: false,
-    lockfilePath: path.join(dir, 'create.lock'),
-    retries: { retries: 50, minTimeout: 10, maxTimeout: 100 },
-  });
-  try {
-    if (listSegments(dir).length === 0) fs.closeSync(fs.openSync(path.join(dir, segmentName(0)), 'a'));
-    const lockPath = path.join(dir, LOCK_FILE);
-    if (!fs.existsSync(lockPath)) {
-      const fd = fs.openSync(lockPath, 'a+');
-      fs.closeSync(fd);
-      const rw = fs.openSync(lockPath, 'r+');
-      // head unknown (-1): the first writer scans, which also covers a log whose lock file was lost
-      writeMeta(rw, {
-        base: listSegments(dir).at(-1) ?? 0,
-        writeStart: 0,
-        writeEnd: 0,
-        head: -1,
-        lastTime: 0,
-        indexed: -1,
-      });
-      fs.closeSync(rw);
-    }
-  } finally {
-    await release();
-  }
-}
-
 /** Log time of the last record before segment `base` (so time never goes back across a roll). */
 function previousTime(dir: string, base: Position): number {
   const prev = listSegments(dir)
@@ -343,7 +330,7 @@ function previousTime(dir: string, base: Position): number {
     .at(-1);
   if (prev === undefined) return 0;
   const file = path.join(dir, segmentName(prev));
-  const fd = fs.openSync(file, 'r');
+  const fd = openFile(file, 'r');
   try {
     const from = readIndex(dir, prev).at(-1)?.offset ?? 0;
     const buf = readAt(fd, from, fs.fstatSync(fd).size - from);

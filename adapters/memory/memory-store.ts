@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { eachRecord } from '../../engine/each-record.js';
+import type { LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts, nextTime } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
@@ -20,6 +22,8 @@ class MemoryLog {
   readonly records: StoredRecord[] = [];
   readonly appended = new Notifier();
   lastTime = 0;
+  /** A memory log lives as long as the process: nothing can replace it under a handle. */
+  readonly identity: LogIdentity = { id: randomUUID(), epoch: 1 };
 }
 
 const named = new Map<string, MemoryLog>();
@@ -128,6 +132,12 @@ export class MemoryStore implements LogStore {
   async head(): Promise<Position> {
     this.#check();
     return this.log.records.length;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async identity(): Promise<LogIdentity> {
+    this.#check();
+    return this.log.identity;
   }
 
   close(): Promise<void> {

@@ -122,6 +122,7 @@ export class SegmentWriter {
       const base = meta !== undefined && bases.includes(meta.base) ? meta.base : bases.at(-1);
       this.#openSegment(base ?? 0);
     }
+    if (!this.#segmentInPlace()) this.#openSegment(this.#base);
     const size = fs.fstatSync(this.#segFd as number).size;
     if (meta?.base === this.#base && size === meta.writeEnd && meta.head >= 0) {
       // The last write completed: take its outcome without decoding what others wrote.
@@ -134,6 +135,27 @@ export class SegmentWriter {
     if (size < this.#size) this.#openSegment(this.#base); // cannot shrink under us: start over
     // Without a trustworthy record of the last write (a lost lock file), any torn tail counts as one.
     if (size > this.#size) this.#scanTail(size, meta?.base === this.#base ? meta.writeStart : 0);
+  }
+
+  /**
+   * False when the open segment file was replaced at its name (rewritten by a repair); throws when it is
+   * gone, since appending to what came before would reuse its positions.
+   */
+  #segmentInPlace(): boolean {
+    const file = path.join(this.dir, segmentName(this.#base));
+    let ino: number;
+    try {
+      ino = fs.statSync(file).ino;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new CorruptRecordError(
+        file,
+        0,
+        `segment is missing (removed while open for appending, the log's head at ${this.#head}); ` +
+          'refusing to append, which would reuse its positions',
+      );
+    }
+    return ino === fs.fstatSync(this.#segFd as number).ino;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { CorruptRecordError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
 import type { Durability } from '../../engine/storage.js';
@@ -87,6 +88,11 @@ async function createStore(
     // The segment size is fixed by the first handle that opens the log.
     .hsetnx(layout.meta, 'seg', String(config.segmentRecords))
     .hget(layout.meta, 'seg')
+    // So is the identity (see RedisLayout): a log found without one, new or made before identities
+    // existed, gets one here.
+    .hsetnx(layout.meta, 'id', randomUUID())
+    .hsetnx(layout.meta, 'epoch', '1')
+    .hmget(layout.meta, 'id', 'epoch')
     .config('GET', 'appendonly')
     .config('GET', 'appendfsync')
     .exec()
@@ -105,9 +111,20 @@ async function createStore(
       `segmentRecords must match the log's (fixed when it was created), which is ${segmentRecords}, got: ${config.segmentRecords}`,
     );
   }
-  const durability = durabilityOf(configValue(replies?.[2]), configValue(replies?.[3]));
+  const [idErr, found] = replies?.[4] ?? [];
+  if (idErr) throw storeError(idErr, 'open', url);
+  const [id, epoch] = found as [string | null, string | null];
+  if (id == null || epoch == null || !Number.isSafeInteger(Number(epoch))) {
+    throw new CorruptRecordError(
+      layout.meta,
+      0,
+      `fields id and epoch are not an identity: ${String(id)}, ${String(epoch)}`,
+    );
+  }
+  const identity = { id, epoch: Number(epoch) };
+  const durability = durabilityOf(configValue(replies?.[5]), configValue(replies?.[6]));
   const capabilities = { multiProcess: true, persistent: true, durability };
-  return new RedisStore({ client, owned, url, layout, segmentRecords, capabilities });
+  return new RedisStore({ client, owned, url, layout, segmentRecords, capabilities, identity });
 }
 
 /** A `CONFIG GET` value, in the RESP2 shape or as a RESP3 map; undefined when CONFIG is not allowed. */

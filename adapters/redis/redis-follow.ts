@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { NotFoundError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
 import { ABORTED, AbortWatch, ignore, isUnreachable, sleep } from './redis-connection.js';
-import { segmentBase, type RedisLayout } from './redis-layout.js';
+import { checkFollowed, type ContinuityContext, type Delivered } from './redis-continuity.js';
+import { segmentBase } from './redis-layout.js';
 import { decodeEntry, type StreamEntry } from './redis-records.js';
 
 /** Records taken per XREAD. */
@@ -16,9 +16,11 @@ const BLOCK_MS = 5000;
 /** Pause before asking again after a read failed (ioredis itself reconnects with backoff). */
 const RETRY_MS = 200;
 
+/** How often a busy follower checks that its log is still the one it reads (an idle one checks per XREAD timeout). */
+const CHECK_MS = 5000;
+
 /** What a follower needs from its store. */
-export interface FollowContext {
-  readonly layout: RedisLayout;
+export interface FollowContext extends ContinuityContext {
   readonly segmentRecords: number;
   /** How long one XREAD blocks (default 5 s). */
   readonly blockMs?: number;
@@ -80,19 +82,35 @@ export async function* followLog(
   // A function, not the property: TypeScript would keep `signal.aborted` narrowed across awaits.
   const aborted = (): boolean => signal.aborted;
   if (aborted()) return;
-  let conn = ctx.connect();
+  // A connection made again may reach a server that restarted empty or from an older dump: what it
+  // reads is delivered only once the log was checked (see checkFollowed).
+  let reconnected = false;
+  const connect = (): Redis => {
+    const made = ctx.connect();
+    made.on('reconnecting', () => (reconnected = true));
+    return made;
+  };
+  let conn = connect();
   const reads: Read[] = [];
   /** Drops the reads still waiting (they may wait for later records than the next one) with their connection. */
   const restart = async (): Promise<void> => {
     reads.length = 0;
     const old = conn;
-    conn = ctx.connect();
+    conn = connect();
     await ctx.release(old);
   };
+  let last: Delivered | undefined;
+  let checkedAt = performance.now();
+  const check = async (next: Position | undefined): Promise<Position | typeof ABORTED> => {
+    reconnected = false;
+    const first = await checkFollowed(ctx, last, next, watch);
+    checkedAt = performance.now();
+    return first;
+  };
   try {
-    const first = await watch.until(conn.hget(ctx.layout.meta, 'first'));
+    const first = await check(undefined);
     if (first === ABORTED) return;
-    let next = Math.max(from, Number(first ?? 0));
+    let next = Math.max(from, first);
     let trickle = false;
     while (!aborted()) {
       if (reads.length === 0) send(ctx, conn, reads, next, trickle ? TRICKLE_WINDOW : 1);
@@ -103,20 +121,26 @@ export async function* followLog(
         if (signal.aborted) return;
         if (!isUnreachable(e)) throw e;
         if (reads.length > 0) await restart();
+        reconnected = true;
         await sleep(RETRY_MS, signal);
         continue;
       }
       if (batch === ABORTED) return;
-      const { records, chunkRead } = batch;
+      const { records, chunkRead, lastEntry } = batch;
       if (records.length === 0) {
         if (reads.length > 0) await restart();
         trickle = false;
-        if (!(await checkRetained(ctx, conn, next, watch))) return;
+        if ((await check(next)) === ABORTED) return;
         continue;
+      }
+      if (reconnected || performance.now() - checkedAt >= CHECK_MS) {
+        if ((await check(next)) === ABORTED) return;
       }
       if (chunkRead !== undefined) trickle = chunkRead === 1;
       yield records;
       next += records.length;
+      last = lastEntry;
+      ctx.continuity.saw(next);
     }
   } finally {
     await ctx.release(conn);
@@ -146,6 +170,8 @@ function send(ctx: FollowContext, conn: Redis, reads: Read[], next: Position, co
 
 interface Taken {
   readonly records: StoredRecord[];
+  /** The stored entry of the last record. */
+  readonly lastEntry: Delivered | undefined;
   /** How many records the chunk read among those taken brought, if one was. */
   readonly chunkRead: number | undefined;
 }
@@ -160,33 +186,21 @@ async function take(reads: Read[], next: Position, watch: AbortWatch): Promise<T
   if (reply === ABORTED) return ABORTED;
   const records: StoredRecord[] = [];
   let chunkRead: number | undefined;
+  let lastEntry: Delivered | undefined;
   for (let value = reply; ;) {
     const entries = streamEntries(value);
     if (entries.length === 0 && records.length > 0) break; // a timeout: the next take returns it
     reads.shift();
     for (const entry of entries) records.push(decodeEntry(entry, read.key, next + records.length));
+    const end = entries.at(-1);
+    if (end !== undefined) lastEntry = { position: next + records.length - 1, key: read.key, entry: end };
     if (read.chunk) chunkRead = entries.length;
     const following = reads[0];
     if (entries.length === 0 || following?.arrived === undefined) break;
     read = following;
     value = following.arrived.value;
   }
-  return { records, chunkRead };
-}
-
-/** False when aborted; throws when `next` was dropped by retention (the follower would wait forever). */
-async function checkRetained(
-  ctx: FollowContext,
-  conn: Redis,
-  next: Position,
-  watch: AbortWatch,
-): Promise<boolean> {
-  const first = await watch.until(conn.hget(ctx.layout.meta, 'first'));
-  if (first === ABORTED) return false;
-  if (next < Number(first ?? 0)) {
-    throw new NotFoundError('record (dropped by retention) at position', String(next));
-  }
-  return true;
+  return { records, chunkRead, lastEntry };
 }
 
 /** The entries of a one-stream XREAD reply, in the RESP2 shape or as a RESP3 map. */

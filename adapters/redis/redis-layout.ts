@@ -1,3 +1,4 @@
+import type { LogIdentity } from '../../engine/continuity.js';
 import type { Position } from '../../engine/position.js';
 import type { LogConfig } from './redis-url.js';
 
@@ -6,7 +7,9 @@ import type { LogConfig } from './redis-url.js';
  * Redis Cluster slot and one Lua script may touch all of it:
  *
  * - `<prefix>:{<log>}:meta` — a hash: `head` (next position), `time` (last log time, ms), `seg`
- *   (records per segment, fixed at creation), `first` (first position kept; 0 until retention drops).
+ *   (records per segment, fixed at creation), `first` (first position kept; 0 until retention drops),
+ *   `id` and `epoch` (the log's identity, set by the first handle that opens it; appends carry the
+ *   identity they expect and are refused when the hash holds another, or none).
  * - `<prefix>:{<log>}:s:<base>` — one stream per segment: the records of positions
  *   `[base, base + seg)`, `base` a multiple of `seg` in decimal.
  *
@@ -59,18 +62,21 @@ export interface LogMeta {
   readonly time: number;
   readonly segmentRecords: number | undefined;
   readonly first: Position;
+  /** The log's identity; undefined when the hash holds none (the log is gone). */
+  readonly identity: LogIdentity | undefined;
 }
 
-/** Reads the reply of `HMGET meta head time seg first`. */
+/** Reads the reply of `HMGET meta head time seg first id epoch`. */
 export function parseMeta(reply: readonly (string | null)[]): LogMeta {
-  const [head, time, seg, first] = reply;
+  const [head, time, seg, first, id, epoch] = reply;
   return {
     head: head == null ? 0 : Number(head),
     time: time == null ? 0 : Number(time),
     segmentRecords: seg == null ? undefined : Number(seg),
     first: first == null ? 0 : Number(first),
+    identity: id == null || epoch == null ? undefined : { id, epoch: Number(epoch) },
   };
 }
 
 /** The fields of the meta hash, in the order {@link parseMeta} reads them. */
-export const META_FIELDS = ['head', 'time', 'seg', 'first'] as const;
+export const META_FIELDS = ['head', 'time', 'seg', 'first', 'id', 'epoch'] as const;

@@ -23,7 +23,7 @@ local function cbor_number(n)
   if n < 4294967296 then return '\26' .. struct.pack('>I4', n) end
   return '\251' .. struct.pack('>d', n)
 end
-local m = redis.call('HMGET', KEYS[1], 'head', 'time', 'seg', 'first')
+local m = redis.call('HMGET', KEYS[1], 'head', 'time', 'seg', 'first', 'id', 'epoch')
 local head = tonumber(m[1]) or 0
 local last = tonumber(m[2]) or 0
 `;
@@ -32,7 +32,12 @@ local last = tonumber(m[2]) or 0
  * Appends one or more batches, each atomically, in one round trip (the store groups concurrent appends).
  * KEYS: meta hash, segment key prefix. ARGV: segment size for a new log, then all batches packed in one
  * argument (see `packBatches`): per batch its expected head (-1 for none) and record count, then each
- * record's CBOR cut before the values of `position` and `time` (see `encodeDraft`), length-prefixed.
+ * record's CBOR cut before the values of `position` and `time` (see `encodeDraft`), length-prefixed;
+ * then the identity the handle knows (id, epoch) and the least head it may find (the positions it saw).
+ *
+ * A log with another identity, or none (a server restarted empty, the keys deleted), or a head below
+ * that least one (a server rolled back) gets nothing: the script returns `{-1, head, id, epoch}` as
+ * found, so that no append is acknowledged into a log the handle does not know.
  *
  * For each batch in turn the script checks the expected head and XADDs each record at the next position
  * in the segment stream of that position, at id `<position>-2`, the batch's last at `<position>-1` (see
@@ -44,6 +49,9 @@ local last = tonumber(m[2]) or 0
 export const APPEND = define(
   HELPERS +
     String.raw`
+if m[5] ~= ARGV[3] or m[6] ~= ARGV[4] or head < tonumber(ARGV[5]) then
+  return {-1, head, m[5] or '', m[6] or ''}
+end
 local seg = tonumber(m[3]) or tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

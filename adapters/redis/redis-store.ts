@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { eachRecord } from '../../engine/each-record.js';
 import { encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
+import { Continuity, formatIdentity, type LogIdentity } from '../../engine/continuity.js';
 import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
@@ -62,6 +63,8 @@ export interface RedisStoreParts {
   readonly layout: RedisLayout;
   readonly segmentRecords: number;
   readonly capabilities: StoreCapabilities;
+  /** The log's identity as the store found it when opening. */
+  readonly identity: LogIdentity;
 }
 
 /**
@@ -89,12 +92,14 @@ export class RedisStore implements LogStore {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #followers = new Set<Redis>();
   readonly #appends: AppendQueue;
+  readonly #continuity: Continuity;
   #closed: Promise<void> | undefined;
 
   constructor(parts: RedisStoreParts) {
     this.#parts = parts;
     this.url = parts.url;
     this.capabilities = parts.capabilities;
+    this.#continuity = new Continuity(parts.url, parts.identity);
     this.#log = {
       layout: parts.layout,
       segmentRecords: parts.segmentRecords,
@@ -103,9 +108,15 @@ export class RedisStore implements LogStore {
     const keys = [parts.layout.meta, parts.layout.segmentPrefix];
     const segment = String(parts.segmentRecords);
     // Batches checked in by append() before close() are still sent: close() flushes them.
-    this.#appends = new AppendQueue((batches) =>
-      this.#command('append', (c) => runScript(c, APPEND, keys, [segment, batches]), true),
-    );
+    const { id, epoch } = parts.identity;
+    this.#appends = new AppendQueue(async (batches) => {
+      // The least head is read as the call goes: what this handle saw by then.
+      const least = String(this.#continuity.seen);
+      const args = [segment, batches, id, String(epoch), least];
+      return this.#checkAppended(
+        await this.#command('append', (c) => runScript(c, APPEND, keys, args), true),
+      );
+    });
     parts.client.on('ready', this.#reconnected);
   }
 
@@ -128,8 +139,10 @@ export class RedisStore implements LogStore {
     const { expectedHead } = options;
     const expected = expectedHead === undefined ? undefined : checkPosition('expectedHead', expectedHead);
     const encoded = encodeDrafts(drafts, encodeDraft);
+    this.#continuity.checkNotDiverged();
     const { conflict, head, time } = await this.#appends.submit(expected, encoded);
     if (conflict) throw new ConflictError(expected ?? head, head);
+    this.#continuity.saw(head + encoded.length);
     return new Appended(encoded, head, time);
   }
 
@@ -164,9 +177,12 @@ export class RedisStore implements LogStore {
     const from = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
     const meta = await readMeta(this.#log);
+    this.#continuity.checkIdentity(meta.identity);
+    this.#continuity.checkHead(meta.head);
     const end = Math.min(to ?? meta.head, meta.head);
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
     for await (const chunk of rangeChunks(this.#log, Math.max(from, meta.first), end, stop)) {
+      this.#continuity.saw((chunk.at(-1)?.position ?? -1) + 1);
       yield chunk.map(({ key, entry, position }) => decodeEntry(entry, key, position));
       if (stop()) return;
     }
@@ -186,6 +202,7 @@ export class RedisStore implements LogStore {
   followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     return followLog(this.#followContext(), () => {
       this.#check();
+      this.#continuity.checkNotDiverged();
       const from = checkPosition('from', options.from ?? 0);
       const closing = this.#closing.signal;
       return { from, signal: options.signal ? AbortSignal.any([options.signal, closing]) : closing };
@@ -194,8 +211,34 @@ export class RedisStore implements LogStore {
 
   /** {@inheritDoc LogStore.head} */
   async head(): Promise<Position> {
-    const head = await this.#command('head', (c) => c.hget(this.#parts.layout.meta, 'head'));
-    return head === null ? 0 : Number(head);
+    const [head, id, epoch] = await this.#command('head', (c) =>
+      c.hmget(this.#parts.layout.meta, 'head', 'id', 'epoch'),
+    );
+    this.#continuity.checkIdentity(id == null || epoch == null ? undefined : { id, epoch: Number(epoch) });
+    const position = head == null ? 0 : Number(head);
+    this.#continuity.checkHead(position);
+    return position;
+  }
+
+  /** {@inheritDoc LogStore.identity} */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async identity(): Promise<LogIdentity> {
+    this.#check();
+    return this.#continuity.identity;
+  }
+
+  /** The append script's reply, unless it refused the log (see `APPEND`): then `log-diverged`. */
+  #checkAppended(reply: unknown): unknown {
+    if (!Array.isArray(reply) || reply[0] !== -1) return reply;
+    const [, head, id, epoch] = reply as [number, number, string, string];
+    const found = id === '' ? undefined : { id, epoch: Number(epoch) };
+    this.#continuity.checkIdentity(found);
+    this.#continuity.checkHead(head);
+    // The script saw a head below what this handle had seen when it sent the call.
+    return this.#continuity.fail(
+      `a head of at least ${this.#continuity.seen}`,
+      `a head of ${head} (${formatIdentity(found)})`,
+    );
   }
 
   /** The segment streams the log holds now, oldest first. */
@@ -262,6 +305,8 @@ export class RedisStore implements LogStore {
     return {
       layout: this.#parts.layout,
       segmentRecords: this.segmentRecords,
+      continuity: this.#continuity,
+      command: (what, run) => this.#command(what, run),
       connect: () => {
         const conn = quiet(this.#parts.client.duplicate(FOLLOW_OPTIONS));
         this.#followers.add(conn);

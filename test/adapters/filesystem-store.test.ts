@@ -11,6 +11,7 @@ for (const durability of ['batch', 'always', 'never'] as const) {
       open: () => openFileStore(`file:${dir}`, { durability, segmentBytes: 1024, pollMs: 20 }),
       cleanup,
       persistent: true,
+      lose: () => fs.rm(dir, { recursive: true, force: true }),
     };
   });
 }

@@ -11,6 +11,7 @@ import { followLog } from '../../adapters/redis/redis-follow.js';
 import { RedisLayout } from '../../adapters/redis/redis-layout.js';
 import { encodeBatch, encodeFrame, encodeRecord, scanFrames } from '../../engine/codec.js';
 import type { StoredRecord } from '../../engine/records.js';
+import { Continuity } from '../../engine/continuity.js';
 import { draft, logStoreContract } from '../contract/log-store-contract.js';
 import { collect } from '../support/log.js';
 import { deletePrefix, keysUnder, quitClient, REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -23,6 +24,7 @@ logStoreContract('redis', () => {
     open: () => openRedisStore(REDIS_URL, { keyPrefix, segmentRecords: 7 }),
     cleanup: () => deletePrefix(keyPrefix),
     persistent: true,
+    lose: () => deletePrefix(keyPrefix),
   });
 });
 
@@ -43,6 +45,7 @@ logStoreContract('redis via fromRedis, RESP3 replies', () => {
       await deletePrefix(keyPrefix);
     },
     persistent: true,
+    lose: () => deletePrefix(keyPrefix),
   });
 });
 
@@ -346,6 +349,8 @@ describe('redis store', () => {
         layout: new RedisLayout({ keyPrefix, log: 'default' }),
         segmentRecords: 7,
         blockMs: 300,
+        continuity: new Continuity(store.url, await store.identity()),
+        command: (_what, run) => run(base),
         connect: () => {
           const conn = base.duplicate(FOLLOW_OPTIONS);
           conns.push(conn);

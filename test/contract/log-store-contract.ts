@@ -13,6 +13,11 @@ export interface StoreHarness {
   cleanup(): Promise<void>;
   /** Records survive closing every handle. */
   readonly persistent: boolean;
+  /**
+   * Removes the log as an outsider would (its directory deleted, its keys gone) while handles are open,
+   * for stores whose log can be lost under a handle; the next {@link open} creates it anew.
+   */
+  lose?(): Promise<void>;
 }
 
 export type HarnessFactory = () => Promise<StoreHarness>;
@@ -308,6 +313,54 @@ export function logStoreContract(name: string, factory: HarnessFactory): void {
         const s2 = await h.open();
         expect(await s2.head()).toBe(1);
         await s2.close();
+      }));
+
+    it('gives every handle on a log its identity; a new log gets another', () =>
+      withStore(async (store, h) => {
+        const identity = await store.identity();
+        expect(identity.id).toMatch(/\S{8,}/);
+        expect(Number.isSafeInteger(identity.epoch)).toBe(true);
+        await store.append([draft(0)]);
+        const other = await h.open();
+        try {
+          expect(await other.identity()).toEqual(identity);
+        } finally {
+          await other.close();
+        }
+        const h2 = await factory();
+        const elsewhere = await h2.open();
+        try {
+          expect((await elsewhere.identity()).id).not.toBe(identity.id);
+        } finally {
+          await elsewhere.close();
+          await h2.cleanup();
+        }
+      }));
+
+    it('reports a log lost and created again under a handle as log-diverged, appending nothing into it', () =>
+      withStore(async (store, h) => {
+        if (h.lose === undefined) return;
+        await store.append([draft(0), draft(1), draft(2)]);
+        expect((await collect(store.follow(), 3)).length).toBe(3);
+        await h.lose();
+        const fresh = await h.open();
+        try {
+          expect((await fresh.append([draft(10)])).positions).toEqual([0]);
+          expect(await fresh.identity()).not.toEqual(await store.identity());
+          const refused = await rejects(store.append([draft(3)]), 'log-diverged');
+          expect(refused.message).toMatch(/expected .+, found .+/);
+          await rejects(store.head(), 'log-diverged');
+          await rejects(collect(store.read()), 'log-diverged');
+          await rejects(collect(store.follow({ from: 3 }), 1), 'log-diverged');
+          // Once diverged, always: the new log growing past what the handle saw changes nothing.
+          await fresh.append([draft(11), draft(12), draft(13), draft(14)]);
+          await rejects(store.append([draft(3)]), 'log-diverged');
+          expect(
+            (await collect(fresh.read())).map((r) => (r as unknown as { eventId: string }).eventId),
+          ).toEqual(['e10', 'e11', 'e12', 'e13', 'e14']);
+        } finally {
+          await fresh.close();
+        }
       }));
 
     it('prints and parses positions', () => {

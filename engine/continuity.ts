@@ -63,14 +63,15 @@ export class Continuity {
     }
   }
 
-  /** @throws LogDivergedError when `head` is below a position already seen (the log went back). */
-  checkHead(head: Position): void {
+  /**
+   * @param seen what had been seen when `head` was asked for ({@link seen} then): a head read from
+   *   the backend may be older than what a follower of the same handle delivered meanwhile.
+   * @throws LogDivergedError when `head` is below a position already seen (the log went back).
+   */
+  checkHead(head: Position, seen: Position = this.#seen): void {
     this.checkNotDiverged();
-    if (head < this.#seen) {
-      this.fail(
-        `a head of at least ${this.#seen} (positions up to ${this.#seen - 1} were seen)`,
-        `a head of ${head}`,
-      );
+    if (head < seen) {
+      this.fail(`a head of at least ${seen} (positions up to ${seen - 1} were seen)`, `a head of ${head}`);
     }
   }
 

@@ -42,11 +42,12 @@ export async function checkFollowed(
 ): Promise<Position | typeof ABORTED> {
   for (;;) {
     try {
+      const seen = ctx.continuity.seen;
       const found = await watch.until(look(ctx, last));
       if (found === ABORTED) return ABORTED;
       const { meta, stored } = found;
       ctx.continuity.checkIdentity(meta.identity);
-      ctx.continuity.checkHead(meta.head);
+      ctx.continuity.checkHead(meta.head, seen);
       if (next !== undefined && next < meta.first)
         throw new NotFoundError('record (dropped by retention) at position', String(next));
       if (last !== undefined && last.position >= meta.first) {

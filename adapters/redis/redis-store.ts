@@ -176,9 +176,10 @@ export class RedisStore implements LogStore {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
+    const seen = this.#continuity.seen;
     const meta = await readMeta(this.#log);
     this.#continuity.checkIdentity(meta.identity);
-    this.#continuity.checkHead(meta.head);
+    this.#continuity.checkHead(meta.head, seen);
     const end = Math.min(to ?? meta.head, meta.head);
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
     for await (const chunk of rangeChunks(this.#log, Math.max(from, meta.first), end, stop)) {
@@ -211,12 +212,13 @@ export class RedisStore implements LogStore {
 
   /** {@inheritDoc LogStore.head} */
   async head(): Promise<Position> {
+    const seen = this.#continuity.seen;
     const [head, id, epoch] = await this.#command('head', (c) =>
       c.hmget(this.#parts.layout.meta, 'head', 'id', 'epoch'),
     );
     this.#continuity.checkIdentity(id == null || epoch == null ? undefined : { id, epoch: Number(epoch) });
     const position = head == null ? 0 : Number(head);
-    this.#continuity.checkHead(position);
+    this.#continuity.checkHead(position, seen);
     return position;
   }
 

@@ -81,7 +81,7 @@ describe('redis store: a server that lost or rolled back the log', () => {
     server = await startRedisServer(port, dir, 'none');
 
     const refused = await appendAnswered(publisher, batch(100, 3));
-    expect(isEventyError(refused, 'log-diverged'), String(refused)).toBe(true);
+    expect(isEventyError(refused, 'log-diverged'), (refused as Error).message).toBe(true);
     expect((refused as Error).message).toMatch(/expected id \S+ epoch 1, found no identity/);
     // A publisher started now takes the log as it is: a new one, from position 0.
     const newcomer = await open();
@@ -117,7 +117,7 @@ describe('redis store: a server that lost or rolled back the log', () => {
 
     // The log is back at head 30 with its identity: the publisher saw 50, so it must not append.
     const refused = await appendAnswered(publisher, batch(100, 3));
-    expect(isEventyError(refused, 'log-diverged'), String(refused)).toBe(true);
+    expect(isEventyError(refused, 'log-diverged'), (refused as Error).message).toBe(true);
     expect((refused as Error).message).toMatch(/head of at least 50.*head of 30/);
     // A publisher opened now appends at 30 and on: positions 30-54 hold other records than before.
     const newcomer = await open();

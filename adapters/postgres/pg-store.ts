@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { eachRecord } from '../../engine/each-record.js';
+import type { LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
@@ -33,12 +34,6 @@ const END = Number.MAX_SAFE_INTEGER;
 /** Anything that runs a `pg` query: a `Client`, a `PoolClient` or a `Pool`. */
 export interface Queryable {
   query(config: pg.QueryConfig): Promise<pg.QueryResult>;
-}
-
-/** A log's identity: a random id given when the log was created, and the epoch it was created in. */
-export interface LogIdentity {
-  readonly logId: string;
-  readonly epoch: number;
 }
 
 /** How a {@link PostgresStore} is wired; made by `openPostgresStore`. */
@@ -88,7 +83,7 @@ function toRecord(body: Buffer, position: Position, time: number, where: string)
 export class PostgresStore implements LogStore {
   readonly url: string;
   readonly capabilities: StoreCapabilities;
-  readonly identity: LogIdentity;
+  readonly #identity: LogIdentity;
   readonly segmentRecords: number;
   readonly #parts: PgStoreParts;
   readonly #sql: PgStatements;
@@ -101,10 +96,17 @@ export class PostgresStore implements LogStore {
     this.#parts = parts;
     this.url = parts.url;
     this.capabilities = parts.capabilities;
-    this.identity = { logId: parts.row.logId, epoch: parts.row.epoch };
+    this.#identity = { id: parts.row.logId, epoch: parts.row.epoch };
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
+  }
+
+  /** {@inheritDoc LogStore.identity} */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async identity(): Promise<LogIdentity> {
+    this.#check();
+    return this.#identity;
   }
 
   /**

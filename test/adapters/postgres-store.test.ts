@@ -85,16 +85,17 @@ describe('postgres store: schema, identity, retention', () => {
       Array.from({ length: 4 }, () => openPostgresStore(POSTGRES_URL, { schema: s, segmentRecords: 5 })),
     );
     try {
-      const ids = new Set(stores.map((st) => `${st.identity.logId}/${st.identity.epoch}`));
+      const identities = await Promise.all(stores.map((st) => st.identity()));
+      const ids = new Set(identities.map((i) => `${i.id}/${i.epoch}`));
       expect(ids.size).toBe(1);
-      expect(stores[0]!.identity.logId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(identities[0]!.id).toMatch(/^[0-9a-f-]{36}$/);
       const versions = await withClient(async (c) => {
         const { rows } = await c.query<{ version: number }>(`SELECT version FROM "${s}".eventy_migrations`);
         return rows.map((r) => r.version);
       });
       expect(versions).toEqual([1]);
       const other = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'other' });
-      expect(other.identity.logId).not.toBe(stores[0]!.identity.logId);
+      expect((await other.identity()).id).not.toBe(identities[0]!.id);
       await other.close();
       await rejectsWith(
         openPostgresStore(POSTGRES_URL, { schema: s, segmentRecords: 6 }),

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { logStoreContract } from '../contract/log-store-contract.js';

@@ -21,7 +21,7 @@ export {
   type QueueState,
   type SubscriberState,
   type WorkItem,
-} from './projections/dispatch.js';
+} from './projections/dispatch/index.js';
 export {
   claimRows,
   workerRows,

@@ -7,7 +7,7 @@ import {
   type RecordOf,
   type StoredRecord,
 } from '../engine/records.js';
-import { boundAt, type DispatchState } from './dispatch.js';
+import { boundAt, type DispatchState } from './dispatch/index.js';
 
 /** A broken invariant, at a position of the log. */
 export interface Violation {

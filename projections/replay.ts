@@ -2,7 +2,7 @@ import { throwIfAborted } from '../engine/errors.js';
 import { checkPosition, type Position } from '../engine/position.js';
 import type { StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
-import { dispatchFold, type DispatchState } from './dispatch.js';
+import { dispatchFold, type DispatchState } from './dispatch/index.js';
 import type { Fold } from './fold.js';
 import { statsFold, type StatsState } from './stats.js';
 import { workersFold, type WorkersState } from './workers.js';

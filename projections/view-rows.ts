@@ -1,6 +1,6 @@
 import type { Position } from '../engine/position.js';
 import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
-import { isFinished, isLeased, subscriberProgress, type SubscriberState } from './dispatch.js';
+import { isFinished, isLeased, subscriberProgress, type SubscriberState } from './dispatch/index.js';
 import type { LogViews } from './replay.js';
 import { throughputAt } from './stats.js';
 import { isAlive } from './workers.js';

@@ -1,5 +1,5 @@
 import { Subject } from 'rxjs';
-import { dispatchFold, type DispatchState } from '../projections/dispatch.js';
+import { dispatchFold, type DispatchState } from '../projections/dispatch/index.js';
 import { statsFold, type StatsState } from '../projections/stats.js';
 import { workersFold, type WorkersState } from '../projections/workers.js';
 import { ClosedError } from '../engine/errors.js';

@@ -1,5 +1,5 @@
 import { filter, map, mergeMap } from 'rxjs';
-import { lowerBound, tokenKey } from '../projections/dispatch.js';
+import { lowerBound, tokenKey } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import { parsePosition, type Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { concatMap, defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
-import { tokenKey } from '../projections/dispatch.js';
+import { tokenKey } from '../projections/dispatch/index.js';
 import {
   claimRows,
   statsRows,

@@ -1,4 +1,4 @@
-import type { SubscriberState } from '../../projections/dispatch.js';
+import type { SubscriberState } from '../../projections/dispatch/index.js';
 import { InterruptedError, LeaseLostError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { RecordDraft } from '../../engine/records.js';

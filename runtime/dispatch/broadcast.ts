@@ -1,4 +1,4 @@
-import { lowerBound, type QueueState, type SubscriberState } from '../../projections/dispatch.js';
+import { lowerBound, type QueueState, type SubscriberState } from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
 import type { Candidate } from './competing-scan.js';
 

@@ -1,4 +1,4 @@
-import type { QueueState, SubscriberState } from '../../projections/dispatch.js';
+import type { QueueState, SubscriberState } from '../../projections/dispatch/index.js';
 import { liveHosts } from '../../projections/workers.js';
 import type { Position } from '../../engine/position.js';
 import type { ClaimItem, RecordDraft } from '../../engine/records.js';

@@ -1,4 +1,9 @@
-import { isFinished, isLeased, type QueueState, type SubscriberState } from '../../projections/dispatch.js';
+import {
+  isFinished,
+  isLeased,
+  type QueueState,
+  type SubscriberState,
+} from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
 
 /** An event this worker may claim, and the attempt the claim would be. */

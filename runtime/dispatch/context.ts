@@ -1,7 +1,7 @@
 import type { Position } from '../../engine/position.js';
 import type { DraftSource } from './drafts.js';
 import type { RecordDraft, RecordOf } from '../../engine/records.js';
-import type { QueueState } from '../../projections/dispatch.js';
+import type { QueueState } from '../../projections/dispatch/index.js';
 import type { LiveViews } from '../live-views.js';
 import type { ResolvedSubscribe } from '../subscribe-options.js';
 import type { Matcher } from '../filter.js';

@@ -1,4 +1,4 @@
-import type { QueueState, SubscriberState } from '../../projections/dispatch.js';
+import type { QueueState, SubscriberState } from '../../projections/dispatch/index.js';
 import { InterruptedError, ShutdownError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import { MAX_BATCH_ITEMS, type RecordDraft } from '../../engine/records.js';

@@ -1,4 +1,4 @@
-import type { QueueState, SubscriberState, WorkItem } from '../../projections/dispatch.js';
+import type { QueueState, SubscriberState, WorkItem } from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
 import type { RecordDraft } from '../../engine/records.js';
 import { filterView } from '../queue-event.js';

@@ -1,0 +1,78 @@
+/**
+ * The event index: each queue's dispatchable events in log order, their positions and availability
+ * times in typed arrays grown by doubling. Folds the `event.published` records that keys.ts admits.
+ *
+ * Invariants: a queue's positions ascend strictly (the log's order), so {@link lowerBound} finds an
+ * event by position; `availableAt[i]` belongs to `positions[i]`; an event, once indexed, stays (the
+ * subscribers' `finishedBelow` are indexes into these arrays).
+ * @module
+ */
+import type { Position } from '../../engine/position.js';
+import type { DispatchState, QueueState, SubscriberState } from './state.js';
+
+/** A queue's events in typed arrays grown by doubling; `positions` and `availableAt` view the used part. */
+export class QueueEvents implements QueueState {
+  endedAt: Position | undefined = undefined;
+  interruptedAt: Position | undefined = undefined;
+  readonly keys = new Map<string, Position>();
+  readonly reserved = new Set<SubscriberState>();
+  #positions: Float64Array = new Float64Array(64);
+  #availableAt: Float64Array = new Float64Array(64);
+  #length = 0;
+  #positionsView: Float64Array | undefined;
+  #availableAtView: Float64Array | undefined;
+
+  constructor(readonly name: string) {}
+
+  get positions(): Float64Array {
+    return (this.#positionsView ??= this.#positions.subarray(0, this.#length));
+  }
+
+  get availableAt(): Float64Array {
+    return (this.#availableAtView ??= this.#availableAt.subarray(0, this.#length));
+  }
+
+  push(position: Position, availableAt: number): void {
+    if (this.#length === this.#positions.length) {
+      this.#positions = doubled(this.#positions);
+      this.#availableAt = doubled(this.#availableAt);
+    }
+    this.#positions[this.#length] = position;
+    this.#availableAt[this.#length] = availableAt;
+    this.#length++;
+    this.#positionsView = this.#availableAtView = undefined;
+  }
+}
+
+function doubled(array: Float64Array): Float64Array {
+  const bigger = new Float64Array(array.length * 2);
+  bigger.set(array);
+  return bigger;
+}
+
+/** The queue named `name`, created empty on first touch. */
+export function queueOf(state: DispatchState, name: string): QueueState {
+  return eventsOf(state, name);
+}
+
+/** {@link queueOf}, typed as the index that can grow. */
+export function eventsOf(state: DispatchState, name: string): QueueEvents {
+  let q = state.queues.get(name) as QueueEvents | undefined;
+  if (!q) {
+    q = new QueueEvents(name);
+    state.queues.set(name, q);
+  }
+  return q;
+}
+
+/** Index of the first element ≥ value in an ascending array (or typed array). */
+export function lowerBound(sorted: ArrayLike<number>, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

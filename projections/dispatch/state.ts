@@ -1,0 +1,105 @@
+/**
+ * The shape of the dispatch state: what {@link dispatchFold} keeps of the log for dispatching. One state,
+ * mutated in place by the modules beside this one, each owning its part:
+ * - event-index.ts: `QueueState.positions` / `availableAt` (each queue's events, in typed arrays);
+ * - keys.ts: `QueueState.keys` (idempotency keys);
+ * - work-items.ts: `SubscriberState.items`, `finishedBelow`, `counts`, `dead`; `DispatchState.rejected`;
+ * - reservations.ts: `SubscriberState.reservations`, `QueueState.reserved`;
+ * - raw-claims.ts: `DispatchState.tokens`;
+ * - control.ts: `QueueState.endedAt` / `interruptedAt`;
+ * - subscribers.ts: `DispatchState.subscribers` (registration, deletion).
+ * @module
+ */
+import type { Position } from '../../engine/position.js';
+import type { RecordOf } from '../../engine/records.js';
+
+/** Where one (event, competing subscriber) pair stands. */
+export type ItemStatus = 'claimed' | 'retry' | 'released' | 'done' | 'dead' | 'skipped';
+
+export interface WorkItem {
+  readonly eventPosition: Position;
+  status: ItemStatus;
+  /** Attempt number of the last winning claim (0 before the first). */
+  attempt: number;
+  owner: string | undefined;
+  /** Position of the winning claim record: the fencing token. */
+  claimPosition: Position | undefined;
+  leaseUntil: number;
+  /** Log time before which the next attempt may not start (delay, retry backoff). */
+  availableAt: number;
+  failures: number;
+}
+
+export interface SubscriberCounts {
+  done: number;
+  failed: number;
+  dead: number;
+  skipped: number;
+  rejected: number;
+}
+
+export interface SubscriberState {
+  readonly id: string;
+  reg: RecordOf<'subscriber.registered'>;
+  readonly registeredAt: Position;
+  deleted: boolean;
+  /** Index into the queue's events: every event before it is finished for this subscriber. */
+  finishedBelow: number;
+  /** Items above the finishedBelow that were claimed or finished. */
+  readonly items: Map<Position, WorkItem>;
+  readonly counts: SubscriberCounts;
+  /** Dead events, most recent last (bounded: the log keeps them all). */
+  readonly dead: Position[];
+  /** Live reservations (`claim.reserved`) by worker, in the order they were first made. */
+  readonly reservations: Map<string, Reservation>;
+}
+
+/** A worker's claim on the next events of a subscriber (`claim.reserved`). */
+export interface Reservation {
+  /** Events still to bind to it. */
+  slots: number;
+  /** Log time from which no event binds to it. */
+  expiresAt: number;
+  leaseMs: number;
+}
+
+export interface QueueState {
+  readonly name: string;
+  /**
+   * Positions of the queue's events, ascending, and (same index) their availability times: the part of
+   * the view that grows with the log, kept in typed arrays outside the JS heap, 16 bytes an event. The
+   * garbage collector neither scans them nor sizes the heap by them (as number arrays, a million events
+   * were ~24 MB of old space, which V8 lets grow to about 4× the live size before collecting). Each is a
+   * snapshot of the events folded so far: read it again after the fold moved on.
+   */
+  readonly positions: Float64Array;
+  readonly availableAt: Float64Array;
+  /** Position of the latest `control.end`: workers running then drain what came before it and stop. */
+  endedAt: Position | undefined;
+  /** Position of the latest `control.interrupt`: workers running then abort in-flight work and stop. */
+  interruptedAt: Position | undefined;
+  /** Idempotency keys → position of the first event published with the key. */
+  readonly keys: Map<string, Position>;
+  /** Competing subscribers of the queue holding reservations: new events bind to them. */
+  readonly reserved: Set<SubscriberState>;
+}
+
+/** A raw claim (`token.claimed`): the first of its key in log order. */
+export interface Token {
+  readonly position: Position;
+  readonly workerId: string;
+  readonly time: number;
+}
+
+/** The dispatch view: every queue's events, every subscriber's progress, claims and leases. */
+export interface DispatchState {
+  readonly queues: Map<string, QueueState>;
+  readonly subscribers: Map<string, SubscriberState>;
+  /** Raw claims (`queue.createClaim`): the first `token.claimed` of a key wins, forever. */
+  readonly tokens: Map<string, Token>;
+  /** Results that were fenced (rejected), by `resultRef`: rare, so kept. */
+  readonly rejected: Set<number>;
+  /** Log time and position of the last record folded. */
+  time: number;
+  position: Position;
+}

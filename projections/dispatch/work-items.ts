@@ -1,0 +1,229 @@
+/**
+ * Work items and leases: where each (event, competing subscriber) pair stands. Folds `claim.acquired`,
+ * `claims.acquired`, `claim.extended`, `claim.released`, `result.recorded` and `results.recorded`.
+ *
+ * An item is made on first touch ({@link itemOf}) as `released` and moves:
+ * - released | retry | claimed with a lapsed lease → claimed: the first valid claim in log order
+ *   ({@link acquired}: not finished, no live lease, available, the next attempt number);
+ * - claimed → claimed, later lease: an extension by the holder ({@link extended});
+ * - claimed → released: given back by the holder ({@link released});
+ * - claimed → done | retry | dead | skipped: the holder's result ({@link recorded}); any item without
+ *   a live lease → skipped: a skip needs no claim.
+ *
+ * Invariants: only the holder of the live lease (owner, attempt) moves a claimed item (fencing: other
+ * results count as rejected, by `resultRef` in `DispatchState.rejected`); done, dead and skipped are
+ * final; `finishedBelow` only grows, over finished items, which then leave `items`.
+ * @module
+ */
+import { batchItems, resultRef, type RecordOf, type ResultStatus } from '../../engine/records.js';
+import type { Position } from '../../engine/position.js';
+import { lowerBound } from './event-index.js';
+import type { DispatchState, SubscriberState, WorkItem } from './state.js';
+
+/** Dead events kept per subscriber (the most recent). */
+const DEAD_KEPT = 1000;
+
+/** The item of a competing subscriber's event, created on first touch; undefined when not dispatchable. */
+export function itemOf(
+  state: DispatchState,
+  sub: SubscriberState,
+  eventPosition: Position,
+): WorkItem | undefined {
+  const found = sub.items.get(eventPosition);
+  if (found) return found;
+  const q = state.queues.get(sub.reg.queue);
+  if (!q || eventPosition < sub.reg.startPosition) return undefined;
+  const index = lowerBound(q.positions, eventPosition);
+  if (index < sub.finishedBelow || q.positions[index] !== eventPosition) return undefined;
+  const item: WorkItem = {
+    eventPosition,
+    status: 'released',
+    attempt: 0,
+    owner: undefined,
+    claimPosition: undefined,
+    leaseUntil: 0,
+    availableAt: q.availableAt[index] ?? 0,
+    failures: 0,
+  };
+  sub.items.set(eventPosition, item);
+  return item;
+}
+
+export function isFinished(item: WorkItem): boolean {
+  return item.status === 'done' || item.status === 'dead' || item.status === 'skipped';
+}
+
+/** True while a claim holds the item's lease at log time `time`. */
+export function isLeased(item: WorkItem, time: number): boolean {
+  return item.status === 'claimed' && item.leaseUntil > time;
+}
+
+/** The subscriber when it is registered, not deleted and competing: the only kind that has items. */
+export function competing(state: DispatchState, subscriberId: string): SubscriberState | undefined {
+  const sub = state.subscribers.get(subscriberId);
+  return sub && !sub.deleted && sub.reg.delivery === 'competing' ? sub : undefined;
+}
+
+/** What the fold reads of a claim: a `claim.acquired`, or one item of a `claims.acquired`. */
+export interface ClaimView {
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly eventPosition: Position;
+  readonly attempt: number;
+  readonly leaseMs: number;
+  readonly position: Position;
+  readonly time: number;
+}
+
+/** What the fold reads of a result: a `result.recorded`, or one item of a `results.recorded`. */
+interface ResultView {
+  readonly subscriberId: string;
+  readonly workerId: string;
+  readonly eventPosition: Position;
+  readonly attempt: number;
+  readonly status: ResultStatus;
+  readonly retryAt?: number | undefined;
+  readonly position: Position;
+  readonly time: number;
+  readonly item?: number;
+}
+
+/** First valid claim in log order wins: not finished, no live lease, available, the next attempt. */
+export function acquired(state: DispatchState, r: ClaimView): boolean {
+  const sub = competing(state, r.subscriberId);
+  const q = sub && state.queues.get(sub.reg.queue);
+  if (!sub || !q) return false;
+  const item = itemOf(state, sub, r.eventPosition);
+  if (!item || isFinished(item) || isLeased(item, r.time)) return false;
+  if (r.time < item.availableAt || r.attempt !== item.attempt + 1) return false;
+  item.status = 'claimed';
+  item.attempt = r.attempt;
+  item.owner = r.workerId;
+  item.claimPosition = r.position;
+  item.leaseUntil = r.time + r.leaseMs;
+  return true;
+}
+
+/** Each item of a `claims.acquired` as a claim of its own, in order. */
+export function acquiredBatch(state: DispatchState, r: RecordOf<'claims.acquired'>): void {
+  const { subscriberId, workerId, leaseMs, position, time } = r;
+  for (const { eventPosition, attempt } of batchItems(r)) {
+    acquired(state, { subscriberId, workerId, leaseMs, position, time, eventPosition, attempt });
+  }
+}
+
+function holds(item: WorkItem | undefined, r: { workerId: string; attempt: number; time: number }): boolean {
+  return (
+    item !== undefined && item.owner === r.workerId && item.attempt === r.attempt && isLeased(item, r.time)
+  );
+}
+
+export function extended(state: DispatchState, r: RecordOf<'claim.extended'>): void {
+  const sub = competing(state, r.subscriberId);
+  const item = sub?.items.get(r.eventPosition);
+  if (item && holds(item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
+}
+
+export function released(state: DispatchState, r: RecordOf<'claim.released'>): void {
+  const sub = competing(state, r.subscriberId);
+  const item = sub?.items.get(r.eventPosition);
+  if (!item || !holds(item, r)) return;
+  item.status = 'released';
+  item.owner = undefined;
+  item.leaseUntil = 0;
+}
+
+/** A result counts only from the claim holding the lease (fencing); `skipped` needs no claim. */
+export function recorded(state: DispatchState, r: ResultView): void {
+  const sub = state.subscribers.get(r.subscriberId);
+  if (!sub) return;
+  if (sub.reg.delivery === 'broadcast') {
+    countResult(sub, r.status);
+    return;
+  }
+  const item = itemOf(state, sub, r.eventPosition);
+  // A skip needs no claim, but may not race one; the holder of a claim may skip too (an event bound to a
+  // worker by its reservation that the subscriber's filter turns down).
+  if (r.status === 'skipped' && !holds(item, r)) {
+    if (!skippable(item, r.time)) {
+      state.rejected.add(resultRef(r)); // a second skip, or one racing a claim: not the outcome
+      return;
+    }
+    item.status = 'skipped';
+    sub.counts.skipped++;
+    return advance(state, sub);
+  }
+  if (!item || !holds(item, r)) {
+    sub.counts.rejected++;
+    state.rejected.add(resultRef(r));
+    return;
+  }
+  item.owner = undefined;
+  item.leaseUntil = 0;
+  if (r.status === 'skipped') {
+    item.status = 'skipped';
+    sub.counts.skipped++;
+  } else if (r.status === 'ok') {
+    item.status = 'done';
+    sub.counts.done++;
+  } else {
+    item.failures++;
+    sub.counts.failed++;
+    if (r.retryAt !== undefined) {
+      item.status = 'retry';
+      item.availableAt = r.retryAt;
+      return;
+    }
+    item.status = 'dead';
+    sub.counts.dead++;
+    sub.dead.push(item.eventPosition);
+    if (sub.dead.length > DEAD_KEPT) sub.dead.shift();
+  }
+  advance(state, sub);
+}
+
+/** Each item of a `results.recorded` as a result of its own, in order (`item`: its index, for resultRef). */
+export function recordedBatch(state: DispatchState, r: RecordOf<'results.recorded'>): void {
+  const { subscriberId, workerId, position, time } = r;
+  const items = batchItems(r);
+  for (let item = 0; item < items.length; item++) {
+    const { eventPosition, attempt, status, retryAt } = items[item] as (typeof items)[number];
+    // A literal, no conditional spread: this runs for every result in every process.
+    const view = {
+      subscriberId,
+      workerId,
+      position,
+      time,
+      item,
+      eventPosition,
+      attempt,
+      status,
+      retryAt,
+    };
+    recorded(state, view);
+  }
+}
+
+function skippable(item: WorkItem | undefined, time: number): item is WorkItem {
+  return item !== undefined && !isFinished(item) && !isLeased(item, time);
+}
+
+function countResult(sub: SubscriberState, status: string): void {
+  if (status === 'ok') sub.counts.done++;
+  else if (status === 'skipped') sub.counts.skipped++;
+  else sub.counts.failed++;
+}
+
+/** Moves the finishedBelow over finished items, dropping them from the hot view. */
+function advance(state: DispatchState, sub: SubscriberState): void {
+  const q = state.queues.get(sub.reg.queue);
+  if (!q) return;
+  for (;;) {
+    const position = q.positions[sub.finishedBelow];
+    if (position === undefined) return;
+    const item = sub.items.get(position);
+    if (!item || !isFinished(item)) return;
+    sub.items.delete(position);
+    sub.finishedBelow++;
+  }
+}

@@ -4,7 +4,7 @@
 // `done` with the results folded. argv: storeUrl concurrency
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createQueueManager } from '../index.js';
-import { cpuMs, now } from './redis-procs.js';
+import { cpuMs, doneCounter, now } from './redis-procs.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
 const starts: [number, number, number][] = [];
@@ -30,10 +30,12 @@ setInterval(() => {
 }, 1).unref();
 
 const manager = await createQueueManager({ store, handleSignals: false });
-manager.runtime.taps.add((r) => {
-  if (r.type === 'event.published') seen.set(r.position, now());
-});
-await manager.queue('bench').subscribe(
+// Emitted as each record is folded, before the dispatcher reacts to it: when this worker's fold had the
+// event. (No event is in the log yet when the workers start: `new` misses none.)
+manager.records$({ from: 'new', types: ['event.published'] }).subscribe((r) => seen.set(r.position, now()));
+const q = manager.queue('bench');
+const done = doneCounter(q);
+await q.subscribe(
   (e) => {
     const t = now();
     starts.push([e.position, seen.get(e.position) ?? t, t]);
@@ -48,7 +50,7 @@ await manager.queue('bench').subscribe(
 process.on('message', (msg: string) => {
   if (msg === 'done') {
     // The subscriber's results as this worker's fold sees them (every worker folds the whole log).
-    process.send?.({ done: manager.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0 });
+    process.send?.({ done: done() });
   } else if (msg === 'report') {
     process.send?.({
       starts: starts.splice(0),

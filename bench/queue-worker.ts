@@ -3,7 +3,7 @@
 // over IPC, with its memory: now and at its peak. argv: storeUrl (any store: file:…, redis://…) concurrency
 import v8 from 'node:v8';
 import { createQueueManager } from '../index.js';
-import { cpuMs, now, sendProgress } from './redis-procs.js';
+import { cpuMs, doneCounter, now, sendProgress } from './redis-procs.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
 const latencies: number[] = [];
@@ -11,6 +11,7 @@ let handled = 0;
 
 const manager = await createQueueManager({ store, handleSignals: false });
 const q = manager.queue<{ sentAt: number }>('bench');
+const done = doneCounter(q);
 await q.subscribe(
   (event) => {
     latencies.push(now() - event.payload.sentAt);
@@ -28,7 +29,7 @@ await q.subscribe(
 
 // Progress for benchmarks whose publisher does not fold the log (bench:redis): the subscriber's done
 // count as this worker's fold sees it (every worker folds the whole log).
-sendProgress(() => manager.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0);
+sendProgress(done);
 
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'report') {

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WORKER_HEAP_FLAGS } from '../cli/supervisor.js';
-import { createQueueManager, type QueueManager } from '../index.js';
+import { createQueueManager } from '../index.js';
+import { doneCounter } from './redis-procs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,9 +80,8 @@ function pct(sorted: number[], p: number): number {
     : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
 }
 
-async function waitDone(m: QueueManager, target: number): Promise<void> {
-  while ((m.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0) < target)
-    await new Promise((r) => setTimeout(r, 2));
+async function waitDone(done: () => number, target: number): Promise<void> {
+  while (done() < target) await new Promise((r) => setTimeout(r, 2));
 }
 
 async function scenario(
@@ -93,6 +93,7 @@ async function scenario(
   const store = `file:${path.join(dir, 'log')}${process.env.BENCH_STORE_QUERY ?? ''}`;
   const m = await createQueueManager({ store, handleSignals: false, fold: 'eager' });
   const q = m.queue<{ sentAt: number }>('bench');
+  const done = doneCounter(q);
   // register the subscriber before the workers start so all of them see it
   const children = await Promise.all(Array.from({ length: workers }, () => startWorker(store, concurrency)));
   // throughput: publish everything as fast as possible, in batches of 500
@@ -100,7 +101,7 @@ async function scenario(
   for (let i = 0; i < events; i += 500) {
     await q.publishMany(Array.from({ length: Math.min(500, events - i) }, () => ({ sentAt: now() })));
   }
-  await waitDone(m, events);
+  await waitDone(done, events);
   const seconds = (now() - t0) / 1000;
   await Promise.all(children.map(report)); // drop throughput-phase latencies
   // latency: a paced stream at `rate` events/s for 3 s
@@ -112,7 +113,7 @@ async function scenario(
     while (now() < due) await new Promise((r) => setImmediate(r));
     void q.publish({ sentAt: now() });
   }
-  await waitDone(m, events + paced);
+  await waitDone(done, events + paced);
   const reports = await Promise.all(children.map(report));
   const lat = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
   await stopAll(children);
@@ -133,14 +134,14 @@ async function memory(total: number): Promise<void> {
   const store = `file:${path.join(dir, 'log')}${process.env.BENCH_STORE_QUERY ?? ''}`;
   const m = await createQueueManager({ store, handleSignals: false, fold: 'eager' });
   const q = m.queue<{ sentAt: number }>('bench');
+  const done = doneCounter(q);
   const children = await Promise.all([startWorker(store, 10), startWorker(store, 10)]);
   const samples: number[] = [];
   const t0 = now();
   for (let i = 0; i < total; i += 1000) {
     await q.publishMany(Array.from({ length: 1000 }, () => ({ sentAt: now() })));
     // keep the backlog bounded so memory measures the steady state, not a queue of a million events
-    while (i - (m.runtime.dispatch.subscribers.get('bench/work')?.counts.done ?? 0) > 20_000)
-      await new Promise((r) => setTimeout(r, 5));
+    while (i - done() > 20_000) await new Promise((r) => setTimeout(r, 5));
     if (i % 100_000 === 0) {
       const reports = await Promise.all(children.map(report));
       const rss = reports.map((r) => Math.round(r.rss / 2 ** 20));
@@ -151,7 +152,7 @@ async function memory(total: number): Promise<void> {
       );
     }
   }
-  await waitDone(m, total);
+  await waitDone(done, total);
   const finals = await Promise.all(children.map(report));
   const rss = finals.map((r) => Math.round(r.rss / 2 ** 20));
   const mb = (n: number): number => Math.round(n / 2 ** 20);

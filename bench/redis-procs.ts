@@ -3,6 +3,8 @@
 // see each other's progress (BullMQ, raw streams) also send `progress` with how many events they
 // finished, at most every few milliseconds.
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Observable } from 'rxjs';
+import type { QueueResult } from '../index.js';
 
 /** High-resolution wall-clock time in ms, comparable across processes of one machine. */
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -136,6 +138,20 @@ export function serveWorker(stop: () => Promise<void>, progress: boolean): Worke
     }
   });
   return side;
+}
+
+/**
+ * How many events of the benchmark's subscriber (`work`) are done as this process's fold sees them: its
+ * accepted `ok` results (the fold's `done`: fenced results do not count), counted as they are folded.
+ * Reading it costs nothing, where `manager.inspect()` builds every row: call this before any result is
+ * recorded (it counts from now on).
+ */
+export function doneCounter(queue: { results$(): Observable<QueueResult> }): () => number {
+  let done = 0;
+  queue.results$().subscribe((r) => {
+    if (r.subscriber === 'work' && r.status === 'ok' && r.accepted) done++;
+  });
+  return () => done;
 }
 
 /** Sends `progress` with `done()` every 5 ms while it changes (the timer does not hold the process). */

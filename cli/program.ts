@@ -6,6 +6,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { publishCommand } from './commands/publish.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { tailCommand } from './commands/tail.js';
 import { verifyCommand } from './commands/verify.js';
@@ -45,6 +46,7 @@ Every command takes --store URL (default: EVENTY_STORE, else file:.eventy) and -
     statsCommand,
     publishCommand,
     runCommand,
+    serveCommand,
     verifyCommand,
     exportCommand,
     importCommand,

@@ -1,0 +1,154 @@
+import type { Subscription } from 'rxjs';
+import { isKnownRecord, type KnownRecord, type Position, type QueueManager } from '../../index.js';
+import { recordJson } from './json.js';
+
+/** Which records a feed client wants. */
+export interface FeedFilter {
+  readonly queue?: string;
+  readonly types?: ReadonlySet<string>;
+  /** A subscriber id (`queue/name`): only records about it (claims, results, registration). */
+  readonly subscriber?: string;
+}
+
+/**
+ * One client of the feed as the hub sees it: where it stands, and a sink that takes records already
+ * serialised. `send` returns false when the client's buffer is past its bound.
+ */
+export interface FeedSink {
+  /** The first position not yet sent to the client. */
+  next: Position;
+  readonly filter: FeedFilter;
+  /** Sends records (positions ascending, every one at or after `next`). False: over its bound. */
+  send(records: readonly { record: KnownRecord; json: string }[], next: Position): boolean;
+  /** Told the client is dropped as too slow. */
+  lagging(next: Position): void;
+  /** Resolves once the client's buffer has room (catch-up waits for it; the live feed never does). */
+  drained(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** True when `r` passes `f`. */
+export function matches(f: FeedFilter, r: KnownRecord): boolean {
+  if (f.types && !f.types.has(r.type)) return false;
+  if (f.queue !== undefined && (!('queue' in r) || r.queue !== f.queue)) return false;
+  if (f.subscriber !== undefined && (!('subscriberId' in r) || r.subscriberId !== f.subscriber)) return false;
+  return true;
+}
+
+/** Records read per catch-up step: small enough to check the client's buffer often. */
+const CATCH_UP_CHUNK = 2048;
+
+/**
+ * The live feed's one reader: it takes the manager's record stream once and fans it out to every
+ * client, serialising each record once. A client asking for a past position first catches up from the
+ * store at its own pace, then joins the live fan-out in the same tick in which it read up to the hub's
+ * last record — so between history and live nothing is missed and nothing sent twice. A live client
+ * whose buffer passes its bound is told `lagging` and dropped: the hub never waits for a client.
+ */
+export class FeedHub {
+  readonly #manager: QueueManager;
+  readonly #live = new Set<FeedSink>();
+  #received: Position = -1;
+  #pending: KnownRecord[] = [];
+  #flushScheduled = false;
+  #subscription: Subscription | undefined;
+
+  constructor(manager: QueueManager) {
+    this.#manager = manager;
+  }
+
+  /** Starts reading: the manager's fold catches up first, the hub takes every record after it. */
+  async start(): Promise<void> {
+    await this.#manager.ready();
+    this.#received = this.#manager.inspect().position;
+    this.#subscription = this.#manager.records$().subscribe({
+      next: (r) => this.#receive(r),
+      error: () => this.close(),
+    });
+  }
+
+  /** The last position the hub has taken from the log. */
+  get position(): Position {
+    return this.#received;
+  }
+
+  /** Streams to `sink` from `sink.next` on, history first, until it closes or is dropped. */
+  async attach(sink: FeedSink): Promise<void> {
+    const store = this.#manager.store;
+    while (!sink.closed && sink.next <= this.#received) {
+      const to = Math.min(this.#received + 1, sink.next + CATCH_UP_CHUNK);
+      const batch: { record: KnownRecord; json: string }[] = [];
+      let last = sink.next - 1;
+      for await (const chunk of store.readChunks({ from: sink.next, to })) {
+        for (const r of chunk) {
+          last = r.position;
+          if (isKnownRecord(r) && matches(sink.filter, r)) batch.push({ record: r, json: recordJson(r) });
+        }
+      }
+      if (last < sink.next) break; // history dropped below: nothing more to read there
+      sink.send(batch, last + 1);
+      sink.next = last + 1;
+      await sink.drained();
+    }
+    // Same tick as the last check of #received: from here on the fan-out delivers.
+    if (!sink.closed) this.#live.add(sink);
+  }
+
+  detach(sink: FeedSink): void {
+    this.#live.delete(sink);
+  }
+
+  /** Clients following live now. */
+  get clients(): number {
+    return this.#live.size;
+  }
+
+  close(): void {
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    for (const sink of this.#live) sink.lagging(sink.next);
+    this.#live.clear();
+  }
+
+  #receive(r: KnownRecord): void {
+    this.#received = r.position;
+    if (this.#live.size === 0) return;
+    this.#pending.push(r);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const records = this.#pending;
+    this.#pending = [];
+    if (records.length === 0) return;
+    const last = (records[records.length - 1] as KnownRecord).position;
+    const json = new Map<KnownRecord, string>();
+    const serialised = (r: KnownRecord): string => {
+      let s = json.get(r);
+      if (s === undefined) json.set(r, (s = recordJson(r)));
+      return s;
+    };
+    for (const sink of this.#live) {
+      if (sink.closed) {
+        this.#live.delete(sink);
+        continue;
+      }
+      const batch: { record: KnownRecord; json: string }[] = [];
+      for (const r of records) {
+        if (r.position >= sink.next && matches(sink.filter, r))
+          batch.push({ record: r, json: serialised(r) });
+      }
+      if (last < sink.next) continue;
+      if (!sink.send(batch, last + 1)) {
+        this.#live.delete(sink);
+        sink.lagging(sink.next);
+        continue;
+      }
+      sink.next = last + 1;
+    }
+  }
+}

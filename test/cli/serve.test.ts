@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cliTestbed } from './helpers.js';
+import { cliTestbed } from '../support/cli.js';
 
 describe('eventy serve', () => {
   const { cli, store } = cliTestbed();

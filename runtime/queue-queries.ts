@@ -1,12 +1,13 @@
 import { filter, map, mergeMap } from 'rxjs';
 import { lowerBound, tokenKey } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
-import { parsePosition, type Position } from '../engine/position.js';
+import type { Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LiveViews } from './live-views.js';
 import { toQueueEvent } from './queue-event.js';
 import { readPositions, readResults, type QueryIndex } from './query-index.js';
+import { pageStart } from './paging.js';
 import type {
   EventFilters,
   Page,
@@ -20,40 +21,11 @@ import type {
 type EventRecord = RecordOf<'event.published'>;
 type ResultRecord = RecordOf<'result.recorded'>;
 
-const MAX_LIMIT = 100;
-
 /** What the queries read: the store, the live views and the query index (the runtime's worker). */
 export interface QueryContext {
   readonly store: LogStore;
   readonly views: LiveViews;
   readonly index: QueryIndex;
-}
-
-/** Checks page options: `limit` 1–100 (default 100), `pageId` a position printed by a previous page. */
-export function pageStart(options: PageOptions): { start: Position; limit: number } {
-  const limit = options.limit ?? MAX_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new InvalidArgumentError(
-      `limit must be an integer from 1 to ${MAX_LIMIT}, got: ${JSON.stringify(limit)}`,
-    );
-  }
-  const pageId = options.pageId ?? null;
-  if (pageId !== null && typeof pageId !== 'string')
-    throw new InvalidArgumentError(`pageId must be a string, got: ${JSON.stringify(pageId)}`);
-  return { start: pageId === null ? 0 : parsePosition(pageId), limit };
-}
-
-/** Pages over items ordered by position: stable and disjoint, `nextPageId` null on the last page. */
-export function paginate<I>(
-  items: readonly I[],
-  options: PageOptions,
-  positionOf: (item: I) => Position,
-): Page<I> {
-  const { start, limit } = pageStart(options);
-  const from = items.findIndex((i) => positionOf(i) >= start);
-  const slice = from < 0 ? [] : items.slice(from, from + limit + 1);
-  const next = slice.length > limit ? slice.pop() : undefined;
-  return { items: slice, nextPageId: next === undefined ? null : String(positionOf(next)) };
 }
 
 /**

@@ -11,16 +11,19 @@ import {
   type SubscriberRow,
   type WorkerRow,
 } from '../projections/view-rows.js';
-import { InvalidArgumentError, NotFoundError, ValidationFailedError } from '../engine/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import { unbatched, type EventHeaders, type RecordOf } from '../engine/records.js';
+import { unbatched, type RecordOf } from '../engine/records.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { queueEvent, toQueueEvent } from './queue-event.js';
 import { compileFilter } from './filter.js';
 import type { QueueManager } from './manager.js';
 import type { RuntimeWorker } from './worker.js';
 import type { LogViews } from '../projections/replay.js';
+import { publishDraft, validatePayload } from './publish-draft.js';
+import { pageStart, paginate } from './paging.js';
 import * as queries from './queue-queries.js';
+import { registerSubscriber } from './register-subscriber.js';
 import { resolveSubscribe, unknownKeys } from './subscribe-options.js';
 import { Subscriber, type Subscription } from './subscriber.js';
 import type {
@@ -129,7 +132,9 @@ export class Queue<T = unknown> {
         `payload must be a value (null, a number, a string, an object…), got: undefined${payloads.length > 1 ? ` at index ${missing}` : ''}`,
       );
     }
-    const values = this.options.schema ? await Promise.all(payloads.map((p) => this.#validate(p))) : payloads;
+    const values = this.options.schema
+      ? await Promise.all(payloads.map((p) => validatePayload(this.options.schema, this.name, p)))
+      : payloads;
     const draft = publishDraft(this.name, options);
     const key = options.key;
     if (key !== undefined) {
@@ -148,23 +153,6 @@ export class Queue<T = unknown> {
     }
     // The events as appended, from the drafts: no need to decode what was just encoded.
     return drafts.map((d, i) => queueEvent<T>(d, positions[i] as Position, time));
-  }
-
-  async #validate(payload: T): Promise<T> {
-    const schema = this.options.schema;
-    if (!schema) return payload;
-    const result = await schema['~standard'].validate(payload);
-    if (result.issues) {
-      const issues = result.issues.map((i) => ({
-        message: i.message,
-        path: i.path?.map((p) => (typeof p === 'object' ? p.key : p)),
-      }));
-      throw new ValidationFailedError(
-        `payload for queue "${this.name}" failed its schema: ${issues.map((i) => `${i.path?.join('.') ?? ''} ${i.message}`.trim()).join('; ')}`,
-        issues,
-      );
-    }
-    return result.value;
   }
 
   async #eventAt(position: Position): Promise<QueueEvent<T>> {
@@ -192,7 +180,7 @@ export class Queue<T = unknown> {
     const matcher = compileFilter(resolved.filter);
     const subscriberId = `${this.name}/${resolved.name}`;
     await this.manager.ready();
-    await this.#register(subscriberId, resolved);
+    await registerSubscriber(this.#worker, this.name, subscriberId, resolved);
     const d = new Dispatcher(this.#worker, {
       subscriberId,
       queue: this.name,
@@ -220,25 +208,6 @@ export class Queue<T = unknown> {
         return true;
       },
     };
-  }
-
-  async #register(subscriberId: string, o: ReturnType<typeof resolveSubscribe>): Promise<void> {
-    const rt = this.#worker.views;
-    const existing = rt.dispatch.subscribers.get(subscriberId);
-    const fields = {
-      name: o.name,
-      delivery: o.delivery,
-      retry: o.retry,
-      timeout: o.timeout,
-      ...(o.filter ? { filter: o.filter } : {}),
-    };
-    if (existing && !existing.deleted && sameFields(existing.reg, fields)) return;
-    const head = await this.#worker.store.head();
-    const startPosition = o.from === 'new' ? head : o.from === 'earliest' ? 0 : o.from;
-    const { positions } = await this.#worker.store.append([
-      { type: 'subscriber.registered', queue: this.name, subscriberId, ...fields, startPosition },
-    ]);
-    await rt.waitFor(positions[0] as Position);
   }
 
   /** Drains: workers running now finish the events published before this call, then stop. */
@@ -318,9 +287,9 @@ export class Queue<T = unknown> {
     return queries.searchClaims(this.#worker, this.name, options);
   }
   async searchSubscriptions(options: PageOptions = {}): Promise<Page<SubscriberRow>> {
-    queries.pageStart(options);
+    pageStart(options);
     await queries.caughtUp(this.#worker);
-    return queries.paginate(liveSubscribers(this.#worker.views, this.name), options, (s) => s.registeredAt);
+    return paginate(liveSubscribers(this.#worker.views, this.name), options, (s) => s.registeredAt);
   }
 
   /** The queue's events as they are published (`from`: `new` by default, `earliest`, or a position). */
@@ -344,64 +313,6 @@ export class Queue<T = unknown> {
       map((r) => queries.toResult(this.#worker, r)),
     );
   }
-}
-
-function publishDraft(
-  queue: string,
-  o: PublishOptions,
-): Omit<RecordOf<'event.published'>, 'eventId' | 'payload' | 'v' | 'position' | 'time'> {
-  const headers: Record<string, string> = {};
-  if (o.headers !== undefined) {
-    if (typeof o.headers !== 'object') throw new InvalidArgumentError('headers must be an object of strings');
-    for (const [k, v] of Object.entries(o.headers)) {
-      if (typeof v !== 'string')
-        throw new InvalidArgumentError(`header "${k}" must be a string, got: ${JSON.stringify(v)}`);
-      headers[k] = v;
-    }
-  }
-  for (const k of ['correlationId', 'causationId', 'key'] as const) {
-    const v = o[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'string' || v === '')
-      throw new InvalidArgumentError(`${k} must be a non-empty string, got: ${JSON.stringify(v)}`);
-    headers[k] = v;
-  }
-  const draft: {
-    type: 'event.published';
-    queue: string;
-    headers: EventHeaders;
-    delay?: number;
-    availableAt?: number;
-  } = {
-    type: 'event.published',
-    queue,
-    headers,
-  };
-  if (o.delay !== undefined) {
-    if (typeof o.delay !== 'number' || !Number.isFinite(o.delay) || o.delay < 0) {
-      throw new InvalidArgumentError(`delay must be a number of ms ≥ 0, got: ${JSON.stringify(o.delay)}`);
-    }
-    if (o.delay > 0) draft.delay = o.delay;
-  }
-  if (o.at !== undefined) {
-    const at = o.at instanceof Date ? o.at.getTime() : o.at;
-    if (typeof at !== 'number' || !Number.isFinite(at)) {
-      throw new InvalidArgumentError(`at must be a Date or ms since the epoch, got: ${JSON.stringify(o.at)}`);
-    }
-    draft.availableAt = at;
-  }
-  return draft;
-}
-
-function sameFields(reg: RecordOf<'subscriber.registered'>, f: Record<string, unknown>): boolean {
-  const a = {
-    name: reg.name,
-    delivery: reg.delivery,
-    retry: reg.retry,
-    timeout: reg.timeout,
-    ...(reg.filter ? { filter: reg.filter } : {}),
-  };
-  return JSON.stringify(a) === JSON.stringify(f);
 }
 
 /** The queue's subscribers that are not deleted. */

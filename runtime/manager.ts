@@ -18,7 +18,6 @@ import { ClosedError, InvalidArgumentError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import {
   RECORD_TYPES,
-  type RecordDraft,
   type RecordOf,
   type RecordType,
   type Delivery,
@@ -30,10 +29,7 @@ import { installSignalHandlers } from './signals.js';
 import { LiveViews } from './live-views.js';
 import { Queue, type QueueContext, type QueueOptions } from './queue.js';
 import { RuntimeWorker } from './worker.js';
-import type { Dispatcher } from './dispatch/dispatcher.js';
-import type { QueryIndex } from './query-index.js';
 import { unknownKeys } from './subscribe-options.js';
-import type { PublishOptions, QueueEvent } from './types.js';
 
 /** What {@link QueueManager.inspect} returns: the views as rows, at `position`. */
 export interface Inspection {
@@ -287,72 +283,6 @@ export class QueueManager {
 
   #check(): void {
     if (this.#closed) throw new ClosedError('queue manager');
-  }
-
-  // Deprecated: the dispatch internals that were public. Removed once nothing reaches them.
-  /** The live views (internal; users read them through {@link inspect}). */
-  get runtime(): LiveViews {
-    return this.#worker.views;
-  }
-  /** Internal. */
-  get leaseMs(): number {
-    return this.#worker.leaseMs;
-  }
-  /** Internal. */
-  get heartbeatMs(): number {
-    return this.#worker.heartbeatMs;
-  }
-  /** Internal. */
-  get spreadGraceMs(): number {
-    return this.#worker.spreadGraceMs;
-  }
-  /** Internal. */
-  get shutdownTimeout(): number {
-    return this.#worker.shutdownTimeout;
-  }
-  /** Internal. */
-  get livenessMs(): number {
-    return this.#worker.livenessMs;
-  }
-  /** Internal: the attached dispatchers. */
-  get dispatchers(): ReadonlySet<Dispatcher> {
-    return this.#worker.dispatchers;
-  }
-  /** Internal. */
-  get index(): QueryIndex {
-    return this.#worker.index;
-  }
-  /** Internal. */
-  get errors(): readonly unknown[] {
-    return this.#worker.errors;
-  }
-  /** Internal. */
-  append(drafts: RecordDraft[], sync: boolean): Promise<{ positions: readonly Position[] }> {
-    return this.#worker.append(drafts, sync);
-  }
-  /** Internal. */
-  events(queue: string, positions: readonly Position[]): Promise<Map<Position, RecordOf<'event.published'>>> {
-    return this.#worker.events(queue, positions);
-  }
-  /** Internal. */
-  cachedEvent(queue: string, position: Position): RecordOf<'event.published'> | undefined {
-    return this.#worker.cachedEvent(queue, position);
-  }
-  /** Internal. */
-  publish(queue: string, payload: unknown, options: PublishOptions): Promise<QueueEvent> {
-    return this.queue(queue).publish(payload, options);
-  }
-  /** Internal. */
-  report(error: unknown): void {
-    this.#worker.report(error);
-  }
-  /** Internal. */
-  host(dispatcher: Dispatcher): Promise<void> {
-    return this.#worker.attach(dispatcher);
-  }
-  /** Internal. */
-  unhost(dispatcher: Dispatcher): Promise<void> {
-    return this.#worker.detach(dispatcher);
   }
 }
 

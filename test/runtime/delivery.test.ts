@@ -133,7 +133,8 @@ describe('concurrency', () => {
 describe('reservations', () => {
   /** Publishes one event at a time, each after the previous one's result. */
   async function trickle(reserve: boolean | undefined) {
-    const m = await manager();
+    const heartbeatMs = 1_000;
+    const m = await manager({ heartbeatMs });
     const q = m.queue<number>('jobs');
     const ran: number[] = [];
     const sub = await q.subscribe((e) => void ran.push(e.payload), {
@@ -145,7 +146,7 @@ describe('reservations', () => {
     await sub.stop();
     const log = await readAll(m);
     await m.close();
-    return { ran, log, workerId: m.workerId, heartbeatMs: m.heartbeatMs };
+    return { ran, log, workerId: m.workerId, heartbeatMs };
   }
 
   it('runs events on the worker’s reservation: no claim record, one trip through the log', async () => {

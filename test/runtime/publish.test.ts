@@ -16,7 +16,8 @@ function recordAt(log: StoredRecord[], position: number): StoredRecord {
 
 describe('delay and at', () => {
   it('does not hand out a delayed event before its availableAt (by the log time of the winning claim)', async () => {
-    const m = await manager();
+    const leaseMs = 5_000;
+    const m = await manager({ leaseMs });
     const q = m.queue<string>('jobs');
     // What the handler ran under: its attempt, and the claim's lease as the views showed it then.
     const started: { payload: string; attempt: number; leaseUntil: number | null | undefined }[] = [];
@@ -48,7 +49,7 @@ describe('delay and at', () => {
     expect(claimsOf(soon)).toEqual([]);
     expect(started.find((x) => x.payload === 'soon')).toMatchObject({
       attempt: 1,
-      leaseUntil: soon.publishedAt + m.leaseMs,
+      leaseUntil: soon.publishedAt + leaseMs,
     });
     // A held event never binds: it is claimed once its time has come.
     for (const e of [later, at] as QueueEvent<string>[]) {

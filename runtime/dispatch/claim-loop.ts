@@ -125,11 +125,11 @@ export class ClaimLoop {
     resultDrafts(source, riding, drafts);
     // (Stopping began while the events were read: no reservation may go out after its cancel.)
     if (reservation && this.scope.stopping) this.reservations.drop(reservation);
-    const reserving = this.scope.stopping ? undefined : reservation;
-    if (drafts.length === 0 && !reserving) return;
+    const sent = this.scope.stopping ? undefined : reservation;
+    if (drafts.length === 0 && !sent) return;
     let positions: readonly Position[];
     try {
-      positions = await this.reservations.append(drafts, reserving);
+      positions = await this.reservations.append(drafts, sent);
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
       for (const r of riding) this.results.add(r);

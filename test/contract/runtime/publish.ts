@@ -56,17 +56,15 @@ export function publishContract(h: RuntimeHarness): void {
       // A held event never binds: it is claimed once its time has come.
       for (const e of [later, at] as QueueEvent<string>[]) {
         const s = started.find((x) => x.payload === e.payload)!;
-        // the winning claim: the first one of the attempt the handler ran, a claim.acquired of its own
+        // the winning claim: the first one of the attempt the handler ran (a claim.acquired, or an item
+        // of a claims.acquired when both held events came free at once, as on a slower store)
         const claim = claimsOf(e).find((c) => c.attempt === s.attempt)!;
-        expect(recordAt(log, claim.position)).toMatchObject({ type: 'claim.acquired', eventId: e.id });
+        expect(['claim.acquired', 'claims.acquired']).toContain(recordAt(log, claim.position).type);
         expect(claim.workerId).toBe(m.workerId);
         expect(s.leaseUntil).toBe(claim.time + claim.leaseMs);
         expect(claim.time).toBeGreaterThanOrEqual(e.availableAt);
         // no claim on the event was even attempted before its time
-        for (const c of log.filter(
-          (r) => r.type === 'claim.acquired' && (r as RecordOf<'claim.acquired'>).eventId === e.id,
-        ))
-          expect(c.time).toBeGreaterThanOrEqual(e.availableAt);
+        for (const c of claimsOf(e)) expect(c.time).toBeGreaterThanOrEqual(e.availableAt);
       }
     });
 

@@ -97,6 +97,15 @@ export interface LogStore extends AsyncDisposable {
   append(records: readonly RecordDraft[], options?: AppendOptions): Promise<AppendResult>;
 
   /**
+   * Appends like {@link append}, inside a transaction of the caller's on the store's database: the
+   * records are in the log if and only if that transaction commits, and followers see them at its
+   * commit. `tx` is the client library's handle of the open transaction (PostgreSQL: a `pg` client
+   * between `BEGIN` and `COMMIT`). Only stores on a transactional database have it.
+   * @throws InvalidArgumentError when `tx` is not such a handle.
+   */
+  appendWith?(tx: unknown, records: readonly RecordDraft[], options?: AppendOptions): Promise<AppendResult>;
+
+  /**
    * Copies records already stamped by another log, keeping their position, time and version. The first
    * record's position must be the head and the positions contiguous (export / import between stores).
    * @throws ConflictError when the positions do not continue the log.

@@ -13,7 +13,8 @@ import {
 } from '../projections/view-rows.js';
 import { InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import { unbatched, type RecordOf } from '../engine/records.js';
+import { unbatched, type RecordDraft, type RecordOf } from '../engine/records.js';
+import type { AppendResult } from '../engine/storage.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { queueEvent, toQueueEvent } from './queue-event.js';
 import { compileFilter } from './filter.js';
@@ -51,7 +52,7 @@ export interface QueueContext {
   readonly worker: RuntimeWorker;
 }
 
-const PUBLISH_KNOWN = new Set(['correlationId', 'causationId', 'key', 'delay', 'at', 'headers']);
+const PUBLISH_KNOWN = new Set(['correlationId', 'causationId', 'key', 'delay', 'at', 'headers', 'tx']);
 
 /** A typed, add-only queue on the manager's log. */
 export class Queue<T = unknown> {
@@ -144,7 +145,10 @@ export class Queue<T = unknown> {
     }
     // Object.assign, not a spread: on Node 20 the spread of a record costs several times more.
     const drafts = values.map((payload) => Object.assign({}, draft, { eventId: randomUUID(), payload }));
-    const { positions, time } = await this.#worker.store.append(drafts);
+    const { positions, time } =
+      options.tx === undefined
+        ? await this.#worker.store.append(drafts)
+        : await this.#appendIn(options, drafts);
     if (key !== undefined) {
       const mine = positions[0] as Position;
       await this.#worker.views.waitFor(mine);
@@ -153,6 +157,21 @@ export class Queue<T = unknown> {
     }
     // The events as appended, from the drafts: no need to decode what was just encoded.
     return drafts.map((d, i) => queueEvent<T>(d, positions[i] as Position, time));
+  }
+
+  /** Appends in the caller's transaction (`options.tx`), on a store that can. */
+  #appendIn(options: PublishOptions, drafts: readonly RecordDraft[]): Promise<AppendResult> {
+    const { store } = this.#worker;
+    if (options.key !== undefined) {
+      // A keyed publish looks for its twin in the folded log, which cannot see an uncommitted one.
+      throw new InvalidArgumentError('publish takes a key or a tx, not both');
+    }
+    if (store.appendWith === undefined) {
+      throw new InvalidArgumentError(
+        `publish with a tx needs a store on a transactional database (postgres://…), got: ${store.url}`,
+      );
+    }
+    return store.appendWith(options.tx, drafts);
   }
 
   async #eventAt(position: Position): Promise<QueueEvent<T>> {

@@ -27,6 +27,12 @@ export interface PublishOptions {
   readonly at?: number | Date;
   /** User headers (string values). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * A transaction of the store's database, open (PostgreSQL: a `pg` client between `BEGIN` and
+   * `COMMIT`): the events are appended in it, so they are in the log if and only if it commits. Only on
+   * a store that has `appendWith`; not with `key`.
+   */
+  readonly tx?: unknown;
 }
 
 /** What a handler receives beside the event. */

@@ -150,6 +150,12 @@ export class PostgresStore implements LogStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     this.#check();
+    const given: unknown = client;
+    if (typeof (given as Partial<pg.ClientBase> | null)?.query !== 'function') {
+      throw new InvalidArgumentError(
+        `appendWith needs a pg client inside a transaction (BEGIN … COMMIT), got: ${given === null ? 'null' : typeof given}`,
+      );
+    }
     const { bodies, expected } = encode(drafts, options);
     await client.query('SAVEPOINT eventy_append');
     for (let attempt = 0; ; attempt++) {

@@ -30,6 +30,11 @@ import { isMissingPartition, PgStatements, type PageRow } from './pg-statements.
 /** Rows per page of a read or follow. */
 const PAGE = 1_000;
 const END = Number.MAX_SAFE_INTEGER;
+/**
+ * Times an append retries after creating the partitions it lacked. Each try creates what the head then
+ * needs, but concurrent appenders may run past it again before the retry (with small segments).
+ */
+const GROW_ATTEMPTS = 100;
 
 /** Anything that runs a `pg` query: a `Client`, a `PoolClient` or a `Pool`. */
 export interface Queryable {
@@ -124,7 +129,7 @@ export class PostgresStore implements LogStore {
         this.#growAhead(result.positions.at(-1) ?? 0);
         return result;
       } catch (e) {
-        if (!isMissingPartition(e) || attempt >= 5) throw storeError(e, 'append', this.url);
+        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw storeError(e, 'append', this.url);
         await this.#grow(bodies.length);
       }
     }
@@ -166,7 +171,7 @@ export class PostgresStore implements LogStore {
         return result;
       } catch (e) {
         await client.query('ROLLBACK TO SAVEPOINT eventy_append');
-        if (!isMissingPartition(e) || attempt >= 5) {
+        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) {
           await client.query('RELEASE SAVEPOINT eventy_append');
           throw e;
         }
@@ -207,7 +212,7 @@ export class PostgresStore implements LogStore {
         this.#growAhead(from + records.length);
         return;
       } catch (e) {
-        if (!isMissingPartition(e) || attempt >= 5) throw storeError(e, 'replicate', this.url);
+        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw storeError(e, 'replicate', this.url);
         await this.#grow(bodies.length);
       }
     }

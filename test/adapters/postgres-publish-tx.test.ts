@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createQueueManager, isEventyError, type QueueManager } from '../../index.js';
+import { createQueueManager, isEventyError, isRecord, type QueueManager } from '../../index.js';
 import { dropSchema, pgUrl, POSTGRES_URL, uniqueSchema } from '../support/postgres.js';
 
 async function publishedIds(m: QueueManager): Promise<string[]> {
   const ids: string[] = [];
-  for await (const r of m.store.read()) if (r.type === 'event.published') ids.push(r.eventId);
+  for await (const r of m.store.read()) if (isRecord(r, 'event.published')) ids.push(r.eventId);
   return ids;
 }
 

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,7 +57,9 @@ function pgBin(name: string): string {
   try {
     return join(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim(), name);
   } catch {
-    return join('/usr/lib/postgresql/15/bin', name);
+    // Debian keeps the server's programs out of PATH, one directory per major version: the newest.
+    const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+    return join('/usr/lib/postgresql', versions[0] ?? '15', 'bin', name);
   }
 }
 

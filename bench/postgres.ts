@@ -76,7 +76,8 @@ for (let round = 1; round <= rounds; round++) {
       const s: CaseSetup = { url, workers, ...setup };
       const r = await SYSTEMS[system](s);
       const row = toRow(system, workers, r);
-      console.log(`round ${round}: ${JSON.stringify(row)}`);
+      const failed = r.failed > 0 ? `; ${r.failed} paced publishes failed` : '';
+      console.log(`round ${round}: ${JSON.stringify(row)}${failed}`);
       const key = `${system} ${workers}`;
       best.set(key, bestOf(best.get(key), row));
     }

@@ -44,6 +44,15 @@ export async function openPostgresStore(
   // An idle connection that breaks (the server restarted) is dropped by the pool; the next call gets a
   // new one. Without a listener the error would end the process.
   pool.on('error', () => undefined);
+  // Appends with `sync: false` (claims, results, heartbeats: a loss only re-runs work) do not wait for
+  // the WAL flush, so they hold the log's head row for less time; a later synced commit flushes them.
+  const asyncPool = new pg.Pool({
+    ...clientConfig,
+    options: '-c synchronous_commit=off',
+    max: config.pool,
+    idleTimeoutMillis: 10_000,
+  });
+  asyncPool.on('error', () => undefined);
   const names = new PgNames(config.schema, config.log);
   try {
     const client = await pool.connect();
@@ -54,12 +63,15 @@ export async function openPostgresStore(
       const partitionsTo = (bases.at(-1) ?? -row.segmentRecords) + row.segmentRecords;
       const listener = new PgListener(clientConfig, names.channel);
       const capabilities = { multiProcess: true, persistent: true, durability };
-      return new PostgresStore({ pool, listener, url: display, names, row, capabilities }, partitionsTo);
+      return new PostgresStore(
+        { pool, asyncPool, listener, url: display, names, row, capabilities },
+        partitionsTo,
+      );
     } finally {
       client.release();
     }
   } catch (e) {
-    await pool.end().catch(() => undefined);
+    await Promise.all([pool.end(), asyncPool.end()].map((p) => p.catch(() => undefined)));
     throw storeError(e, 'open', display, connection.user);
   }
 }

@@ -23,8 +23,8 @@ export class PgStatements {
       RETURNING head - $1 AS first, last_time AS time
     ), ins AS (
       INSERT INTO ${n.table} (position, time, more, body)
-      SELECT h.first + i.ord - 1, h.time, i.ord < $1, i.body
-      FROM h, unnest($4::bytea[]) WITH ORDINALITY AS i(body, ord)
+      SELECT h.first + i.ord - 1, h.time, i.more, i.body
+      FROM h, unnest($4::bytea[], $5::bool[]) WITH ORDINALITY AS i(body, more, ord)
     )
     SELECT first::float8 AS first, time::float8 AS time, pg_notify('${n.channel}', (first + $1)::text) FROM h`;
     this.#replicate = `WITH h AS (
@@ -42,12 +42,15 @@ export class PgStatements {
     this.#head = `SELECT head::float8 AS head, first::float8 AS first FROM ${n.logs} WHERE name = $1`;
   }
 
-  /** Appends `bodies` as one batch; no row when `expected` is given and the head is elsewhere. */
-  append(bodies: readonly Buffer[], expected: Position | undefined): QueryConfig {
+  /**
+   * Appends `bodies` in one transaction, `more` false at the end of each batch; no row when `expected`
+   * is given and the head is elsewhere.
+   */
+  append(bodies: readonly Buffer[], more: readonly boolean[], expected: Position | undefined): QueryConfig {
     return {
       name: `eventy_append_${this.names.tag}`,
       text: this.#append,
-      values: [bodies.length, this.names.log, expected ?? null, bodies],
+      values: [bodies.length, this.names.log, expected ?? null, bodies, more],
     };
   }
 

@@ -15,6 +15,7 @@ import type {
   ReadOptions,
   StoreCapabilities,
 } from '../../engine/storage.js';
+import { AppendGroups, type Placed } from './pg-append.js';
 import { isUnavailable, storeError } from './pg-errors.js';
 import type { PgListener } from './pg-listener.js';
 import {
@@ -44,6 +45,8 @@ export interface Queryable {
 /** How a {@link PostgresStore} is wired; made by `openPostgresStore`. */
 export interface PgStoreParts {
   readonly pool: pg.Pool;
+  /** Connections with `synchronous_commit` off, for appends with `sync: false`. */
+  readonly asyncPool: pg.Pool;
   readonly listener: PgListener;
   readonly url: string;
   readonly names: PgNames;
@@ -93,6 +96,8 @@ export class PostgresStore implements LogStore {
   readonly #parts: PgStoreParts;
   readonly #sql: PgStatements;
   readonly #closing = new AbortController();
+  readonly #sync: AppendGroups;
+  readonly #async: AppendGroups;
   #partitionsTo: number;
   #growing: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -105,6 +110,8 @@ export class PostgresStore implements LogStore {
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
+    this.#sync = new AppendGroups((b, m, e) => this.#runAppend(parts.pool, b, m, e));
+    this.#async = new AppendGroups((b, m, e) => this.#runAppend(parts.asyncPool, b, m, e));
   }
 
   /** {@inheritDoc LogStore.identity} */
@@ -123,11 +130,23 @@ export class PostgresStore implements LogStore {
   async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#check();
     const { bodies, expected } = encode(drafts, options);
+    const placed = await (options.sync === false ? this.#async : this.#sync).submit(bodies, expected);
+    if (placed === undefined) throw new ConflictError(expected ?? -1, await this.head());
+    this.#growAhead(placed.first + bodies.length - 1);
+    return new Appended(bodies, placed.first, placed.time);
+  }
+
+  /** One append statement, creating the partitions it lacks first if it has to. */
+  async #runAppend(
+    pool: pg.Pool,
+    bodies: Buffer[],
+    more: boolean[],
+    expected: Position | undefined,
+  ): Promise<Placed | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await this.#appendOn(this.#parts.pool, bodies, expected);
-        this.#growAhead(result.positions.at(-1) ?? 0);
-        return result;
+        const { rows } = await pool.query(this.#sql.append(bodies, more, expected));
+        return rows[0] as Placed | undefined;
       } catch (e) {
         if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw storeError(e, 'append', this.url);
         await this.#grow(bodies.length);
@@ -182,7 +201,8 @@ export class PostgresStore implements LogStore {
   }
 
   async #appendOn(on: Queryable, bodies: Buffer[], expected: Position | undefined): Promise<Appended> {
-    const { rows } = await on.query(this.#sql.append(bodies, expected));
+    const more = bodies.map((_, i) => i < bodies.length - 1);
+    const { rows } = await on.query(this.#sql.append(bodies, more, expected));
     const row = rows[0] as { first: number; time: number } | undefined;
     if (row === undefined) throw new ConflictError(expected ?? -1, await this.head());
     return new Appended(bodies, row.first, row.time);
@@ -352,7 +372,9 @@ export class PostgresStore implements LogStore {
     this.#closing.abort();
     await this.#parts.listener.close();
     await this.#growing?.catch(() => undefined);
-    await this.#parts.pool.end().catch(() => undefined);
+    await Promise.all(
+      [this.#parts.pool.end(), this.#parts.asyncPool.end()].map((p) => p.catch(() => undefined)),
+    );
   }
 
   /** Keeps one partition ahead of the head, in the background, so appends rarely wait for DDL. */

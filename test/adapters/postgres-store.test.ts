@@ -107,6 +107,26 @@ describe('postgres store: schema, identity, retention', () => {
     }
   });
 
+  it('groups concurrent appends of one handle, each batch atomic and checked on its own', async () => {
+    await using store = await openPostgresStore(POSTGRES_URL, { schema: schema(), segmentRecords: 3 });
+    const results = await Promise.allSettled([
+      store.append([draft(0), draft(1)], { expectedHead: 0 }),
+      store.append([draft(2)], { expectedHead: 0 }),
+      store.append([draft(3)], { expectedHead: 2 }),
+      store.append([draft(4), draft(5), draft(6), draft(7)]),
+      store.append([draft(8)], { sync: false }),
+      store.append([draft(9), draft(10)]),
+    ]);
+    expect(
+      results.map((r) => (r.status === 'fulfilled' ? r.value.positions : (r.reason as Error).name)),
+    ).toEqual([[0, 1], 'ConflictError', [2], [3, 4, 5, 6], expect.any(Array), expect.any(Array)]);
+    const read = await collect(store.read());
+    const ids = read.map((r) => (r as unknown as { eventId: string }).eventId);
+    expect(ids.slice(0, 7)).toEqual(['e0', 'e1', 'e3', 'e4', 'e5', 'e6', 'e7']);
+    expect(ids.slice(7).sort()).toEqual(['e10', 'e8', 'e9']);
+    expect(ids.indexOf('e10')).toBe(ids.indexOf('e9') + 1);
+  });
+
   it('refuses a schema written by a newer release', async () => {
     const s = schema();
     await (await openPostgresStore(POSTGRES_URL, { schema: s })).close();

@@ -100,6 +100,11 @@ function knownFields(r: KnownRecord, paint: Painter): string {
         ...(r.cron !== undefined ? [kv('cron', r.cron)] : []),
         ...(r.every !== undefined ? [kv('every', formatDuration(r.every))] : []),
         ...(r.at !== undefined ? [kv('at', formatTime(r.at))] : []),
+        ...(r.tz !== undefined ? [kv('tz', r.tz)] : []),
+        ...(r.startAt !== undefined ? [kv('start', formatTime(r.startAt))] : []),
+        ...(r.endAt !== undefined ? [kv('end', formatTime(r.endAt))] : []),
+        ...(r.limit !== undefined ? [kv('limit', r.limit)] : []),
+        kv('catch-up', r.catchUp === 'all' ? `all≤${r.maxCatchUp}` : r.catchUp),
       ].join(' ');
     case 'schedule.deleted':
       return kv('schedule', r.scheduleId);

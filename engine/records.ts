@@ -221,14 +221,39 @@ export interface ControlInterrupt {
   readonly queue: string;
 }
 
-export interface ScheduleRegistered {
+/** What happens to slots missed while no process ran the scheduler. */
+export type CatchUp = 'none' | 'latest' | 'all';
+
+/**
+ * When a schedule fires: exactly one of `cron`, `every` or `at`, bounded by `startAt` / `endAt` (log
+ * times, inclusive) and `limit` (fires in all).
+ */
+export interface ScheduleTiming {
+  /** Cron expression: 5 fields, or 6 with seconds first. */
+  readonly cron?: string;
+  /** IANA time zone the cron expression is read in; default UTC. */
+  readonly tz?: string;
+  /** Interval in ms: slots at `startAt + k·every` (or at multiples of `every` since the epoch). */
+  readonly every?: number;
+  /** One-off: the single slot, ms since the epoch. */
+  readonly at?: number;
+  readonly startAt?: number;
+  readonly endAt?: number;
+  readonly limit?: number;
+}
+
+/**
+ * A schedule registered or replaced (upsert): the new definition takes effect for slots after this
+ * record's log time; slots up to it keep the definition they had.
+ */
+export interface ScheduleRegistered extends ScheduleTiming {
   readonly type: 'schedule.registered';
   readonly queue: string;
   readonly scheduleId: string;
-  readonly cron?: string;
-  readonly every?: number;
-  readonly at?: number;
   readonly payload: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly catchUp: CatchUp;
+  readonly maxCatchUp: number;
 }
 
 export interface ScheduleDeleted {

@@ -5,3 +5,6 @@ export type { QueueOptions } from './queue.js';
 export { Subscriber } from './subscriber.js';
 export type { Subscription } from './subscriber.js';
 export type * from './types.js';
+export type { ScheduleInfo } from './schedule-api.js';
+export type { ScheduleOptions } from './schedule-options.js';
+export type { SchedulerOptions } from './scheduler.js';

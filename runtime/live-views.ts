@@ -1,5 +1,6 @@
 import { Subject } from 'rxjs';
 import { dispatchFold, type DispatchState } from '../projections/dispatch/index.js';
+import { schedulesFold, type SchedulesState } from '../projections/schedules.js';
 import { statsFold, type StatsState } from '../projections/stats.js';
 import { workersFold, type WorkersState } from '../projections/workers.js';
 import { ClosedError } from '../engine/errors.js';
@@ -16,6 +17,7 @@ export class LiveViews {
   readonly dispatch: DispatchState = dispatchFold.initial();
   readonly workers: WorkersState = workersFold.initial();
   readonly stats: StatsState = statsFold.initial();
+  readonly schedules: SchedulesState = schedulesFold.initial();
   /** Every record as it is folded. */
   readonly records$ = new Subject<StoredRecord>();
   /** Emits after each run of folded records (coalesced): dispatchers and views react to it. */
@@ -123,6 +125,7 @@ export class LiveViews {
     dispatchFold.evolve(this.dispatch, r);
     workersFold.evolve(this.workers, r);
     statsFold.evolve(this.stats, r);
+    schedulesFold.evolve(this.schedules, r);
     this.#position = r.position;
     for (const tap of this.taps) tap(r);
     if (this.records$.observed) this.records$.next(r); // rxjs' next costs, even with nobody listening

@@ -28,6 +28,7 @@ import { checkName } from './names.js';
 import { installSignalHandlers } from './signals.js';
 import { LiveViews } from './live-views.js';
 import { Queue, type QueueContext, type QueueOptions } from './queue.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { RuntimeWorker } from './worker.js';
 import { unknownKeys } from './subscribe-options.js';
 
@@ -89,6 +90,11 @@ export interface ManagerOptions {
    * reads the log; `eager` before `createManager` resolves.
    */
   readonly fold?: 'lazy' | 'eager';
+  /**
+   * While the manager hosts a subscriber of a queue it fires that queue's schedules (`queue.schedule`);
+   * `false` opts this manager out, an object tunes it. Default on.
+   */
+  readonly scheduler?: boolean | SchedulerOptions;
 }
 
 const KNOWN = new Set([
@@ -101,6 +107,7 @@ const KNOWN = new Set([
   'spreadGraceMs',
   'ownsStore',
   'fold',
+  'scheduler',
   'store',
 ]);
 
@@ -136,6 +143,7 @@ export class QueueManager {
   #closed = false;
   #closing: Promise<void> | undefined;
   #uninstall: () => void = () => undefined;
+  readonly #scheduler: Scheduler | undefined;
 
   constructor(
     readonly store: LogStore,
@@ -152,6 +160,7 @@ export class QueueManager {
       this.queue(queue).publish(payload, o),
     );
     this.#context = { manager: this, worker: this.#worker };
+    this.#scheduler = options.scheduler === false ? undefined : startScheduler(this.#worker, options.scheduler);
     if (options.handleSignals !== false) this.#uninstall = installSignalHandlers(() => this.close());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
@@ -276,6 +285,7 @@ export class QueueManager {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#uninstall();
+    await this.#scheduler?.stop();
     await this.#worker.stop();
     await this.#worker.views.stop();
     if (this.options.ownsStore !== false) await this.store.close();
@@ -284,6 +294,32 @@ export class QueueManager {
   #check(): void {
     if (this.#closed) throw new ClosedError('queue manager');
   }
+}
+
+/**
+ * The manager's scheduler: it runs from the first dispatcher attached (the worker's `worker.joined`
+ * folds), so a process that only publishes or queries fires nothing.
+ */
+function startScheduler(worker: RuntimeWorker, options: true | SchedulerOptions | undefined): Scheduler {
+  const views = worker.views;
+  const scheduler = new Scheduler(
+    {
+      workerId: worker.workerId,
+      schedules: views.schedules,
+      workers: views.workers,
+      get ready() {
+        return views.ready;
+      },
+      hostedQueues: () => new Set([...worker.dispatchers].filter((d) => !d.stopped).map((d) => d.queue)),
+      append: (drafts) => worker.store.append(drafts),
+      report: (e) => worker.report(e),
+    },
+    options === true ? {} : options,
+  );
+  views.ticks$.subscribe(() => {
+    if (!scheduler.running && worker.dispatchers.size > 0) scheduler.start();
+  });
+  return scheduler;
 }
 
 function positive(name: string, value: number, min = 1): number {

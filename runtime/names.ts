@@ -15,7 +15,7 @@ const UNPRINTABLE =
  * sequences, NUL) are refused.
  * @throws InvalidArgumentError naming the value and what is expected.
  */
-export function checkName(kind: 'queue' | 'subscriber', name: unknown): string {
+export function checkName(kind: 'queue' | 'subscriber' | 'schedule', name: unknown): string {
   if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH) {
     throw new InvalidArgumentError(
       `${kind} name must be a non-empty string of at most ${MAX_NAME_LENGTH} characters, got: ${JSON.stringify(name)}`,

@@ -25,6 +25,9 @@ import { publishDraft, validatePayload } from './publish-draft.js';
 import { pageStart, paginate } from './paging.js';
 import * as queries from './queue-queries.js';
 import { registerSubscriber } from './register-subscriber.js';
+import * as schedules from './schedule-api.js';
+import type { ScheduleInfo } from './schedule-api.js';
+import type { ScheduleOptions } from './schedule-options.js';
 import { resolveSubscribe, unknownKeys } from './subscribe-options.js';
 import { Subscriber, type Subscription } from './subscriber.js';
 import type {
@@ -243,6 +246,35 @@ export class Queue<T = unknown> {
   /** Aborts in-flight handlers of this queue everywhere now; workers running now stop. */
   async interrupt(): Promise<void> {
     await this.#worker.store.append([{ type: 'control.interrupt', queue: this.name }]);
+  }
+
+  // Schedules
+
+  /**
+   * Creates or replaces (upsert) the schedule `id` of this queue: each slot publishes one event with
+   * `payload`, the idempotency key `schedule:<id>:<slot ISO>` and headers `scheduleId`, `scheduledFor`,
+   * in whichever processes host a subscriber of the queue. A replaced definition takes effect from the
+   * next slot. Replacing with the same definition appends nothing.
+   * @throws InvalidArgumentError for a bad option (nothing is appended).
+   * @example await queue.schedule('nightly', { cron: '0 3 * * *', tz: 'Europe/Paris', payload: { kind: 'report' } });
+   */
+  schedule(id: string, options: ScheduleOptions<T>): Promise<ScheduleInfo<T>> {
+    return schedules.schedule<T>(this.#worker, this.name, id, options);
+  }
+  /** Removes a schedule: true once, false when it is not there (any more). */
+  unschedule(id: string): Promise<boolean> {
+    return schedules.unschedule(this.#worker, this.name, id);
+  }
+  /**
+   * A schedule's definition, next slot, last slot fired, count fired and whether it ended.
+   * @throws NotFoundError when the queue has no schedule `id`.
+   */
+  getSchedule(id: string): Promise<ScheduleInfo<T>> {
+    return schedules.getSchedule<T>(this.#worker, this.name, id);
+  }
+  /** The queue's schedules, in the order they were added, a page at a time. */
+  searchSchedules(options: PageOptions = {}): Promise<Page<ScheduleInfo<T>>> {
+    return schedules.searchSchedules<T>(this.#worker, this.name, options);
   }
 
   // Queries (Eventy's API)

@@ -14,8 +14,8 @@ import { isAlive, type WorkersState } from '../projections/workers.js';
 /** Options of the scheduler a manager runs while it hosts a subscriber (`scheduler` manager option). */
 export interface SchedulerOptions {
   /**
-   * How long after a slot the workers a schedule does not hash to wait for its event before firing it
-   * themselves (the hashed worker may be dead); default 200 ms.
+   * How long after a slot the next worker in a schedule's order waits for its event before firing it
+   * itself (the worker it hashes to may be dead); the one after waits twice as long, …; default 200 ms.
    */
   readonly graceMs?: number;
   /** A slot older than this when first seen was missed (its schedule's `catchUp` decides); default 1000 ms. */
@@ -125,8 +125,7 @@ export class Scheduler {
       if (next === undefined) continue;
       let hosts = owners.get(s.queue);
       if (!hosts) owners.set(s.queue, (hosts = liveHosts(this.ctx.workers, s.queue)));
-      const mine = hosts.length === 0 || hosts[hash(s.scheduleId) % hosts.length] === this.ctx.workerId;
-      const delay = mine ? 0 : this.graceMs;
+      const delay = this.graceMs * rank(hosts, s.scheduleId, this.ctx.workerId);
       if (now < next + delay) {
         wakeAt = Math.min(wakeAt, next + delay);
         continue;
@@ -185,6 +184,18 @@ function liveHosts(state: WorkersState, queue: string): string[] {
     if (isAlive(w, state.time) && w.queues.includes(queue) && w.subscribers.length > 0) ids.push(w.workerId);
   }
   return ids.sort();
+}
+
+/**
+ * This worker's turn for a schedule: 0 for the live host it hashes to, then 1, 2… around the sorted
+ * list, so when the first is dead one other fires after a grace, not all of them at once. A worker that
+ * is not (yet) among the live hosts comes last; with no live host, everyone is first.
+ */
+function rank(hosts: readonly string[], scheduleId: string, workerId: string): number {
+  if (hosts.length === 0) return 0;
+  const me = hosts.indexOf(workerId);
+  if (me < 0) return hosts.length;
+  return (me - (hash(scheduleId) % hosts.length) + hosts.length) % hosts.length;
 }
 
 /** FNV-1a: a stable spread of schedule ids over workers. */

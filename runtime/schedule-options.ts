@@ -55,7 +55,7 @@ export function resolveSchedule(
     throw new InvalidArgumentError(`schedule id must be a string, got: ${JSON.stringify(scheduleId)}`);
   }
   checkName('schedule', scheduleId);
-  if (typeof o !== 'object' || o === null) {
+  if (typeof (o as unknown) !== 'object' || (o as unknown) === null) {
     throw new InvalidArgumentError(`schedule options must be an object, got: ${JSON.stringify(o)}`);
   }
   unknownKeys('schedule option', o, KNOWN);
@@ -82,7 +82,9 @@ export function resolveSchedule(
   const startAt = o.startAt === undefined ? undefined : toTime('startAt', o.startAt);
   const endAt = o.endAt === undefined ? undefined : toTime('endAt', o.endAt);
   if (startAt !== undefined && endAt !== undefined && endAt < startAt) {
-    throw new InvalidArgumentError(`endAt must not be before startAt, got: ${o.endAt} < ${o.startAt}`);
+    throw new InvalidArgumentError(
+      `endAt must not be before startAt, got: ${new Date(endAt).toISOString()} < ${new Date(startAt).toISOString()}`,
+    );
   }
   const headers = checkHeaders(o.headers);
   return {

@@ -70,7 +70,10 @@ let position = 0;
 function at(time: number, draft: RecordDraft): StoredRecord {
   return stamp(draft, position++, time);
 }
-function reg(time: number, timing: ScheduleTiming & { catchUp?: 'none' | 'latest' | 'all'; maxCatchUp?: number }) {
+function reg(
+  time: number,
+  timing: ScheduleTiming & { catchUp?: 'none' | 'latest' | 'all'; maxCatchUp?: number },
+) {
   return at(time, {
     type: 'schedule.registered',
     queue: 'q',
@@ -118,7 +121,8 @@ describe('schedules fold (log time only)', () => {
   });
 
   it('catch-up after downtime: none drops missed slots, latest fires the last, all at most maxCatchUp', () => {
-    const down = (catchUp: 'none' | 'latest' | 'all') => job([reg(1000, { every: 100, catchUp, maxCatchUp: 3 }), fire(1101, 1100)]);
+    const down = (catchUp: 'none' | 'latest' | 'all') =>
+      job([reg(1000, { every: 100, catchUp, maxCatchUp: 3 }), fire(1101, 1100)]);
     // Nobody ran from 1100 to 2050; late means older than 300 ms.
     expect(dueSlots(down('none'), 2050, 300)).toEqual([1800, 1900, 2000]);
     expect(dueSlots(down('none'), 2020, 30)).toEqual([2000]);

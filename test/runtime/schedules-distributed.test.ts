@@ -56,7 +56,8 @@ function perSlot(records: StoredRecord[]) {
   for (const r of records.flatMap(unbatched)) {
     if (r.type !== 'result.recorded') continue;
     const res = r as RecordOf<'result.recorded'>;
-    if (res.status === 'ok' && !state.rejected.has(resultRef(res))) ok.set(res.eventId, (ok.get(res.eventId) ?? 0) + 1);
+    if (res.status === 'ok' && !state.rejected.has(resultRef(res)))
+      ok.set(res.eventId, (ok.get(res.eventId) ?? 0) + 1);
   }
   return { events, ok };
 }
@@ -65,12 +66,14 @@ async function scenario(url: string): Promise<void> {
   const workers = await Promise.all([spawnWorker(url), spawnWorker(url), spawnWorker(url)]);
   const allUp = Date.now();
   await sleep(3000);
-  (workers[0] as ChildProcess).kill('SIGKILL');
+  workers[0].kill('SIGKILL');
   workers[0] = await spawnWorker(url);
   await sleep(Math.max(500, 6000 - (Date.now() - allUp)));
   const stoppedAt = Date.now();
   for (const w of workers) w.kill('SIGTERM');
-  await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode === null ? w.once('exit', r) : r(null)))));
+  await Promise.all(
+    workers.map((w) => new Promise((r) => (w.exitCode === null ? w.once('exit', r) : r(null)))),
+  );
 
   await using m = await createQueueManager({ store: url, handleSignals: false });
   const records: StoredRecord[] = [];
@@ -83,7 +86,9 @@ async function scenario(url: string): Promise<void> {
   const missing = window.filter((s) => !events.has(s));
   const twins = [...events.values()].filter((es) => es.length > 1).length;
   const handledTwice = window.filter((s) => (ok.get(events.get(s)?.[0]?.eventId ?? '') ?? 0) !== 1);
-  console.log(`${url.split(':')[0]}: ${window.length} slots, ${missing.length} missing, ${twins} keyed twins`);
+  console.log(
+    `${url.split(':')[0]}: ${window.length} slots, ${missing.length} missing, ${twins} keyed twins`,
+  );
   expect(first).toBeLessThan(allUp + 200);
   expect(window.length).toBeGreaterThanOrEqual(20);
   expect(missing).toEqual([]);

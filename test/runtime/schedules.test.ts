@@ -6,7 +6,10 @@ import { tempDir } from '../support/temp.js';
 import { until } from '../support/wait.js';
 
 /** Every fired event of a schedule in the log, keyed-first ones only (what the fold counts). */
-async function fires(m: QueueManager, id: string): Promise<{ slot: number; time: number; payload: unknown }[]> {
+async function fires(
+  m: QueueManager,
+  id: string,
+): Promise<{ slot: number; time: number; payload: unknown }[]> {
   const seen = new Set<string>();
   const out: { slot: number; time: number; payload: unknown }[] = [];
   for (const r of await readAll(m)) {
@@ -14,7 +17,11 @@ async function fires(m: QueueManager, id: string): Promise<{ slot: number; time:
     const h = (r as unknown as QueueEvent & { headers: Record<string, string> }).headers;
     if (h.scheduleId !== id || h.key === undefined || seen.has(h.key)) continue;
     seen.add(h.key);
-    out.push({ slot: Date.parse(h.scheduledFor as string), time: r.time, payload: (r as { payload?: unknown }).payload });
+    out.push({
+      slot: Date.parse(h.scheduledFor as string),
+      time: r.time,
+      payload: (r as { payload?: unknown }).payload,
+    });
   }
   return out;
 }
@@ -144,7 +151,10 @@ describe('queue.schedule', () => {
     await off.close();
     const b = await manager({ store: url });
     await b.queue('jobs').subscribe(() => undefined, { name: 'h' });
-    await until(async () => (await b.queue('jobs').getSchedule('later')).fired >= 2, 'fires in a later process');
+    await until(
+      async () => (await b.queue('jobs').getSchedule('later')).fired >= 2,
+      'fires in a later process',
+    );
   });
 });
 
@@ -171,7 +181,9 @@ describe('catch-up after every process stopped for 2 s', () => {
   }
 
   it('none drops the missed slots, latest fires the last one, all fires up to maxCatchUp; then every slot once', async () => {
-    const runs = await Promise.all((['none', 'latest', 'all'] as const).map(async (c) => [c, await run(c)] as const));
+    const runs = await Promise.all(
+      (['none', 'latest', 'all'] as const).map(async (c) => [c, await run(c)] as const),
+    );
     for (const [catchUp, { f, stoppedAt, hostedAt }] of runs) {
       // The restart came 300–600 ms into a period: the slot before it was late, none was on time.
       expect(hostedAt % 1000, 'restart phase').toBeGreaterThan(250);

@@ -160,7 +160,8 @@ export class QueueManager {
       this.queue(queue).publish(payload, o),
     );
     this.#context = { manager: this, worker: this.#worker };
-    this.#scheduler = options.scheduler === false ? undefined : startScheduler(this.#worker, options.scheduler);
+    this.#scheduler =
+      options.scheduler === false ? undefined : startScheduler(this.#worker, options.scheduler);
     if (options.handleSignals !== false) this.#uninstall = installSignalHandlers(() => this.close());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
   }

@@ -44,14 +44,14 @@ const INFLIGHT_MS = 5000;
  * Fires the due slots of the schedules of hosted queues. A slot is an ordinary event with the idempotency
  * key {@link slotKey}: the fold counts the first event of each slot, so any number of schedulers firing
  * the same slot make one fire. To keep twins rare, the live worker a schedule hashes to fires on time and
- * the others only `graceMs` later, if the fold has no event for the slot yet. States: STOPPED (no timer),
+ * the others only `graceMs` later, if the fold has no event for the slot yet. States: IDLE (not started),
  * SLEEPING (a timer to the next due slot, at most {@link MAX_SLEEP_MS}), FIRING (an append in flight;
- * the next wake waits for it).
+ * the next wake waits for it), STOPPED (for good: the manager closes).
  */
 export class Scheduler {
   readonly graceMs: number;
   readonly lateAfterMs: number;
-  #mode: 'STOPPED' | 'SLEEPING' | 'FIRING' = 'STOPPED';
+  #mode: 'IDLE' | 'SLEEPING' | 'FIRING' | 'STOPPED' = 'IDLE';
   #timer: NodeJS.Timeout | undefined;
   #firing: Promise<void> = Promise.resolve();
   /** Slot keys appended and not yet folded, with when they were appended. */
@@ -65,16 +65,17 @@ export class Scheduler {
     this.lateAfterMs = ms('lateAfterMs', options.lateAfterMs ?? Math.max(1000, this.graceMs * 2));
   }
 
+  /** True from {@link start} on (also once stopped: a stopped scheduler does not start again). */
   get running(): boolean {
-    return this.#mode !== 'STOPPED';
+    return this.#mode !== 'IDLE';
   }
 
   start(): void {
-    if (this.#mode !== 'STOPPED') return;
+    if (this.#mode !== 'IDLE') return;
     this.#sleep(0);
   }
 
-  /** Stops firing and waits for an append in flight. */
+  /** Stops firing for good and waits for an append in flight. */
   async stop(): Promise<void> {
     this.#mode = 'STOPPED';
     clearTimeout(this.#timer);

@@ -13,7 +13,7 @@ import {
   type RecordOf,
   type StoredRecord,
 } from '../../index.js';
-import { deletePrefix, REDIS_URL, uniquePrefix } from '../fixtures/redis-helpers.js';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 const WORKER = new URL('../fixtures/schedule-worker.ts', import.meta.url).pathname;
 const children: ChildProcess[] = [];

@@ -6,6 +6,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { publishCommand } from './commands/publish.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
+import { scheduleCommand } from './commands/schedule.js';
 import { serveCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { tailCommand } from './commands/tail.js';
@@ -45,6 +46,7 @@ Every command takes --store URL (default: EVENTY_STORE, else file:.eventy) and -
     inspectCommand,
     statsCommand,
     publishCommand,
+    scheduleCommand,
     runCommand,
     serveCommand,
     verifyCommand,

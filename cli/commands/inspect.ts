@@ -234,6 +234,13 @@ function timeline(
   const headers = Object.entries(e.headers).filter(([, v]) => v !== undefined);
   if (headers.length > 0)
     out.push(`  headers ${headers.map(([k, v]) => `${safe(k)}=${safe(String(v))}`).join(' ')}`);
+  const { scheduleId, scheduledFor } = e.headers;
+  if (scheduleId !== undefined && scheduledFor !== undefined) {
+    const late = e.time - Date.parse(scheduledFor);
+    out.push(
+      `  fired by schedule ${safe(scheduleId)} for the slot ${safe(scheduledFor)}${Number.isFinite(late) ? ` (${formatDuration(late)} after it)` : ''}`,
+    );
+  }
   const available = e.availableAt ?? e.time + (e.delay ?? 0);
   if (available > e.time) out.push(`  held until ${formatTime(available)}`);
   out.push('', paint('bold', 'timeline'));

@@ -2,7 +2,8 @@ import { NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import type { CatchUp, ScheduleRegistered } from '../engine/records.js';
 import { hasEnded, nextSlot, scheduleKey, type ScheduleState } from '../projections/schedules.js';
-import { caughtUp, paginate, type QueryContext } from './queue-queries.js';
+import { paginate } from './paging.js';
+import { caughtUp, type QueryContext } from './queue-queries.js';
 import { resolveSchedule, type ScheduleOptions } from './schedule-options.js';
 import type { Page, PageOptions } from './types.js';
 

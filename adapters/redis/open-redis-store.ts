@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { CorruptRecordError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
+import {
+  CorruptRecordError,
+  InvalidArgumentError,
+  isEventyError,
+  UnavailableError,
+} from '../../engine/errors.js';
 import type { Durability } from '../../engine/storage.js';
 import { COMMAND_OPTIONS, quiet, release, storeError } from './redis-connection.js';
 import { RedisLayout } from './redis-layout.js';
@@ -16,14 +21,16 @@ import {
 /**
  * Opens a log on Redis Streams, on a connection the store creates and closes.
  *
- * URL: `redis://[user:password@]host[:port][/db][?prefix=<keyPrefix>&log=<log>&segmentRecords=<n>]`,
- * or `rediss://…` for TLS. Defaults: port 6379, db 0, prefix `eventy`, log `default`, 65,536 records
- * per segment. Options given in code win over the query.
+ * URL: `redis://[user:password@]host[:port][/db][?prefix=<keyPrefix>&log=<log>&segmentRecords=<n>
+ * &connectTimeout=<ms>&commandTimeout=<ms>]`, or `rediss://…` for TLS. Defaults: port 6379, db 0,
+ * prefix `eventy`, log `default`, 65,536 records per segment, 10 s for connecting and for each
+ * command. Options given in code win over the query.
  *
  * The connection fails fast: while Redis is away, appends reject with `unavailable` at once (nothing
  * queued, nothing resent), and ioredis reconnects in the background with backoff.
- * @throws InvalidArgumentError on a bad URL or option, naming it.
- * @throws UnavailableError when Redis cannot be reached.
+ * @throws InvalidArgumentError on a bad URL or option, naming it; on a database index the server
+ *   refuses; when authentication fails.
+ * @throws UnavailableError when Redis cannot be reached, or does not answer within `connectTimeout`.
  * @example
  * await using store = await openRedisStore('redis://127.0.0.1:6379/0?log=orders');
  * await store.append([{ type: 'event.published', queue: 'q', eventId: 'e1', payload: {}, headers: {} }]);
@@ -33,14 +40,16 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
     throw new InvalidArgumentError(`redis store URL must be a string, got: ${String(url)}`);
   }
   const { redis, config, display } = parseRedisUrl(url, options);
-  const client = quiet(new Redis({ ...redis, ...COMMAND_OPTIONS, replyMapping: 'legacy' }));
-  try {
-    await client.connect();
-  } catch (cause) {
-    await release(client);
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new UnavailableError(`cannot connect to Redis at ${display} (${reason})`, { cause });
-  }
+  const client = quiet(
+    new Redis({
+      ...redis,
+      ...COMMAND_OPTIONS,
+      connectTimeout: config.connectTimeout,
+      commandTimeout: config.commandTimeout,
+      replyMapping: 'legacy',
+    }),
+  );
+  await connectWithin(client, redis.db ?? 0, display, config.connectTimeout);
   try {
     return await createStore(client, true, config, display);
   } catch (e) {
@@ -74,6 +83,67 @@ export async function fromRedis(
   // The store reads replies in either mapping (see streamEntries, configValue).
   const redis = client as Redis;
   return createStore(redis, false, config, describeClient(redis.options, config));
+}
+
+// What the server says to a wrong user name or password (AUTH / HELLO), or to a missing one.
+const AUTH_FAILED = /WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH failed/i;
+
+/**
+ * Connects, authenticates and selects the database within `ms`, before anything is written: a silent
+ * server (one that accepts TCP and never answers) is `unavailable` at the deadline, a wrong password an
+ * authentication error, and a database index the server refuses an error instead of db 0 (ioredis only
+ * reports a failed SELECT as an `error` event and goes on in db 0).
+ */
+async function connectWithin(client: Redis, db: number, display: string, ms: number): Promise<void> {
+  const errors: Error[] = [];
+  const seen = (e: Error): void => void errors.push(e);
+  client.on('error', seen);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new UnavailableError(
+          `cannot connect to Redis at ${display}: no answer within ${ms} ms (connectTimeout)`,
+        ),
+      );
+    }, ms);
+  });
+  const connect = async (): Promise<void> => {
+    await client.connect();
+    const auth = errors.find((e) => AUTH_FAILED.test(e.message));
+    if (auth !== undefined) throw auth;
+    if (db !== 0) {
+      try {
+        await client.select(db);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        throw new InvalidArgumentError(
+          `Redis at ${display} refuses database ${db} (${reason}); the URL's path names a database the server has (CONFIG GET databases), e.g. /0`,
+          { cause: e },
+        );
+      }
+    }
+  };
+  try {
+    await Promise.race([connect(), deadline]);
+  } catch (cause) {
+    await release(client);
+    if (isEventyError(cause)) throw cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const auth = [...errors, cause].find(
+      (e): e is Error => e instanceof Error && AUTH_FAILED.test(e.message),
+    );
+    if (auth !== undefined) {
+      throw new InvalidArgumentError(
+        `authentication failed at Redis ${display} (${auth.message}): check the user name and password in the URL`,
+        { cause },
+      );
+    }
+    throw new UnavailableError(`cannot connect to Redis at ${display} (${reason})`, { cause });
+  } finally {
+    clearTimeout(timer);
+    client.off('error', seen);
+  }
 }
 
 async function createStore(

@@ -13,7 +13,23 @@ export interface RedisStoreOptions {
    * created: later opens use the stored value, and naming a different one raises `invalid-argument`.
    */
   readonly segmentRecords?: number;
+  /**
+   * Deadline (ms) for connecting, ready check and authentication included (`?connectTimeout=` in the
+   * URL); default 10,000. Past it `openRedisStore` fails with `unavailable`. Only for the connection
+   * the store creates (`fromRedis` keeps the client's own settings).
+   */
+  readonly connectTimeout?: number;
+  /**
+   * Deadline (ms) of every command on the store's connection (`?commandTimeout=` in the URL); default
+   * 10,000. Past it the call fails with `unavailable` and nothing is acknowledged (an append that timed
+   * out may still be applied once the server answers: retry with `expectedHead` to append at most once).
+   * Followers' blocking reads wait as long as they must and are not bound by it.
+   */
+  readonly commandTimeout?: number;
 }
+
+/** Default of {@link RedisStoreOptions.connectTimeout} and {@link RedisStoreOptions.commandTimeout}. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Default records per segment stream: 2^16. */
 export const DEFAULT_SEGMENT_RECORDS = 65_536;
@@ -27,6 +43,8 @@ export interface LogConfig {
   readonly segmentRecords: number;
   /** True when the caller named the segment size (then it must match a stored one). */
   readonly segmentExplicit: boolean;
+  readonly connectTimeout: number;
+  readonly commandTimeout: number;
 }
 
 /** A parsed `redis://` / `rediss://` URL. */
@@ -37,12 +55,15 @@ export interface ParsedRedisUrl {
   readonly display: string;
 }
 
-const OPTION_NAMES = ['keyPrefix', 'log', 'segmentRecords'] as const;
+const OPTION_NAMES = ['keyPrefix', 'log', 'segmentRecords', 'connectTimeout', 'commandTimeout'] as const;
 const QUERY_NAMES: Record<string, (typeof OPTION_NAMES)[number]> = {
   prefix: 'keyPrefix',
   log: 'log',
   segmentRecords: 'segmentRecords',
+  connectTimeout: 'connectTimeout',
+  commandTimeout: 'commandTimeout',
 };
+const NUMERIC = new Set(['segmentRecords', 'connectTimeout', 'commandTimeout']);
 // Braces would break the Cluster hash tag; whitespace and control characters make keys unreadable.
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -92,13 +113,13 @@ function queryOptions(params: URLSearchParams, display: string): Record<string, 
     const option = QUERY_NAMES[name];
     if (option === undefined) {
       throw new InvalidArgumentError(
-        `unknown redis store URL parameter ${JSON.stringify(name)} in ${display}: expected prefix, log, segmentRecords`,
+        `unknown redis store URL parameter ${JSON.stringify(name)} in ${display}: expected ${Object.keys(QUERY_NAMES).join(', ')}`,
       );
     }
     if (option in out) {
       throw new InvalidArgumentError(`redis store URL parameter ${name} is given twice in ${display}`);
     }
-    out[option] = option === 'segmentRecords' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+    out[option] = NUMERIC.has(option) && /^\d{1,10}$/.test(value) ? Number(value) : value;
   }
   return out;
 }
@@ -133,7 +154,24 @@ export function checkStoreOptions(options: unknown): LogConfig {
       `segmentRecords must be an integer from 1 to ${MAX_SEGMENT_RECORDS}, got: ${JSON.stringify(seg)}`,
     );
   }
-  return { keyPrefix, log, segmentRecords: seg, segmentExplicit: o.segmentRecords !== undefined };
+  return {
+    keyPrefix,
+    log,
+    segmentRecords: seg,
+    segmentExplicit: o.segmentRecords !== undefined,
+    connectTimeout: checkTimeout('connectTimeout', o.connectTimeout),
+    commandTimeout: checkTimeout('commandTimeout', o.commandTimeout),
+  };
+}
+
+function checkTimeout(name: string, value: unknown): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw new InvalidArgumentError(
+      `${name} must be a number of milliseconds from 1 to ${2 ** 31 - 1}, got: ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function checkName(name: string, value: unknown): string {

@@ -17,7 +17,7 @@ function invalid(fn: () => unknown): string {
 describe('redis store URL', () => {
   it('reads host, port, db, user, password and the log options', () => {
     const p = parseRedisUrl(
-      'redis://alice:s%40cret@example.test:6380/3?prefix=app&log=orders&segmentRecords=100',
+      'redis://alice:s%40cret@example.test:6380/3?prefix=app&log=orders&segmentRecords=100&connectTimeout=500&commandTimeout=700',
     );
     expect(p.redis).toMatchObject({
       host: 'example.test',
@@ -27,7 +27,14 @@ describe('redis store URL', () => {
       password: 's@cret',
     });
     expect(p.redis.tls).toBeUndefined();
-    expect(p.config).toEqual({ keyPrefix: 'app', log: 'orders', segmentRecords: 100, segmentExplicit: true });
+    expect(p.config).toEqual({
+      keyPrefix: 'app',
+      log: 'orders',
+      segmentRecords: 100,
+      segmentExplicit: true,
+      connectTimeout: 500,
+      commandTimeout: 700,
+    });
     expect(p.display).not.toContain('s%40cret');
     expect(p.display).toContain('***');
   });
@@ -45,6 +52,8 @@ describe('redis store URL', () => {
       log: 'default',
       segmentRecords: 65_536,
       segmentExplicit: false,
+      connectTimeout: 10_000,
+      commandTimeout: 10_000,
     });
     expect(parseRedisUrl('redis://[::1]:7000/').redis).toMatchObject({ host: '::1', port: 7000, db: 0 });
   });
@@ -52,6 +61,13 @@ describe('redis store URL', () => {
   it('options in code win over the query', () => {
     const p = parseRedisUrl('redis://h/0?prefix=a&log=b', { log: 'c' });
     expect(p.config).toMatchObject({ keyPrefix: 'a', log: 'c' });
+  });
+
+  it('refuses a deadline that is not a number of milliseconds', () => {
+    expect(invalid(() => parseRedisUrl('redis://h/0?commandTimeout=soon'))).toMatch(
+      /commandTimeout .* got: "soon"/,
+    );
+    expect(invalid(() => parseRedisUrl('redis://h/0', { connectTimeout: 0 }))).toMatch(/connectTimeout/);
   });
 
   it('names what is wrong, with the value', () => {

@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from './errors.js';
-import type { Position } from './position.js';
+import { ConflictError, InvalidArgumentError } from './errors.js';
+import { checkPosition, type Position } from './position.js';
 import type { StoredRecord, RecordDraft } from './records.js';
 
 /** Checks an append batch at the edge, before any I/O. */
@@ -40,6 +40,28 @@ export function continuesAt(records: readonly StoredRecord[], head: Position): b
   return records.every(
     (r, i) => r.position === head + i && typeof r.time === 'number' && typeof r.v === 'number',
   );
+}
+
+/**
+ * Checks a {@link LogStore.replicate} batch at the edge: an array of stamped records with contiguous
+ * positions. Returns the first position, or undefined for an empty batch (nothing to do).
+ * @throws InvalidArgumentError for a non-array or records without a numeric `v` and `time`.
+ * @throws ConflictError when the positions are not contiguous.
+ */
+export function checkReplica(records: readonly StoredRecord[]): Position | undefined {
+  const list: unknown = records;
+  if (!Array.isArray(list)) {
+    throw new InvalidArgumentError(`replicate needs an array of records, got: ${typeof records}`);
+  }
+  const first = records[0];
+  if (first === undefined) return undefined;
+  const from = checkPosition('position of the first record', first.position);
+  const gap = records.findIndex((r, i) => r.position !== from + i);
+  if (gap !== -1) throw new ConflictError(from + gap, records[gap]?.position ?? -1);
+  if (!continuesAt(records, from)) {
+    throw new InvalidArgumentError('replicate needs stamped records, each with a numeric v and time');
+  }
+  return from;
 }
 
 /** Log time for a new batch: the wall clock, but never before the last time given. */

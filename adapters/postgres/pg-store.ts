@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { eachRecord } from '../../engine/each-record.js';
 import type { LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
+import { checkDrafts, checkReplica, encodeDrafts } from '../../engine/append-batch.js';
 import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
 import { aborted } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
@@ -211,18 +211,8 @@ export class PostgresStore implements LogStore {
   /** {@inheritDoc LogStore.replicate} */
   async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
-    const list: unknown = records;
-    if (!Array.isArray(list)) {
-      throw new InvalidArgumentError(`replicate needs an array of records, got: ${typeof records}`);
-    }
-    const first = records[0];
-    if (first === undefined) return;
-    const from = checkPosition('position of the first record', first.position);
-    const gap = records.findIndex((r, i) => r.position !== from + i);
-    if (gap !== -1) throw new ConflictError(from + gap, records[gap]?.position ?? -1);
-    if (!continuesAt(records, from)) {
-      throw new InvalidArgumentError('replicate needs stamped records, each with a numeric v and time');
-    }
+    const from = checkReplica(records);
+    if (from === undefined) return;
     const bodies = records.map((r) => encodeRecord(r));
     const times = records.map((r) => r.time);
     for (let attempt = 0; ; attempt++) {

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { eachRecord } from '../../engine/each-record.js';
 import { encodeRecord } from '../../engine/codec.js';
-import { checkDrafts, continuesAt, encodeDrafts } from '../../engine/append-batch.js';
+import { checkDrafts, checkReplica, encodeDrafts } from '../../engine/append-batch.js';
 import { Continuity, formatIdentity, type LogIdentity } from '../../engine/continuity.js';
-import { ClosedError, ConflictError, InvalidArgumentError, UnavailableError } from '../../engine/errors.js';
+import { ClosedError, ConflictError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type {
@@ -149,18 +149,8 @@ export class RedisStore implements LogStore {
   /** {@inheritDoc LogStore.replicate} */
   async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
-    const list: unknown = records;
-    if (!Array.isArray(list)) {
-      throw new InvalidArgumentError(`replicate needs an array of records, got: ${typeof records}`);
-    }
-    const first = records[0];
-    if (first === undefined) return;
-    const from = checkPosition('position of the first record', first.position);
-    const gap = records.findIndex((r, i) => r.position !== from + i);
-    if (gap !== -1) throw new ConflictError(from + gap, records[gap]?.position ?? -1);
-    if (!continuesAt(records, from)) {
-      throw new InvalidArgumentError('replicate needs stamped records, each with a numeric v and time');
-    }
+    const from = checkReplica(records);
+    if (from === undefined) return;
     // Another store's batch boundaries are not known here: each record is a batch of its own.
     const items = records.map((r) => ({ body: encodeRecord(r), time: r.time, more: false }));
     await copyRecords(this.#log, from, items, false);

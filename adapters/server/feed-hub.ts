@@ -22,6 +22,8 @@ export interface FeedSink {
   send(records: readonly { record: KnownRecord; json: string }[], next: Position): boolean;
   /** Told the client is dropped as too slow. */
   lagging(next: Position): void;
+  /** Told the server is closing. */
+  end(): void;
   /** Resolves once the client's buffer has room (catch-up waits for it; the live feed never does). */
   drained(): Promise<void>;
   readonly closed: boolean;
@@ -85,9 +87,10 @@ export class FeedHub {
           if (isKnownRecord(r) && matches(sink.filter, r)) batch.push({ record: r, json: recordJson(r) });
         }
       }
-      if (last < sink.next) break; // history dropped below: nothing more to read there
-      sink.send(batch, last + 1);
-      sink.next = last + 1;
+      // Nothing read: that stretch of history is gone (retention); go on after it.
+      const next = last < sink.next ? to : last + 1;
+      sink.send(batch, next);
+      sink.next = next;
       await sink.drained();
     }
     // Same tick as the last check of #received: from here on the fan-out delivers.
@@ -106,7 +109,7 @@ export class FeedHub {
   close(): void {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
-    for (const sink of this.#live) sink.lagging(sink.next);
+    for (const sink of this.#live) sink.end();
     this.#live.clear();
   }
 

@@ -28,10 +28,17 @@ interface FeedSocket {
   readonly OPEN: number;
   send(data: string): void;
   close(code: number, reason: string): void;
+  terminate(): void;
 }
 
 /** A WebSocket close code of our own (4000–4999): the client read too slowly. */
 export const LAGGING_CLOSE = 4008;
+
+/**
+ * How long a client told `lagging` has to read what is still buffered for it before its connection is
+ * cut: one that stopped reading altogether holds the server's memory no longer than this.
+ */
+const LAGGING_GRACE_MS = 2_000;
 
 function filterOf(q: FeedQuery): FeedFilter {
   return {
@@ -75,7 +82,8 @@ export function feedRoutes(app: FastifyInstance, hub: FeedHub, maxBuffer: number
     (req, reply) => {
       const lastId = req.headers['last-event-id'];
       const resume = typeof lastId === 'string' && /^\d{1,16}$/.test(lastId) ? Number(lastId) + 1 : undefined;
-      const from = req.query.from ?? resume ?? hub.position + 1;
+      // A reconnecting EventSource sends the URL it first opened, `from` included: Last-Event-ID wins.
+      const from = resume ?? req.query.from ?? hub.position + 1;
       const sink = sseSink(reply, from, filterOf(req.query), maxBuffer);
       reply.raw.on('close', () => hub.detach(sink));
       hub.attach(sink).catch(() => reply.raw.end());
@@ -100,6 +108,10 @@ function wsSink(socket: FeedSocket, from: Position, filter: FeedFilter, maxBuffe
       if (socket.readyState !== socket.OPEN) return;
       socket.send(JSON.stringify({ type: 'lagging', next }));
       socket.close(LAGGING_CLOSE, 'lagging');
+      setTimeout(() => socket.terminate(), LAGGING_GRACE_MS).unref();
+    },
+    end() {
+      if (socket.readyState === socket.OPEN) socket.close(1001, 'server closing');
     },
     drained: () =>
       waitUntil(() => socket.bufferedAmount <= maxBuffer / 2 || socket.readyState !== socket.OPEN),
@@ -131,6 +143,10 @@ function sseSink(reply: FastifyReply, from: Position, filter: FeedFilter, maxBuf
     lagging(next) {
       if (res.writableEnded) return;
       res.end(`event: lagging\ndata: {"next":${next}}\n\n`);
+      setTimeout(() => res.destroy(), LAGGING_GRACE_MS).unref();
+    },
+    end() {
+      if (!res.writableEnded) res.end();
     },
     drained: () => waitUntil(() => res.writableLength <= maxBuffer / 2 || res.destroyed),
   };

@@ -36,6 +36,8 @@ export interface EventyServer extends AsyncDisposable {
   readonly port: number;
   /** The fastify instance, e.g. for `inject` in tests or extra routes. */
   readonly app: FastifyInstance;
+  /** Live-feed clients following the log now (those still catching up from a position not counted). */
+  feedClients(): number;
   close(): Promise<void>;
 }
 
@@ -124,7 +126,14 @@ export async function serve(manager: QueueManager, options: ServeOptions = {}): 
       for (const client of app.websocketServer.clients) client.terminate();
       await app.close();
     })());
-  return { url: `http://${shown}:${bound}`, port: bound, app, close, [Symbol.asyncDispose]: close };
+  return {
+    url: `http://${shown}:${bound}`,
+    port: bound,
+    app,
+    feedClients: () => hub.clients,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 /** Every API route needs the token; the page's own files do not (they hold no data). */

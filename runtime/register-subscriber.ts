@@ -5,7 +5,9 @@ import type { RuntimeWorker } from './worker.js';
 
 /**
  * Registers a subscriber in the log (`subscriber.registered`) unless it is registered with the same
- * fields, and waits until the fold has it.
+ * fields, and waits until the fold has it. Either way the fold has then caught up with the head as it
+ * was at the call: the dispatcher starts from every claim and result appended before (on a store whose
+ * followers lag its appends, a claim made on an older fold would only be fenced off).
  */
 export async function registerSubscriber(
   worker: RuntimeWorker,
@@ -22,8 +24,11 @@ export async function registerSubscriber(
     timeout: o.timeout,
     ...(o.filter ? { filter: o.filter } : {}),
   };
-  if (existing && !existing.deleted && sameFields(existing.reg, fields)) return;
   const head = await worker.store.head();
+  if (existing && !existing.deleted && sameFields(existing.reg, fields)) {
+    if (head > 0) await rt.waitFor(head - 1);
+    return;
+  }
   const startPosition = o.from === 'new' ? head : o.from === 'earliest' ? 0 : o.from;
   const { positions } = await worker.store.append([
     { type: 'subscriber.registered', queue: queue, subscriberId, ...fields, startPosition },

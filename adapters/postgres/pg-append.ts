@@ -6,16 +6,21 @@ export interface Placed {
   readonly time: number;
 }
 
-/** Runs one append statement: the records of several batches, `more` false at each batch's end. */
+/**
+ * Runs one append statement: the records of several batches, `more` false at each batch's end; `sync`
+ * false when none of them asked to wait for the WAL flush.
+ */
 export type RunAppend = (
   bodies: Buffer[],
   more: boolean[],
   expected: Position | undefined,
+  sync: boolean,
 ) => Promise<Placed | undefined>;
 
 interface Pending {
   readonly bodies: Buffer[];
   readonly expected: Position | undefined;
+  readonly sync: boolean;
   resolve(placed: Placed | undefined): void;
   reject(e: unknown): void;
 }
@@ -30,6 +35,9 @@ const MAX_GROUP_RECORDS = 10_000;
  * included: fewer, larger statements are what lets appenders share a flush. A batch with an expected
  * head goes alone, its check its own. Resolves each batch with its own first position, or undefined
  * when its expected head did not match.
+ *
+ * Synced and unsynced batches share the queue, so a handle's appends land in the order they were made
+ * (as on the other stores): a group waits for the flush when any of its batches asked for it.
  */
 export class AppendGroups {
   readonly #queue: Pending[] = [];
@@ -37,9 +45,9 @@ export class AppendGroups {
 
   constructor(private readonly run: RunAppend) {}
 
-  submit(bodies: Buffer[], expected: Position | undefined): Promise<Placed | undefined> {
+  submit(bodies: Buffer[], expected: Position | undefined, sync = true): Promise<Placed | undefined> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ bodies, expected, resolve, reject });
+      this.#queue.push({ bodies, expected, sync, resolve, reject });
       this.#kick();
     });
   }
@@ -64,7 +72,8 @@ export class AppendGroups {
       const bodies = group.flatMap((p) => p.bodies);
       const more = group.flatMap((p) => p.bodies.map((_, i) => i < p.bodies.length - 1));
       try {
-        const placed = await this.run(bodies, more, group[0]?.expected);
+        const sync = group.some((p) => p.sync);
+        const placed = await this.run(bodies, more, group[0]?.expected, sync);
         let first = placed?.first ?? 0;
         for (const p of group) {
           p.resolve(placed && { first, time: placed.time });

@@ -96,8 +96,7 @@ export class PostgresStore implements LogStore {
   readonly #parts: PgStoreParts;
   readonly #sql: PgStatements;
   readonly #closing = new AbortController();
-  readonly #sync: AppendGroups;
-  readonly #async: AppendGroups;
+  readonly #appends: AppendGroups;
   #partitionsTo: number;
   #growing: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -110,8 +109,9 @@ export class PostgresStore implements LogStore {
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
-    this.#sync = new AppendGroups((b, m, e) => this.#runAppend(parts.pool, b, m, e));
-    this.#async = new AppendGroups((b, m, e) => this.#runAppend(parts.asyncPool, b, m, e));
+    this.#appends = new AppendGroups((b, m, e, sync) =>
+      this.#runAppend(sync ? parts.pool : parts.asyncPool, b, m, e),
+    );
   }
 
   /** {@inheritDoc LogStore.identity} */
@@ -130,7 +130,7 @@ export class PostgresStore implements LogStore {
   async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#check();
     const { bodies, expected } = encode(drafts, options);
-    const placed = await (options.sync === false ? this.#async : this.#sync).submit(bodies, expected);
+    const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
     if (placed === undefined) throw new ConflictError(expected ?? -1, await this.head());
     this.#growAhead(placed.first + bodies.length - 1);
     return new Appended(bodies, placed.first, placed.time);

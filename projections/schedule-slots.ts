@@ -11,6 +11,8 @@ export interface Slots {
   next(after: number): number | undefined;
   /** Up to `max` of the latest slots in `(after, upTo]`, ascending. */
   between(after: number, upTo: number, max: number): number[];
+  /** Up to `max` of the earliest slots in `(after, upTo]`, ascending. */
+  first(after: number, upTo: number, max: number): number[];
 }
 
 const cache = new Map<string, Slots>();
@@ -37,7 +39,7 @@ function raw(t: ScheduleTiming): Slots {
   return none;
 }
 
-const none: Slots = { next: () => undefined, between: () => [] };
+const none: Slots = { next: () => undefined, between: () => [], first: () => [] };
 
 function everySlots(every: number, anchor: number): Slots {
   // Slots at anchor + k·every: every process agrees on them, and an upsert with the same interval keeps
@@ -51,6 +53,12 @@ function everySlots(every: number, anchor: number): Slots {
       for (let i = first; i <= k(upTo); i++) out.push(anchor + i * every);
       return out;
     },
+    first(after, upTo, max) {
+      const out: number[] = [];
+      const last = Math.min(k(upTo), k(after) + max);
+      for (let i = k(after) + 1; i <= last; i++) out.push(anchor + i * every);
+      return out;
+    },
   };
 }
 
@@ -58,6 +66,7 @@ function atSlot(at: number): Slots {
   return {
     next: (after) => (at > after ? at : undefined),
     between: (after, upTo, max) => (at > after && at <= upTo && max > 0 ? [at] : []),
+    first: (after, upTo, max) => (at > after && at <= upTo && max > 0 ? [at] : []),
   };
 }
 
@@ -70,6 +79,15 @@ function cronSlots(expr: string, tz: string | undefined): Slots {
       // previousRuns looks strictly before its reference: 1 ms later includes a slot at upTo itself.
       const runs = cron.previousRuns(max, new Date(upTo + 1)).map((d) => d.getTime());
       return runs.filter((s) => s > after && s <= upTo).sort((a, b) => a - b);
+    },
+    first(after, upTo, max) {
+      const out: number[] = [];
+      for (let t = after; out.length < max;) {
+        const n = cron.nextRun(new Date(t))?.getTime();
+        if (n === undefined || n > upTo) break;
+        out.push((t = n));
+      }
+      return out;
     },
   };
 }
@@ -84,5 +102,6 @@ function bounded(s: Slots, startAt: number | undefined, endAt: number | undefine
       return n !== undefined && n <= hi ? n : undefined;
     },
     between: (after, upTo, max) => s.between(Math.max(after, lo), Math.min(upTo, hi), max),
+    first: (after, upTo, max) => s.first(Math.max(after, lo), Math.min(upTo, hi), max),
   };
 }

@@ -8,6 +8,8 @@ export interface OwedWindow {
   readonly timing: ScheduleTiming;
   readonly after: number;
   readonly until: number;
+  /** Log time of the definition: a slot before it (a one-off in the past) is due from then. */
+  readonly registeredAt: number;
 }
 
 /** One schedule as the log says: its definition, what it fired, whether it was removed. */
@@ -104,7 +106,12 @@ function register(state: SchedulesState, r: RecordOf<'schedule.registered'>): vo
     });
     return;
   }
-  s.owed.push({ timing: s.def, after: floorOf(s.def, s.registeredAt), until: r.time });
+  s.owed.push({
+    timing: s.def,
+    after: floorOf(s.def, s.registeredAt),
+    until: r.time,
+    registeredAt: s.registeredAt,
+  });
   s.owed = s.owed.filter((w) => s.lastSlot === undefined || w.until > s.lastSlot).slice(-MAX_OWED);
   s.def = r;
   s.registeredAt = r.time;
@@ -118,7 +125,8 @@ function floorOf(t: ScheduleTiming, registeredAt: number): number {
 
 /** The schedule's windows, oldest first: owed ones, then the current definition's, open-ended. */
 function windows(s: ScheduleState): OwedWindow[] {
-  return [...s.owed, { timing: s.def, after: floorOf(s.def, s.registeredAt), until: Infinity }];
+  const current = { after: floorOf(s.def, s.registeredAt), until: Infinity, registeredAt: s.registeredAt };
+  return [...s.owed, { timing: s.def, ...current }];
 }
 
 /** True when the schedule fired its `limit`. */
@@ -147,28 +155,42 @@ export function hasEnded(s: ScheduleState): boolean {
   return !s.deleted && nextSlot(s) === undefined;
 }
 
+/** The most on-time slots one call of {@link dueSlots} gives: the next call goes on from the last fired. */
+export const MAX_ON_TIME = 1000;
+
 /**
- * The slots to fire at time `now` (ascending), by the schedule's catch-up policy. A slot older than
- * `lateAfterMs` was missed (no process fired it in time): `none` drops missed slots, `latest` fires only
- * the latest one (when no slot is on time), `all` fires them, at most `maxCatchUp`. Slots on time always
- * fire. Never more than `limit` allows.
+ * The slots to fire at time `now` (ascending), by the schedule's catch-up policy. A slot due before
+ * `lateBefore` was missed (no process was there to fire it; a slot is due at its time, or at its
+ * definition's registration if that came later: a one-off set in the past): `none` drops missed slots,
+ * `latest` fires only the latest one (when no slot is on time), `all` the latest `maxCatchUp` of them.
+ * Slots on time all fire, the earliest {@link MAX_ON_TIME} at a time. Never more than `limit` allows.
  */
-export function dueSlots(s: ScheduleState, now: number, lateAfterMs: number): number[] {
+export function dueSlots(s: ScheduleState, now: number, lateBefore: number): number[] {
   if (s.deleted || limitReached(s)) return [];
   const last = s.lastSlot ?? -Infinity;
-  const max = s.def.maxCatchUp + 1;
-  const all: number[] = [];
+  const cut = Math.ceil(lateBefore) - 1; // late: slots ≤ cut (slot times are whole ms)
+  const late: number[] = [];
+  const onTime: number[] = [];
   for (const w of windows(s)) {
-    all.push(...slotsOf(w.timing).between(Math.max(w.after, last), Math.min(w.until, now), max));
+    const slots = slotsOf(w.timing);
+    const lo = Math.max(w.after, last);
+    const hi = Math.min(w.until, now);
+    if (hi <= lo) continue;
+    if (w.registeredAt > cut) {
+      onTime.push(...slots.first(lo, hi, MAX_ON_TIME));
+      continue;
+    }
+    if (cut > lo) late.push(...slots.between(lo, Math.min(hi, cut), s.def.maxCatchUp));
+    onTime.push(...slots.first(Math.max(lo, cut), hi, MAX_ON_TIME));
   }
-  if (all.length === 0) return all;
-  all.sort((a, b) => a - b);
-  const late = all.filter((t) => now - t > lateAfterMs);
-  const onTime = all.slice(late.length);
+  if (late.length + onTime.length === 0) return [];
+  late.sort((a, b) => a - b);
+  onTime.sort((a, b) => a - b);
   let chosen: number[];
   if (s.def.catchUp === 'all') chosen = [...late.slice(-s.def.maxCatchUp), ...onTime];
   else if (s.def.catchUp === 'latest' && onTime.length === 0) chosen = late.slice(-1);
   else chosen = onTime;
+  chosen.sort((a, b) => a - b); // the fold counts slots in ascending order only
   const room = s.def.limit === undefined ? chosen.length : s.def.limit - s.fired;
-  return chosen.slice(0, room);
+  return chosen.slice(0, Math.min(room, MAX_ON_TIME));
 }

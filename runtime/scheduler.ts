@@ -18,7 +18,12 @@ export interface SchedulerOptions {
    * itself (the worker it hashes to may be dead); the one after waits twice as long, …; default 200 ms.
    */
   readonly graceMs?: number;
-  /** A slot older than this when first seen was missed (its schedule's `catchUp` decides); default 1000 ms. */
+  /**
+   * A slot due more than this before the scheduler began hosting its queue (or before it could append
+   * again after a failed append) was missed: no process was there to fire it, and its schedule's
+   * `catchUp` decides. Slots due while the scheduler hosts the queue always fire, however late (a busy
+   * process, a slow append, a long turn in line). Default 1000 ms.
+   */
   readonly lateAfterMs?: number;
 }
 
@@ -56,6 +61,8 @@ export class Scheduler {
   #firing: Promise<void> = Promise.resolve();
   /** Slot keys appended and not yet folded, with when they were appended. */
   readonly #inflight = new Map<string, number>();
+  /** Since when (clock ms) this scheduler has hosted each queue and could append. */
+  readonly #since = new Map<string, number>();
 
   constructor(
     private readonly ctx: SchedulerContext,
@@ -102,6 +109,8 @@ export class Scheduler {
         () => undefined,
         (e: unknown) => {
           for (const d of drafts) this.#inflight.delete((d as RecordOf<'event.published'>).headers.key ?? '');
+          // Slots due while nothing could be appended are missed ones when it can again: as if it stopped.
+          this.#since.clear();
           this.ctx.report(e);
         },
       )
@@ -120,6 +129,8 @@ export class Scheduler {
       if (now - t <= INFLIGHT_MS) break; // in insertion order: the rest are younger
       this.#inflight.delete(key);
     }
+    for (const q of this.#since.keys()) if (!hosted.has(q)) this.#since.delete(q);
+    for (const q of hosted) if (!this.#since.has(q)) this.#since.set(q, now);
     for (const s of this.ctx.schedules.schedules.values()) {
       if (s.deleted || !hosted.has(s.queue)) continue;
       const next = this.#next(s);
@@ -131,7 +142,7 @@ export class Scheduler {
         wakeAt = Math.min(wakeAt, next + delay);
         continue;
       }
-      const due = dueSlots(s, now, this.lateAfterMs);
+      const due = dueSlots(s, now, (this.#since.get(s.queue) ?? now) - this.lateAfterMs);
       if (due.length === 0) {
         // Every due slot was dropped by the catch-up policy: look from now on.
         this.#next(s, now);

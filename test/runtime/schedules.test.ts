@@ -199,3 +199,46 @@ describe('catch-up after every process stopped for 2 s', () => {
     }
   });
 });
+
+describe('missed means nobody hosted the queue, not a late turn', () => {
+  /** FNV-1a as the scheduler spreads schedule ids over the live hosts. */
+  const hash = (s: string): number => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  };
+
+  it('a worker whose turn comes later than lateAfterMs fires every slot the worker first in line does not', async () => {
+    const url = memoryUrl();
+    // The first in line hosts the queue but fires nothing; the next waits 300 ms, longer than lateAfterMs.
+    const first = await manager({ store: url, workerId: 'a-first', scheduler: false });
+    const next = await manager({
+      store: url,
+      workerId: 'b-next',
+      scheduler: { graceMs: 300, lateAfterMs: 100 },
+    });
+    await first.queue('jobs').subscribe(() => undefined, { name: 'h' });
+    await next.queue('jobs').subscribe(() => undefined, { name: 'h' });
+    await until(() => next.inspect().workers.filter((w) => w.alive).length === 2, 'both hosts live');
+    // Ids that hash to the first of the two sorted hosts ('a-first').
+    const all = (['none', 'latest'] as const).flatMap((catchUp) =>
+      Array.from({ length: 40 }, (_, i) => `${catchUp}-${i}`)
+        .filter((id) => hash(id) % 2 === 0)
+        .slice(0, 3),
+    );
+    for (const id of all) {
+      const catchUp = id.startsWith('none') ? 'none' : 'latest';
+      await next.queue('jobs').schedule(id, { every: 200, payload: 1, catchUp });
+    }
+    await until(
+      async () => (await Promise.all(all.map((id) => fires(next, id)))).every((f) => f.length >= 4),
+      'every schedule firing',
+    );
+    for (const id of all) {
+      const f = await fires(next, id);
+      // No slot lost between the first and the last fired, each fired a turn (300 ms) after its time.
+      for (let i = 1; i < f.length; i++) expect(f[i]!.slot - f[i - 1]!.slot, id).toBe(200);
+      for (const x of f) expect(x.time - x.slot, id).toBeGreaterThanOrEqual(300);
+    }
+  });
+});

@@ -201,6 +201,34 @@ export function* scanBatches(buf: Buffer, segment: string, base = 0, start = 0):
   if (records.length > 0) yield { kind: 'torn', offset: batchStart };
 }
 
+/**
+ * Checks the framing and CRC of the frames in `buf` without decoding them (cheap enough for a whole
+ * segment); `base` is the byte offset of `buf[0]` in its segment, used in error messages.
+ * @returns the offset in `buf` where its complete batches end: what follows is an incomplete batch (or
+ *   zeros), which only the caller can judge (a write in progress, a torn tail, a cut file).
+ * @throws CorruptRecordError on a bad length or CRC, naming the segment and byte offset.
+ */
+export function checkFrames(buf: Buffer, segment: string, base = 0): number {
+  let at = 0;
+  let end = 0;
+  while (buf.length - at >= FRAME_HEADER) {
+    const word = buf.readUInt32BE(at);
+    const length = word & LENGTH_MASK;
+    if (length === 0 || length > MAX_RECORD_BYTES) {
+      if (isZeros(buf, at)) break;
+      throw new CorruptRecordError(segment, base + at, `bad frame length ${length}`);
+    }
+    const next = at + FRAME_HEADER + length;
+    if (next > buf.length) break;
+    if (frameCrc(buf, at, buf.subarray(at + FRAME_HEADER, next)) !== buf.readUInt32BE(at + 4)) {
+      throw new CorruptRecordError(segment, base + at, 'CRC mismatch');
+    }
+    at = next;
+    if (word < MORE) end = at;
+  }
+  return end;
+}
+
 function isZeros(buf: Buffer, from: number): boolean {
   for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
   return true;

@@ -59,6 +59,25 @@ export interface FollowOptions {
 }
 
 /**
+ * A fault in how a log is kept, beyond what reading its records checks: found by
+ * {@link LogStore.checkStorage}, mended (where `repairable`) by {@link LogStore.repairStorage}.
+ * - `start`: the first record is not at the log's first retained position (segments before it are gone);
+ * - `missing-segment`: a segment the log's own bookkeeping says exists is gone (the last one, say);
+ * - `gap`: positions missing between two segments;
+ * - `cut-tail`: bytes removed from the end after a write had completed (committed records lost);
+ * - `torn-tail`: an incomplete batch at the end, where a write was cut short by a crash;
+ * - `bad-index`: an index file with a wrong entry (readers ignore it and scan).
+ */
+export interface StorageFinding {
+  readonly kind: 'start' | 'missing-segment' | 'gap' | 'cut-tail' | 'torn-tail' | 'bad-index';
+  /** The file (or key) concerned. */
+  readonly file: string;
+  readonly message: string;
+  /** {@link LogStore.repairStorage} mends it: an index rebuilt, an incomplete tail cut. */
+  readonly repairable: boolean;
+}
+
+/**
  * One append-only log. Every adapter (memory, filesystem, Redis) implements this, and one contract
  * suite (`test/contract/log-store-contract.ts`) checks them all alike.
  *
@@ -146,6 +165,16 @@ export interface LogStore extends AsyncDisposable {
    * Two handles on the same log have the same identity; a log created anew gets another id.
    */
   identity(): Promise<LogIdentity>;
+
+  /** Checks how the log is kept (see {@link StorageFinding}); stores that keep files have it. Reads only. */
+  checkStorage?(): Promise<StorageFinding[]>;
+
+  /**
+   * Mends what {@link checkStorage} finds repairable, under the append lock: rebuilds bad indexes and cuts
+   * an incomplete tail (the records in a cut tail are lost; the log's epoch is raised, so handles that
+   * saw them fail with `log-diverged`). Returns what was mended.
+   */
+  repairStorage?(): Promise<StorageFinding[]>;
 
   /** Releases every handle. Safe to call twice. */
   close(): Promise<void>;

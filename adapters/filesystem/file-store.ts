@@ -15,12 +15,15 @@ import type {
   FollowOptions,
   LogStore,
   ReadOptions,
+  StorageFinding,
   StoreCapabilities,
 } from '../../engine/storage.js';
 import { resolveFileOptions, type FileStoreOptions, type ResolvedFileOptions } from './file-url.js';
 import { ensureLog, FileLogGuard, readIdentity } from './log-identity.js';
 import { SegmentCursor } from './segment-cursor.js';
-import { listSegments, readIndex, segmentName } from './segment-files.js';
+import { listSegments, segmentName } from './segment-files.js';
+import { lastEntry } from './segment-index.js';
+import { checkSegments, repairSegments } from './storage-check.js';
 import { SegmentWriter, type BatchOutcome, type PendingBatch } from './segment-writer.js';
 
 export type { FileStoreOptions } from './file-url.js';
@@ -208,8 +211,8 @@ export class FileStore implements LogStore {
     this.#check();
     this.guard.check();
     // Complete batches from the last index entry of the last segment to the end: no lock needed.
-    const base = listSegments(this.dir).at(-1) ?? 0;
-    const cursor = new SegmentCursor(this.dir, readIndex(this.dir, base).at(-1)?.position ?? base);
+    const base = listSegments(this.dir).at(-1);
+    const cursor = new SegmentCursor(this.dir, base === undefined ? 0 : lastEntry(this.dir, base).position);
     try {
       while (cursor.poll().length > 0);
       this.#continuity.checkHead(cursor.next);
@@ -233,6 +236,18 @@ export class FileStore implements LogStore {
       const file = path.join(this.dir, segmentName(base));
       return { base, file, bytes: fs.statSync(file).size };
     });
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async checkStorage(): Promise<StorageFinding[]> {
+    this.#check();
+    return checkSegments(this.dir);
+  }
+
+  async repairStorage(): Promise<StorageFinding[]> {
+    this.#check();
+    await this.#flushing;
+    return repairSegments(this.dir, this.options.modes.file);
   }
 
   async close(): Promise<void> {

@@ -4,17 +4,9 @@ import { FRAME_HEADER, MAX_RECORD_BYTES, scanBatches, scanFrames } from '../../e
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
-import { readMeta } from './lock-meta.js';
-import {
-  listSegments,
-  LOCK_FILE,
-  openFile,
-  readAt,
-  readIndex,
-  seekIndex,
-  segmentFor,
-  segmentName,
-} from './segment-files.js';
+import { readDurable, readMeta, settledBytes } from './lock-meta.js';
+import { listSegments, LOCK_FILE, openFile, readAt, segmentFor, segmentName } from './segment-files.js';
+import { entryAt } from './segment-index.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -105,7 +97,7 @@ export class SegmentCursor {
     const base = segmentFor(bases, position) ?? bases[0];
     if (base === undefined) return false;
     this.#open(base);
-    const entry = seekIndex(readIndex(this.dir, base), base, position);
+    const entry = entryAt(this.dir, base, this.#fd as number, position);
     this.#offset = entry.offset;
     this.#promised = entry.offset === 0 ? undefined : entry.position;
     if (position < base) this.next = base; // history before the first segment was dropped
@@ -191,22 +183,22 @@ export class SegmentCursor {
    * be reported, not taken for the end of the log.
    */
   #checkIncomplete(): void {
-    let meta;
+    let settled;
     const lockFd = openFile(path.join(this.dir, LOCK_FILE), 'r');
     try {
-      meta = readMeta(lockFd);
+      settled = settledBytes(readMeta(lockFd), readDurable(lockFd), this.#base);
     } finally {
       fs.closeSync(lockFd);
     }
-    if (meta?.base !== this.#base || this.#offset >= meta.writeStart) return;
-    // Read again, after the lock file: the bytes up to the last write's start are final by now.
-    const buf = readAt(this.#fd as number, this.#offset, meta.writeStart - this.#offset);
+    if (this.#offset >= settled) return;
+    // Read again, after the lock file: the bytes up to there are final by now.
+    const buf = readAt(this.#fd as number, this.#offset, settled - this.#offset);
     for (const item of scanFrames(buf, this.#file, this.#offset)) {
       if (item.kind === 'torn') {
         throw new CorruptRecordError(
           this.#file,
           item.offset,
-          `incomplete frame before the last write (at byte ${meta.writeStart})`,
+          `incomplete frame before byte ${settled}, which the last write or an fsync had settled`,
           this.next - 1,
         );
       }

@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { scanFrames } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 
@@ -45,10 +43,6 @@ export function segmentName(base: Position): string {
   return `${String(base).padStart(20, '0')}.seg`;
 }
 
-export function indexName(base: Position): string {
-  return `${String(base).padStart(20, '0')}.idx`;
-}
-
 /** Bases of the segments in `dir`, ascending. */
 export function listSegments(dir: string): Position[] {
   const bases: Position[] = [];
@@ -67,84 +61,6 @@ export function segmentFor(bases: readonly Position[], position: Position): Posi
     else break;
   }
   return found;
-}
-
-/**
- * The sparse index of a segment: pairs (position of a batch's first record, its byte offset), 16 bytes
- * each, appended by writers every {@link INDEX_EVERY} bytes. It is a hint: readers check that the batch
- * found at an offset starts at the stated position and scan from the segment start otherwise.
- */
-export const INDEX_EVERY = 64 * 1024;
-const ENTRY = 16;
-
-export interface IndexEntry {
-  readonly position: Position;
-  readonly offset: number;
-}
-
-export function readIndex(dir: string, base: Position): IndexEntry[] {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(path.join(dir, indexName(base)));
-  } catch {
-    return [];
-  }
-  const entries: IndexEntry[] = [];
-  for (let at = 0; at + ENTRY <= buf.length; at += ENTRY) {
-    entries.push({ position: buf.readDoubleBE(at), offset: buf.readDoubleBE(at + 8) });
-  }
-  return entries;
-}
-
-/** The last index entry at or before `position`, or the segment start. */
-export function seekIndex(entries: readonly IndexEntry[], base: Position, position: Position): IndexEntry {
-  let best: IndexEntry = { position: base, offset: 0 };
-  let lo = 0;
-  let hi = entries.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const e = entries[mid] as IndexEntry;
-    if (e.position <= position) {
-      best = e;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return best;
-}
-
-/** Appends an entry at the next whole-entry offset, so a half-written entry (a crash) is overwritten. */
-export function appendIndex(fd: number, entry: IndexEntry): void {
-  const buf = Buffer.allocUnsafe(ENTRY);
-  buf.writeDoubleBE(entry.position, 0);
-  buf.writeDoubleBE(entry.offset, 8);
-  const at = Math.floor(fs.fstatSync(fd).size / ENTRY) * ENTRY;
-  fs.writeSync(fd, buf, 0, ENTRY, at);
-}
-
-/** True when the batch at the entry's offset starts with the entry's position (the hint is right). */
-export function checkEntry(fd: number, file: string, entry: IndexEntry): boolean {
-  try {
-    const head = readAt(fd, entry.offset, 4);
-    if (head.length < 4) return false;
-    const frame = readAt(fd, entry.offset, 8 + (head.readUInt32BE(0) & 0x7fff_ffff));
-    const first = scanFrames(frame, file, entry.offset).next();
-    return (
-      first.done !== true && first.value.kind === 'record' && first.value.record.position === entry.position
-    );
-  } catch {
-    return false;
-  }
-}
-
-/** Drops index entries that point at or past `size` (after a torn tail was cut off). */
-export function trimIndex(dir: string, base: Position, size: number): void {
-  const entries = readIndex(dir, base).filter((e) => e.offset < size);
-  const buf = Buffer.allocUnsafe(entries.length * ENTRY);
-  entries.forEach((e, i) => {
-    buf.writeDoubleBE(e.position, i * ENTRY);
-    buf.writeDoubleBE(e.offset, i * ENTRY + 8);
-  });
-  fs.writeFileSync(path.join(dir, indexName(base)), buf);
 }
 
 /** Reads `length` bytes at `offset` (fewer at the end of the file). */

@@ -3,29 +3,30 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import fsExt from 'fs-ext';
 import lockfile from 'proper-lockfile';
-import { encodeRecord, finishRecord, frameBody, scanBatches } from '../../engine/codec.js';
+import { checkFrames, encodeRecord, finishRecord, frameBody, scanBatches } from '../../engine/codec.js';
 import { nextTime } from '../../engine/append-batch.js';
 import { ConflictError, CorruptRecordError, LockUnavailableError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
-import { readMeta, writeMeta } from './lock-meta.js';
+import { readDurable, readMeta, settledBytes, writeDurable, writeMeta } from './lock-meta.js';
+import { createFile, listSegments, LOCK_FILE, openFile, readAt, segmentName } from './segment-files.js';
 import {
   appendIndex,
-  checkEntry,
-  createFile,
+  buildIndex,
   INDEX_EVERY,
   indexName,
-  listSegments,
-  LOCK_FILE,
-  openFile,
-  readAt,
-  readIndex,
-  segmentName,
+  lastEntry,
+  loadIndex,
+  checkEntry,
   trimIndex,
+  warnOnce,
+  writeIndex,
   type IndexEntry,
-} from './segment-files.js';
+} from './segment-index.js';
 
 const fdatasync = promisify(fs.fdatasync);
+/** Bytes read at a time when checking a segment before appending to it. */
+const VERIFY_CHUNK = 8 * 1024 * 1024;
 export { LOCK_FILE };
 
 /** One append call waiting for its turn: a batch, atomic on its own. */
@@ -132,9 +133,19 @@ export class SegmentWriter {
       this.#lastIndexed = meta.indexed < 0 ? -Infinity : meta.indexed;
       return;
     }
+    const settled = settledBytes(meta?.head === -1 ? undefined : meta, readDurable(this.lockFd), this.#base);
+    if (size < settled) {
+      throw new CorruptRecordError(
+        path.join(this.dir, segmentName(this.#base)),
+        size,
+        `the segment ends at byte ${size}, but ${LOCK_FILE} records writes there up to at least byte ` +
+          `${settled}: bytes were removed; refusing to append, which would reuse their positions ` +
+          '(`eventy verify --repair` cuts the log there, losing those records)',
+      );
+    }
     if (size < this.#size) this.#openSegment(this.#base); // cannot shrink under us: start over
     // Without a trustworthy record of the last write (a lost lock file), any torn tail counts as one.
-    if (size > this.#size) this.#scanTail(size, meta?.base === this.#base ? meta.writeStart : 0);
+    if (size > this.#size) this.#scanTail(size, settled);
   }
 
   /**
@@ -219,7 +230,13 @@ export class SegmentWriter {
   async sync(): Promise<void> {
     const fds = [...this.#dirty];
     this.#dirty.clear();
+    // Everything before the size known now is in the file already: once synced, it is marked durable.
+    const mark =
+      this.#segFd !== undefined && fds.includes(this.#segFd)
+        ? { base: this.#base, end: this.#size }
+        : undefined;
     await Promise.all(fds.map((fd) => fdatasync(fd)));
+    if (mark !== undefined) writeDurable(this.lockFd, mark);
     for (const fd of this.#retired.splice(0)) fs.closeSync(fd);
   }
 
@@ -288,16 +305,45 @@ export class SegmentWriter {
     if (this.#segFd !== undefined) this.#retired.push(this.#segFd);
     if (this.#idxFd !== undefined) fs.closeSync(this.#idxFd);
     this.#base = base;
-    this.#segFd = openFile(path.join(this.dir, segmentName(base)), 'r+');
+    const file = path.join(this.dir, segmentName(base));
+    this.#segFd = openFile(file, 'r+');
     this.#idxFd = createFile(path.join(this.dir, indexName(base)), this.fileMode);
     // A fresh roll keeps the head it was given; otherwise resume from the last index entry and scan on.
-    const file = path.join(this.dir, segmentName(base));
-    let last = scan ? readIndex(this.dir, base).at(-1) : undefined;
-    if (last !== undefined && !checkEntry(this.#segFd, file, last)) last = undefined;
+    const last = scan ? this.#checkSegment(file) : undefined;
     this.#size = last?.offset ?? 0;
     if (scan) this.#head = last?.position ?? base;
     this.#lastIndexed = last?.offset ?? -Infinity;
     if (this.#size === 0 && base > 0 && this.#lastTime === 0) this.#lastTime = previousTime(this.dir, base);
+  }
+
+  /**
+   * Before appending to a segment it did not write itself: checks the framing and CRC of every complete
+   * batch (appending after a corrupt record would put records where no reader can reach them), and
+   * rebuilds a bad index. Returns the last index entry, from which the tail is scanned.
+   * @throws CorruptRecordError naming the segment and byte offset of the damage.
+   */
+  #checkSegment(file: string): IndexEntry | undefined {
+    const fd = this.#segFd as number;
+    const size = fs.fstatSync(fd).size;
+    for (let at = 0, chunk = VERIFY_CHUNK; at < size;) {
+      const buf = readAt(fd, at, Math.min(size - at, chunk));
+      const whole = checkFrames(buf, file, at);
+      if (whole > 0) at += whole;
+      else if (buf.length === chunk)
+        chunk *= 2; // a batch larger than the chunk
+      else break; // an incomplete batch at the end: the tail scan judges it
+    }
+    const index = path.join(this.dir, indexName(this.#base));
+    const state = loadIndex(this.dir, this.#base, size);
+    const last = state.ok ? state.entries.at(-1) : undefined;
+    if (state.ok && (last === undefined || last.offset === 0 || checkEntry(fd, file, last))) return last;
+    const entries = buildIndex(fd, file, size);
+    writeIndex(this.#idxFd as number, entries);
+    const why = last
+      ? `its last entry (position ${last.position}, offset ${last.offset}) does not point at that record`
+      : (state as { problem: string }).problem;
+    warnOnce(`rebuilt the index ${index} (${entries.length} entries): ${why}`);
+    return entries.at(-1);
   }
 
   /** Reads the batches between the known size and `size`; cuts a torn tail that starts at `tornFrom` or later. */
@@ -310,12 +356,18 @@ export class SegmentWriter {
           throw new CorruptRecordError(
             file,
             item.offset,
-            'incomplete batch before the last write; refusing to truncate',
+            `incomplete batch before byte ${tornFrom}, which the last write or an fsync had settled ` +
+              '(bytes were removed or damaged); refusing to truncate',
             this.#head - 1,
           );
         }
         fs.ftruncateSync(this.#segFd as number, item.offset);
         trimIndex(this.dir, this.#base, item.offset);
+        warnOnce(
+          `cut an incomplete batch at the end of ${file} (${size - item.offset} bytes at byte ${item.offset}): ` +
+            'a write cut short by a crash, never acknowledged',
+          'EVENTY_TORN_TAIL',
+        );
         break;
       }
       const first = item.records[0] as StoredRecord;
@@ -354,7 +406,7 @@ function previousTime(dir: string, base: Position): number {
   const file = path.join(dir, segmentName(prev));
   const fd = openFile(file, 'r');
   try {
-    const from = readIndex(dir, prev).at(-1)?.offset ?? 0;
+    const from = lastEntry(dir, prev).offset;
     const buf = readAt(fd, from, fs.fstatSync(fd).size - from);
     let time = 0;
     for (const item of scanBatches(buf, file, from))

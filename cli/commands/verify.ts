@@ -1,17 +1,24 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { dispatchFold, isEventyError, type LogStore, type Position } from '../../index.js';
+import {
+  dispatchFold,
+  isEventyError,
+  type LogStore,
+  type Position,
+  type StorageFinding,
+} from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
-import { FailedCheck } from '../errors.js';
+import { FailedCheck, UsageError } from '../errors.js';
 import { InvariantChecker, type Violation } from '../../index.js';
-import { colourEnabled, formatCount, painter, toJson, writeLine } from '../output.js';
+import { colourEnabled, formatCount, painter, safe, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
 import { segmentsOf, withExistingStore } from '../store.js';
 
 interface VerifyOptions {
   store: string;
   json?: boolean;
+  repair?: boolean;
 }
 
 /** A stored record that failed its checks. */
@@ -37,7 +44,14 @@ interface Report {
   readonly checkedUpTo: Position;
   readonly claims: number;
   readonly results: number;
+  /** How the log is kept (gaps, missing segments, a cut or torn tail, bad indexes); null: not checked. */
+  readonly storage: readonly StorageFinding[] | null;
+  /** What `--repair` mended before the checks. */
+  readonly repaired: readonly StorageFinding[];
 }
+
+/** A torn tail is a crashed write, never acknowledged: noted, not a fault (the next append cuts it). */
+const fault = (f: StorageFinding): boolean => f.kind !== 'torn-tail';
 
 /** `eventy verify`: every segment's framing, CRCs and order, and the log's dispatch invariants. */
 export function verifyCommand(program: Command, ctx: CliContext): void {
@@ -49,36 +63,57 @@ export function verifyCommand(program: Command, ctx: CliContext): void {
     )
     .addOption(storeOption(ctx.env))
     .option('--json', 'print the report as JSON')
+    .option(
+      '--repair',
+      'first rebuild bad indexes and cut an incomplete tail (records in a cut tail are lost)',
+    )
     .addHelpText(
       'after',
       `
 Invariants: at most one live claim per event and subscriber at any point; every accepted result comes
 from the claim holding the lease; a fenced (late) result changes no count. A torn record at the very end
-(a crashed writer) is not corruption: readers ignore it and the next append replaces it.
+(a crashed writer) is not corruption: readers ignore it and the next append replaces it. On the
+filesystem, verify also checks how the log is kept: the first segment starts at position 0, no
+positions are missing between segments, the segment of the last write is there and was not cut,
+and every index entry points at its record. --repair rebuilds bad indexes and cuts an incomplete
+tail; cutting bytes of a completed write loses records and raises the log's epoch, so running
+workers stop with log-diverged and restart on the repaired log.
 
 Exit codes: 0 the log is sound, 1 corruption or a broken invariant (listed with positions).
 
 Examples:
   $ eventy verify
-  $ eventy verify --store file:/var/lib/app/log --json | jq .violations`,
+  $ eventy verify --store file:/var/lib/app/log --json | jq .violations
+  $ eventy verify --repair`,
     )
     .action((o: VerifyOptions) => verify(ctx, o));
 }
 
 async function verify(ctx: CliContext, o: VerifyOptions): Promise<void> {
-  const report = await withExistingStore(o.store, (store) => check(ctx, store));
+  const report = await withExistingStore(o.store, async (store) => {
+    if (o.repair && !store.repairStorage) {
+      throw new UsageError(`--repair: the store ${store.url} keeps no files to repair`);
+    }
+    const repaired = o.repair ? ((await store.repairStorage?.()) ?? []) : [];
+    const storage = (await store.checkStorage?.()) ?? null;
+    const checked = await check(ctx, store);
+    const ok = checked.ok && !(storage ?? []).some(fault);
+    return { ...checked, ok, storage, repaired };
+  });
   if (o.json) await writeLine(ctx.stdout, toJson(report));
   else
     for (const line of render(report, painter(colourEnabled(ctx.stdout, ctx.env))))
       await writeLine(ctx.stdout, line);
+  const faults = report.storage?.filter(fault).length ?? 0;
   if (!report.ok) {
     throw new FailedCheck(
-      `${report.corruptions.length} corruption(s), ${report.violations.length} invariant violation(s)`,
+      `${report.corruptions.length} corruption(s), ${report.violations.length} invariant violation(s)` +
+        (faults > 0 ? `, ${faults} storage fault(s)` : ''),
     );
   }
 }
 
-async function check(ctx: CliContext, store: LogStore): Promise<Report> {
+async function check(ctx: CliContext, store: LogStore): Promise<Omit<Report, 'storage' | 'repaired'>> {
   // Finding the head reads the tail of the log: when that is damaged, read to the end all the same.
   const head = await store.head().catch((e: unknown) => {
     if (isEventyError(e, 'corrupt-record')) return undefined;
@@ -175,6 +210,12 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
       ),
     );
   }
+  for (const f of r.repaired)
+    out.push(paint('yellow', `  REPAIRED    ${f.kind}: ${safe(f.file)}: ${safe(f.message)}`));
+  for (const f of r.storage ?? []) {
+    const label = fault(f) ? paint('red', `  ${f.kind.toUpperCase().padEnd(11)}`) : `  ${'note'.padEnd(11)}`;
+    out.push(`${label} ${safe(f.file)}: ${safe(f.message)}${f.repairable ? ' (--repair mends it)' : ''}`);
+  }
   const scope = r.corruptions.length > 0 ? ` up to position ${r.checkedUpTo}` : '';
   out.push(
     `  invariants: ${formatCount(r.claims)} claims and ${formatCount(r.results)} results checked${scope}`,
@@ -186,7 +227,10 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
       ? paint('green', '✓ the log is sound')
       : paint(
           'red',
-          `✗ ${r.corruptions.length} corruption(s), ${r.violations.length} invariant violation(s)`,
+          `✗ ${r.corruptions.length} corruption(s), ${r.violations.length} invariant violation(s)` +
+            ((r.storage ?? []).some(fault)
+              ? `, ${(r.storage ?? []).filter(fault).length} storage fault(s)`
+              : ''),
         ),
   );
   return out;

@@ -90,11 +90,15 @@ Examples:
 }
 
 async function verify(ctx: CliContext, o: VerifyOptions): Promise<void> {
+  // A repair that cuts records raises the log's epoch: the checks run on a handle opened after it.
+  const repaired = o.repair
+    ? await withExistingStore(o.store, async (store) => {
+        if (!store.repairStorage)
+          throw new UsageError(`--repair: the store ${store.url} keeps no files to repair`);
+        return store.repairStorage();
+      })
+    : [];
   const report = await withExistingStore(o.store, async (store) => {
-    if (o.repair && !store.repairStorage) {
-      throw new UsageError(`--repair: the store ${store.url} keeps no files to repair`);
-    }
-    const repaired = o.repair ? ((await store.repairStorage?.()) ?? []) : [];
     const storage = (await store.checkStorage?.()) ?? null;
     const checked = await check(ctx, store);
     const ok = checked.ok && !(storage ?? []).some(fault);

@@ -33,7 +33,16 @@ export class LiveViews {
   #startHead = Infinity;
   #failure: Error | undefined;
 
-  constructor(private readonly store: LogStore) {}
+  constructor(
+    private readonly store: LogStore,
+    /** Told once when the log can no longer be followed (diverged, corrupt, the store gone). */
+    private readonly onFailure: (error: Error) => void = () => undefined,
+  ) {}
+
+  /** Why the log can no longer be followed, once it cannot. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
 
   /** Position of the last record folded (-1 before the first). */
   /** Log time of the last record folded (ms since the epoch); 0 before the first. */
@@ -117,6 +126,7 @@ export class LiveViews {
     } catch (e) {
       this.#failure = e instanceof Error ? e : new Error(String(e));
       this.#failAll(this.#failure);
+      this.onFailure(this.#failure);
       this.records$.error(e);
     }
   }

@@ -156,7 +156,8 @@ export class QueueManager {
       spreadGraceMs: positive('spreadGraceMs', options.spreadGraceMs ?? 500, 0),
       shutdownTimeout: positive('shutdownTimeout', options.shutdownTimeout ?? 10_000, 0),
     };
-    this.#worker = new RuntimeWorker(workerId, store, new LiveViews(store), settings, (queue, payload, o) =>
+    const views = new LiveViews(store, (e) => void this.#halt(e));
+    this.#worker = new RuntimeWorker(workerId, store, views, settings, (queue, payload, o) =>
       this.queue(queue).publish(payload, o),
     );
     this.#context = { manager: this, worker: this.#worker };
@@ -281,6 +282,24 @@ export class QueueManager {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Why this manager stopped following its log, once it did: `log-diverged` (the log was lost,
+   * replaced or rolled back), `corrupt-record`, or the store gone. It then claims nothing more (its
+   * subscribers stop) and `records$()` errors with it; the store refuses appends to a diverged log.
+   * Close the manager and open a new one to go on with the log as it now is (`eventy worker` exits
+   * non-zero, so that `eventy run` or another supervisor restarts it).
+   */
+  get failure(): Error | undefined {
+    return this.#worker.views.failure;
+  }
+
+  /** The log cannot be followed: no more claims, no schedule fires; the in-flight work drains. */
+  async #halt(error: Error): Promise<void> {
+    this.#worker.report(error);
+    await this.#scheduler?.stop();
+    await this.#worker.stop();
   }
 
   async #close(): Promise<void> {

@@ -138,7 +138,10 @@ export class RuntimeWorker implements DispatchContext {
     await Promise.all([...this.#dispatchers].map((d) => d.stop(this.#settings.shutdownTimeout)));
     if (this.#keepalive) clearInterval(this.#keepalive);
     try {
-      if (this.#joined) await this.#beat('worker.left');
+      if (this.#joined) {
+        this.#joined = false; // once: a halted manager (log gone) is stopped again by close()
+        await this.#beat('worker.left');
+      }
     } catch (e) {
       this.report(e);
     }

@@ -7,6 +7,14 @@ export interface Placed {
 }
 
 /**
+ * A statement that appended nothing: the log's row refused it (an expected head that differed, or not
+ * the log the handle knows); `least` is the least head it accepted.
+ */
+export interface Refused {
+  readonly least: Position;
+}
+
+/**
  * Runs one append statement: the records of several batches, `more` false at each batch's end; `sync`
  * false when none of them asked to wait for the WAL flush.
  */
@@ -15,13 +23,13 @@ export type RunAppend = (
   more: boolean[],
   expected: Position | undefined,
   sync: boolean,
-) => Promise<Placed | undefined>;
+) => Promise<Placed | Refused>;
 
 interface Pending {
   readonly bodies: Buffer[];
   readonly expected: Position | undefined;
   readonly sync: boolean;
-  resolve(placed: Placed | undefined): void;
+  resolve(placed: Placed | Refused): void;
   reject(e: unknown): void;
 }
 
@@ -33,8 +41,8 @@ const MAX_GROUP_RECORDS = 10_000;
  * while it runs go together in the next one (each keeps its own `more` boundary, all share its log time
  * and its transaction). Every statement holds the log's head row until its commit, its WAL flush
  * included: fewer, larger statements are what lets appenders share a flush. A batch with an expected
- * head goes alone, its check its own. Resolves each batch with its own first position, or undefined
- * when its expected head did not match.
+ * head goes alone, its check its own. Resolves each batch with its own first position, or with the
+ * refusal when the log's row refused the statement.
  *
  * Synced and unsynced batches share the queue, so a handle's appends land in the order they were made
  * (as on the other stores): a group waits for the flush when any of its batches asked for it.
@@ -45,7 +53,7 @@ export class AppendGroups {
 
   constructor(private readonly run: RunAppend) {}
 
-  submit(bodies: Buffer[], expected: Position | undefined, sync = true): Promise<Placed | undefined> {
+  submit(bodies: Buffer[], expected: Position | undefined, sync = true): Promise<Placed | Refused> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ bodies, expected, sync, resolve, reject });
       this.#kick();
@@ -74,9 +82,13 @@ export class AppendGroups {
       try {
         const sync = group.some((p) => p.sync);
         const placed = await this.run(bodies, more, group[0]?.expected, sync);
-        let first = placed?.first ?? 0;
+        if (!('first' in placed)) {
+          for (const p of group) p.resolve(placed);
+          continue;
+        }
+        let first = placed.first;
         for (const p of group) {
-          p.resolve(placed && { first, time: placed.time });
+          p.resolve({ first, time: placed.time });
           first += p.bodies.length;
         }
       } catch (e) {

@@ -1,4 +1,5 @@
 import type { QueryConfig } from 'pg';
+import type { LogIdentity } from '../../engine/continuity.js';
 import type { Position } from '../../engine/position.js';
 import type { PgNames } from './pg-schema.js';
 
@@ -16,10 +17,12 @@ export class PgStatements {
     // One statement, so one implicit transaction: the head row's update takes its row lock, which
     // orders every appender of every process until commit, so positions are dense and commits happen in
     // position order (a reader never sees a later batch without the earlier ones). The log time is the
-    // server's clock, never below the last batch's. The NOTIFY is sent at commit.
+    // server's clock, never below the last batch's. The NOTIFY is sent at commit. The row must still
+    // be the log the handle knows (its id and epoch, a head not below what the handle saw): else no row.
     this.#append = `WITH h AS (
       UPDATE ${n.logs} SET head = head + $1, last_time = greatest(last_time, ${NOW_MS})
       WHERE name = $2 AND ($3::bigint IS NULL OR head = $3::bigint)
+        AND log_id = $6::uuid AND epoch = $7::bigint AND head >= $8::bigint
       RETURNING head - $1 AS first, last_time AS time
     ), ins AS (
       INSERT INTO ${n.table} (position, time, more, body)
@@ -29,7 +32,7 @@ export class PgStatements {
     SELECT first::float8 AS first, time::float8 AS time, pg_notify('${n.channel}', (first + $1)::text) FROM h`;
     this.#replicate = `WITH h AS (
       UPDATE ${n.logs} SET head = head + $1, last_time = greatest(last_time, $4::bigint)
-      WHERE name = $2 AND head = $3::bigint
+      WHERE name = $2 AND head = $3::bigint AND log_id = $7::uuid AND epoch = $8::bigint
       RETURNING head - $1 AS first
     ), ins AS (
       INSERT INTO ${n.table} (position, time, more, body)
@@ -37,38 +40,83 @@ export class PgStatements {
       FROM h, unnest($5::bytea[], $6::bigint[]) WITH ORDINALITY AS i(body, time, ord)
     )
     SELECT first::float8 AS first, pg_notify('${n.channel}', (first + $1)::text) FROM h`;
-    this.#page = `SELECT position::float8 AS position, time::float8 AS time, body FROM ${n.table}
-      WHERE position >= $1 AND position < $2 ORDER BY position LIMIT $3`;
-    this.#head = `SELECT head::float8 AS head, first::float8 AS first FROM ${n.logs} WHERE name = $1`;
+    // The rows and the log's row in one snapshot: the log checked with what is read from it.
+    this.#page = `(SELECT position::float8 AS position, time::float8 AS time, body, NULL::text AS id,
+        NULL::float8 AS epoch, NULL::float8 AS head, NULL::float8 AS first
+      FROM ${n.table} WHERE position >= $1 AND position < $2 ORDER BY position LIMIT $3)
+      UNION ALL
+      SELECT NULL, NULL, NULL, log_id::text, epoch::float8, head::float8, first::float8
+      FROM ${n.logs} WHERE name = $4`;
+    this.#head = `SELECT head::float8 AS head, first::float8 AS first, log_id::text AS id, epoch::float8 AS epoch
+      FROM ${n.logs} WHERE name = $1`;
   }
 
   /**
    * Appends `bodies` in one transaction, `more` false at the end of each batch; no row when `expected`
-   * is given and the head is elsewhere.
+   * is given and the head is elsewhere, or the log is not `identity` or its head is below `least`.
    */
-  append(bodies: readonly Buffer[], more: readonly boolean[], expected: Position | undefined): QueryConfig {
+  append(
+    bodies: readonly Buffer[],
+    more: readonly boolean[],
+    expected: Position | undefined,
+    identity: LogIdentity,
+    least: Position,
+  ): QueryConfig {
     return {
       name: `eventy_append_${this.names.tag}`,
       text: this.#append,
-      values: [bodies.length, this.names.log, expected ?? null, bodies, more],
+      values: [
+        bodies.length,
+        this.names.log,
+        expected ?? null,
+        bodies,
+        more,
+        identity.id,
+        identity.epoch,
+        least,
+      ],
     };
   }
 
-  /** Copies stamped records whose first position is `from`; no row when the head is elsewhere. */
-  replicate(from: Position, bodies: readonly Buffer[], times: readonly number[]): QueryConfig {
+  /**
+   * Copies stamped records whose first position is `from`; no row when the head is elsewhere or the log
+   * is not `identity`.
+   */
+  replicate(
+    from: Position,
+    bodies: readonly Buffer[],
+    times: readonly number[],
+    identity: LogIdentity,
+  ): QueryConfig {
     return {
       name: `eventy_replicate_${this.names.tag}`,
       text: this.#replicate,
-      values: [bodies.length, this.names.log, from, Math.max(...times), bodies, times],
+      values: [
+        bodies.length,
+        this.names.log,
+        from,
+        Math.max(...times),
+        bodies,
+        times,
+        identity.id,
+        identity.epoch,
+      ],
     };
   }
 
-  /** Up to `limit` rows of `[from, to)`, in position order. */
+  /**
+   * Up to `limit` rows of `[from, to)`, in position order, and the log's row ({@link MetaRow}: `id` not
+   * null), in one snapshot.
+   */
   page(from: Position, to: Position, limit: number): QueryConfig {
-    return { name: `eventy_page_${this.names.tag}`, text: this.#page, values: [from, to, limit] };
+    return {
+      name: `eventy_page_${this.names.tag}`,
+      text: this.#page,
+      values: [from, to, limit, this.names.log],
+    };
   }
 
-  /** The head and the first kept position. */
+  /** The log's row: head, first kept position, identity ({@link MetaRow}). */
   head(): QueryConfig {
     return { name: `eventy_head_${this.names.tag}`, text: this.#head, values: [this.names.log] };
   }
@@ -79,6 +127,14 @@ export interface PageRow {
   readonly position: number;
   readonly time: number;
   readonly body: Buffer;
+}
+
+/** The log's row as the head and page statements return it. */
+export interface MetaRow {
+  readonly id: string;
+  readonly epoch: number;
+  readonly head: number;
+  readonly first: number;
 }
 
 /** SQLSTATE of an insert that found no partition for its position (the log grew past its partitions). */

@@ -1,10 +1,9 @@
 import type pg from 'pg';
 import { eachRecord } from '../../engine/each-record.js';
-import type { LogIdentity } from '../../engine/continuity.js';
+import { Continuity, type LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, checkReplica, encodeDrafts } from '../../engine/append-batch.js';
-import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
-import { aborted } from '../../engine/notifier.js';
+import { ClosedError, InvalidArgumentError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import type {
@@ -15,8 +14,10 @@ import type {
   ReadOptions,
   StoreCapabilities,
 } from '../../engine/storage.js';
-import { AppendGroups, type Placed } from './pg-append.js';
-import { isUnavailable, storeError } from './pg-errors.js';
+import { AppendGroups, type Placed, type Refused } from './pg-append.js';
+import { checkMeta, isMissingTable, refusedAppend } from './pg-continuity.js';
+import { storeError } from './pg-errors.js';
+import { contiguous, END, followPages, PAGE, toRecord, type Page } from './pg-follow.js';
 import type { PgListener } from './pg-listener.js';
 import {
   createPartitions,
@@ -26,11 +27,7 @@ import {
   type LogRow,
   type PgNames,
 } from './pg-schema.js';
-import { isMissingPartition, PgStatements, type PageRow } from './pg-statements.js';
-
-/** Rows per page of a read or follow. */
-const PAGE = 1_000;
-const END = Number.MAX_SAFE_INTEGER;
+import { isMissingPartition, PgStatements, type MetaRow, type PageRow } from './pg-statements.js';
 /**
  * Times an append retries after creating the partitions it lacked. Each try creates what the head then
  * needs, but concurrent appenders may run past it again before the retry (with small segments).
@@ -66,16 +63,14 @@ class Appended implements AppendResult {
     this.positions = bodies.map((_, i) => first + i);
   }
   get records(): StoredRecord[] {
-    this.#records ??= this.bodies.map((b, i) => toRecord(b, this.positions[i] as Position, this.time, ''));
+    this.#records ??= this.bodies.map((b, i) => {
+      const r = decodeRecord(b, '', this.positions[i] as Position) as { position: number; time: number };
+      r.position = this.positions[i] as Position;
+      r.time = this.time;
+      return r as unknown as StoredRecord;
+    });
     return this.#records;
   }
-}
-
-function toRecord(body: Buffer, position: Position, time: number, where: string): StoredRecord {
-  const r = decodeRecord(body, where, position) as { position: number; time: number };
-  r.position = position;
-  r.time = time;
-  return r as unknown as StoredRecord;
 }
 
 /**
@@ -87,11 +82,17 @@ function toRecord(body: Buffer, position: Position, time: number, where: string)
  * batch in one transaction, log time from the server's clock never going back, a NOTIFY at commit.
  * Followers are woken by LISTEN on one shared connection and poll as a fallback. Every call has a
  * deadline (`timeout`), after which it fails with `unavailable`.
+ *
+ * Continuity (see `LogStore`): the handle keeps the identity (id, epoch) the log's row had when it
+ * opened and the highest position it appended or delivered. An append matches both in its `UPDATE` of
+ * the row, so nothing is appended to a log recreated or rolled back; every read and follow page comes
+ * with the log's row from the same snapshot, and a follower rereads its last delivered row with each
+ * page. Dropped tables, another id or epoch, a lower head or another last record: `log-diverged`.
  */
 export class PostgresStore implements LogStore {
   readonly url: string;
   readonly capabilities: StoreCapabilities;
-  readonly #identity: LogIdentity;
+  readonly #continuity: Continuity;
   readonly segmentRecords: number;
   readonly #parts: PgStoreParts;
   readonly #sql: PgStatements;
@@ -105,7 +106,7 @@ export class PostgresStore implements LogStore {
     this.#parts = parts;
     this.url = parts.url;
     this.capabilities = parts.capabilities;
-    this.#identity = { id: parts.row.logId, epoch: parts.row.epoch };
+    this.#continuity = new Continuity(parts.url, { id: parts.row.logId, epoch: parts.row.epoch });
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
@@ -118,7 +119,7 @@ export class PostgresStore implements LogStore {
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
   async identity(): Promise<LogIdentity> {
     this.#check();
-    return this.#identity;
+    return this.#continuity.identity;
   }
 
   /**
@@ -126,12 +127,16 @@ export class PostgresStore implements LogStore {
    * @throws UnavailableError when the server cannot be reached or the deadline passed. If the
    * connection dropped while the batch was in flight, it may have been stored: retry with
    * `expectedHead` to append it at most once.
+   * @throws LogDivergedError when the log is not the one this handle knew (nothing was appended).
    */
   async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#check();
     const { bodies, expected } = encode(drafts, options);
+    this.#continuity.checkNotDiverged();
     const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
-    if (placed === undefined) throw new ConflictError(expected ?? -1, await this.head());
+    if (!('first' in placed))
+      throw refusedAppend(this.#continuity, await this.#meta(), placed.least, expected);
+    this.#continuity.saw(placed.first + bodies.length);
     this.#growAhead(placed.first + bodies.length - 1);
     return new Appended(bodies, placed.first, placed.time);
   }
@@ -142,13 +147,16 @@ export class PostgresStore implements LogStore {
     bodies: Buffer[],
     more: boolean[],
     expected: Position | undefined,
-  ): Promise<Placed | undefined> {
+  ): Promise<Placed | Refused> {
+    // The least head the log may have: what this handle had seen when the statement went.
+    const least = this.#continuity.seen;
+    const statement = this.#sql.append(bodies, more, expected, this.#continuity.identity, least);
     for (let attempt = 0; ; attempt++) {
       try {
-        const { rows } = await pool.query(this.#sql.append(bodies, more, expected));
-        return rows[0] as Placed | undefined;
+        const { rows } = await pool.query(statement);
+        return (rows[0] as Placed | undefined) ?? { least };
       } catch (e) {
-        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw storeError(e, 'append', this.url);
+        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw this.#failure(e, 'append');
         await this.#grow(bodies.length);
       }
     }
@@ -162,6 +170,7 @@ export class PostgresStore implements LogStore {
    * transaction is the caller's), except that a batch that needs a new partition creates it in the
    * caller's transaction.
    * @throws ConflictError when `expectedHead` is given and the head differs (the transaction goes on).
+   * @throws LogDivergedError when the log is not the one this handle knew (the transaction goes on).
    * @example
    * await client.query('BEGIN');
    * await client.query('INSERT INTO orders …');
@@ -200,11 +209,22 @@ export class PostgresStore implements LogStore {
     }
   }
 
+  /**
+   * One append in the caller's transaction. The handle does not count its positions as seen: the
+   * transaction may still roll back, and then they are appended by someone else.
+   */
   async #appendOn(on: Queryable, bodies: Buffer[], expected: Position | undefined): Promise<Appended> {
+    this.#continuity.checkNotDiverged();
     const more = bodies.map((_, i) => i < bodies.length - 1);
-    const { rows } = await on.query(this.#sql.append(bodies, more, expected));
-    const row = rows[0] as { first: number; time: number } | undefined;
-    if (row === undefined) throw new ConflictError(expected ?? -1, await this.head());
+    const least = this.#continuity.seen;
+    const { rows } = await on.query(
+      this.#sql.append(bodies, more, expected, this.#continuity.identity, least),
+    );
+    const row = rows[0] as Placed | undefined;
+    if (row === undefined) {
+      const meta = (await on.query(this.#sql.head())).rows[0] as MetaRow | undefined;
+      throw refusedAppend(this.#continuity, meta, least, expected);
+    }
     return new Appended(bodies, row.first, row.time);
   }
 
@@ -215,16 +235,23 @@ export class PostgresStore implements LogStore {
     if (from === undefined) return;
     const bodies = records.map((r) => encodeRecord(r));
     const times = records.map((r) => r.time);
+    this.#continuity.checkNotDiverged();
+    const statement = this.#sql.replicate(from, bodies, times, this.#continuity.identity);
     for (let attempt = 0; ; attempt++) {
+      let rows: unknown[];
       try {
-        const { rows } = await this.#parts.pool.query(this.#sql.replicate(from, bodies, times));
-        if (rows.length === 0) throw new ConflictError(from, await this.head());
-        this.#growAhead(from + records.length);
-        return;
+        rows = (await this.#parts.pool.query(statement)).rows;
       } catch (e) {
-        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw storeError(e, 'replicate', this.url);
+        if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw this.#failure(e, 'replicate');
         await this.#grow(bodies.length);
+        continue;
       }
+      if (rows.length === 0) {
+        throw refusedAppend(this.#continuity, await this.#meta(), this.#continuity.seen, from);
+      }
+      this.#continuity.saw(from + records.length);
+      this.#growAhead(from + records.length);
+      return;
     }
   }
 
@@ -241,10 +268,15 @@ export class PostgresStore implements LogStore {
     const end = Math.min(to ?? END, await this.head());
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
     while (next < end && !stop()) {
-      const chunk = await this.#page(next, end);
-      if (chunk.length === 0) return;
-      yield chunk;
-      next = (chunk.at(-1)?.position ?? next) + 1;
+      const seen = this.#continuity.seen;
+      const { rows, meta } = await this.#page(next, end, PAGE);
+      checkMeta(this.#continuity, meta, seen);
+      const run = contiguous(rows, Math.max(next, rows[0]?.position ?? next));
+      const last = run.at(-1);
+      if (last === undefined) return;
+      this.#continuity.saw(last.position + 1);
+      yield run.map((row) => toRecord(row, this.#parts.names.tableName));
+      next = last.position + 1;
     }
   }
 
@@ -260,54 +292,55 @@ export class PostgresStore implements LogStore {
   /** {@inheritDoc LogStore.followChunks} */
   async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    let next = checkPosition('from', options.from ?? 0);
+    this.#continuity.checkNotDiverged();
+    const from = checkPosition('from', options.from ?? 0);
     const closing = this.#closing.signal;
     const signal = options.signal ? AbortSignal.any([options.signal, closing]) : closing;
-    const { listener } = this.#parts;
-    listener.start();
-    while (!signal.aborted) {
-      const seen = listener.version;
-      let chunk: StoredRecord[] | undefined;
-      try {
-        chunk = await untilAborted(this.#page(next, END), signal);
-      } catch (e) {
-        if (aborted(signal)) return;
-        if (!isUnavailable(e)) throw e;
-        await listener.notifier.wait(signal, listener.pollMs);
-        continue;
-      }
-      if (chunk === undefined) return;
-      if (chunk.length > 0) {
-        yield chunk;
-        next = (chunk.at(-1)?.position ?? next) + 1;
-        continue;
-      }
-      if (listener.version === seen) await listener.notifier.wait(signal, listener.pollMs);
-    }
+    yield* followPages(
+      {
+        listener: this.#parts.listener,
+        continuity: this.#continuity,
+        where: this.#parts.names.tableName,
+        page: (f, t, limit) => this.#page(f, t, limit),
+      },
+      from,
+      signal,
+    );
   }
 
-  /** Reads a page; only the contiguous run from its first row (a defence: commits are in order). */
-  async #page(from: Position, to: Position): Promise<StoredRecord[]> {
-    const { rows } = await this.#query('read', this.#sql.page(from, to, PAGE));
-    const out: StoredRecord[] = [];
-    for (const row of rows as PageRow[]) {
-      const last = out.at(-1);
-      if (last !== undefined && row.position !== last.position + 1) break;
-      out.push(toRecord(row.body, row.position, row.time, this.#parts.names.tableName));
+  /** Up to `limit` rows of `[from, to)` and the log's row, in one snapshot. */
+  async #page(from: Position, to: Position, limit: number): Promise<Page> {
+    const { rows } = await this.#query('read', this.#sql.page(from, to, limit));
+    const page: PageRow[] = [];
+    let meta: MetaRow | undefined;
+    // The log's row is the one with an id (a record's row has none).
+    for (const row of rows as (PageRow & { id: string | null })[]) {
+      if (row.id === null) page.push(row);
+      else meta = row as unknown as MetaRow;
     }
-    return out;
+    return { rows: page, meta };
+  }
+
+  /** The log's row (undefined when it is gone), unchecked. */
+  async #meta(): Promise<MetaRow | undefined> {
+    const { rows } = await this.#query('head', this.#sql.head());
+    return rows[0] as MetaRow | undefined;
   }
 
   /** {@inheritDoc LogStore.head} */
   async head(): Promise<Position> {
-    const { rows } = await this.#query('head', this.#sql.head());
-    return (rows[0] as { head: number } | undefined)?.head ?? 0;
+    const seen = this.#continuity.seen;
+    const meta = await this.#meta();
+    checkMeta(this.#continuity, meta, seen);
+    return meta.head;
   }
 
   /** The first position still kept (retention drops whole partitions before it). */
   async first(): Promise<Position> {
-    const { rows } = await this.#query('first', this.#sql.head());
-    return (rows[0] as { first: number } | undefined)?.first ?? 0;
+    const seen = this.#continuity.seen;
+    const meta = await this.#meta();
+    checkMeta(this.#continuity, meta, seen);
+    return meta.first;
   }
 
   /** The bases of the log's partitions (its segments), oldest first. */
@@ -400,23 +433,25 @@ export class PostgresStore implements LogStore {
     try {
       return await this.#parts.pool.query(config);
     } catch (e) {
-      throw storeError(e, what, this.url);
+      throw this.#failure(e, what);
     }
+  }
+
+  /** A failed statement as the error to throw: `log-diverged` when the log's tables are gone. */
+  #failure(e: unknown, what: string): unknown {
+    if (isMissingTable(e)) {
+      try {
+        this.#continuity.checkIdentity(undefined);
+      } catch (diverged) {
+        return diverged;
+      }
+    }
+    return storeError(e, what, this.url);
   }
 
   #check(): void {
     if (this.#closed !== undefined) throw new ClosedError(`store ${this.url}`);
   }
-}
-
-/** The promise's value, or undefined as soon as the signal aborts (a read on a hung server is left behind). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise<T | undefined>((resolve, reject) => {
-    const stop = (): void => resolve(undefined);
-    signal.addEventListener('abort', stop, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
-  });
 }
 
 function encode(

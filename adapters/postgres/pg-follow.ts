@@ -1,0 +1,125 @@
+import type { Continuity } from '../../engine/continuity.js';
+import { decodeRecord } from '../../engine/codec.js';
+import { NotFoundError } from '../../engine/errors.js';
+import { aborted } from '../../engine/notifier.js';
+import type { Position } from '../../engine/position.js';
+import type { StoredRecord } from '../../engine/records.js';
+import { checkMeta } from './pg-continuity.js';
+import { isUnavailable } from './pg-errors.js';
+import type { PgListener } from './pg-listener.js';
+import type { MetaRow, PageRow } from './pg-statements.js';
+
+/** Rows per page of a read or follow. */
+export const PAGE = 1_000;
+export const END = Number.MAX_SAFE_INTEGER;
+
+/** Rows of a log and the log's row, read in one snapshot. */
+export interface Page {
+  readonly rows: PageRow[];
+  readonly meta: MetaRow | undefined;
+}
+
+/** What a follower needs from its store. */
+export interface FollowContext {
+  readonly listener: PgListener;
+  readonly continuity: Continuity;
+  /** The table, as decoding errors name it. */
+  readonly where: string;
+  /** Up to `limit` rows of `[from, to)` and the log's row (see `PgStatements.page`). */
+  page(from: Position, to: Position, limit: number): Promise<Page>;
+}
+
+/** A row as a record: position and time are its columns (the body carries zeros in their place). */
+export function toRecord(row: PageRow, where: string): StoredRecord {
+  const r = decodeRecord(row.body, where, row.position) as { position: number; time: number };
+  r.position = row.position;
+  r.time = row.time;
+  return r as unknown as StoredRecord;
+}
+
+/** The run of rows from `next` on without a hole (commits are in position order: a defence). */
+export function contiguous(rows: readonly PageRow[], next: Position): PageRow[] {
+  const out: PageRow[] = [];
+  for (const row of rows) {
+    if (row.position !== next + out.length) break;
+    out.push(row);
+  }
+  return out;
+}
+
+/**
+ * Yields every record from `from` on, a page at a time, then waits to be woken by the store's LISTEN
+ * connection (or its poll) and reads again, until `signal` aborts. Starts at the first kept position
+ * when `from` was dropped by retention.
+ *
+ * Every page is read with the log's row, and, once something was delivered, from the last delivered
+ * position: before a page is delivered the log must still be the one the follower read — the same id
+ * and epoch, a head not below what the handle has seen, the last delivered row still there, byte for
+ * byte with its time. Idle, the follower reads (and so checks) at every wake-up and at least once per
+ * poll period; a server that came back is checked by the first page read from it.
+ * @throws LogDivergedError when the log is not the one the follower read.
+ * @throws NotFoundError when retention dropped the next position while the follower still needed it.
+ */
+export async function* followPages(
+  ctx: FollowContext,
+  from: Position,
+  signal: AbortSignal,
+): AsyncGenerator<readonly StoredRecord[]> {
+  const { listener, continuity } = ctx;
+  listener.start();
+  let next = from;
+  let prior: PageRow | undefined;
+  while (!signal.aborted) {
+    const version = listener.version;
+    const seen = continuity.seen;
+    let page: Page | undefined;
+    try {
+      const start = prior?.position ?? next;
+      page = await untilAborted(ctx.page(start, END, PAGE + (prior === undefined ? 0 : 1)), signal);
+    } catch (e) {
+      if (aborted(signal)) return;
+      if (!isUnavailable(e)) throw e;
+      await listener.notifier.wait(signal, listener.pollMs);
+      continue;
+    }
+    if (page === undefined) return;
+    const { meta } = page;
+    checkMeta(continuity, meta, seen);
+    let rows = page.rows;
+    if (prior === undefined) {
+      next = Math.max(next, rows[0]?.position ?? next, meta.first);
+    } else if (prior.position >= meta.first) {
+      const stored = rows[0];
+      const same =
+        stored?.position === prior.position && stored.time === prior.time && stored.body.equals(prior.body);
+      continuity.checkRecord(
+        prior.position,
+        same,
+        stored?.position === prior.position ? 'another record' : 'no record',
+      );
+      rows = rows.slice(1);
+    } else if (next < meta.first) {
+      throw new NotFoundError('record (dropped by retention) at position', String(next));
+    }
+    const run = contiguous(rows, next);
+    const last = run.at(-1);
+    if (last !== undefined) {
+      yield run.map((row) => toRecord(row, ctx.where));
+      next = last.position + 1;
+      prior = last;
+      continuity.saw(next);
+      continue;
+    }
+    if (listener.version === version) await listener.notifier.wait(signal, listener.pollMs);
+  }
+}
+
+/** The promise's value, or undefined as soon as the signal aborts (a read on a hung server is left behind). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const stop = (): void => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}

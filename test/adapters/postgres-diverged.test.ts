@@ -1,0 +1,140 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openPostgresStore, type PostgresStore } from '../../adapters/postgres/index.js';
+import { isEventyError } from '../../engine/errors.js';
+import type { StoredRecord, RecordDraft } from '../../engine/records.js';
+import { draft } from '../contract/log-store-contract.js';
+import { dropSchema, pgUrl, uniqueSchema, withClient } from '../support/postgres.js';
+import { until } from '../support/wait.js';
+
+/** A follower that keeps what it delivered and how it ended. */
+function follow(store: PostgresStore) {
+  const state = { seen: [] as StoredRecord[], error: undefined as unknown, ended: false };
+  const ac = new AbortController();
+  const done = (async () => {
+    try {
+      for await (const r of store.follow({ signal: ac.signal })) state.seen.push(r);
+    } catch (e) {
+      state.error = e;
+    } finally {
+      state.ended = true;
+    }
+  })();
+  return { state, done, stop: () => ac.abort() };
+}
+
+async function refusal(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => new Error('acknowledged'),
+    (e: unknown) => e as Error,
+  );
+}
+
+const batch = (from: number, n: number): RecordDraft[] =>
+  Array.from({ length: n }, (_, i) => draft(from + i));
+const ids = (records: readonly { eventId?: unknown }[]): unknown[] => records.map((r) => r.eventId);
+
+describe('postgres store: a log dropped, recreated or rolled back under its handles', () => {
+  let schema: string;
+  let url: string;
+  const opened: PostgresStore[] = [];
+  const open = async (): Promise<PostgresStore> => {
+    const store = await openPostgresStore(url, { segmentRecords: 16 });
+    opened.push(store);
+    return store;
+  };
+
+  beforeEach(() => {
+    schema = uniqueSchema();
+    url = pgUrl({ schema, log: 'orders' });
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await dropSchema(schema);
+  });
+
+  it('tables dropped, then recreated: publishers get log-diverged instead of an acknowledgement, followers stop with it', async () => {
+    const early = await open();
+    const late = await open();
+    const reader = await open();
+    const follower = follow(reader);
+    await early.append(batch(0, 12));
+    await late.append(batch(12, 8));
+    await until(() => follower.state.seen.length === 20);
+
+    await withClient((c) => c.query(`DROP SCHEMA "${schema}" CASCADE`));
+    // Gone: nothing to append to.
+    const gone = await refusal(early.append(batch(100, 3)));
+    expect(isEventyError(gone, 'log-diverged'), gone.message).toBe(true);
+    expect(gone.message).toMatch(/found no identity \(the log is gone\)/);
+
+    // Created again by a store opened now: another id, from position 0.
+    const newcomer = await open();
+    expect((await newcomer.identity()).id).not.toBe((await late.identity()).id);
+    expect((await newcomer.append(batch(200, 25))).positions[0]).toBe(0);
+    const replaced = await refusal(late.append(batch(300, 3)));
+    expect(isEventyError(replaced, 'log-diverged'), replaced.message).toBe(true);
+    expect(replaced.message).toMatch(/expected id \S+ epoch \d+, found id \S+ epoch \d+/);
+    await until(() => follower.state.ended);
+    expect(isEventyError(follower.state.error, 'log-diverged'), String(follower.state.error)).toBe(true);
+    expect(follower.state.seen.length).toBe(20);
+    await expect(reader.head()).rejects.toMatchObject({ code: 'log-diverged' });
+
+    // The refused handles stay refused, and nothing they sent is in the new log.
+    expect(isEventyError(await refusal(early.append(batch(400, 1))), 'log-diverged')).toBe(true);
+    expect(isEventyError(await refusal(late.append(batch(400, 1))), 'log-diverged')).toBe(true);
+    const kept: StoredRecord[] = [];
+    for await (const r of newcomer.read()) kept.push(r);
+    expect(ids(kept as never)).toEqual(ids(batch(200, 25) as never));
+  });
+
+  it('truncated back to an earlier position: a handle that saw more appends nothing; a follower finds its last record replaced', async () => {
+    const publisher = await open();
+    const reader = await open();
+    const follower = follow(reader);
+    const idleReader = await open();
+    const idle = follow(idleReader);
+    await publisher.append(batch(0, 30));
+    await publisher.append(batch(30, 20));
+    await until(() => follower.state.seen.length === 50 && idle.state.seen.length === 50);
+    idle.stop();
+    await idle.done;
+
+    // A rollback, as a restore from an older backup would leave it: positions 30-49 gone, head 30.
+    await withClient(async (c) => {
+      await c.query(`DELETE FROM "${schema}".log_orders WHERE position >= 30`);
+      await c.query(`UPDATE "${schema}".eventy_logs SET head = 30 WHERE name = 'orders'`);
+    });
+
+    const refused = await refusal(publisher.append(batch(100, 3)));
+    expect(isEventyError(refused, 'log-diverged'), refused.message).toBe(true);
+    expect(refused.message).toMatch(/head of at least 50.*head of 30/);
+    // A reader that saw 50 sees the head went back.
+    await expect(idleReader.head()).rejects.toMatchObject({ code: 'log-diverged' });
+
+    // A publisher opened now takes the log as it is: positions 30-54 hold other records than before.
+    const newcomer = await open();
+    expect(await newcomer.identity()).toEqual(await publisher.identity());
+    expect((await newcomer.append(batch(200, 25))).positions[0]).toBe(30);
+    await until(() => follower.state.ended);
+    expect(isEventyError(follower.state.error, 'log-diverged'), String(follower.state.error)).toBe(true);
+    expect((follower.state.error as Error).message).toMatch(/record delivered at position 49/);
+    expect(follower.state.seen.map((r) => r.position)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(isEventyError(await refusal(publisher.append(batch(300, 1))), 'log-diverged')).toBe(true);
+  });
+
+  it('an idle follower whose log went back and stays there stops with log-diverged', async () => {
+    const publisher = await open();
+    const reader = await open();
+    const follower = follow(reader);
+    await publisher.append(batch(0, 40));
+    await until(() => follower.state.seen.length === 40);
+    await withClient(async (c) => {
+      await c.query(`DELETE FROM "${schema}".log_orders WHERE position >= 20`);
+      await c.query(`UPDATE "${schema}".eventy_logs SET head = 20 WHERE name = 'orders'`);
+    });
+    // No append, no notification: the follower's poll finds it.
+    await until(() => follower.state.ended);
+    expect((follower.state.error as Error).message).toMatch(/head of at least 40.*head of 20/);
+  });
+});

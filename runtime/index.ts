@@ -3,6 +3,8 @@ export type { ManagerOptions, Inspection, HostedRow } from './manager.js';
 export { Queue } from './queue.js';
 export type { QueueOptions } from './queue.js';
 export { Subscriber } from './subscriber.js';
+export { skip, Skip } from './skip.js';
+export type { Hooks, HookInfo } from './hooks.js';
 export type { Subscription } from './subscriber.js';
 export type * from './types.js';
 export type { ScheduleInfo } from './schedule-api.js';

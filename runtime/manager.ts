@@ -24,6 +24,7 @@ import {
   type StoredRecord,
 } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
+import { checkHooks, HookSet, type Hooks } from './hooks.js';
 import { checkName } from './names.js';
 import { installSignalHandlers } from './signals.js';
 import { LiveViews } from './live-views.js';
@@ -64,6 +65,8 @@ export interface HostedRow {
   readonly timeout: number;
   /** True once it stopped taking work (stopped, ended, interrupted, or the manager closing). */
   readonly stopped: boolean;
+  /** Hooks of this subscription (the manager's included) that threw, in this process. */
+  readonly hookErrors: number;
 }
 
 /** Options of {@link createManager}. */
@@ -95,6 +98,8 @@ export interface ManagerOptions {
    * `false` opts this manager out, an object tunes it. Default on.
    */
   readonly scheduler?: boolean | SchedulerOptions;
+  /** Lifecycle hooks run for every subscription this manager hosts (see {@link Hooks}). */
+  readonly hooks?: Hooks;
 }
 
 const KNOWN = new Set([
@@ -109,6 +114,7 @@ const KNOWN = new Set([
   'fold',
   'scheduler',
   'store',
+  'hooks',
 ]);
 
 /**
@@ -124,6 +130,7 @@ export async function createManager(store: LogStore, options: ManagerOptions = {
   }
   const manager = new QueueManager(store, options);
   try {
+    await HookSet.of(options.hooks)?.run('onStart', { workerId: manager.workerId });
     if (options.fold === 'eager') await manager.ready();
   } catch (e) {
     await manager.close().catch(() => undefined); // uninstalls signal handlers, closes an owned store
@@ -157,8 +164,13 @@ export class QueueManager {
       shutdownTimeout: positive('shutdownTimeout', options.shutdownTimeout ?? 10_000, 0),
     };
     const views = new LiveViews(store, (e) => void this.#halt(e));
-    this.#worker = new RuntimeWorker(workerId, store, views, settings, (queue, payload, o) =>
-      this.queue(queue).publish(payload, o),
+    this.#worker = new RuntimeWorker(
+      workerId,
+      store,
+      views,
+      settings,
+      (queue, payload, o) => this.queue(queue).publish(payload, o),
+      checkHooks(options.hooks, 'manager'),
     );
     this.#context = { manager: this, worker: this.#worker };
     this.#scheduler =
@@ -228,6 +240,7 @@ export class QueueManager {
           prefetch: d.options.prefetch,
           timeout: d.options.timeout,
           stopped: d.stopped,
+          hookErrors: d.spec.hooks?.errors ?? 0,
         })),
     };
   }
@@ -307,6 +320,7 @@ export class QueueManager {
     this.#uninstall();
     await this.#scheduler?.stop();
     await this.#worker.stop();
+    await HookSet.of(this.options.hooks)?.run('onShutdown', { workerId: this.workerId });
     await this.#worker.views.stop();
     if (this.options.ownsStore !== false) await this.store.close();
   }

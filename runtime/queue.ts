@@ -18,6 +18,7 @@ import type { AppendResult } from '../engine/storage.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { queueEvent, toQueueEvent } from './queue-event.js';
 import { compileFilter } from './filter.js';
+import { HookSet } from './hooks.js';
 import type { QueueManager } from './manager.js';
 import type { RuntimeWorker } from './worker.js';
 import type { LogViews } from '../projections/replay.js';
@@ -201,6 +202,7 @@ export class Queue<T = unknown> {
     const resolved = resolveSubscribe(merged, isClass ? handler.constructor.name : handler.name);
     const matcher = compileFilter(resolved.filter);
     const subscriberId = `${this.name}/${resolved.name}`;
+    const hooks = HookSet.of(this.#worker.hooks, resolved.hooks);
     await this.manager.ready();
     await registerSubscriber(this.#worker, this.name, subscriberId, resolved);
     const d = new Dispatcher(this.#worker, {
@@ -210,6 +212,12 @@ export class Queue<T = unknown> {
       matcher,
       handler: fn as Handler<unknown>,
       attachedAt: this.#worker.views.position,
+      hooks,
+    });
+    await HookSet.of(resolved.hooks)?.run('onStart', {
+      workerId: this.#worker.workerId,
+      queue: this.name,
+      subscriber: resolved.name,
     });
     await this.#worker.attach(d);
     let deleted = false;

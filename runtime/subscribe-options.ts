@@ -2,6 +2,7 @@ import { checkName } from './names.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { isPosition, type Position } from '../engine/position.js';
 import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
+import { checkHooks, type Hooks } from './hooks.js';
 import type { RetryOn, SubscribeOptions } from './types.js';
 
 const KNOWN = new Set([
@@ -15,6 +16,7 @@ const KNOWN = new Set([
   'timeout',
   'retry',
   'from',
+  'hooks',
 ]);
 const RETRY_KNOWN = new Set(['limit', 'minBackoff', 'maxBackoff', 'retryOn']);
 
@@ -30,6 +32,7 @@ export interface ResolvedSubscribe {
   readonly retry: RetryPolicy;
   readonly retryOn: RetryOn | undefined;
   readonly from: 'new' | 'earliest' | Position;
+  readonly hooks: Hooks | undefined;
 }
 
 /** @throws InvalidArgumentError naming the bad option. */
@@ -86,6 +89,7 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
     retry: policy,
     retryOn,
     from,
+    hooks: checkHooks(options.hooks, 'subscription'),
   };
 }
 

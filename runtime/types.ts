@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Position } from '../engine/position.js';
 import type { Delivery, ErrorInfo, EventHeaders, ResultStatus } from '../engine/records.js';
+import type { Hooks } from './hooks.js';
 
 /** An event as handlers and queries see it. */
 export interface QueueEvent<T = unknown> {
@@ -91,6 +92,9 @@ export interface SubscribeOptions {
   readonly retry?: RetryOptions;
   /** Where a new subscriber starts: `new` (default), `earliest`, or a position. */
   readonly from?: 'new' | 'earliest' | Position;
+  /** Lifecycle hooks of this subscription, after the manager's (see {@link Hooks}). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any payload type: hooks are per queue
+  readonly hooks?: Hooks<any>;
 }
 
 /** One result as queries return it. */

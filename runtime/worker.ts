@@ -7,6 +7,7 @@ import { workerDraft, type WorkerRecordType } from './dispatch/drafts.js';
 import type { LiveViews } from './live-views.js';
 import { QueryIndex } from './query-index.js';
 import { ServedEvents } from './served-events.js';
+import type { Hooks } from './hooks.js';
 import type { PublishOptions, QueueEvent } from './types.js';
 
 /** The worker's timings, checked by the manager. */
@@ -50,6 +51,8 @@ export class RuntimeWorker implements DispatchContext {
       payload: unknown,
       options: PublishOptions,
     ) => Promise<QueueEvent>,
+    /** The manager's hooks, run for every subscription it hosts. */
+    readonly hooks?: Hooks,
   ) {
     this.#settings = settings;
     this.index = new QueryIndex(store, views);

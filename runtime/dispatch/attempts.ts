@@ -4,7 +4,8 @@ import type { Position } from '../../engine/position.js';
 import type { RecordDraft } from '../../engine/records.js';
 import { toQueueEvent } from '../queue-event.js';
 import { backoff, mayRetry } from '../subscribe-options.js';
-import type { HandlerContext } from '../types.js';
+import type { HookSet } from '../hooks.js';
+import type { HandlerContext, QueueEvent } from '../types.js';
 import type { BroadcastCursor } from './broadcast.js';
 import type { DispatchScope, EventRecord } from './context.js';
 import { extendedDraft, releasedDraft, resultItem } from './drafts.js';
@@ -109,14 +110,30 @@ export class Attempts {
         return ctx.publish(queue, payload, { correlationId, ...rest, causationId: e.eventId }) as never;
       },
     };
-    const started = performance.now();
     const event = toQueueEvent(e);
-    runAttempt(
-      () => spec.handler(event, handlerCtx),
-      control,
-      spec.options.timeout,
-      (outcome) => this.#finish(e, attempt, failures, outcome, started),
-    );
+    const hooks = spec.hooks;
+    const run = (): void => {
+      const started = performance.now();
+      runAttempt(
+        () => spec.handler(event, handlerCtx),
+        control,
+        spec.options.timeout,
+        (outcome) => {
+          this.#finish(e, attempt, failures, outcome, started);
+          if (hooks === undefined || outcome.status === 'released') this.#free(e.position);
+          else void this.#verdict(hooks, event, handlerCtx, outcome).then(() => this.#free(e.position));
+        },
+      );
+    };
+    if (hooks?.has('onReceived')) void hooks.run('onReceived', event, handlerCtx).then(run);
+    else run();
+  }
+
+  /** The attempt's one success or failure hook, with the framework's verdict. */
+  #verdict(hooks: HookSet, event: QueueEvent, ctx: HandlerContext, outcome: AttemptOutcome): Promise<void> {
+    if (outcome.status === 'ok') return hooks.run('onSuccess', event, outcome.details, ctx);
+    if (outcome.status === 'skipped') return hooks.run('onSuccess', event, outcome.skip, ctx);
+    return hooks.run('onFailure', event, outcome.error, ctx);
   }
 
   /** RUNNING → FINISHED (a result) or RELEASED (the claim given back); frees the slot, starts the next. */
@@ -127,23 +144,31 @@ export class Attempts {
       if (options.delivery !== 'broadcast') this.release(e, attempt);
     } else {
       const retryable =
-        outcome.status !== 'ok' &&
+        (outcome.status === 'failed' || outcome.status === 'timeout') &&
         failures + 1 <= options.retry.limit &&
         !(outcome.error instanceof InterruptedError) &&
         mayRetry(options.retryOn, outcome.error);
-      const details = outcome.status === 'ok' ? plainDetails(outcome.details) : undefined;
+      const details =
+        outcome.status === 'ok' || outcome.status === 'skipped' ? plainDetails(outcome.details) : undefined;
       const retryAt = retryable ? Date.now() + backoff(options.retry, failures + 1) : undefined;
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      const error = outcome.status !== 'ok' ? errorInfo(outcome.error) : undefined;
+      const error =
+        outcome.status === 'failed' || outcome.status === 'timeout' ? errorInfo(outcome.error) : undefined;
       this.results.add(
         resultItem(e.eventId, e.position, attempt, outcome.status, durationMs, details, error, retryAt),
       );
       // Broadcast has no claims to carry a retry to another worker: this worker runs the next attempt.
       if (this.broadcast && retryAt !== undefined) this.broadcast.retry(e.position, retryAt, attempt + 1);
     }
-    // The slot frees now: the result's append and the next claims share one group commit. Not waiting
-    // for the fsync: losing a result in a machine crash only re-runs the event (at-least-once).
-    this.#running.delete(e.position);
+  }
+
+  /**
+   * Frees the event's slot (after its hooks, if any) and starts the next. The result's append and the
+   * next claims share one group commit. Not waiting for the fsync: losing a result in a machine crash
+   * only re-runs the event (at-least-once).
+   */
+  #free(p: Position): void {
+    this.#running.delete(p);
     if (this.#running.size === 0 && this.#idle) {
       this.#idle();
       this.#idle = undefined;

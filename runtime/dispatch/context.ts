@@ -5,6 +5,7 @@ import type { QueueState } from '../../projections/dispatch/index.js';
 import type { LiveViews } from '../live-views.js';
 import type { ResolvedSubscribe } from '../subscribe-options.js';
 import type { Matcher } from '../filter.js';
+import type { HookSet } from '../hooks.js';
 import type { HandlerContext, PublishOptions, QueueEvent } from '../types.js';
 
 export type EventRecord = RecordOf<'event.published'>;
@@ -40,6 +41,8 @@ export interface SubscriptionSpec {
   readonly handler: (event: QueueEvent, ctx: HandlerContext) => unknown;
   /** Views position when the dispatcher was attached: control orders after it apply to it. */
   readonly attachedAt: Position;
+  /** The manager's and the subscription's hooks; undefined when there are none. */
+  readonly hooks?: HookSet | undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { QueueState, SubscriberState } from '../../projections/dispatch/index.js';
+import { HookSet } from '../hooks.js';
 import { InterruptedError, ShutdownError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import { MAX_BATCH_ITEMS, type RecordDraft } from '../../engine/records.js';
@@ -176,7 +177,11 @@ export class Dispatcher implements DispatchScope {
     await all;
     results.flushNow();
     await Promise.all(this.#writing);
-    if (this.#mode === 'STOPPING') this.#setMode('STOPPED');
+    if (this.#mode !== 'STOPPING') return;
+    this.#setMode('STOPPED');
+    const { workerId } = this.ctx;
+    const info = { workerId, queue: this.spec.queue, subscriber: this.spec.options.name };
+    await HookSet.of(this.spec.options.hooks)?.run('onShutdown', info);
   }
 
   /** Resolves once the dispatcher stopped on an end order and drained. */

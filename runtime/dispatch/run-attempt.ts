@@ -1,10 +1,13 @@
 import { ShutdownError, TimeoutError } from '../../engine/errors.js';
 import type { ErrorInfo, ResultStatus } from '../../engine/records.js';
+import { Skip } from '../skip.js';
 
 export interface AttemptOutcome {
   readonly status: ResultStatus | 'released';
   readonly details?: unknown;
   readonly error?: unknown;
+  /** The handler's Skip, when it skipped. */
+  readonly skip?: Skip;
 }
 
 /**
@@ -72,7 +75,10 @@ export function runAttempt(
     control.onAbort = undefined;
     done(outcome);
   };
-  const fail = (error: unknown): void => settle({ status: 'failed', error });
+  const fail = (error: unknown): void =>
+    settle(error instanceof Skip ? skipped(error) : { status: 'failed', error });
+  const ok = (details: unknown): void =>
+    settle(details instanceof Skip ? skipped(details) : { status: 'ok', details });
   control.onAbort = (reason) => settle(abortOutcome(reason));
   if (control.aborted) {
     settle(abortOutcome(control.reason as Error));
@@ -82,8 +88,8 @@ export function runAttempt(
     if (settled) return;
     try {
       const result = handler();
-      if (isThenable(result)) result.then((details: unknown) => settle({ status: 'ok', details }), fail);
-      else settle({ status: 'ok', details: result });
+      if (isThenable(result)) result.then(ok, fail);
+      else ok(result);
     } catch (error) {
       fail(error); // a synchronous throw, or a `then` that throws
     }
@@ -96,6 +102,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     value !== null &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/** A handler's {@link Skip}: `skipped`, the reason in the result's details, the Skip for the hooks. */
+function skipped(s: Skip): AttemptOutcome {
+  return { status: 'skipped', details: { reason: s.reason }, skip: s };
 }
 
 /** What an aborted attempt ends in. */

@@ -118,6 +118,33 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's plain ES modules run in the browser as they are: no types, browser globals.
+    files: ['adapters/server/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'URL',
+          'URLSearchParams',
+          'WebSocket',
+          'Node',
+          'Intl',
+          'setTimeout',
+          'clearTimeout',
+          'requestAnimationFrame',
+          'ResizeObserver',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

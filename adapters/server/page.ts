@@ -12,6 +12,22 @@ const TYPES: Record<string, string> = {
 };
 
 /**
+ * The page runs its own modules only and talks to its own origin only (fetch and the feed's WebSocket):
+ * should a record's text ever reach the markup, no script of it runs. uPlot sets inline styles.
+ */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'none'",
+].join('; ');
+
+/**
  * The package's own folder (the one holding its package.json), found from this module whether it runs
  * from the sources or from `dist/`: the page is served from there and nowhere else.
  */
@@ -55,6 +71,8 @@ export function pageRoutes(app: FastifyInstance): void {
       return reply
         .type(TYPES[ext] ?? 'application/octet-stream')
         .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', CSP)
+        .header('referrer-policy', 'no-referrer')
         .send(body);
     });
   };

@@ -9,6 +9,7 @@ import {
   type QueueManager,
   type QueueResult,
 } from '../../index.js';
+import { serve } from '../../adapters/server/index.js';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { DEMO_QUEUE, demoTasks, type DemoTask } from '../demo-worker.js';
@@ -16,6 +17,7 @@ import { colourEnabled, formatCount, formatDuration, painter, toJson, writeLine 
 import { progressBar } from '../progress.js';
 import { checkSharedStore } from '../store.js';
 import { Supervisor } from '../supervisor.js';
+import { untilAborted } from './serve.js';
 
 interface DemoOptions {
   store: string;
@@ -24,6 +26,8 @@ interface DemoOptions {
   concurrency: number;
   timeout: number;
   json?: boolean;
+  serve?: boolean;
+  port: number;
 }
 
 /** What the demo measured. */
@@ -55,6 +59,8 @@ export function demoCommand(program: Command, ctx: CliContext): void {
     .option('-c, --concurrency <n>', 'handlers at once per process', intAtLeast(1), 16)
     .option('--timeout <s>', 'give up when no task finishes for this many seconds', intAtLeast(1), 60)
     .option('--json', 'print the summary as JSON')
+    .option('--serve', "serve the dashboard on the demo's log (from the first publish on) until Ctrl-C")
+    .option('--port <n>', "the dashboard's port with --serve (0: any free one)", intAtLeast(0), 7733)
     .addHelpText(
       'after',
       `
@@ -63,6 +69,7 @@ The log stays: look at it afterwards with tail, replay, inspect and stats.
 Examples:
   $ eventy demo
   $ eventy demo --count 10000 --processes 4
+  $ eventy demo --serve                           watch it at http://127.0.0.1:7733/
   $ eventy demo --store file:/tmp/demo && eventy replay --store file:/tmp/demo --view subscribers`,
     )
     .action((o: DemoOptions) => demo(ctx, o));
@@ -80,6 +87,9 @@ async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
   const manager = await createQueueManager({ store: o.store, handleSignals: false });
   let watcher: RxSubscription | undefined;
   try {
+    // Closed before the manager (end of this block): the dashboard reads the demo's own manager.
+    await using server = o.serve ? await serve(manager, { port: o.port }) : undefined;
+    if (server) await writeLine(o.json ? ctx.stderr : ctx.stdout, `dashboard: ${server.url}/`);
     const queue = manager.queue<DemoTask>(DEMO_QUEUE);
     const correlationId = `demo-${Date.now().toString(36)}`;
     const ids = new Set<string>();
@@ -113,6 +123,10 @@ async function demo(ctx: CliContext, o: DemoOptions): Promise<void> {
       throw new AbortedError(
         `interrupted: ${formatCount(tally.done.size)} of ${formatCount(o.count)} tasks done`,
       );
+    if (server) {
+      await writeLine(o.json ? ctx.stderr : ctx.stdout, `dashboard: ${server.url}/ until Ctrl-C`);
+      await untilAborted(ctx.signal);
+    }
   } finally {
     watcher?.unsubscribe();
     await manager.close();

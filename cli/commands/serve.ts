@@ -55,7 +55,8 @@ async function serveCli(ctx: CliContext, o: ServeCliOptions): Promise<void> {
   await untilAborted(ctx.signal);
 }
 
-function untilAborted(signal: AbortSignal): Promise<void> {
+/** Resolves once `signal` aborts (Ctrl-C, SIGTERM). */
+export function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cliTestbed } from '../support/cli.js';
+import { until } from '../support/wait.js';
 
 describe('eventy serve', () => {
   const { cli, store } = cliTestbed();
@@ -30,5 +31,32 @@ describe('eventy serve', () => {
     const r = await cli.run(['serve', '--host', '0.0.0.0', '--port', '0', '--store', store.url]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without a token/);
+  });
+
+  it("demo --serve serves the dashboard on the demo's log while it runs and after, until SIGTERM", async () => {
+    const demo = cli.spawn([
+      'demo',
+      '--serve',
+      '--port',
+      '0',
+      '--count',
+      '200',
+      '-p',
+      '1',
+      '--store',
+      store.url,
+    ]);
+    await until(() => demo.lines.find((l) => l.startsWith('dashboard: ')), 'the dashboard line', 30_000);
+    const url = /dashboard: (http:\/\/[\d.:]+)\//.exec(demo.lines.join('\n'))![1]!;
+    const page = await fetch(`${url}/`);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="app.js">');
+    await until(() => demo.lines.some((l) => l.endsWith('until Ctrl-C')), 'the demo to finish', 40_000);
+    const overview = (await (await fetch(`${url}/overview`)).json()) as {
+      stats: { queue: string; ok: number }[];
+    };
+    expect(overview.stats).toEqual([expect.objectContaining({ queue: 'demo', ok: 200 })]);
+    demo.proc.kill('SIGTERM');
+    expect((await demo.exited).code).toBe(0);
   });
 });

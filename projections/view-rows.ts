@@ -45,8 +45,10 @@ export interface SubscriberRow {
   readonly timeout: number;
   /** The position the subscriber started from. */
   readonly startPosition: Position;
+  /** Log time of its first registration (ms since the epoch). */
+  readonly registeredAt: number;
   /** Position of its first registration. */
-  readonly registeredAt: Position;
+  readonly registeredPosition: Position;
   readonly deleted: boolean;
   /** Events waiting to be claimed. */
   readonly depth: number;
@@ -160,7 +162,8 @@ export function subscriberRows(v: LogViews, queues: readonly string[] = [], now 
       retry: sub.reg.retry,
       timeout: sub.reg.timeout,
       startPosition: sub.reg.startPosition,
-      registeredAt: sub.registeredAt,
+      registeredAt: sub.registeredTime,
+      registeredPosition: sub.registeredAt,
       deleted: sub.deleted,
       depth,
       inFlight,

@@ -1,5 +1,5 @@
 export { createManager, QueueManager } from './manager.js';
-export type { ManagerOptions, Inspection, HostedRow } from './manager.js';
+export type { ManagerOptions, Inspection, HostedRow, QueueSummary } from './manager.js';
 export { Queue } from './queue.js';
 export type { QueueOptions } from './queue.js';
 export { Subscriber } from './subscriber.js';

@@ -54,6 +54,17 @@ export interface Inspection {
   readonly hosted: readonly HostedRow[];
 }
 
+/** One queue of the log, as {@link QueueManager.queues} lists it. */
+export interface QueueSummary {
+  readonly name: string;
+  /** Events published to it. */
+  readonly events: number;
+  /** Subscribers registered and not deleted. */
+  readonly subscribers: number;
+  /** Schedules kept in the log for it. */
+  readonly schedules: number;
+}
+
 /** One subscription hosted by this manager. */
 export interface HostedRow {
   readonly queue: string;
@@ -197,6 +208,26 @@ export class QueueManager {
       this.#queues.set(name, q);
     }
     return q;
+  }
+
+  /**
+   * The queues of the log (every queue anything was published to or subscribed on), by name, with their
+   * counts: events published, subscribers (not deleted), schedules (not ended or deleted). Waits until
+   * the fold has every record appended before the call.
+   */
+  async queues(): Promise<QueueSummary[]> {
+    const head = await this.store.head();
+    if (head > 0) await this.#worker.views.waitFor(head - 1);
+    const { dispatch, schedules } = this.#worker.views;
+    const names = new Set<string>(dispatch.queues.keys());
+    for (const s of dispatch.subscribers.values()) names.add(s.reg.queue);
+    return [...names].sort().map((name) => ({
+      name,
+      events: dispatch.queues.get(name)?.positions.length ?? 0,
+      subscribers: [...dispatch.subscribers.values()].filter((s) => s.reg.queue === name && !s.deleted)
+        .length,
+      schedules: [...schedules.schedules.values()].filter((s) => s.queue === name).length,
+    }));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { filter, map, mergeMap } from 'rxjs';
-import { lowerBound, tokenKey } from '../projections/dispatch/index.js';
+import { lowerBound } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
@@ -8,15 +8,7 @@ import type { LiveViews } from './live-views.js';
 import { toQueueEvent } from './queue-event.js';
 import { readPositions, readResults, type QueryIndex } from './query-index.js';
 import { pageStart } from './paging.js';
-import type {
-  EventFilters,
-  Page,
-  PageOptions,
-  QueueClaim,
-  QueueEvent,
-  QueueResult,
-  ResultFilters,
-} from './types.js';
+import type { EventFilters, Page, PageOptions, QueueEvent, QueueResult, ResultFilters } from './types.js';
 
 type EventRecord = RecordOf<'event.published'>;
 type ResultRecord = RecordOf<'result.recorded'>;
@@ -69,7 +61,7 @@ export async function batchGetEvents<T>(
   });
 }
 
-function timeRange(f: {
+export function timeRange(f: {
   after?: number | Date | undefined;
   before?: number | Date | undefined;
 }): (t: number) => boolean {
@@ -82,12 +74,12 @@ function timeRange(f: {
 type Reader<R> = (keys: number[]) => Promise<Map<number, R>>;
 
 /** The records at the given positions. */
-function logReader(m: QueryContext): Reader<StoredRecord> {
+export function logReader(m: QueryContext): Reader<StoredRecord> {
   return (positions) => readPositions(m.store, positions);
 }
 
 /** Walks what ascending keys name in chunks, from index `from`, skipping keys that name nothing. */
-async function* walk<R>(
+export async function* walk<R>(
   keys: readonly number[] | Float64Array,
   from: number,
   read: Reader<R>,
@@ -103,7 +95,7 @@ async function* walk<R>(
 }
 
 /** One page over ascending keys: the page id is the key the next page starts at. */
-async function collectPage<R, I>(
+export async function collectPage<R, I>(
   keys: readonly number[] | Float64Array,
   options: PageOptions,
   read: Reader<R>,
@@ -147,6 +139,7 @@ export async function countEvents(m: QueryContext, queue: string, f: EventFilter
 export function toResult(m: QueryContext, r: ResultRecord): QueueResult {
   const sub = m.views.dispatch.subscribers.get(r.subscriberId);
   return {
+    id: resultId(r),
     position: r.position,
     ...(r.item === undefined ? {} : { item: r.item }),
     eventId: r.eventId,
@@ -287,37 +280,56 @@ export async function waitDrained(
   }
 }
 
-export async function getClaim(m: QueryContext, queue: string, claimId: string): Promise<QueueClaim> {
-  await caughtUp(m);
-  const t = m.views.dispatch.tokens.get(tokenKey(queue, claimId));
-  if (!t) throw new NotFoundError('claim', claimId);
-  const r = (await readPositions(m.store, [t.position])).get(t.position) as RecordOf<'token.claimed'>;
-  return toClaim(r);
+/** A result's id: the position of its record, and `.item` for an item of a `results.recorded`. */
+export function resultId(r: { readonly position: Position; readonly item?: number | undefined }): string {
+  return r.item === undefined ? String(r.position) : `${r.position}.${r.item}`;
 }
 
-export async function searchClaims(
+/** The `resultRef` an id names; undefined for a string that is not a result id. */
+function refOf(id: string): number | undefined {
+  const m = /^(\d{1,15})(?:\.(\d{1,4}))?$/.exec(id);
+  if (!m) return undefined;
+  return resultRef({ position: Number(m[1]), ...(m[2] === undefined ? {} : { item: Number(m[2]) }) });
+}
+
+/** Results by id (`QueueResult.id`), null where none of this queue has it; fenced ones included. */
+export async function batchGetResults(
   m: QueryContext,
   queue: string,
-  o: PageOptions & { workerId?: string },
-): Promise<Page<QueueClaim>> {
-  pageStart(o);
-  await caughtUp(m);
-  const positions: Position[] = [];
-  for (const [key, t] of m.views.dispatch.tokens) {
-    if (key.startsWith(`${queue}\u0000`) && (o.workerId === undefined || t.workerId === o.workerId))
-      positions.push(t.position);
+  ids: readonly string[],
+): Promise<(QueueResult | null)[]> {
+  const list: unknown = ids;
+  if (!Array.isArray(list) || !ids.every((id) => typeof id === 'string')) {
+    throw new InvalidArgumentError(`ids must be an array of result ids, got: ${JSON.stringify(ids)}`);
   }
-  positions.sort((a, b) => a - b);
-  return collectPage(positions, o, logReader(m), (r) => toClaim(r as RecordOf<'token.claimed'>));
+  await caughtUp(m);
+  const refs = ids.map(refOf);
+  const found = await readResults(
+    m.store,
+    refs.filter((r) => r !== undefined),
+  );
+  return refs.map((ref, i) => {
+    const r = ref === undefined ? undefined : found.get(ref);
+    return r?.queue === queue && resultId(r) === ids[i] ? toResult(m, r) : null;
+  });
 }
 
-function toClaim(r: RecordOf<'token.claimed'>): QueueClaim {
-  return {
-    claimId: r.claimId,
-    queue: r.queue,
-    workerId: r.workerId,
-    ...(r.data === undefined ? {} : { data: r.data }),
-    createdAt: r.time,
-    position: r.position,
-  };
+export async function getResult(m: QueryContext, queue: string, id: string): Promise<QueueResult> {
+  if (typeof id !== 'string')
+    throw new InvalidArgumentError(`result id must be a string, got: ${JSON.stringify(id)}`);
+  const [r] = await batchGetResults(m, queue, [id]);
+  if (!r) throw new NotFoundError('result', id);
+  return r;
+}
+
+/** How many results match `f` (the same filters as {@link searchResults}). */
+export async function countResults(m: QueryContext, queue: string, f: ResultFilters): Promise<number> {
+  let n = 0;
+  let pageId: string | null | undefined;
+  do {
+    const page = await searchResults(m, queue, { ...f, limit: 100, ...(pageId ? { pageId } : {}) });
+    n += page.items.length;
+    pageId = page.nextPageId;
+  } while (pageId !== null);
+  return n;
 }

@@ -24,6 +24,7 @@ import type { RuntimeWorker } from './worker.js';
 import type { LogViews } from '../projections/replay.js';
 import { publishDraft, validatePayload } from './publish-draft.js';
 import { pageStart, paginate } from './paging.js';
+import * as claims from './claim-queries.js';
 import * as queries from './queue-queries.js';
 import { registerSubscriber } from './register-subscriber.js';
 import * as schedules from './schedule-api.js';
@@ -32,6 +33,7 @@ import type { ScheduleOptions } from './schedule-options.js';
 import { resolveSubscribe, unknownKeys } from './subscribe-options.js';
 import { Subscriber, type Subscription } from './subscriber.js';
 import type {
+  ClaimFilters,
   EventFilters,
   Handler,
   Page,
@@ -306,6 +308,18 @@ export class Queue<T = unknown> {
   getResults(eventId: string, options: { includeRejected?: boolean } = {}): Promise<QueueResult[]> {
     return queries.getResults(this.#worker, this.name, eventId, options);
   }
+  /** A result by its id (`QueueResult.id`), fenced or not. @throws NotFoundError */
+  getResult(resultId: string): Promise<QueueResult> {
+    return queries.getResult(this.#worker, this.name, resultId);
+  }
+  /** Results by id, null where none. */
+  batchGetResults(resultIds: readonly string[]): Promise<(QueueResult | null)[]> {
+    return queries.batchGetResults(this.#worker, this.name, resultIds);
+  }
+  /** How many results match (the filters of {@link searchResults}). */
+  countResults(filters: ResultFilters = {}): Promise<number> {
+    return queries.countResults(this.#worker, this.name, filters);
+  }
   searchResults(options: PageOptions & ResultFilters = {}): Promise<Page<QueueResult>> {
     return queries.searchResults(this.#worker, this.name, options);
   }
@@ -340,15 +354,34 @@ export class Queue<T = unknown> {
     return rt.dispatch.tokens.get(tokenKey(this.name, claimId))?.position === positions[0];
   }
   getClaim(claimId: string): Promise<QueueClaim> {
-    return queries.getClaim(this.#worker, this.name, claimId);
+    return claims.getClaim(this.#worker, this.name, claimId);
   }
-  searchClaims(options: PageOptions & { workerId?: string } = {}): Promise<Page<QueueClaim>> {
-    return queries.searchClaims(this.#worker, this.name, options);
+  /** Raw claims by id, null where none. */
+  batchGetClaims(claimIds: readonly string[]): Promise<(QueueClaim | null)[]> {
+    return claims.batchGetClaims(this.#worker, this.name, claimIds);
   }
+  searchClaims(options: PageOptions & ClaimFilters = {}): Promise<Page<QueueClaim>> {
+    return claims.searchClaims(this.#worker, this.name, options);
+  }
+  countClaims(filters: ClaimFilters = {}): Promise<number> {
+    return claims.countClaims(this.#worker, this.name, filters);
+  }
+  /** The subscribers of the queue that are not deleted, oldest registration first. */
   async searchSubscriptions(options: PageOptions = {}): Promise<Page<SubscriberRow>> {
     pageStart(options);
     await queries.caughtUp(this.#worker);
-    return paginate(liveSubscribers(this.#worker.views, this.name), options, (s) => s.registeredAt);
+    return paginate(liveSubscribers(this.#worker.views, this.name), options, (s) => s.registeredPosition);
+  }
+  /** @throws NotFoundError when the queue has no such subscriber (or it was deleted). */
+  async getSubscription(name: string): Promise<SubscriberRow> {
+    await queries.caughtUp(this.#worker);
+    const row = liveSubscribers(this.#worker.views, this.name).find((s) => s.name === name);
+    if (!row) throw new NotFoundError('subscription', `${this.name}/${name}`);
+    return row;
+  }
+  async countSubscriptions(): Promise<number> {
+    await queries.caughtUp(this.#worker);
+    return liveSubscribers(this.#worker.views, this.name).length;
   }
 
   /** The queue's events as they are published (`from`: `new` by default, `earliest`, or a position). */

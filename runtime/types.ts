@@ -99,6 +99,8 @@ export interface SubscribeOptions {
 
 /** One result as queries return it. */
 export interface QueueResult {
+  /** The result's id (`getResult`): its record's position, with `.item` for one of several recorded together. */
+  readonly id: string;
   /** Position of the record holding the result. */
   readonly position: Position;
   /** Set when the result is one item of a `results.recorded` (results recorded together): its index. */
@@ -145,6 +147,12 @@ export interface ResultFilters {
   readonly recordedBefore?: number | Date;
   /** Include results fenced off because their worker had lost the lease (`accepted: false`); default false. */
   readonly includeRejected?: boolean;
+}
+
+export interface ClaimFilters {
+  readonly workerId?: string;
+  readonly createdAfter?: number | Date;
+  readonly createdBefore?: number | Date;
 }
 
 /** A raw claim (`createClaim`). */

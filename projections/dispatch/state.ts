@@ -42,6 +42,8 @@ export interface SubscriberState {
   readonly id: string;
   reg: RecordOf<'subscriber.registered'>;
   readonly registeredAt: Position;
+  /** Log time of its first registration. */
+  readonly registeredTime: number;
   deleted: boolean;
   /** Index into the queue's events: every event before it is finished for this subscriber. */
   finishedBelow: number;

@@ -24,6 +24,7 @@ export function registered(state: DispatchState, r: RecordOf<'subscriber.registe
     id: r.subscriberId,
     reg: r,
     registeredAt: r.position,
+    registeredTime: r.time,
     deleted: false,
     finishedBelow: lowerBound(q.positions, r.startPosition),
     items: new Map(),

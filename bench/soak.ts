@@ -100,11 +100,13 @@ const MUST_BE_ZERO = ['lost', 'partial', 'duplicates accepted', 'missing', 'getR
 const verdict = { failed: false };
 
 async function scenario<R extends object>(title: string, run: (store: string) => Promise<R>, on: string[]) {
-  const rows: (R & { round: number })[] = [];
+  const rows: (R & { round: number; s: number })[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const store of on) {
       try {
-        rows.push({ round, ...(await run(store)) });
+        const began = Date.now();
+        const row = await run(store);
+        rows.push({ round, ...row, s: Math.round((Date.now() - began) / 1000) });
       } catch (e) {
         verdict.failed = true;
         console.error(`${title}, ${store}, round ${round} failed:`, e);

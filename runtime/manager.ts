@@ -158,7 +158,10 @@ export class QueueManager {
   readonly #worker: RuntimeWorker;
   readonly #context: QueueContext;
   readonly #queues = new Map<string, Queue>();
+  /** close() was called (the manager drains, then closes). */
   #closed = false;
+  /** Drained and closed: nothing more can be published. */
+  #shut = false;
   #closing: Promise<void> | undefined;
   #uninstall: () => void = () => undefined;
   readonly #scheduler: Scheduler | undefined;
@@ -208,6 +211,14 @@ export class QueueManager {
       this.#queues.set(name, q);
     }
     return q;
+  }
+
+  /**
+   * Settles once every subscription this manager hosts now has ended (see `Subscription.done`):
+   * resolves when each drained an end order or was stopped, rejects on an interrupt.
+   */
+  drained(): Promise<void> {
+    return Promise.all([...this.#worker.dispatchers].map((d) => d.done())).then(() => undefined);
   }
 
   /**
@@ -352,12 +363,13 @@ export class QueueManager {
     await this.#scheduler?.stop();
     await this.#worker.stop();
     await HookSet.of(this.options.hooks)?.run('onShutdown', { workerId: this.workerId });
+    this.#shut = true; // handlers could publish follow-ups until here
     await this.#worker.views.stop();
     if (this.options.ownsStore !== false) await this.store.close();
   }
 
   #check(): void {
-    if (this.#closed) throw new ClosedError('queue manager');
+    if (this.#shut) throw new ClosedError('queue manager');
   }
 }
 

@@ -228,6 +228,9 @@ export class Queue<T = unknown> {
       name: resolved.name,
       queue: this.name,
       stop: () => this.#worker.detach(d),
+      get done() {
+        return d.done();
+      },
       unsubscribe: async () => {
         const sub = this.#worker.views.dispatch.subscribers.get(subscriberId);
         if (deleted || !sub || sub.deleted) return false;
@@ -242,12 +245,17 @@ export class Queue<T = unknown> {
     };
   }
 
-  /** Drains: workers running now finish the events published before this call, then stop. */
-  async end(options: { timeout?: number } = {}): Promise<{ drained: boolean }> {
+  /**
+   * Drains: workers finish the events published before this call, then stop (also workers started
+   * later, while their subscriber has events from before it left: see `Subscription.done`). Waits up to
+   * `timeout` for the drain and interrupts what is left; `wait: false` only appends the end order.
+   */
+  async end(options: { timeout?: number; wait?: boolean } = {}): Promise<{ drained: boolean }> {
     const timeout = options.timeout ?? 30_000;
     const { positions } = await this.#worker.store.append([
       { type: 'control.end', queue: this.name, timeout },
     ]);
+    if (options.wait === false) return { drained: false };
     const drained = await queries.waitDrained(this.#worker, this.name, positions[0] as Position, timeout);
     if (!drained) await this.interrupt();
     return { drained };

@@ -25,4 +25,10 @@ export interface Subscription {
   unsubscribe(): Promise<boolean>;
   /** Stops running the subscriber in this process (draining in-flight work), leaving it registered. */
   stop(): Promise<void>;
+  /**
+   * Settles once the subscription ended in this process: resolves when an end order (`queue.end()`,
+   * published before or after it started, applied in log order) has drained, or after `stop()`;
+   * rejects with an InterruptedError on `queue.interrupt()`. ezq's `await consumer()`.
+   */
+  readonly done: Promise<void>;
 }

@@ -68,11 +68,14 @@ async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promis
     throw failed(ctx, module, e);
   }
   ctx.send?.({ type: 'ready', workerId: manager.workerId, pid: process.pid } satisfies WorkerMessage);
-  // Runs until asked to stop, or until the log cannot be followed any more (exit 1: restarted).
+  // Runs until asked to stop, until every queue it hosts has ended (an end order drained, or an
+  // interrupt: exit 0, not restarted), or until the log cannot be followed any more (exit 1: restarted).
   let broken: unknown;
   const watch = manager.records$().subscribe({ error: (e: unknown) => (broken = e) });
   const failure = new Promise<void>((resolve) => watch.add(() => resolve()));
-  await Promise.race([untilAborted(ctx.signal), failure]);
+  const hosted = manager.inspect().hosted.length > 0;
+  const ended = hosted ? manager.drained().catch(() => undefined) : new Promise<void>(() => undefined);
+  await Promise.race([untilAborted(ctx.signal), failure, ended]);
   watch.unsubscribe();
   await close();
   if (broken !== undefined) throw broken instanceof Error ? broken : new Error(describeError(broken));

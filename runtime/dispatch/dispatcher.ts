@@ -50,7 +50,13 @@ export class Dispatcher implements DispatchScope {
   #wakeTimer: NodeJS.Timeout | undefined;
   /** The tick at the end of this turn, once one is asked for. */
   #turnTick: NodeJS.Immediate | undefined;
-  #drained: (() => void) | undefined;
+  /** Why it stopped taking work, once it did: an end order drained, an interrupt, or stop(). */
+  #why: 'end' | 'interrupt' | 'stop' | undefined;
+  /** How it ended here, once it did (see {@link done}). */
+  #ended: { readonly error?: Error } | undefined;
+  #endWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** An end order from before attaching that still applies (the subscriber had events before it left). */
+  #earlyEnd: Position | null | undefined;
   /** Writes in flight (stop() waits for them). */
   readonly #writing = new Set<Promise<void>>();
   readonly #parts: {
@@ -162,7 +168,11 @@ export class Dispatcher implements DispatchScope {
 
   /** → STOPPING, and the waits for it: released held claims, drained attempts, flushed results. */
   async stop(drainMs: number): Promise<void> {
-    if (!this.stopping) this.#setMode('STOPPING');
+    this.#applyInterrupt();
+    if (!this.stopping) {
+      this.#why ??= 'stop';
+      this.#setMode('STOPPING');
+    }
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     const { attempts, reservations, results } = this.#parts;
     reservations.cancel(this.ctx.views.dispatch.subscribers.get(this.spec.subscriberId));
@@ -177,6 +187,7 @@ export class Dispatcher implements DispatchScope {
     await all;
     results.flushNow();
     await Promise.all(this.#writing);
+    this.#settleEnd();
     if (this.#mode !== 'STOPPING') return;
     this.#setMode('STOPPED');
     const { workerId } = this.ctx;
@@ -184,9 +195,25 @@ export class Dispatcher implements DispatchScope {
     await HookSet.of(this.spec.options.hooks)?.run('onShutdown', info);
   }
 
-  /** Resolves once the dispatcher stopped on an end order and drained. */
-  whenDrained(): Promise<void> {
-    return new Promise((resolve) => (this.#drained = resolve));
+  /**
+   * Settles once the subscription ended in this process: resolves when an end order drained (or on
+   * stop()), rejects with an InterruptedError on an interrupt. A new promise per call, so an
+   * interrupt rejects only promises someone holds.
+   */
+  done(): Promise<void> {
+    const ended = this.#ended;
+    if (ended) return ended.error ? Promise.reject(ended.error) : Promise.resolve();
+    return new Promise((resolve, reject) => this.#endWaiters.push({ resolve, reject }));
+  }
+
+  #settleEnd(): void {
+    if (this.#ended || this.#parts.attempts.running > 0) return;
+    this.#ended =
+      this.#why === 'interrupt' ? { error: new InterruptedError('the queue was interrupted') } : {};
+    for (const w of this.#endWaiters.splice(0)) {
+      if (this.#ended.error) w.reject(this.#ended.error);
+      else w.resolve();
+    }
   }
 
   /** Another dispatcher of the same subscriber runs in this worker: this one only claims. */
@@ -223,10 +250,8 @@ export class Dispatcher implements DispatchScope {
   /** An interrupt → STOPPING (running attempts aborted); an end order once everything before it is done. */
   #obeyControl(sub: SubscriberState, q: QueueState): void {
     const { attempts, claims, broadcast } = this.#parts;
-    if (this.interrupted(q) && !this.stopping) {
-      this.#setMode('STOPPING');
-      attempts.abortAll(() => new InterruptedError('the queue was interrupted'));
-    }
+    this.#applyInterrupt(q);
+    if (this.#earlyEnd === undefined) this.#earlyEnd = earlyEnd(this.spec, sub, q);
     const ending = this.endsAt(q);
     if (
       ending !== Infinity &&
@@ -236,12 +261,12 @@ export class Dispatcher implements DispatchScope {
     ) {
       const before = broadcast ? broadcast.next : sub.finishedBelow;
       const next = q.positions[before];
-      if ((next === undefined || next > ending) && !this.stopping) this.#setMode('STOPPING');
+      if ((next === undefined || next > ending) && !this.stopping) {
+        this.#why = 'end';
+        this.#setMode('STOPPING');
+      }
     }
-    if (this.stopping && attempts.running === 0 && this.#drained) {
-      this.#drained();
-      this.#drained = undefined;
-    }
+    if (this.stopping && this.#why !== 'stop') this.#settleEnd();
   }
 
   /** One claim step: scan, then claim (with the reservation's top-up or give-back) in one append. */
@@ -307,7 +332,20 @@ export class Dispatcher implements DispatchScope {
   }
 
   endsAt(q: QueueState): Position {
-    return q.endedAt !== undefined && q.endedAt > this.spec.attachedAt ? q.endedAt : Infinity;
+    if (q.endedAt === undefined) return Infinity;
+    if (q.endedAt > this.spec.attachedAt) return q.endedAt;
+    return this.#earlyEnd ?? Infinity;
+  }
+
+  /**
+   * An interrupt order folded after attaching aborts every running attempt, once, also when stop() came
+   * first (the handlers must see it, and their results are failures, not ok).
+   */
+  #applyInterrupt(q = this.ctx.views.dispatch.queues.get(this.spec.queue)): void {
+    if (this.#why === 'interrupt' || !q || !this.interrupted(q)) return;
+    this.#why = 'interrupt';
+    if (!this.stopping) this.#setMode('STOPPING');
+    this.#parts.attempts.abortAll(() => new InterruptedError('the queue was interrupted'));
   }
 
   interrupted(q: QueueState): boolean {
@@ -322,4 +360,17 @@ export class Dispatcher implements DispatchScope {
     this.#writing.add(tracked);
     void tracked.then(() => this.#writing.delete(tracked));
   }
+}
+
+/**
+ * An end order folded before the dispatcher attached applies to it while its (competing) subscriber
+ * still has events before the order to finish: ezq's pattern, publish the work and End, then start the
+ * consumer, which handles what came before End and returns. Once a subscriber has finished everything
+ * before an end order, that order is history: workers started later go on with the events after it.
+ */
+function earlyEnd(spec: SubscriptionSpec, sub: SubscriberState, q: QueueState): Position | null {
+  const end = q.endedAt;
+  if (end === undefined || end > spec.attachedAt || spec.options.delivery !== 'competing') return null;
+  const next = q.positions[sub.finishedBelow];
+  return next !== undefined && next < end ? end : null;
 }

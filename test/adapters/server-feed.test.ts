@@ -63,6 +63,15 @@ describe.each(transports)('the live feed over %s', (name, open) => {
     client.kill();
   });
 
+  it('sends what JSON has no word for as strings: bigints in decimal, bytes in base64', async () => {
+    await using s = await served();
+    await s.manager.queue('odd').publish({ big: 2n ** 70n, bytes: new Uint8Array([1, 2, 3]), n: 1 });
+    const client = await open(s.server.url, 'from=0');
+    await client.reach(0);
+    expect(client.records[0]?.payload).toEqual({ big: '1180591620717411303424', bytes: 'AQID', n: 1 });
+    client.kill();
+  });
+
   it('filters by queue, by type and by subscriber', async () => {
     await using s = await served();
     const a = s.manager.queue<number>('a');

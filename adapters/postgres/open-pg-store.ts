@@ -44,8 +44,9 @@ export async function openPostgresStore(
   // An idle connection that breaks (the server restarted) is dropped by the pool; the next call gets a
   // new one. Without a listener the error would end the process.
   pool.on('error', () => undefined);
-  // Appends with `sync: false` (claims, results, heartbeats: a loss only re-runs work) do not wait for
-  // the WAL flush, so they hold the log's head row for less time; a later synced commit flushes them.
+  // Appends commit without waiting for the WAL flush, so they hold the log's head row for their
+  // statement alone; synced ones are acknowledged, and every record is read out, only once a flush on
+  // the other pool covered it (see Flusher).
   const asyncPool = new pg.Pool({
     ...clientConfig,
     options: '-c synchronous_commit=off',

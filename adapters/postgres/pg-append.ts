@@ -14,21 +14,16 @@ export interface Refused {
   readonly least: Position;
 }
 
-/**
- * Runs one append statement: the records of several batches, `more` false at each batch's end; `sync`
- * false when none of them asked to wait for the WAL flush.
- */
+/** Runs one append statement: the records of several batches, `more` false at each batch's end. */
 export type RunAppend = (
   bodies: Buffer[],
   more: boolean[],
   expected: Position | undefined,
-  sync: boolean,
 ) => Promise<Placed | Refused>;
 
 interface Pending {
   readonly bodies: Buffer[];
   readonly expected: Position | undefined;
-  readonly sync: boolean;
   resolve(placed: Placed | Refused): void;
   reject(e: unknown): void;
 }
@@ -39,13 +34,11 @@ const MAX_GROUP_RECORDS = 10_000;
 /**
  * Group commit for one store handle: one append statement in flight at a time; the batches appended
  * while it runs go together in the next one (each keeps its own `more` boundary, all share its log time
- * and its transaction). Every statement holds the log's head row until its commit, its WAL flush
- * included: fewer, larger statements are what lets appenders share a flush. A batch with an expected
- * head goes alone, its check its own. Resolves each batch with its own first position, or with the
- * refusal when the log's row refused the statement.
- *
- * Synced and unsynced batches share the queue, so a handle's appends land in the order they were made
- * (as on the other stores): a group waits for the flush when any of its batches asked for it.
+ * and its transaction), so a handle's appends land in the order they were made. Every statement holds
+ * the log's head row until its commit: fewer, larger statements are what lets appenders share it. A
+ * batch with an expected head goes alone, its check its own. Resolves each batch with its own first
+ * position, or with the refusal when the log's row refused the statement. (Waiting for the WAL flush
+ * is the caller's, after the statement: see `Flusher`.)
  */
 export class AppendGroups {
   readonly #queue: Pending[] = [];
@@ -53,9 +46,9 @@ export class AppendGroups {
 
   constructor(private readonly run: RunAppend) {}
 
-  submit(bodies: Buffer[], expected: Position | undefined, sync = true): Promise<Placed | Refused> {
+  submit(bodies: Buffer[], expected: Position | undefined): Promise<Placed | Refused> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ bodies, expected, sync, resolve, reject });
+      this.#queue.push({ bodies, expected, resolve, reject });
       this.#kick();
     });
   }
@@ -80,8 +73,7 @@ export class AppendGroups {
       const bodies = group.flatMap((p) => p.bodies);
       const more = group.flatMap((p) => p.bodies.map((_, i) => i < p.bodies.length - 1));
       try {
-        const sync = group.some((p) => p.sync);
-        const placed = await this.run(bodies, more, group[0]?.expected, sync);
+        const placed = await this.run(bodies, more, group[0]?.expected);
         if (!('first' in placed)) {
           for (const p of group) p.resolve(placed);
           continue;

@@ -27,6 +27,8 @@ export interface FollowContext {
   readonly where: string;
   /** Up to `limit` rows of `[from, to)` and the log's row (see `PgStatements.page`). */
   page(from: Position, to: Position, limit: number): Promise<Page>;
+  /** Resolves once every position up to `position` is on disk (see `Flusher`). */
+  durable(position: Position): Promise<void>;
 }
 
 /** A row as a record: position and time are its columns (the body carries zeros in their place). */
@@ -56,7 +58,8 @@ export function contiguous(rows: readonly PageRow[], next: Position): PageRow[] 
  * position: before a page is delivered the log must still be the one the follower read — the same id
  * and epoch, a head not below what the handle has seen, the last delivered row still there, byte for
  * byte with its time. Idle, the follower reads (and so checks) at every wake-up and at least once per
- * poll period; a server that came back is checked by the first page read from it.
+ * poll period; a server that came back is checked by the first page read from it. A page is delivered
+ * once it is on disk, so that no server crash takes back what a follower delivered.
  * @throws LogDivergedError when the log is not the one the follower read.
  * @throws NotFoundError when retention dropped the next position while the follower still needed it.
  */
@@ -75,7 +78,7 @@ export async function* followPages(
     let page: Page | undefined;
     try {
       const start = prior?.position ?? next;
-      page = await untilAborted(ctx.page(start, END, PAGE + (prior === undefined ? 0 : 1)), signal);
+      page = await untilAborted(durablePage(ctx, start, PAGE + (prior === undefined ? 0 : 1)), signal);
     } catch (e) {
       if (aborted(signal)) return;
       if (!isUnavailable(e)) throw e;
@@ -112,6 +115,14 @@ export async function* followPages(
     }
     if (listener.version === version) await listener.notifier.wait(signal, listener.pollMs);
   }
+}
+
+/** A page read, once its rows are on disk. */
+async function durablePage(ctx: FollowContext, from: Position, limit: number): Promise<Page> {
+  const page = await ctx.page(from, END, limit);
+  const last = page.rows.at(-1);
+  if (last !== undefined) await ctx.durable(last.position);
+  return page;
 }
 
 /** The promise's value, or undefined as soon as the signal aborts (a read on a hung server is left behind). */

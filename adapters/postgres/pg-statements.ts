@@ -11,6 +11,7 @@ export class PgStatements {
   readonly #replicate: string;
   readonly #page: string;
   readonly #head: string;
+  readonly #flush: string;
 
   constructor(readonly names: PgNames) {
     const n = names;
@@ -47,6 +48,11 @@ export class PgStatements {
       UNION ALL
       SELECT NULL, NULL, NULL, log_id::text, epoch::float8, head::float8, first::float8
       FROM ${n.logs} WHERE name = $4`;
+    // Writes a (transactional) logical message, so that its commit, synchronous, writes a record and
+    // waits for the WAL to be flushed up to it: every commit visible to its snapshot is then on disk.
+    // (A transaction id alone writes nothing and would commit without a flush.)
+    this.#flush = `SELECT pg_logical_emit_message(true, 'eventy.flush', '')::text AS lsn, head::float8 AS head
+      FROM ${n.logs} WHERE name = $1`;
     this.#head = `SELECT head::float8 AS head, first::float8 AS first, log_id::text AS id, epoch::float8 AS epoch
       FROM ${n.logs} WHERE name = $1`;
   }
@@ -114,6 +120,11 @@ export class PgStatements {
       text: this.#page,
       values: [from, to, limit, this.names.log],
     };
+  }
+
+  /** A synchronous commit that flushes the WAL past every commit it sees; returns the head it saw. */
+  flush(): QueryConfig {
+    return { name: `eventy_flush_${this.names.tag}`, text: this.#flush, values: [this.names.log] };
   }
 
   /** The log's row: head, first kept position, identity ({@link MetaRow}). */

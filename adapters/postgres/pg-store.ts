@@ -17,6 +17,7 @@ import type {
 import { AppendGroups, type Placed, type Refused } from './pg-append.js';
 import { checkMeta, isMissingTable, refusedAppend } from './pg-continuity.js';
 import { storeError } from './pg-errors.js';
+import { Flusher } from './pg-flush.js';
 import { contiguous, END, followPages, PAGE, toRecord, type Page } from './pg-follow.js';
 import type { PgListener } from './pg-listener.js';
 import {
@@ -41,8 +42,9 @@ export interface Queryable {
 
 /** How a {@link PostgresStore} is wired; made by `openPostgresStore`. */
 export interface PgStoreParts {
+  /** Connections for reads and flushes (the server's `synchronous_commit`). */
   readonly pool: pg.Pool;
-  /** Connections with `synchronous_commit` off, for appends with `sync: false`. */
+  /** Connections with `synchronous_commit` off, for appends (see `Flusher`). */
   readonly asyncPool: pg.Pool;
   readonly listener: PgListener;
   readonly url: string;
@@ -98,6 +100,7 @@ export class PostgresStore implements LogStore {
   readonly #sql: PgStatements;
   readonly #closing = new AbortController();
   readonly #appends: AppendGroups;
+  readonly #flusher: Flusher;
   #partitionsTo: number;
   #growing: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -110,9 +113,13 @@ export class PostgresStore implements LogStore {
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
-    this.#appends = new AppendGroups((b, m, e, sync) =>
-      this.#runAppend(sync ? parts.pool : parts.asyncPool, b, m, e),
-    );
+    this.#appends = new AppendGroups((b, m, e) => this.#runAppend(parts.asyncPool, b, m, e));
+    this.#flusher = new Flusher(async () => {
+      const { rows } = await this.#query('flush', this.#sql.flush());
+      const row = rows[0] as { head: number } | undefined;
+      if (row === undefined) this.#continuity.checkIdentity(undefined);
+      return row?.head ?? 0;
+    });
   }
 
   /** {@inheritDoc LogStore.identity} */
@@ -133,10 +140,15 @@ export class PostgresStore implements LogStore {
     this.#check();
     const { bodies, expected } = encode(drafts, options);
     this.#continuity.checkNotDiverged();
-    const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
+    const placed = await this.#appends.submit(bodies, expected);
     if (!('first' in placed))
       throw refusedAppend(this.#continuity, await this.#meta(), placed.least, expected);
-    this.#continuity.saw(placed.first + bodies.length);
+    // Committed, not yet flushed: an unsynced batch is acknowledged now (a crash of the server may lose
+    // it, so it does not count as seen), a synced one once a flush covered it.
+    if (options.sync !== false) {
+      await this.#flusher.flush();
+      this.#continuity.saw(placed.first + bodies.length);
+    }
     this.#growAhead(placed.first + bodies.length - 1);
     return new Appended(bodies, placed.first, placed.time);
   }
@@ -148,7 +160,8 @@ export class PostgresStore implements LogStore {
     more: boolean[],
     expected: Position | undefined,
   ): Promise<Placed | Refused> {
-    // The least head the log may have: what this handle had seen when the statement went.
+    // The least head the log may have: what this handle had seen when the statement went. The commit
+    // does not wait for the WAL flush (`asyncPool`): the head row is held for the statement alone.
     const least = this.#continuity.seen;
     const statement = this.#sql.append(bodies, more, expected, this.#continuity.identity, least);
     for (let attempt = 0; ; attempt++) {
@@ -249,6 +262,7 @@ export class PostgresStore implements LogStore {
       if (rows.length === 0) {
         throw refusedAppend(this.#continuity, await this.#meta(), this.#continuity.seen, from);
       }
+      await this.#flusher.flush();
       this.#continuity.saw(from + records.length);
       this.#growAhead(from + records.length);
       return;
@@ -274,6 +288,7 @@ export class PostgresStore implements LogStore {
       const run = contiguous(rows, Math.max(next, rows[0]?.position ?? next));
       const last = run.at(-1);
       if (last === undefined) return;
+      await this.#durable(last.position);
       this.#continuity.saw(last.position + 1);
       yield run.map((row) => toRecord(row, this.#parts.names.tableName));
       next = last.position + 1;
@@ -302,6 +317,7 @@ export class PostgresStore implements LogStore {
         continuity: this.#continuity,
         where: this.#parts.names.tableName,
         page: (f, t, limit) => this.#page(f, t, limit),
+        durable: (p) => this.#durable(p),
       },
       from,
       signal,
@@ -319,6 +335,14 @@ export class PostgresStore implements LogStore {
       else meta = row as unknown as MetaRow;
     }
     return { rows: page, meta };
+  }
+
+  /**
+   * Resolves once `position` is on disk: at once for one below the last flush's head, else after a
+   * flush (appends commit without waiting for it; nothing is read out before it is durable).
+   */
+  async #durable(position: Position): Promise<void> {
+    if (position >= this.#flusher.durable) await this.#flusher.flush();
   }
 
   /** The log's row (undefined when it is gone), unchecked. */

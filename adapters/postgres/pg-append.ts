@@ -14,16 +14,21 @@ export interface Refused {
   readonly least: Position;
 }
 
-/** Runs one append statement: the records of several batches, `more` false at each batch's end. */
+/**
+ * Runs one append statement: the records of several batches, `more` false at each batch's end;
+ * `synced` when any of them will wait for the WAL flush.
+ */
 export type RunAppend = (
   bodies: Buffer[],
   more: boolean[],
   expected: Position | undefined,
+  synced: boolean,
 ) => Promise<Placed | Refused>;
 
 interface Pending {
   readonly bodies: Buffer[];
   readonly expected: Position | undefined;
+  readonly synced: boolean;
   resolve(placed: Placed | Refused): void;
   reject(e: unknown): void;
 }
@@ -46,9 +51,9 @@ export class AppendGroups {
 
   constructor(private readonly run: RunAppend) {}
 
-  submit(bodies: Buffer[], expected: Position | undefined): Promise<Placed | Refused> {
+  submit(bodies: Buffer[], expected: Position | undefined, synced = true): Promise<Placed | Refused> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ bodies, expected, resolve, reject });
+      this.#queue.push({ bodies, expected, synced, resolve, reject });
       this.#kick();
     });
   }
@@ -73,7 +78,8 @@ export class AppendGroups {
       const bodies = group.flatMap((p) => p.bodies);
       const more = group.flatMap((p) => p.bodies.map((_, i) => i < p.bodies.length - 1));
       try {
-        const placed = await this.run(bodies, more, group[0]?.expected);
+        const synced = group.some((p) => p.synced);
+        const placed = await this.run(bodies, more, group[0]?.expected, synced);
         if (!('first' in placed)) {
           for (const p of group) p.resolve(placed);
           continue;

@@ -59,7 +59,8 @@ export function contiguous(rows: readonly PageRow[], next: Position): PageRow[] 
  * and epoch, a head not below what the handle has seen, the last delivered row still there, byte for
  * byte with its time. Idle, the follower reads (and so checks) at every wake-up and at least once per
  * poll period; a server that came back is checked by the first page read from it. A page is delivered
- * once it is on disk, so that no server crash takes back what a follower delivered.
+ * once its rows of synced appends are on disk, so that no server crash takes back a synced record a
+ * follower delivered.
  * @throws LogDivergedError when the log is not the one the follower read.
  * @throws NotFoundError when retention dropped the next position while the follower still needed it.
  */
@@ -117,10 +118,13 @@ export async function* followPages(
   }
 }
 
-/** A page read, once its rows are on disk. */
+/**
+ * A page read, once the rows of synced appends in it are on disk. (Rows of unsynced appends are read out
+ * at once, as acknowledged: a crash of the server may take them back; see Continuity.)
+ */
 async function durablePage(ctx: FollowContext, from: Position, limit: number): Promise<Page> {
   const page = await ctx.page(from, END, limit);
-  const last = page.rows.at(-1);
+  const last = page.rows.findLast((row) => row.synced);
   if (last !== undefined) await ctx.durable(last.position);
   return page;
 }

@@ -8,7 +8,9 @@ import type { PgLogConfig } from './pg-url.js';
  * (lowercase letters, digits, `_`), so quoting never has to escape.
  */
 export class PgNames {
+  /** The schema, quoted. */
   readonly schema: string;
+  readonly schemaName: string;
   /** The store's table of logs: one row per log, its identity, head and last time. */
   readonly logs: string;
   readonly migrations: string;
@@ -27,6 +29,7 @@ export class PgNames {
     schemaName: string,
     readonly log: string,
   ) {
+    this.schemaName = schemaName;
     this.schema = `"${schemaName}"`;
     this.logs = `${this.schema}.eventy_logs`;
     this.migrations = `${this.schema}.eventy_migrations`;
@@ -65,7 +68,23 @@ const MIGRATIONS: readonly Migration[] = [
       created_at timestamptz NOT NULL DEFAULT now()
     )`,
   },
+  {
+    // Appends commit before their WAL flush: `synced` marks the rows of appends that wait for it, which
+    // readers deliver only once flushed (see Flusher). Rows written before were all synced.
+    version: 2,
+    sql: (n) => `DO $$ DECLARE l record; BEGIN
+      FOR l IN SELECT name FROM ${n.logs} LOOP
+        EXECUTE format('ALTER TABLE IF EXISTS %I.%I ADD COLUMN IF NOT EXISTS synced boolean NOT NULL DEFAULT true',
+          ${literal(n.schemaName)}, 'log_' || l.name);
+      END LOOP;
+    END $$`,
+  },
 ];
+
+/** A string as an SQL literal (the names it is used for are checked: no quote in them). */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
 
 /** The newest schema version this release knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -127,6 +146,7 @@ async function ensureLog(client: ClientBase, n: PgNames, config: PgLogConfig): P
     position bigint NOT NULL,
     time bigint NOT NULL,
     more boolean NOT NULL,
+    synced boolean NOT NULL DEFAULT true,
     body bytea NOT NULL,
     PRIMARY KEY (position)
   ) PARTITION BY RANGE (position)`);

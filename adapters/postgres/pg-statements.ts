@@ -26,8 +26,8 @@ export class PgStatements {
         AND log_id = $6::uuid AND epoch = $7::bigint AND head >= $8::bigint
       RETURNING head - $1 AS first, last_time AS time
     ), ins AS (
-      INSERT INTO ${n.table} (position, time, more, body)
-      SELECT h.first + i.ord - 1, h.time, i.more, i.body
+      INSERT INTO ${n.table} (position, time, more, synced, body)
+      SELECT h.first + i.ord - 1, h.time, i.more, $9::bool, i.body
       FROM h, unnest($4::bytea[], $5::bool[]) WITH ORDINALITY AS i(body, more, ord)
     )
     SELECT first::float8 AS first, time::float8 AS time, pg_notify('${n.channel}', (first + $1)::text) FROM h`;
@@ -42,11 +42,11 @@ export class PgStatements {
     )
     SELECT first::float8 AS first, pg_notify('${n.channel}', (first + $1)::text) FROM h`;
     // The rows and the log's row in one snapshot: the log checked with what is read from it.
-    this.#page = `(SELECT position::float8 AS position, time::float8 AS time, body, NULL::text AS id,
+    this.#page = `(SELECT position::float8 AS position, time::float8 AS time, synced, body, NULL::text AS id,
         NULL::float8 AS epoch, NULL::float8 AS head, NULL::float8 AS first
       FROM ${n.table} WHERE position >= $1 AND position < $2 ORDER BY position LIMIT $3)
       UNION ALL
-      SELECT NULL, NULL, NULL, log_id::text, epoch::float8, head::float8, first::float8
+      SELECT NULL, NULL, NULL, NULL, log_id::text, epoch::float8, head::float8, first::float8
       FROM ${n.logs} WHERE name = $4`;
     // Writes a (transactional) logical message, so that its commit, synchronous, writes a record and
     // waits for the WAL to be flushed up to it: every commit visible to its snapshot is then on disk.
@@ -67,6 +67,7 @@ export class PgStatements {
     expected: Position | undefined,
     identity: LogIdentity,
     least: Position,
+    synced: boolean,
   ): QueryConfig {
     return {
       name: `eventy_append_${this.names.tag}`,
@@ -80,6 +81,7 @@ export class PgStatements {
         identity.id,
         identity.epoch,
         least,
+        synced,
       ],
     };
   }
@@ -137,6 +139,8 @@ export class PgStatements {
 export interface PageRow {
   readonly position: number;
   readonly time: number;
+  /** False for a row of an append that did not wait for the WAL flush (`sync: false`). */
+  readonly synced: boolean;
   readonly body: Buffer;
 }
 

@@ -113,7 +113,7 @@ export class PostgresStore implements LogStore {
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
-    this.#appends = new AppendGroups((b, m, e) => this.#runAppend(parts.asyncPool, b, m, e));
+    this.#appends = new AppendGroups((b, m, e, synced) => this.#runAppend(b, m, e, synced));
     this.#flusher = new Flusher(async () => {
       const { rows } = await this.#query('flush', this.#sql.flush());
       const row = rows[0] as { head: number } | undefined;
@@ -140,7 +140,7 @@ export class PostgresStore implements LogStore {
     this.#check();
     const { bodies, expected } = encode(drafts, options);
     this.#continuity.checkNotDiverged();
-    const placed = await this.#appends.submit(bodies, expected);
+    const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
     if (!('first' in placed))
       throw refusedAppend(this.#continuity, await this.#meta(), placed.least, expected);
     // Committed, not yet flushed: an unsynced batch is acknowledged now (a crash of the server may lose
@@ -155,18 +155,19 @@ export class PostgresStore implements LogStore {
 
   /** One append statement, creating the partitions it lacks first if it has to. */
   async #runAppend(
-    pool: pg.Pool,
     bodies: Buffer[],
     more: boolean[],
     expected: Position | undefined,
+    synced: boolean,
   ): Promise<Placed | Refused> {
     // The least head the log may have: what this handle had seen when the statement went. The commit
     // does not wait for the WAL flush (`asyncPool`): the head row is held for the statement alone.
     const least = this.#continuity.seen;
-    const statement = this.#sql.append(bodies, more, expected, this.#continuity.identity, least);
+    const { identity } = this.#continuity;
+    const statement = this.#sql.append(bodies, more, expected, identity, least, synced);
     for (let attempt = 0; ; attempt++) {
       try {
-        const { rows } = await pool.query(statement);
+        const { rows } = await this.#parts.asyncPool.query(statement);
         return (rows[0] as Placed | undefined) ?? { least };
       } catch (e) {
         if (!isMissingPartition(e) || attempt >= GROW_ATTEMPTS) throw this.#failure(e, 'append');
@@ -231,7 +232,8 @@ export class PostgresStore implements LogStore {
     const more = bodies.map((_, i) => i < bodies.length - 1);
     const least = this.#continuity.seen;
     const { rows } = await on.query(
-      this.#sql.append(bodies, more, expected, this.#continuity.identity, least),
+      // The caller's transaction commits as the caller's session does: its rows count as synced.
+      this.#sql.append(bodies, more, expected, this.#continuity.identity, least, true),
     );
     const row = rows[0] as Placed | undefined;
     if (row === undefined) {
@@ -288,7 +290,8 @@ export class PostgresStore implements LogStore {
       const run = contiguous(rows, Math.max(next, rows[0]?.position ?? next));
       const last = run.at(-1);
       if (last === undefined) return;
-      await this.#durable(last.position);
+      const synced = run.findLast((row) => row.synced);
+      if (synced !== undefined) await this.#durable(synced.position);
       this.#continuity.saw(last.position + 1);
       yield run.map((row) => toRecord(row, this.#parts.names.tableName));
       next = last.position + 1;

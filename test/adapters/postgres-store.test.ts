@@ -90,10 +90,12 @@ describe('postgres store: schema, identity, retention', () => {
       expect(ids.size).toBe(1);
       expect(identities[0]!.id).toMatch(/^[0-9a-f-]{36}$/);
       const versions = await withClient(async (c) => {
-        const { rows } = await c.query<{ version: number }>(`SELECT version FROM "${s}".eventy_migrations`);
+        const { rows } = await c.query<{ version: number }>(
+          `SELECT version FROM "${s}".eventy_migrations ORDER BY version`,
+        );
         return rows.map((r) => r.version);
       });
-      expect(versions).toEqual([1]);
+      expect(versions).toEqual([1, 2]);
       const other = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'other' });
       expect((await other.identity()).id).not.toBe(identities[0]!.id);
       await other.close();
@@ -104,6 +106,34 @@ describe('postgres store: schema, identity, retention', () => {
       );
     } finally {
       await Promise.all(stores.map((st) => st.close()));
+    }
+  });
+
+  it('migrates a log made at schema version 1: its rows count as synced, new ones are marked', async () => {
+    const s = schema();
+    const first = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'old' });
+    await first.append([draft(0), draft(1)]);
+    await first.close();
+    // As version 1 left it: no synced column, no step 2.
+    await withClient(async (c) => {
+      await c.query(`ALTER TABLE "${s}".log_old DROP COLUMN synced`);
+      await c.query(`DELETE FROM "${s}".eventy_migrations WHERE version = 2`);
+    });
+    const again = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'old' });
+    try {
+      await again.append([draft(2)], { sync: false });
+      const read: unknown[] = [];
+      for await (const r of again.read()) read.push((r as unknown as { eventId: string }).eventId);
+      expect(read).toEqual([0, 1, 2].map((i) => (draft(i) as { eventId: string }).eventId));
+      const synced = await withClient(async (c) => {
+        const { rows } = await c.query<{ synced: boolean }>(
+          `SELECT synced FROM "${s}".log_old ORDER BY position`,
+        );
+        return rows.map((r) => r.synced);
+      });
+      expect(synced).toEqual([true, true, false]);
+    } finally {
+      await again.close();
     }
   });
 

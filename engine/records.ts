@@ -70,6 +70,14 @@ export interface SubscriberRegistered {
   readonly timeout: number;
   /** Events before this position are not delivered to the subscriber. */
   readonly startPosition: Position;
+  /** At most `max` claims granted per `perMs` of log time, across all its workers (competing only). */
+  readonly rateLimit?: RateLimit;
+}
+
+/** A subscriber's rate limit: the fold grants at most `max` claims within any `perMs` of log time. */
+export interface RateLimit {
+  readonly max: number;
+  readonly perMs: number;
 }
 
 export interface SubscriberDeleted {

@@ -1,6 +1,12 @@
 import type { Position } from '../engine/position.js';
-import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
-import { isFinished, isLeased, subscriberProgress, type SubscriberState } from './dispatch/index.js';
+import type { Delivery, FilterSpec, RateLimit, RetryPolicy } from '../engine/records.js';
+import {
+  isFinished,
+  isLeased,
+  rateFreeAt,
+  subscriberProgress,
+  type SubscriberState,
+} from './dispatch/index.js';
 import type { LogViews } from './replay.js';
 import { throughputAt } from './stats.js';
 import { isAlive } from './workers.js';
@@ -50,6 +56,10 @@ export interface SubscriberRow {
   /** Position of its first registration. */
   readonly registeredPosition: Position;
   readonly deleted: boolean;
+  /** Its rate limit, if any. */
+  readonly rateLimit?: RateLimit;
+  /** With a rate limit that is full now: the log time the next start may be granted. */
+  readonly rateLimitedUntil?: number;
   /** Events waiting to be claimed. */
   readonly depth: number;
   /** Events under a live lease. */
@@ -165,6 +175,8 @@ export function subscriberRows(v: LogViews, queues: readonly string[] = [], now 
       registeredAt: sub.registeredTime,
       registeredPosition: sub.registeredAt,
       deleted: sub.deleted,
+      ...(sub.reg.rateLimit && { rateLimit: sub.reg.rateLimit }),
+      ...rateWait(sub, now),
       depth,
       inFlight,
       ...sub.counts,
@@ -210,4 +222,9 @@ export function reservationRows(v: LogViews, queues: readonly string[] = [], now
     }
   }
   return rows;
+}
+
+function rateWait(sub: SubscriberState, now: number): { rateLimitedUntil?: number } {
+  const at = rateFreeAt(sub, now);
+  return at > now ? { rateLimitedUntil: at } : {};
 }

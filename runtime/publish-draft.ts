@@ -29,6 +29,7 @@ export function publishDraft(
     headers: EventHeaders;
     delay?: number;
     availableAt?: number;
+    priority?: number;
   } = {
     type: 'event.published',
     queue,
@@ -39,6 +40,14 @@ export function publishDraft(
       throw new InvalidArgumentError(`delay must be a number of ms ≥ 0, got: ${JSON.stringify(o.delay)}`);
     }
     if (o.delay > 0) draft.delay = o.delay;
+  }
+  if (o.priority !== undefined) {
+    if (!Number.isSafeInteger(o.priority) || Math.abs(o.priority) > 1_000_000) {
+      throw new InvalidArgumentError(
+        `priority must be a whole number from -1000000 to 1000000 (higher first, default 0), got: ${JSON.stringify(o.priority)}`,
+      );
+    }
+    if (o.priority !== 0) draft.priority = o.priority;
   }
   if (o.at !== undefined) {
     const at = o.at instanceof Date ? o.at.getTime() : o.at;

@@ -22,6 +22,7 @@ export function queueEvent<T>(
     publishedAt: time,
     headers: e.headers,
     availableAt: e.availableAt ?? time + (e.delay ?? 0),
+    ...(e.priority === undefined ? {} : { priority: e.priority }),
   };
 }
 

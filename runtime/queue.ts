@@ -58,7 +58,16 @@ export interface QueueContext {
   readonly worker: RuntimeWorker;
 }
 
-const PUBLISH_KNOWN = new Set(['correlationId', 'causationId', 'key', 'delay', 'at', 'headers', 'tx']);
+const PUBLISH_KNOWN = new Set([
+  'correlationId',
+  'causationId',
+  'key',
+  'delay',
+  'at',
+  'headers',
+  'tx',
+  'priority',
+]);
 
 /** A typed, add-only queue on the manager's log. */
 export class Queue<T = unknown> {

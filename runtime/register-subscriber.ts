@@ -23,6 +23,7 @@ export async function registerSubscriber(
     retry: o.retry,
     timeout: o.timeout,
     ...(o.filter ? { filter: o.filter } : {}),
+    ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
   };
   const head = await worker.store.head();
   if (existing && !existing.deleted && sameFields(existing.reg, fields)) {
@@ -43,6 +44,7 @@ function sameFields(reg: RecordOf<'subscriber.registered'>, f: Record<string, un
     retry: reg.retry,
     timeout: reg.timeout,
     ...(reg.filter ? { filter: reg.filter } : {}),
+    ...(reg.rateLimit ? { rateLimit: reg.rateLimit } : {}),
   };
   return JSON.stringify(a) === JSON.stringify(f);
 }

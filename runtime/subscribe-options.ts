@@ -1,7 +1,7 @@
 import { checkName } from './names.js';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { isPosition, type Position } from '../engine/position.js';
-import type { Delivery, FilterSpec, RetryPolicy } from '../engine/records.js';
+import type { Delivery, FilterSpec, RateLimit, RetryPolicy } from '../engine/records.js';
 import { checkHooks, type Hooks } from './hooks.js';
 import type { RetryOn, SubscribeOptions } from './types.js';
 
@@ -17,6 +17,7 @@ const KNOWN = new Set([
   'retry',
   'from',
   'hooks',
+  'rateLimit',
 ]);
 const RETRY_KNOWN = new Set(['limit', 'minBackoff', 'maxBackoff', 'retryOn']);
 
@@ -33,6 +34,7 @@ export interface ResolvedSubscribe {
   readonly retryOn: RetryOn | undefined;
   readonly from: 'new' | 'earliest' | Position;
   readonly hooks: Hooks | undefined;
+  readonly rateLimit: RateLimit | undefined;
 }
 
 /** @throws InvalidArgumentError naming the bad option. */
@@ -78,18 +80,39 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
     throw new InvalidArgumentError(`reserve must be true or false, got: ${JSON.stringify(reserve)}`);
   }
   const { policy, retryOn } = resolveRetry(options.retry ?? {});
+  const rateLimit = resolveRateLimit(options.rateLimit, delivery);
   return {
     name,
     filter: expressions.length > 0 ? { expressions, operator } : undefined,
     delivery,
     concurrency: integer('concurrency', options.concurrency ?? 10, 1),
     prefetch: integer('prefetch', options.prefetch ?? options.concurrency ?? 10, 0),
-    reserve,
+    // A reservation binds new events as they are appended, past any rate limit: not with one.
+    reserve: reserve && rateLimit === undefined,
     timeout: integer('timeout', options.timeout ?? 0, 0),
     retry: policy,
     retryOn,
     from,
     hooks: checkHooks(options.hooks, 'subscription'),
+    rateLimit,
+  };
+}
+
+function resolveRateLimit(value: unknown, delivery: Delivery): RateLimit | undefined {
+  if (value === undefined) return undefined;
+  if (delivery !== 'competing') {
+    throw new InvalidArgumentError(
+      'rateLimit applies to competing subscribers only (got delivery "broadcast")',
+    );
+  }
+  const o = value as { max?: unknown; perMs?: unknown };
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidArgumentError(`rateLimit must be { max, perMs }, got: ${JSON.stringify(value)}`);
+  }
+  unknownKeys('rateLimit option', o, new Set(['max', 'perMs']));
+  return {
+    max: integer('rateLimit.max', o.max, 1),
+    perMs: integer('rateLimit.perMs', o.perMs, 1),
   };
 }
 

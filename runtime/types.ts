@@ -14,6 +14,8 @@ export interface QueueEvent<T = unknown> {
   readonly headers: EventHeaders;
   /** Log time before which the event is not handed out (delay / at). */
   readonly availableAt: number;
+  /** Its priority, when published with one other than 0 (higher first). */
+  readonly priority?: number;
 }
 
 /** Options of `queue.publish`. */
@@ -28,6 +30,11 @@ export interface PublishOptions {
   readonly at?: number | Date;
   /** User headers (string values). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Among a queue's available events, higher priorities are handed out first, FIFO within one priority
+   * (a whole number, default 0; negative for after the rest). Decided by the fold, so alike in every worker.
+   */
+  readonly priority?: number;
   /**
    * A transaction of the store's database, open (PostgreSQL: a `pg` client between `BEGIN` and
    * `COMMIT`): the events are appended in it, so they are in the log if and only if it commits. Only on
@@ -92,6 +99,11 @@ export interface SubscribeOptions {
   readonly retry?: RetryOptions;
   /** Where a new subscriber starts: `new` (default), `earliest`, or a position. */
   readonly from?: 'new' | 'earliest' | Position;
+  /**
+   * Competing: at most `max` handler starts per `perMs` across all workers of the subscriber, decided
+   * by the fold from the log (claims past it are not granted); the wait shows in `inspect`.
+   */
+  readonly rateLimit?: { readonly max: number; readonly perMs: number };
   /** Lifecycle hooks of this subscription, after the manager's (see {@link Hooks}). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any payload type: hooks are per queue
   readonly hooks?: Hooks<any>;

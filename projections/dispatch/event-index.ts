@@ -16,6 +16,7 @@ export class QueueEvents implements QueueState {
   interruptedAt: Position | undefined = undefined;
   readonly keys = new Map<string, Position>();
   readonly reserved = new Set<SubscriberState>();
+  readonly priorities = new Map<Position, number>();
   #positions: Float64Array = new Float64Array(64);
   #availableAt: Float64Array = new Float64Array(64);
   #length = 0;

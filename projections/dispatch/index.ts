@@ -29,7 +29,7 @@ export { lowerBound, queueOf } from './event-index.js';
 export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';
 export { subscriberProgress } from './subscribers.js';
-export { isFinished, isLeased, itemOf } from './work-items.js';
+export { isFinished, isLeased, itemOf, rateFreeAt } from './work-items.js';
 
 export const dispatchFold: Fold<DispatchState> = {
   initial: () => ({
@@ -89,5 +89,6 @@ function published(state: DispatchState, r: RecordOf<'event.published'>): void {
   if (!firstOfKey(q, r)) return; // a twin of an earlier publish: never dispatched
   const availableAt = r.availableAt ?? r.time + (r.delay ?? 0);
   q.push(r.position, availableAt);
+  if (r.priority !== undefined && r.priority !== 0) q.priorities.set(r.position, r.priority);
   if (q.reserved.size > 0 && availableAt <= r.time) bind(state, q, r.position, r.time);
 }

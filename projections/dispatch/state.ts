@@ -50,6 +50,8 @@ export interface SubscriberState {
   /** Items above the finishedBelow that were claimed or finished. */
   readonly items: Map<Position, WorkItem>;
   readonly counts: SubscriberCounts;
+  /** With a rate limit: log times of the claims granted in the last `perMs`, oldest first. */
+  readonly starts: number[];
   /** Dead events, most recent last (bounded: the log keeps them all). */
   readonly dead: Position[];
   /** Live reservations (`claim.reserved`) by worker, in the order they were first made. */
@@ -84,6 +86,8 @@ export interface QueueState {
   readonly keys: Map<string, Position>;
   /** Competing subscribers of the queue holding reservations: new events bind to them. */
   readonly reserved: Set<SubscriberState>;
+  /** Priorities of the events published with one other than 0 (higher first; FIFO within one). */
+  readonly priorities: Map<Position, number>;
 }
 
 /** A raw claim (`token.claimed`): the first of its key in log order. */

@@ -29,6 +29,7 @@ export function registered(state: DispatchState, r: RecordOf<'subscriber.registe
     finishedBelow: lowerBound(q.positions, r.startPosition),
     items: new Map(),
     counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
+    starts: [],
     dead: [],
     reservations: new Map(),
   });

@@ -15,7 +15,13 @@
  * final; `finishedBelow` only grows, over finished items, which then leave `items`.
  * @module
  */
-import { batchItems, resultRef, type RecordOf, type ResultStatus } from '../../engine/records.js';
+import {
+  batchItems,
+  resultRef,
+  type RateLimit,
+  type RecordOf,
+  type ResultStatus,
+} from '../../engine/records.js';
 import type { Position } from '../../engine/position.js';
 import { lowerBound } from './event-index.js';
 import type { DispatchState, SubscriberState, WorkItem } from './state.js';
@@ -96,12 +102,34 @@ export function acquired(state: DispatchState, r: ClaimView): boolean {
   const item = itemOf(state, sub, r.eventPosition);
   if (!item || isFinished(item) || isLeased(item, r.time)) return false;
   if (r.time < item.availableAt || r.attempt !== item.attempt + 1) return false;
+  if (sub.reg.rateLimit && !withinRate(sub, sub.reg.rateLimit, r.time)) return false;
   item.status = 'claimed';
   item.attempt = r.attempt;
   item.owner = r.workerId;
   item.claimPosition = r.position;
   item.leaseUntil = r.time + r.leaseMs;
   return true;
+}
+
+/**
+ * True when the subscriber's rate limit leaves room for a claim at log time `time`, which is then
+ * counted: claims past the limit are not granted, whichever worker made them (the limit holds across
+ * workers without any channel but the log).
+ */
+function withinRate(sub: SubscriberState, limit: RateLimit, time: number): boolean {
+  const starts = sub.starts;
+  while (starts.length > 0 && (starts[0] as number) <= time - limit.perMs) starts.shift();
+  if (starts.length >= limit.max) return false;
+  starts.push(time);
+  return true;
+}
+
+/** When the next claim may be granted at `now` under the subscriber's rate limit (`now` when it may now). */
+export function rateFreeAt(sub: SubscriberState, now: number): number {
+  const limit = sub.reg.rateLimit;
+  if (!limit) return now;
+  const recent = sub.starts.filter((t) => t > now - limit.perMs);
+  return recent.length < limit.max ? now : (recent[recent.length - limit.max] as number) + limit.perMs;
 }
 
 /** Each item of a `claims.acquired` as a claim of its own, in order. */

@@ -1,6 +1,7 @@
 import {
   isFinished,
   isLeased,
+  rateFreeAt,
   type QueueState,
   type SubscriberState,
 } from '../../projections/dispatch/index.js';
@@ -39,7 +40,17 @@ const STEAL_WINDOW = 4096;
  * and the owner work from opposite ends instead of racing for the same events. Returns the candidates and the
  * time at which the scan should run again (a delay, a lease or a grace running out).
  */
-export function scanCompeting(s: ScanInput): { candidates: Candidate[]; wake: number } {
+export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake: number } {
+  const limit = input.sub.reg.rateLimit;
+  let s = input;
+  if (limit) {
+    // Claims past the rate limit would not be granted: take no more than it leaves, wake when it frees.
+    const freeAt = rateFreeAt(s.sub, s.now);
+    if (freeAt > s.now) return { candidates: [], wake: freeAt };
+    const recent = s.sub.starts.filter((t) => t > s.now - limit.perMs).length;
+    s = { ...s, free: Math.min(s.free, limit.max - recent) };
+  }
+  if (s.q.priorities.size > 0) return scanByPriority(s);
   const candidates: Candidate[] = [];
   const stealable: Candidate[] = [];
   const { sub, q, now } = s;
@@ -69,6 +80,38 @@ export function scanCompeting(s: ScanInput): { candidates: Candidate[]; wake: nu
     else wake = Math.min(wake, since + s.graceMs);
   }
   while (candidates.length < s.free && stealable.length > 0) candidates.push(stealable.pop() as Candidate);
+  return { candidates, wake };
+}
+
+/**
+ * The scan of a queue some of whose events carry a priority: every available event in the window, the
+ * highest priority first and the lowest position first within one, whoever's share it is in (two
+ * workers may then try for the same event: the fold gives it to the first claim, the other claims
+ * again). Strict order across workers matters more here than spreading the claims.
+ */
+function scanByPriority(s: ScanInput): { candidates: Candidate[]; wake: number } {
+  const { sub, q, now } = s;
+  const available: (Candidate & { priority: number })[] = [];
+  let wake = Infinity;
+  const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
+  for (let i = sub.finishedBelow; i < end; i++) {
+    const p = q.positions[i] as Position;
+    if (p > s.ending) break;
+    if (s.busy(p)) continue;
+    const item = sub.items.get(p);
+    if (item && (isFinished(item) || isLeased(item, now))) {
+      if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
+      continue;
+    }
+    const availableAt = item?.availableAt ?? q.availableAt[i] ?? 0;
+    if (availableAt > now) {
+      wake = Math.min(wake, availableAt);
+      continue;
+    }
+    available.push({ position: p, attempt: (item?.attempt ?? 0) + 1, priority: q.priorities.get(p) ?? 0 });
+  }
+  available.sort((a, b) => b.priority - a.priority || a.position - b.position);
+  const candidates = available.slice(0, s.free).map(({ position, attempt }) => ({ position, attempt }));
   return { candidates, wake };
 }
 

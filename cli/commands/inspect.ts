@@ -9,6 +9,7 @@ import {
   type KnownRecord,
   type LogStore,
   type RecordOf,
+  type StoredRecord,
 } from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
@@ -123,7 +124,7 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
   }
   for (const r of chosen.records)
     if (r.type === 'result.recorded' && rejected.has(resultRef(r)))
-      notes.set(r.position, 'fenced: the lease was lost');
+      notes.set(r.position, rejectedWhy(r, chosen.records, rejected));
   const twin = twins.get(chosen.records[0]?.position ?? -1);
   const lines = [...timeline(chosen.records, notes, rejected, paint, twin), ...related(children, paint)];
   for (const line of lines) await writeLine(ctx.stdout, line);
@@ -313,4 +314,25 @@ function related(children: readonly Child[], paint: Painter): string[] {
       );
   }
   return out;
+}
+
+/**
+ * Why the fold did not take a result: a repeat of one it took (the same subscriber, worker and attempt,
+ * or a second skip), or a result of a worker that no longer held the lease (fenced).
+ */
+function rejectedWhy(
+  r: RecordOf<'result.recorded'>,
+  records: readonly StoredRecord[],
+  rejected: ReadonlySet<number>,
+): string {
+  const first = records.find(
+    (o): o is RecordOf<'result.recorded'> =>
+      o.type === 'result.recorded' &&
+      o.position < r.position &&
+      !rejected.has(resultRef(o)) &&
+      o.subscriberId === r.subscriberId &&
+      ((o.workerId === r.workerId && o.attempt === r.attempt) ||
+        (o.status === 'skipped' && r.status === 'skipped')),
+  );
+  return first ? `duplicate of the result at position ${first.position}` : 'fenced: the lease was lost';
 }

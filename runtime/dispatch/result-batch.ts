@@ -16,9 +16,14 @@ const RESULT_LINGER_MS = 5;
  * through {@link take} (a claim append carries them) or the flush (the timer ran out, {@link MAX_BATCH_ITEMS}
  * are waiting, or the dispatcher is stopping). Invariant: the timer runs exactly while results wait.
  */
+/** Results remembered to drop a repeat (same event and attempt): a few seconds' worth at full speed. */
+const REMEMBERED = 4096;
+
 export class ResultBatch {
   #items: ResultItem[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** Recent (event position, attempt) pairs added, oldest first in insertion order. */
+  readonly #recent = new Set<string>();
 
   constructor(
     private readonly stopping: () => boolean,
@@ -33,6 +38,12 @@ export class ResultBatch {
 
   /** EMPTY → LINGERING (the first result starts the clock), or a flush when full or stopping. */
   add(result: ResultItem): void {
+    // At most one result per event and attempt from this worker: two paths may reach the same verdict
+    // (a skip by the filter for a bound event and for a claimed one), and the fold would take only one.
+    const key = `${result.eventPosition}:${result.attempt}`;
+    if (this.#recent.has(key)) return;
+    this.#recent.add(key);
+    if (this.#recent.size > REMEMBERED) this.#recent.delete(this.#recent.values().next().value as string);
     this.#items.push(result);
     if (this.#items.length >= MAX_BATCH_ITEMS || this.stopping()) this.flushNow();
     else this.#timer ??= setTimeout(() => this.flushNow(), RESULT_LINGER_MS);

@@ -91,7 +91,10 @@ export async function* followPages(
     checkMeta(continuity, meta, seen);
     let rows = page.rows;
     if (prior === undefined) {
-      next = Math.max(next, rows[0]?.position ?? next, meta.first);
+      if (next < meta.first) {
+        next = meta.first; // dropped by retention before the follow started
+        continue;
+      }
     } else if (prior.position >= meta.first) {
       const stored = rows[0];
       const same =

@@ -30,6 +30,15 @@ export class PgListener {
     private readonly channel: string,
   ) {}
 
+  /**
+   * Wakes the followers at once, as a notification would: an append of this process committed (its
+   * NOTIFY takes a round trip through the server to come back).
+   */
+  poke(): void {
+    this.version++;
+    this.notifier.notify();
+  }
+
   /** Starts listening if nobody did yet. */
   start(): void {
     if (this.#state === 'idle') this.#connect();

@@ -42,9 +42,13 @@ export class PgStatements {
     )
     SELECT first::float8 AS first, pg_notify('${n.channel}', (first + $1)::text) FROM h`;
     // The rows and the log's row in one snapshot: the log checked with what is read from it.
-    this.#page = `(SELECT position::float8 AS position, time::float8 AS time, synced, body, NULL::text AS id,
-        NULL::float8 AS epoch, NULL::float8 AS head, NULL::float8 AS first
-      FROM ${n.table} WHERE position >= $1 AND position < $2 ORDER BY position LIMIT $3)
+    // Positions are dense, so the page is the range [from, from + limit): bounded, whatever the
+    // planner's estimates, never a scan to the end of the log. Ordered by the column, not by the
+    // float8 output of the same name (which would sort every row read instead of walking the key).
+    this.#page = `(SELECT r.position::float8 AS position, r.time::float8 AS time, r.synced, r.body,
+        NULL::text AS id, NULL::float8 AS epoch, NULL::float8 AS head, NULL::float8 AS first
+      FROM ${n.table} r WHERE r.position >= $1 AND r.position < least($2::bigint, $1::bigint + $3::bigint)
+      ORDER BY r.position)
       UNION ALL
       SELECT NULL, NULL, NULL, NULL, log_id::text, epoch::float8, head::float8, first::float8
       FROM ${n.logs} WHERE name = $4`;
@@ -113,8 +117,8 @@ export class PgStatements {
   }
 
   /**
-   * Up to `limit` rows of `[from, to)`, in position order, and the log's row ({@link MetaRow}: `id` not
-   * null), in one snapshot.
+   * The rows of `[from, min(to, from + limit))`, in position order, and the log's row ({@link MetaRow}:
+   * `id` not null), in one snapshot. (No rows when `from` was dropped by retention: start at `first`.)
    */
   page(from: Position, to: Position, limit: number): QueryConfig {
     return {

@@ -143,6 +143,7 @@ export class PostgresStore implements LogStore {
     const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
     if (!('first' in placed))
       throw refusedAppend(this.#continuity, await this.#meta(), placed.least, expected);
+    this.#parts.listener.poke();
     // Committed, not yet flushed: an unsynced batch is acknowledged now (a crash of the server may lose
     // it, so it does not count as seen), a synced one once a flush covered it.
     if (options.sync !== false) {
@@ -281,13 +282,17 @@ export class PostgresStore implements LogStore {
     this.#check();
     let next = checkPosition('from', options.from ?? 0);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
-    const end = Math.min(to ?? END, await this.head());
+    const seenAtStart = this.#continuity.seen;
+    const start = await this.#meta();
+    checkMeta(this.#continuity, start, seenAtStart);
+    next = Math.max(next, start.first);
+    const end = Math.min(to ?? END, start.head);
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
     while (next < end && !stop()) {
       const seen = this.#continuity.seen;
       const { rows, meta } = await this.#page(next, end, PAGE);
       checkMeta(this.#continuity, meta, seen);
-      const run = contiguous(rows, Math.max(next, rows[0]?.position ?? next));
+      const run = contiguous(rows, next);
       const last = run.at(-1);
       if (last === undefined) return;
       const synced = run.findLast((row) => row.synced);

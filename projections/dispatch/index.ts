@@ -30,6 +30,7 @@ export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';
 export { subscriberProgress } from './subscribers.js';
 export { isFinished, isLeased, itemOf, rateFreeAt } from './work-items.js';
+export { broadcastDone } from './broadcast-progress.js';
 
 export const dispatchFold: Fold<DispatchState> = {
   initial: () => ({

@@ -10,6 +10,7 @@
  * - subscribers.ts: `DispatchState.subscribers` (registration, deletion).
  * @module
  */
+import type { BroadcastProgress } from './broadcast-progress.js';
 import type { Position } from '../../engine/position.js';
 import type { RecordOf } from '../../engine/records.js';
 
@@ -52,6 +53,8 @@ export interface SubscriberState {
   readonly counts: SubscriberCounts;
   /** With a rate limit: log times of the claims granted in the last `perMs`, oldest first. */
   readonly starts: number[];
+  /** Broadcast: what each worker has handled (see broadcast-progress.ts). */
+  readonly broadcast: Map<string, BroadcastProgress>;
   /** Dead events, most recent last (bounded: the log keeps them all). */
   readonly dead: Position[];
   /** Live reservations (`claim.reserved`) by worker, in the order they were first made. */

@@ -30,6 +30,7 @@ export function registered(state: DispatchState, r: RecordOf<'subscriber.registe
     items: new Map(),
     counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
     starts: [],
+    broadcast: new Map(),
     dead: [],
     reservations: new Map(),
   });

@@ -23,6 +23,7 @@ import {
   type ResultStatus,
 } from '../../engine/records.js';
 import type { Position } from '../../engine/position.js';
+import { broadcastHandled } from './broadcast-progress.js';
 import { lowerBound } from './event-index.js';
 import type { DispatchState, SubscriberState, WorkItem } from './state.js';
 
@@ -167,6 +168,8 @@ export function recorded(state: DispatchState, r: ResultView): void {
   if (!sub) return;
   if (sub.reg.delivery === 'broadcast') {
     countResult(sub, r.status);
+    if (r.status === 'ok' || r.status === 'skipped' || r.retryAt === undefined)
+      broadcastHandled(state, sub, r.workerId, r.eventPosition);
     return;
   }
   const item = itemOf(state, sub, r.eventPosition);

@@ -1,10 +1,17 @@
-import { lowerBound, type QueueState, type SubscriberState } from '../../projections/dispatch/index.js';
+import {
+  broadcastDone,
+  lowerBound,
+  type QueueState,
+  type SubscriberState,
+} from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
 import type { Candidate } from './competing-scan.js';
 
 /**
- * Broadcast delivery: every event from when the dispatcher was attached (or the subscriber's start),
- * in order, without claims; retries run on this worker (no claim carries them to another).
+ * Broadcast delivery: every event since the subscriber's start that this worker has not handled (its
+ * final results in the log say which: a worker started again with the same id goes on where it was, a
+ * new one handles them all), in order, without claims; retries run on this worker (no claim carries
+ * them to another).
  *
  * Per event: AHEAD (past the cursor) → DELAYED (its availableAt is still to come) → DUE (handed to the
  * scan), or straight AHEAD → DUE; a failed attempt with a retry left → RETRYING (until its retryAt) →
@@ -15,7 +22,7 @@ export class BroadcastCursor {
   readonly #delayed = new Set<Position>();
   readonly #retrying = new Map<Position, { at: number; attempt: number }>();
 
-  constructor(private readonly attachedAt: Position) {}
+  constructor(private readonly workerId: string) {}
 
   /** Index of the next event not yet looked at (-1 before the first scan). */
   get next(): number {
@@ -43,8 +50,7 @@ export class BroadcastCursor {
     now: number,
     ending: Position,
   ): { candidates: Candidate[]; wake: number } {
-    if (this.#next < 0)
-      this.#next = lowerBound(q.positions, Math.max(this.attachedAt + 1, sub?.reg.startPosition ?? 0));
+    if (this.#next < 0) this.#next = lowerBound(q.positions, sub?.reg.startPosition ?? 0);
     const candidates: Candidate[] = [];
     let wake = Infinity;
     for (const [p, retry] of this.#retrying) {
@@ -67,6 +73,7 @@ export class BroadcastCursor {
       if (p > ending) break;
       const at = q.availableAt[this.#next] as number;
       this.#next++;
+      if (sub && broadcastDone(sub, q.positions, this.workerId, p)) continue;
       if (at > now) {
         this.#delayed.add(p);
         wake = Math.min(wake, at);

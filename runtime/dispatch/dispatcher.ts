@@ -76,8 +76,7 @@ export class Dispatcher implements DispatchScope {
       () => this.stopping,
       (items) => this.#flushResults(items),
     );
-    const broadcast =
-      spec.options.delivery === 'broadcast' ? new BroadcastCursor(spec.attachedAt) : undefined;
+    const broadcast = spec.options.delivery === 'broadcast' ? new BroadcastCursor(ctx.workerId) : undefined;
     const attempts = new Attempts(this, results, broadcast);
     const reservations = new Reservations(this, attempts, results);
     const claims = new ClaimLoop(this, attempts, reservations, results);

@@ -131,4 +131,22 @@ describe('the dashboard page in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('asks for the token of a server that needs one, then shows the queues and follows the feed with it', async () => {
+    const token = 'page-test-token-1234';
+    await using s = await served({ token });
+    await s.manager.queue('orders').subscribe(() => 'ok', { name: 'ship' });
+    const { page } = await chromium.page();
+    await page.goto(`${s.server.url}/`);
+    await page.locator('#auth').waitFor({ timeout: 10_000 });
+    await page.locator('#token').fill('not-the-token');
+    await page.locator('#auth button').click();
+    await page.locator('#auth-error').filter({ hasText: 'does not match' }).waitFor({ timeout: 10_000 });
+    await page.locator('#token').fill(token);
+    await page.locator('#auth button').click();
+    await page.locator(row('orders/ship')).waitFor({ timeout: 10_000 });
+    await page.locator('#tail tr[data-type="subscriber.registered"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#auth').isHidden()).toBe(true);
+    await page.close();
+  });
 });

@@ -51,9 +51,14 @@ const guard = setTimeout(() => {
 }, LIMIT_MS);
 
 const rss: { phase: string; mb: number }[] = [];
-let phase = 'start';
+let current = 'start';
+/** Starts a phase: RSS samples are counted under it, and it is announced on stderr. */
+function enter(name: string): void {
+  current = name;
+  process.stderr.write(`bench:serve: ${name}…\n`);
+}
 const sampler = setInterval(() => {
-  void ask<{ rss: number }>('rss').then((r) => rss.push({ phase, mb: r.rss / 2 ** 20 }));
+  void ask<{ rss: number }>('rss').then((r) => rss.push({ phase: current, mb: r.rss / 2 ** 20 }));
 }, 250);
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -68,34 +73,44 @@ function drain(
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     let start = 0;
+    let lastAt = 0;
     let from = -1;
     let to = -1;
+    // The end may become known after the last message arrived: check it on a timer too.
+    const check = (): void => {
+      const end = until();
+      if (end === undefined || to < end) return;
+      clearInterval(timer);
+      ws.terminate();
+      resolve({ ms: lastAt - start, from, to });
+    };
+    const timer = setInterval(check, 10);
     ws.on('open', () => (start = performance.now()));
-    ws.on('error', reject);
+    ws.on('error', (e) => {
+      clearInterval(timer);
+      reject(e);
+    });
     ws.on('message', (data: Buffer) => {
+      lastAt = performance.now();
       const m = NEXT.exec(data.subarray(0, 64).toString('latin1'));
       if (m) to = Number(m[1]);
       else if (from < 0) from = (JSON.parse(data.toString('utf8')) as { from?: number }).from ?? -1;
-      const end = until();
-      if (end !== undefined && to >= end) {
-        ws.terminate();
-        resolve({ ms: performance.now() - start, from, to });
-      }
+      check();
     });
   });
 }
 
 async function feedToOne(url: string): Promise<string[]> {
-  phase = 'fill';
+  enter('fill');
   const { head } = await ask<{ head: number }>('fill', { count: RECORDS });
-  phase = 'catch-up';
+  enter('catch-up');
   const ours = await drain(wsUrl(url, '/feed?from=0'), () => head);
   const { port } = await ask<{ port: number }>('raw');
   const raw = await drain(`ws://127.0.0.1:${port}/`, () => head);
   const oursRate = (head / ours.ms) * 1000;
   const rawRate = (head / raw.ms) * 1000;
 
-  phase = 'live';
+  enter('live');
   const target: { end?: number } = {};
   const live = drain(wsUrl(url, '/feed'), () => target.end);
   await new Promise((r) => setTimeout(r, 200));
@@ -110,7 +125,7 @@ async function feedToOne(url: string): Promise<string[]> {
 }
 
 async function fanOut(url: string): Promise<string[]> {
-  phase = 'fan-out';
+  enter('fan-out');
   const histogram = new Uint32Array(100_001); // 0.1 ms buckets up to 10 s
   const counts = new Array<number>(CLIENTS).fill(0);
   let measuring = false;
@@ -169,7 +184,7 @@ async function fanOut(url: string): Promise<string[]> {
 }
 
 async function publishHttp(url: string): Promise<string[]> {
-  phase = 'http';
+  enter('http');
   const run = (target: string) =>
     autocannon({
       url: `${target}/queues/bench-http/events`,
@@ -181,7 +196,7 @@ async function publishHttp(url: string): Promise<string[]> {
     });
   const ours = await run(url);
   const { port } = await ask<{ port: number }>('bare');
-  phase = 'http-bare';
+  enter('http-bare');
   const bare = await run(`http://127.0.0.1:${port}`);
   const rate = (r: autocannon.Result) => r.requests.total / HTTP_SECONDS;
   return [
@@ -190,8 +205,8 @@ async function publishHttp(url: string): Promise<string[]> {
 }
 
 function rssLines(): string[] {
-  const phases = [...new Set(rss.map((s) => s.phase))];
-  const parts = phases.map((p) => {
+  const names = [...new Set(rss.map((s) => s.phase))];
+  const parts = names.map((p) => {
     const mbs = rss.filter((s) => s.phase === p).map((s) => s.mb);
     return `${p} ${Math.round(Math.min(...mbs))}–${Math.round(Math.max(...mbs))}`;
   });
@@ -204,7 +219,7 @@ async function main(): Promise<void> {
     `bench:serve: ${url} (server in pid ${child.pid}), ${RECORDS} records, ${CLIENTS} clients at ${RATE}/s`,
   );
   const lines = [...(await feedToOne(url)), ...(await fanOut(url)), ...(await publishHttp(url))];
-  phase = 'end';
+  enter('end');
   await new Promise((r) => setTimeout(r, 600));
   clearInterval(sampler);
   lines.push(...rssLines());

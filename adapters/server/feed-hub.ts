@@ -11,6 +11,25 @@ export interface FeedFilter {
 }
 
 /**
+ * Records to send, each serialised once. The live fan-out hands one batch to every client with the same
+ * filter, so what a transport makes of it (a WebSocket message, SSE text) is made once through `memo`.
+ */
+export class FeedBatch {
+  readonly #memo = new Map<string, unknown>();
+  constructor(
+    readonly records: readonly { record: KnownRecord; json: string }[],
+    /** Where a client goes on after this batch. */
+    readonly next: Position,
+  ) {}
+
+  /** `make()` once per `key` for this batch. */
+  memo<T>(key: string, make: () => T): T {
+    if (!this.#memo.has(key)) this.#memo.set(key, make());
+    return this.#memo.get(key) as T;
+  }
+}
+
+/**
  * One client of the feed as the hub sees it: where it stands, and a sink that takes records already
  * serialised. `send` returns false when the client's buffer is past its bound.
  */
@@ -18,8 +37,8 @@ export interface FeedSink {
   /** The first position not yet sent to the client. */
   next: Position;
   readonly filter: FeedFilter;
-  /** Sends records (positions ascending, every one at or after `next`). False: over its bound. */
-  send(records: readonly { record: KnownRecord; json: string }[], next: Position): boolean;
+  /** Sends a batch (positions ascending, every one at or after `next`). False: over its bound. */
+  send(batch: FeedBatch): boolean;
   /** Told the client is dropped as too slow. */
   lagging(next: Position): void;
   /** Told the server is closing. */
@@ -38,7 +57,18 @@ export function matches(f: FeedFilter, r: KnownRecord): boolean {
 }
 
 /** Records read per catch-up step: small enough to check the client's buffer often. */
-const CATCH_UP_CHUNK = 2048;
+const CATCH_UP_CHUNK = 4096;
+
+/**
+ * The least time between two live fan-outs (ms): records arriving meanwhile go out together, so a
+ * busy log costs each client a message every few ms rather than one per append.
+ */
+const FLUSH_GAP_MS = 5;
+
+/** One string per distinct filter: clients with equal filters share the live batches. */
+function filterKey(f: FeedFilter): string {
+  return `${f.queue ?? ''}\u0000${f.subscriber ?? ''}\u0000${f.types ? [...f.types].sort().join(',') : '*'}`;
+}
 
 /**
  * The live feed's one reader: it takes the manager's record stream once and fans it out to every
@@ -53,6 +83,8 @@ export class FeedHub {
   #received: Position = -1;
   #pending: KnownRecord[] = [];
   #flushScheduled = false;
+  #lastFlush = 0;
+  readonly #keys = new WeakMap<FeedFilter, string>();
   #subscription: Subscription | undefined;
 
   constructor(manager: QueueManager) {
@@ -89,7 +121,7 @@ export class FeedHub {
       }
       // Nothing read: that stretch of history is gone (retention); go on after it.
       const next = last < sink.next ? to : last + 1;
-      sink.send(batch, next);
+      sink.send(new FeedBatch(batch, next));
       sink.next = next;
       await sink.drained();
     }
@@ -119,15 +151,19 @@ export class FeedHub {
     this.#pending.push(r);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
+      const wait = this.#lastFlush + FLUSH_GAP_MS - performance.now();
+      if (wait <= 0) setImmediate(() => this.#flush());
+      else setTimeout(() => this.#flush(), wait);
     }
   }
 
   #flush(): void {
     this.#flushScheduled = false;
+    this.#lastFlush = performance.now();
     const records = this.#pending;
     this.#pending = [];
     if (records.length === 0) return;
+    const first = (records[0] as KnownRecord).position;
     const last = (records[records.length - 1] as KnownRecord).position;
     const json = new Map<KnownRecord, string>();
     const serialised = (r: KnownRecord): string => {
@@ -135,18 +171,30 @@ export class FeedHub {
       if (s === undefined) json.set(r, (s = recordJson(r)));
       return s;
     };
+    const shared = new Map<string, FeedBatch>();
+    const batchFor = (sink: FeedSink): FeedBatch => {
+      const make = () =>
+        new FeedBatch(
+          records
+            .filter((r) => r.position >= sink.next && matches(sink.filter, r))
+            .map((r) => ({ record: r, json: serialised(r) })),
+          last + 1,
+        );
+      // A client that joined within these records takes only its part: a batch of its own.
+      if (sink.next > first) return make();
+      let key = this.#keys.get(sink.filter);
+      if (key === undefined) this.#keys.set(sink.filter, (key = filterKey(sink.filter)));
+      let batch = shared.get(key);
+      if (batch === undefined) shared.set(key, (batch = make()));
+      return batch;
+    };
     for (const sink of this.#live) {
       if (sink.closed) {
         this.#live.delete(sink);
         continue;
       }
-      const batch: { record: KnownRecord; json: string }[] = [];
-      for (const r of records) {
-        if (r.position >= sink.next && matches(sink.filter, r))
-          batch.push({ record: r, json: serialised(r) });
-      }
       if (last < sink.next) continue;
-      if (!sink.send(batch, last + 1)) {
+      if (!sink.send(batchFor(sink))) {
         this.#live.delete(sink);
         sink.lagging(sink.next);
         continue;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RECORD_TYPES, type Position } from '../../index.js';
-import { FeedHub, type FeedFilter, type FeedSink } from './feed-hub.js';
+import { FeedHub, type FeedBatch, type FeedFilter, type FeedSink } from './feed-hub.js';
 
 interface FeedQuery {
   from?: number;
@@ -27,6 +27,7 @@ interface FeedSocket {
   readonly readyState: number;
   readonly OPEN: number;
   send(data: string): void;
+  send(data: Buffer, options: { binary: boolean }): void;
   close(code: number, reason: string): void;
   terminate(): void;
 }
@@ -91,6 +92,21 @@ export function feedRoutes(app: FastifyInstance, hub: FeedHub, maxBuffer: number
   );
 }
 
+/** The batch as one WebSocket message, encoded once for every client it goes to. */
+function wsMessage(batch: FeedBatch): Buffer {
+  return batch.memo('ws', () =>
+    Buffer.from(
+      `{"type":"records","next":${batch.next},"records":[${batch.records.map((r) => r.json).join(',')}]}`,
+    ),
+  );
+}
+
+function sseText(batch: FeedBatch): Buffer {
+  return batch.memo('sse', () =>
+    Buffer.from(batch.records.map((r) => `id: ${r.record.position}\ndata: ${r.json}\n\n`).join('')),
+  );
+}
+
 function wsSink(socket: FeedSocket, from: Position, filter: FeedFilter, maxBuffer: number): FeedSink {
   return {
     next: from,
@@ -98,10 +114,11 @@ function wsSink(socket: FeedSocket, from: Position, filter: FeedFilter, maxBuffe
     get closed() {
       return socket.readyState !== socket.OPEN;
     },
-    send(records, next) {
+    send(batch) {
       if (socket.bufferedAmount > maxBuffer) return false;
-      if (records.length === 0) return true;
-      socket.send(`{"type":"records","next":${next},"records":[${records.map((r) => r.json).join(',')}]}`);
+      if (batch.records.length === 0) return true;
+      // A text frame (JSON), though handed over as bytes: encoded once for every client.
+      socket.send(wsMessage(batch), { binary: false });
       return true;
     },
     lagging(next) {
@@ -134,10 +151,10 @@ function sseSink(reply: FastifyReply, from: Position, filter: FeedFilter, maxBuf
     get closed() {
       return res.destroyed || res.writableEnded;
     },
-    send(records) {
+    send(batch) {
       if (res.writableLength > maxBuffer) return false;
-      if (records.length === 0) return true;
-      res.write(records.map((r) => `id: ${r.record.position}\ndata: ${r.json}\n\n`).join(''));
+      if (batch.records.length === 0) return true;
+      res.write(sseText(batch));
       return true;
     },
     lagging(next) {

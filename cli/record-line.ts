@@ -1,4 +1,11 @@
-import { isKnownRecord, unbatched, type KnownRecord, type StoredRecord, type RecordOf } from '../index.js';
+import {
+  isKnownRecord,
+  unbatched,
+  type KnownRecord,
+  type StoredRecord,
+  type RecordOf,
+  type FilterSpec,
+} from '../index.js';
 import { formatDuration, formatTime, preview, safe, type Colour, type Painter } from './output.js';
 
 const TYPE_COLOUR: Record<string, Colour> = {
@@ -57,7 +64,7 @@ function knownFields(r: KnownRecord, paint: Painter): string {
       return [
         kv('sub', r.name),
         r.delivery,
-        ...(r.filter ? [kv('filter', r.filter.expressions.join(` ${r.filter.operator} `))] : []),
+        ...(r.filter ? [kv('filter', filterText(r.filter))] : []),
         kv('retries', r.retry.limit),
         ...(r.timeout > 0 ? [kv('timeout', formatDuration(r.timeout))] : []),
         kv('start', r.startPosition),
@@ -161,4 +168,10 @@ function claimFields(r: ClaimLike, paint: Painter): string {
   if (r.type === 'claim.released' && r.reason !== undefined) parts.push(kv('reason', r.reason));
   if (r.type === 'result.recorded') resultParts(r, parts, paint);
   return parts.join(' ');
+}
+
+/** A registered filter as one line: its expressions and predicates (by name) joined by the operator. */
+function filterText(f: FilterSpec): string {
+  const parts = [...f.expressions, ...(f.predicates ?? []).map((name) => `${name}()`)];
+  return parts.join(` ${f.operator} `);
 }

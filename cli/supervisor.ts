@@ -34,6 +34,9 @@ export interface SupervisorOptions {
   readonly concurrency?: number | undefined;
   /** How long a worker drains in-flight work when stopped (ms). */
   readonly drainTimeout?: number | undefined;
+  /** The workers' lease and heartbeat (ms), when not their defaults. */
+  readonly leaseMs?: number | undefined;
+  readonly heartbeatMs?: number | undefined;
   readonly env: NodeJS.ProcessEnv;
   /** Status lines (started, ready, crashed, restarting). */
   readonly log: (line: string) => void;
@@ -133,6 +136,8 @@ export class Supervisor {
     ];
     if (this.o.concurrency !== undefined) args.push('--concurrency', String(this.o.concurrency));
     if (this.o.drainTimeout !== undefined) args.push('--drain-timeout', String(this.o.drainTimeout));
+    if (this.o.leaseMs !== undefined) args.push('--lease-ms', String(this.o.leaseMs));
+    if (this.o.heartbeatMs !== undefined) args.push('--heartbeat-ms', String(this.o.heartbeatMs));
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,

@@ -1,4 +1,10 @@
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { Subscriber, type Queue, type QueueManager, type SubscribeOptions } from '../index.js';
+
+/** Module files `eventy run` loads: JavaScript, and TypeScript under tsx. */
+export const JS_EXTENSIONS = ['.js', '.mjs', '.cjs'];
+export const TS_EXTENSIONS = ['.ts', '.mts', '.cts'];
 
 /** What a worker module's default export receives beside the manager. */
 export interface WorkerContext {
@@ -51,4 +57,32 @@ export function withSubscribeDefaults(manager: QueueManager, defaults: Subscribe
         wrap(target.queue(name, options));
     },
   });
+}
+
+/**
+ * The module files of `eventy run PATH`: PATH itself when it is a file; for a directory, every .js/.mjs/
+ * .cjs/.ts/.mts/.cts file in it and its subdirectories, in path order, leaving out declaration files
+ * (`.d.ts`), tests (`.test.*`, `.spec.*`), `node_modules` and names starting with `.` or `_` (helpers).
+ */
+export function moduleFiles(path: string): string[] {
+  if (statSync(path).isFile()) return [path];
+  const found: string[] = [];
+  const visit = (dir: string): void => {
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const entry of entries) {
+      const name = entry.name;
+      if (name.startsWith('.') || name.startsWith('_') || name === 'node_modules') continue;
+      const full = join(dir, name);
+      if (entry.isDirectory()) visit(full);
+      else if (entry.isFile() && isModuleName(name)) found.push(full);
+    }
+  };
+  visit(path);
+  return found;
+}
+
+function isModuleName(name: string): boolean {
+  const ext = extname(name);
+  if (!JS_EXTENSIONS.includes(ext) && !TS_EXTENSIONS.includes(ext)) return false;
+  return !/\.d\.[mc]?ts$/.test(name) && !/\.(test|spec)\.[mc]?[jt]s$/.test(name);
 }

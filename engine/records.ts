@@ -38,9 +38,15 @@ export interface RetryPolicy {
   readonly retryOn?: readonly string[];
 }
 
+/**
+ * A subscriber's filter as registered: its JMESPath expressions, and for the predicate functions it
+ * also has (applied in the worker's process only: a function cannot be stored) their names, so the log
+ * says that part of the filter is code (`(anonymous)` for an unnamed one).
+ */
 export interface FilterSpec {
   readonly expressions: readonly string[];
   readonly operator: 'all' | 'any';
+  readonly predicates?: readonly string[];
 }
 
 export type Delivery = 'competing' | 'broadcast';

@@ -10,3 +10,10 @@ export type * from './types.js';
 export type { ScheduleInfo } from './schedule-api.js';
 export type { ScheduleOptions } from './schedule-options.js';
 export type { SchedulerOptions } from './scheduler.js';
+export { defineWorker, handler, isWorkerDefinition, startWorker } from './worker-definition.js';
+export type {
+  HandlerDefinition,
+  HandlerOptions,
+  StartWorkerOptions,
+  WorkerDefinition,
+} from './worker-definition.js';

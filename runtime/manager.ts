@@ -151,6 +151,12 @@ export async function createManager(store: LogStore, options: ManagerOptions = {
 }
 
 /**
+ * Runs `hooks.onShutdown` when `manager` closes, once its subscriptions stopped, after its own hooks
+ * (internal: not exported from the package).
+ */
+export let addShutdownHooks: (manager: QueueManager, hooks: Hooks) => void;
+
+/**
  * The entry point to one log's queues: the store, the live views and this process's worker. Its dispatch
  * machinery is private (runtime/worker.ts); what users read of it is {@link inspect}.
  */
@@ -165,6 +171,12 @@ export class QueueManager {
   #closing: Promise<void> | undefined;
   #uninstall: () => void = () => undefined;
   readonly #scheduler: Scheduler | undefined;
+  /** Hooks whose `onShutdown` runs after the manager's own (those of workers started on it: worker-definition.ts). */
+  readonly #added: Hooks[] = [];
+
+  static {
+    addShutdownHooks = (manager, hooks) => void manager.#added.push(hooks);
+  }
 
   constructor(
     readonly store: LogStore,
@@ -362,7 +374,7 @@ export class QueueManager {
     this.#uninstall();
     await this.#scheduler?.stop();
     await this.#worker.stop();
-    await HookSet.of(this.options.hooks)?.run('onShutdown', { workerId: this.workerId });
+    await HookSet.of(this.options.hooks, ...this.#added)?.run('onShutdown', { workerId: this.workerId });
     this.#shut = true; // handlers could publish follow-ups until here
     await this.#worker.views.stop();
     if (this.options.ownsStore !== false) await this.store.close();

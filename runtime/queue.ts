@@ -211,9 +211,9 @@ export class Queue<T = unknown> {
     const fn: Handler<T> = isClass ? (e, ctx) => handler.onEvent(e, ctx) : handler;
     const merged = isClass ? { ...handler.options, ...options } : options;
     const resolved = resolveSubscribe(merged, isClass ? handler.constructor.name : handler.name);
-    const matcher = compileFilter(resolved.filter);
+    const matcher = compileFilter(resolved.filter, resolved.predicates);
     const subscriberId = `${this.name}/${resolved.name}`;
-    const hooks = HookSet.of(this.#worker.hooks, resolved.hooks);
+    const hooks = HookSet.of(this.#worker.hooks, ...resolved.hooks);
     await this.manager.ready();
     await registerSubscriber(this.#worker, this.name, subscriberId, resolved);
     const d = new Dispatcher(this.#worker, {
@@ -225,7 +225,7 @@ export class Queue<T = unknown> {
       attachedAt: this.#worker.views.position,
       hooks,
     });
-    await HookSet.of(resolved.hooks)?.run('onStart', {
+    await HookSet.of(...resolved.hooks)?.run('onStart', {
       workerId: this.#worker.workerId,
       queue: this.name,
       subscriber: resolved.name,

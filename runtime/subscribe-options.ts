@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../engine/errors.js';
 import { isPosition, type Position } from '../engine/position.js';
 import type { Delivery, FilterSpec, RateLimit, RetryPolicy } from '../engine/records.js';
 import { checkHooks, type Hooks } from './hooks.js';
-import type { RetryOn, SubscribeOptions } from './types.js';
+import type { FilterPredicate, RetryOn, SubscribeOptions } from './types.js';
 
 const KNOWN = new Set([
   'name',
@@ -25,6 +25,8 @@ const RETRY_KNOWN = new Set(['limit', 'minBackoff', 'maxBackoff', 'retryOn']);
 export interface ResolvedSubscribe {
   readonly name: string;
   readonly filter: FilterSpec | undefined;
+  /** The filter's predicates (its `predicates` names them). */
+  readonly predicates: readonly FilterPredicate[];
   readonly delivery: Delivery;
   readonly concurrency: number;
   readonly prefetch: number;
@@ -33,7 +35,7 @@ export interface ResolvedSubscribe {
   readonly retry: RetryPolicy;
   readonly retryOn: RetryOn | undefined;
   readonly from: 'new' | 'earliest' | Position;
-  readonly hooks: Hooks | undefined;
+  readonly hooks: readonly Hooks[];
   readonly rateLimit: RateLimit | undefined;
 }
 
@@ -58,15 +60,13 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
   if (operator !== 'all' && operator !== 'any') {
     throw new InvalidArgumentError(`operator must be "all" or "any", got: ${JSON.stringify(operator)}`);
   }
-  const expressions =
-    options.filter === undefined
-      ? []
-      : typeof options.filter === 'string'
-        ? [options.filter]
-        : [...options.filter];
-  if (!expressions.every((e) => typeof e === 'string' && e !== '')) {
+  const parts: readonly unknown[] =
+    options.filter === undefined ? [] : Array.isArray(options.filter) ? options.filter : [options.filter];
+  const expressions = parts.filter((e): e is string => typeof e === 'string' && e !== '');
+  const predicates = parts.filter((e): e is FilterPredicate => typeof e === 'function');
+  if (expressions.length + predicates.length !== parts.length) {
     throw new InvalidArgumentError(
-      `filter must be a JMESPath string or an array of them, got: ${JSON.stringify(options.filter)}`,
+      `filter must be a JMESPath string, a predicate function or an array of them, got: ${describe(options.filter)}`,
     );
   }
   const from = options.from ?? 'new';
@@ -83,7 +83,8 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
   const rateLimit = resolveRateLimit(options.rateLimit, delivery);
   return {
     name,
-    filter: expressions.length > 0 ? { expressions, operator } : undefined,
+    filter: parts.length > 0 ? filterSpec(expressions, operator, predicates) : undefined,
+    predicates,
     delivery,
     concurrency: integer('concurrency', options.concurrency ?? 10, 1),
     prefetch: integer('prefetch', options.prefetch ?? options.concurrency ?? 10, 0),
@@ -93,7 +94,9 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
     retry: policy,
     retryOn,
     from,
-    hooks: checkHooks(options.hooks, 'subscription'),
+    hooks: (Array.isArray(options.hooks) ? options.hooks : [options.hooks]).flatMap(
+      (h: unknown) => checkHooks(h, 'subscription') ?? [],
+    ),
     rateLimit,
   };
 }
@@ -114,6 +117,20 @@ function resolveRateLimit(value: unknown, delivery: Delivery): RateLimit | undef
     max: integer('rateLimit.max', o.max, 1),
     perMs: integer('rateLimit.perMs', o.perMs, 1),
   };
+}
+
+/** The filter as registered: predicates by name (they stay in the process). */
+function filterSpec(
+  expressions: readonly string[],
+  operator: 'all' | 'any',
+  predicates: readonly FilterPredicate[],
+): FilterSpec {
+  if (predicates.length === 0) return { expressions, operator };
+  return { expressions, operator, predicates: predicates.map((p) => p.name || '(anonymous)') };
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'function' ? 'a function' : JSON.stringify(value);
 }
 
 function resolveRetry(retry: NonNullable<SubscribeOptions['retry']>): {

@@ -71,12 +71,25 @@ export interface RetryOptions {
   readonly retryOn?: RetryOn;
 }
 
+/** A filter predicate: true to take the event. It must answer at once (a promise counts as no match). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any payload type unless given
+export type FilterPredicate<T = any> = (event: QueueEvent<T>) => boolean;
+
+/** A subscriber's filter: JMESPath expressions and predicates, one or several (see `SubscribeOptions`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any payload type unless given
+export type Filter<T = any> = string | FilterPredicate<T> | readonly (string | FilterPredicate<T>)[];
+
 /** Options of `queue.subscribe`. */
 export interface SubscribeOptions {
   /** The subscriber (consumer group): one registration per name and queue. Default the handler's name. */
   readonly name?: string;
-  /** JMESPath over `{ id, queue, payload, headers, publishedAt }`, or several combined by `operator`. */
-  readonly filter?: string | readonly string[];
+  /**
+   * Which events the subscriber takes (the others get a `skipped` result): a JMESPath expression over
+   * `{ id, queue, payload, headers, publishedAt }`, a predicate `(event) => boolean`, or several of
+   * either combined by `operator`. One that throws counts as no match. Predicates run in the worker's
+   * process only: the log's `subscriber.registered` names them (`filter.predicates`), it cannot hold them.
+   */
+  readonly filter?: Filter;
   readonly operator?: 'all' | 'any';
   /** `competing` (default): one worker per event; `broadcast`: every worker hosting it. */
   readonly delivery?: Delivery;
@@ -104,9 +117,9 @@ export interface SubscribeOptions {
    * by the fold from the log (claims past it are not granted); the wait shows in `inspect`.
    */
   readonly rateLimit?: { readonly max: number; readonly perMs: number };
-  /** Lifecycle hooks of this subscription, after the manager's (see {@link Hooks}). */
+  /** Lifecycle hooks of this subscription, after the manager's (see {@link Hooks}); a list runs in order. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any payload type: hooks are per queue
-  readonly hooks?: Hooks<any>;
+  readonly hooks?: Hooks<any> | readonly Hooks<any>[];
 }
 
 /** One result as queries return it. */

@@ -1,11 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { extname, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { checkSharedStore } from '../store.js';
 import { Supervisor } from '../supervisor.js';
+import { JS_EXTENSIONS, moduleFiles, TS_EXTENSIONS } from '../worker-module.js';
 import { maskUrl } from '../../index.js';
 
 interface RunOptions {
@@ -13,10 +14,9 @@ interface RunOptions {
   processes: number;
   concurrency?: number;
   drainTimeout?: number;
+  leaseMs?: number;
+  heartbeatMs?: number;
 }
-
-const JS = ['.js', '.mjs', '.cjs'];
-const TS = ['.ts', '.mts', '.cts'];
 
 /** `eventy run MODULE`: N worker processes running a module's subscriptions, supervised. */
 export function runCommand(program: Command, ctx: CliContext): void {
@@ -24,9 +24,9 @@ export function runCommand(program: Command, ctx: CliContext): void {
     .command('run')
     .summary('run worker processes from a module')
     .description(
-      'run worker processes that load MODULE (its default export receives the manager), until Ctrl-C',
+      'run worker processes that load MODULE (a file or a directory of them) and run its handlers, until Ctrl-C',
     )
-    .argument('<module>', 'a .js/.mjs file (.ts under tsx) whose default export sets up subscriptions')
+    .argument('<module>', 'a .js/.mjs file (.ts under tsx), or a directory of them, exporting handlers')
     .addOption(storeOption(ctx.env))
     .option('-p, --processes <n>', 'worker processes', intAtLeast(1), 1)
     .option(
@@ -39,11 +39,30 @@ export function runCommand(program: Command, ctx: CliContext): void {
       'on stop, how long in-flight handlers may finish before they are released',
       intAtLeast(0),
     )
+    .option(
+      '--lease-ms <ms>',
+      'how long a claim holds an event without a heartbeat (default 30000)',
+      intAtLeast(1),
+    )
+    .option(
+      '--heartbeat-ms <ms>',
+      'how often each worker beats (default 2000; dead after 3 missed)',
+      intAtLeast(1),
+    )
     .addHelpText(
       'after',
       `
-The module:
-  // workers.js
+A module (or each module of a directory) exports its handlers by default:
+  // handlers/orders.js
+  import { defineWorker, handler } from 'eventy';
+  export default defineWorker({
+    handlers: [
+      handler({ queue: 'orders', filter: "payload.type == 'new'", retry: { limit: 3 } }, bill),
+      handler({ queue: 'orders', filter: (e) => e.payload.total > 100 }, function review(e) { … }),
+    ],
+    hooks: { onFailure: (event, error) => report(error) },
+  });
+or a function that sets up subscriptions itself:
   export default async function (manager, { concurrency, slot, signal }) {
     await manager.queue('orders').subscribe(async (event) => bill(event.payload), { name: 'bill' });
   }
@@ -53,24 +72,33 @@ one kills the processes (their leases expire and other workers take their events
 
 Examples:
   $ eventy run ./workers.js
+  $ eventy run ./handlers --processes 3 --lease-ms 10000 --heartbeat-ms 1000
   $ eventy run ./workers.js --processes 4 --concurrency 20 --store redis://127.0.0.1:6379/?prefix=app
   $ node --import tsx $(which eventy) run ./workers.ts`,
     )
     .action((module: string, o: RunOptions) => run(ctx, module, o));
 }
 
-/** Checks the module path before any process starts: it must exist and be loadable by this Node. */
+/**
+ * Checks the module path before any process starts: a module file, or a directory holding at least one,
+ * each loadable by this Node (TypeScript only under tsx).
+ */
 export function checkModule(ctx: CliContext, module: string): string {
   const path = resolve(module);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`module not found: ${module}`);
-  const ext = extname(path);
+  if (!existsSync(path)) throw new UsageError(`module not found: ${module}`);
+  const isDir = statSync(path).isDirectory();
+  if (!isDir && !statSync(path).isFile()) throw new UsageError(`module not found: ${module}`);
+  const files = moduleFiles(path);
+  if (isDir && files.length === 0)
+    throw new UsageError(`no .js/.mjs/.cjs (or .ts under tsx) module in directory: ${module}`);
   const tsx = [...ctx.execArgv, ctx.env.NODE_OPTIONS ?? ''].some((a) => a.includes('tsx'));
-  if (TS.includes(ext) && !tsx) {
+  const ts = files.find((f) => TS_EXTENSIONS.includes(extname(f)));
+  if (ts !== undefined && !tsx) {
     throw new UsageError(
-      `${module} is TypeScript: compile it to .js, or run the CLI under tsx (node --import tsx $(which eventy) run …)`,
+      `${isDir ? relative(process.cwd(), ts) : module} is TypeScript: compile it to .js, or run the CLI under tsx (node --import tsx $(which eventy) run …)`,
     );
   }
-  if (!JS.includes(ext) && !TS.includes(ext))
+  if (!isDir && !JS_EXTENSIONS.includes(extname(path)) && !TS_EXTENSIONS.includes(extname(path)))
     throw new UsageError(`module must be a .js, .mjs or .cjs file (or .ts under tsx), got: ${module}`);
   return path;
 }
@@ -87,6 +115,8 @@ async function run(ctx: CliContext, module: string, o: RunOptions): Promise<void
     store: o.store,
     concurrency: o.concurrency,
     drainTimeout: o.drainTimeout,
+    leaseMs: o.leaseMs,
+    heartbeatMs: o.heartbeatMs,
     env: ctx.env,
     log,
     onMessage: (slot, m) => {

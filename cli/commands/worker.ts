@@ -1,17 +1,25 @@
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { createQueueManager } from '../../index.js';
+import {
+  createQueueManager,
+  isWorkerDefinition,
+  startWorker,
+  type QueueManager,
+  type WorkerDefinition,
+} from '../../index.js';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
 import { EXIT_MODULE_FAILED, type WorkerMessage } from '../supervisor.js';
-import { withSubscribeDefaults, type WorkerModule } from '../worker-module.js';
+import { moduleFiles, withSubscribeDefaults, type WorkerModule } from '../worker-module.js';
 
 interface WorkerOptions {
   store: string;
   slot: number;
   concurrency?: number;
   drainTimeout?: number;
+  leaseMs?: number;
+  heartbeatMs?: number;
 }
 
 /** A worker module failed to load or set up: the supervisor does not restart it. */
@@ -27,11 +35,13 @@ export function workerCommand(program: Command, ctx: CliContext): void {
   program
     .command('worker', { hidden: true })
     .description('run one worker process (started by eventy run)')
-    .argument('<module>', 'absolute path of the worker module')
+    .argument('<module>', 'absolute path of the worker module (or directory of modules)')
     .addOption(storeOption(ctx.env))
     .option('--slot <n>', 'slot number given by the supervisor', intAtLeast(1), 1)
     .option('--concurrency <n>', 'default concurrency of subscriptions', intAtLeast(1))
     .option('--drain-timeout <ms>', 'how long to drain in-flight work when stopped', intAtLeast(0))
+    .option('--lease-ms <ms>', 'lease of the claims (ms)', intAtLeast(1))
+    .option('--heartbeat-ms <ms>', 'heartbeat period (ms)', intAtLeast(1))
     .action((module: string, o: WorkerOptions) => worker(ctx, module, o));
 }
 
@@ -47,6 +57,8 @@ async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promis
     store: o.store,
     handleSignals: false,
     ...(o.drainTimeout !== undefined ? { shutdownTimeout: o.drainTimeout } : {}),
+    ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
+    ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),
   });
   const manager = await unlessAborted(opening, ctx.signal);
   if (manager === undefined) {
@@ -56,12 +68,7 @@ async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promis
   const closeLimit = (o.drainTimeout ?? DEFAULT_DRAIN_MS) + CLOSE_GRACE_MS;
   const close = (): Promise<void> => withDeadline(manager.close(), closeLimit, 'closing the worker');
   try {
-    const defaults = o.concurrency !== undefined ? { concurrency: o.concurrency } : {};
-    await setup(withSubscribeDefaults(manager, defaults), {
-      concurrency: o.concurrency,
-      slot: o.slot,
-      signal: ctx.signal,
-    });
+    await setup(manager, o);
   } catch (e) {
     await close();
     if (ctx.signal.aborted) return;
@@ -104,19 +111,45 @@ async function withDeadline(promise: Promise<void>, ms: number, what: string): P
   }
 }
 
-/** Imports the module and returns its default export; a module that cannot be used is not retried. */
-async function load(ctx: CliContext, module: string): Promise<WorkerModule> {
+type Setup = (manager: QueueManager, o: WorkerOptions) => Promise<void>;
+
+/**
+ * Imports the module (or every module of the directory) and returns how to set them up on the manager:
+ * the worker definitions' handlers, then each function module in turn. In a directory a module without
+ * a default export is a helper and is left out. A module that cannot be used is not retried.
+ */
+async function load(ctx: CliContext, module: string): Promise<Setup> {
+  const definitions: WorkerDefinition[] = [];
+  const functions: WorkerModule[] = [];
   try {
-    const loaded = (await import(pathToFileURL(module).href)) as { default?: unknown };
-    if (typeof loaded.default !== 'function') {
-      throw new Error(
-        `${module} has no default export function (export default async function (manager) { … })`,
-      );
+    const files = moduleFiles(module);
+    for (const file of files) {
+      const loaded = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      const value = loaded.default;
+      if (isWorkerDefinition(value)) definitions.push(value);
+      else if (typeof value === 'function') functions.push(value as WorkerModule);
+      else if (value !== undefined || files.length === 1) throw new Error(notAWorker(file, value));
     }
-    return loaded.default as WorkerModule;
+    if (definitions.length + functions.length === 0) throw new Error(notAWorker(module, undefined));
   } catch (e) {
     throw failed(ctx, module, e);
   }
+  return async (manager, o) => {
+    const concurrency = o.concurrency !== undefined ? { concurrency: o.concurrency } : {};
+    if (definitions.length > 0) await startWorker(manager, definitions, concurrency);
+    for (const fn of functions) {
+      await fn(withSubscribeDefaults(manager, concurrency), {
+        concurrency: o.concurrency,
+        slot: o.slot,
+        signal: ctx.signal,
+      });
+    }
+  };
+}
+
+function notAWorker(module: string, value: unknown): string {
+  const what = value === undefined ? 'no default export' : `a default export of type ${typeof value}`;
+  return `${module} has ${what}: export default defineWorker({ handlers: [handler({ queue }, fn)] }) or a function (export default async function (manager) { … })`;
 }
 
 /** Tells the supervisor the module failed (so it is not restarted) and returns the error to throw. */

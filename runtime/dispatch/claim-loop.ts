@@ -2,7 +2,6 @@ import type { QueueState, SubscriberState } from '../../projections/dispatch/ind
 import { liveHosts } from '../../projections/workers.js';
 import type { Position } from '../../engine/position.js';
 import type { ClaimItem, RecordDraft } from '../../engine/records.js';
-import { filterView } from '../queue-event.js';
 import type { Attempts } from './attempts.js';
 import { scanCompeting, type Candidate } from './competing-scan.js';
 import type { DispatchScope, EventRecord } from './context.js';
@@ -105,7 +104,7 @@ export class ClaimLoop {
     for (const { position, attempt } of candidates) {
       const e = records.get(position);
       if (!e) continue;
-      if (!spec.matcher(filterView(e))) {
+      if (!spec.matcher(e)) {
         skips.push(skippedItem(e.eventId, position, 0));
         this.#pending.delete(position);
       } else if (broadcast) {

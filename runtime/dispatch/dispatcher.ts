@@ -191,7 +191,7 @@ export class Dispatcher implements DispatchScope {
     this.#setMode('STOPPED');
     const { workerId } = this.ctx;
     const info = { workerId, queue: this.spec.queue, subscriber: this.spec.options.name };
-    await HookSet.of(this.spec.options.hooks)?.run('onShutdown', info);
+    await HookSet.of(...this.spec.options.hooks)?.run('onShutdown', info);
   }
 
   /**

@@ -1,7 +1,6 @@
 import type { QueueState, SubscriberState, WorkItem } from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
 import type { RecordDraft } from '../../engine/records.js';
-import { filterView } from '../queue-event.js';
 import type { Attempts } from './attempts.js';
 import type { DispatchScope, EventRecord } from './context.js';
 import { reservedDraft, skippedItem } from './drafts.js';
@@ -222,7 +221,7 @@ export class Reservations {
     const p = e.position;
     if (this.scope.stopping || p > this.scope.endsAt(q) || this.scope.interrupted(q)) {
       this.attempts.release(e, attempt);
-    } else if (!this.scope.spec.matcher(filterView(e))) {
+    } else if (!this.scope.spec.matcher(e)) {
       this.results.add(skippedItem(e.eventId, p, attempt)); // as the holder of the claim: the fold accepts it
     } else this.attempts.hold(p, { record: e, attempt, claimPosition: p, failures: 0 });
   }

@@ -97,9 +97,9 @@ describe('eventy run', () => {
       nodeArgs: TSX,
     });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/no default export function/);
+    expect(bad.stderr).toMatch(/no default export/);
     expect(bad.stderr.trim().split('\n').at(-1)).toMatch(
-      /^eventy: cannot start .*cli-no-default\.ts: .*no default export function/,
+      /^eventy: cannot start .*cli-no-default\.ts: .*no default export/,
     );
   });
 });

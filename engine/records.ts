@@ -63,7 +63,12 @@ export interface EventPublished {
   /** Held for this many ms after the record's log time (`delay`). */
   readonly delay?: number;
   readonly priority?: number;
+  /** With a `key`: how long (ms of log time) the key names this event; default {@link KEY_TTL_MS}. */
+  readonly keyTtl?: number;
 }
+
+/** How long an idempotency key names its first event by default: 24 hours of log time. */
+export const KEY_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface SubscriberRegistered {
   readonly type: 'subscriber.registered';

@@ -30,6 +30,7 @@ export function publishDraft(
     delay?: number;
     availableAt?: number;
     priority?: number;
+    keyTtl?: number;
   } = {
     type: 'event.published',
     queue,
@@ -40,6 +41,15 @@ export function publishDraft(
       throw new InvalidArgumentError(`delay must be a number of ms ≥ 0, got: ${JSON.stringify(o.delay)}`);
     }
     if (o.delay > 0) draft.delay = o.delay;
+  }
+  if (o.keyTtl !== undefined) {
+    if (o.key === undefined) throw new InvalidArgumentError('keyTtl needs a key');
+    if (!Number.isSafeInteger(o.keyTtl) || o.keyTtl < 1) {
+      throw new InvalidArgumentError(
+        `keyTtl must be a whole number of ms ≥ 1, got: ${JSON.stringify(o.keyTtl)}`,
+      );
+    }
+    draft.keyTtl = o.keyTtl;
   }
   if (o.priority !== undefined) {
     if (!Number.isSafeInteger(o.priority) || Math.abs(o.priority) > 1_000_000) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { concatMap, defer, filter, from, map, mergeMap, startWith, switchMap, type Observable } from 'rxjs';
-import { tokenKey } from '../projections/dispatch/index.js';
+import { liveKey, tokenKey } from '../projections/dispatch/index.js';
 import {
   claimRows,
   statsRows,
@@ -62,6 +62,7 @@ const PUBLISH_KNOWN = new Set([
   'correlationId',
   'causationId',
   'key',
+  'keyTtl',
   'delay',
   'at',
   'headers',
@@ -155,7 +156,7 @@ export class Queue<T = unknown> {
     const key = options.key;
     if (key !== undefined) {
       await this.manager.ready();
-      const existing = this.#worker.views.dispatch.queues.get(this.name)?.keys.get(key);
+      const existing = liveKey(this.#worker.views.dispatch.queues.get(this.name), key, Date.now());
       if (existing !== undefined) return [await this.#eventAt(existing)];
     }
     // Object.assign, not a spread: on Node 20 the spread of a record costs several times more.

@@ -22,8 +22,13 @@ export interface QueueEvent<T = unknown> {
 export interface PublishOptions {
   readonly correlationId?: string;
   readonly causationId?: string;
-  /** Idempotency key: a second publish with the same key returns the first event. */
+  /**
+   * Idempotency key: a second publish with the same key within `keyTtl` returns the first event; after
+   * it, the key names nothing and a publish with it is a new event.
+   */
   readonly key?: string;
+  /** How long the key names this event, in ms of log time; default 24 hours. */
+  readonly keyTtl?: number;
   /** Hold the event this many ms after it is published. */
   readonly delay?: number;
   /** Hold the event until this time (ms since the epoch, or a Date). */

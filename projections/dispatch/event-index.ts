@@ -15,6 +15,7 @@ export class QueueEvents implements QueueState {
   endedAt: Position | undefined = undefined;
   interruptedAt: Position | undefined = undefined;
   readonly keys = new Map<string, Position>();
+  readonly keyUntil = new Map<string, number>();
   readonly reserved = new Set<SubscriberState>();
   readonly priorities = new Map<Position, number>();
   #positions: Float64Array = new Float64Array(64);

@@ -31,6 +31,7 @@ export { tokenKey } from './raw-claims.js';
 export { subscriberProgress } from './subscribers.js';
 export { isFinished, isLeased, itemOf, rateFreeAt } from './work-items.js';
 export { broadcastDone } from './broadcast-progress.js';
+export { liveKey } from './keys.js';
 
 export const dispatchFold: Fold<DispatchState> = {
   initial: () => ({

@@ -85,8 +85,10 @@ export interface QueueState {
   endedAt: Position | undefined;
   /** Position of the latest `control.interrupt`: workers running then abort in-flight work and stop. */
   interruptedAt: Position | undefined;
-  /** Idempotency keys → position of the first event published with the key. */
+  /** Idempotency keys → position of the first event published with the key (within its window). */
   readonly keys: Map<string, Position>;
+  /** Idempotency keys → log time their window ends (see keys.ts), in the order they were made. */
+  readonly keyUntil: Map<string, number>;
   /** Competing subscribers of the queue holding reservations: new events bind to them. */
   readonly reserved: Set<SubscriberState>;
   /** Priorities of the events published with one other than 0 (higher first; FIFO within one). */

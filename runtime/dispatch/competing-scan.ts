@@ -3,6 +3,7 @@ import {
   isLeased,
   rateFreeAt,
   type QueueState,
+  type WorkItem,
   type SubscriberState,
 } from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
@@ -59,17 +60,12 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
   for (let i = sub.finishedBelow; i < q.positions.length && candidates.length < s.free; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending || (i >= end && stealable.length > 0)) break;
-    if (s.busy(p)) continue;
-    const item = sub.items.get(p);
-    if (item && (isFinished(item) || isLeased(item, now))) {
-      if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
+    const open = openAt(s, i, p);
+    if (typeof open === 'number') {
+      wake = Math.min(wake, open);
       continue;
     }
-    const availableAt = item?.availableAt ?? q.availableAt[i] ?? 0;
-    if (availableAt > now) {
-      wake = Math.min(wake, availableAt);
-      continue;
-    }
+    const { item, availableAt } = open;
     const candidate = { position: p, attempt: (item?.attempt ?? 0) + 1 };
     if (s.liveWorkers.length <= 1 || s.liveWorkers[mix(p) % s.liveWorkers.length] === s.me) {
       candidates.push(candidate);
@@ -90,29 +86,42 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
  * again). Strict order across workers matters more here than spreading the claims.
  */
 function scanByPriority(s: ScanInput): { candidates: Candidate[]; wake: number } {
-  const { sub, q, now } = s;
+  const { sub, q } = s;
   const available: (Candidate & { priority: number })[] = [];
   let wake = Infinity;
   const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
   for (let i = sub.finishedBelow; i < end; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending) break;
-    if (s.busy(p)) continue;
-    const item = sub.items.get(p);
-    if (item && (isFinished(item) || isLeased(item, now))) {
-      if (item.status === 'claimed') wake = Math.min(wake, item.leaseUntil);
+    const open = openAt(s, i, p);
+    if (typeof open === 'number') {
+      wake = Math.min(wake, open);
       continue;
     }
-    const availableAt = item?.availableAt ?? q.availableAt[i] ?? 0;
-    if (availableAt > now) {
-      wake = Math.min(wake, availableAt);
-      continue;
-    }
+    const { item } = open;
     available.push({ position: p, attempt: (item?.attempt ?? 0) + 1, priority: q.priorities.get(p) ?? 0 });
   }
   available.sort((a, b) => b.priority - a.priority || a.position - b.position);
   const candidates = available.slice(0, s.free).map(({ position, attempt }) => ({ position, attempt }));
   return { candidates, wake };
+}
+
+/**
+ * Whether the event at index `i` (position `p`) may be claimed now: its work item (if any) and time of
+ * availability; otherwise when to look again (Infinity: not for this worker, busy or finished).
+ */
+function openAt(
+  s: ScanInput,
+  i: number,
+  p: Position,
+): number | { item: WorkItem | undefined; availableAt: number } {
+  if (s.busy(p)) return Infinity;
+  const item = s.sub.items.get(p);
+  if (item && (isFinished(item) || isLeased(item, s.now))) {
+    return item.status === 'claimed' ? item.leaseUntil : Infinity;
+  }
+  const availableAt = item?.availableAt ?? s.q.availableAt[i] ?? 0;
+  return availableAt > s.now ? availableAt : { item, availableAt };
 }
 
 /** An integer hash that spreads regular positions evenly. */

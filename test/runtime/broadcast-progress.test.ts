@@ -1,18 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createQueueManager, openStore, type LogStore, type QueueManager } from '../../index.js';
+import { describe, expect, it } from 'vitest';
+import type { QueueManager } from '../../index.js';
+import { manager, memoryUrl } from '../support/manager.js';
 import { until } from '../support/wait.js';
 
 describe('broadcast, per Eventy: each worker handles every event it has not handled', () => {
-  const open: QueueManager[] = [];
-  let store: LogStore | undefined;
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((m) => m.close()));
-    await store?.close();
-  });
+  let store = '';
 
   async function worker(workerId: string, seen: number[]): Promise<QueueManager> {
-    const m = await createQueueManager({ store: store!, ownsStore: false, handleSignals: false, workerId });
-    open.push(m);
+    const m = await manager({ store, workerId });
     await m.queue<{ n: number }>('news').subscribe((e) => void seen.push(e.payload.n), {
       name: 'printer',
       delivery: 'broadcast',
@@ -22,9 +17,8 @@ describe('broadcast, per Eventy: each worker handles every event it has not hand
   }
 
   it('a restarted worker goes on where it was; a new one handles everything since the start', async () => {
-    store = await openStore('memory:');
-    const publisher = await createQueueManager({ store, ownsStore: false, handleSignals: false });
-    open.push(publisher);
+    store = memoryUrl();
+    const publisher = await manager({ store });
     const q = publisher.queue<{ n: number }>('news');
     for (const n of [1, 2, 3]) await q.publish({ n });
 
@@ -32,7 +26,6 @@ describe('broadcast, per Eventy: each worker handles every event it has not hand
     const a = await worker('worker-a', first);
     await until(() => first.length === 3 || undefined, 'a handled 1–3', 5000);
     await a.close();
-    open.splice(open.indexOf(a), 1);
 
     for (const n of [4, 5]) await q.publish({ n });
     const again: number[] = [];

@@ -1,29 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createQueueManager,
-  InvalidArgumentError,
-  openStore,
-  type LogStore,
-  type QueueManager,
-} from '../../index.js';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, type QueueManager } from '../../index.js';
+import { manager, memoryUrl } from '../support/manager.js';
 import { until } from '../support/wait.js';
 
 describe('priorities', () => {
-  const open: QueueManager[] = [];
-  let store: LogStore | undefined;
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((m) => m.close()));
-    await store?.close();
-  });
+  let store = '';
 
-  async function worker(): Promise<QueueManager> {
-    const m = await createQueueManager({ store: store!, ownsStore: false, handleSignals: false });
-    open.push(m);
-    return m;
-  }
+  const worker = (): Promise<QueueManager> => manager({ store });
 
   it('across 2 workers: higher priority first, FIFO within one priority', async () => {
-    store = await openStore('memory:');
+    store = memoryUrl();
     const publisher = await worker();
     const q = publisher.queue<{ p: number; n: number }>('jobs');
     // Low first, then high and middle ones: the order of publishing is not the order of handling.
@@ -62,7 +48,7 @@ describe('priorities', () => {
   });
 
   it('a bad priority is refused before anything is appended', async () => {
-    store = await openStore('memory:');
+    store = memoryUrl();
     const q = (await worker()).queue('jobs');
     for (const bad of [1.5, 'high', 2e6, Number.NaN]) {
       await expect(q.publish({}, { priority: bad as number })).rejects.toThrow(InvalidArgumentError);

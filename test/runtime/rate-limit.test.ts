@@ -1,29 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createQueueManager,
-  InvalidArgumentError,
-  openStore,
-  type LogStore,
-  type QueueManager,
-} from '../../index.js';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, type QueueManager } from '../../index.js';
+import { manager, memoryUrl } from '../support/manager.js';
 import { until } from '../support/wait.js';
 
 describe('rate limits', () => {
-  const open: QueueManager[] = [];
-  let store: LogStore | undefined;
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((m) => m.close()));
-    await store?.close();
-  });
+  let store = '';
 
-  async function worker(): Promise<QueueManager> {
-    const m = await createQueueManager({ store: store!, ownsStore: false, handleSignals: false });
-    open.push(m);
-    return m;
-  }
+  const worker = (): Promise<QueueManager> => manager({ store });
 
   it('10 per second across 2 workers: no window of a second holds more than 10 starts; inspect shows the wait', async () => {
-    store = await openStore('memory:');
+    store = memoryUrl();
     const publisher = await worker();
     const q = publisher.queue<{ n: number }>('calls');
     await q.publishMany(Array.from({ length: 30 }, (_, n) => ({ n })));
@@ -49,7 +35,7 @@ describe('rate limits', () => {
   });
 
   it('bad rate limits are refused', async () => {
-    store = await openStore('memory:');
+    store = memoryUrl();
     const q = (await worker()).queue('calls');
     for (const rateLimit of [{ max: 0, perMs: 1000 }, { max: 1 }, { max: 1, perMs: 10, burst: 2 }, 5]) {
       await expect(q.subscribe(() => 1, { name: 'x', rateLimit: rateLimit as never })).rejects.toThrow(

@@ -45,7 +45,7 @@ async function handle(req: Request): Promise<object> {
         }
         await sleep(2);
       }
-      return { sent };
+      return { sent, head: await manager.store.head() };
     }
     case 'flood': {
       const start = Date.now();

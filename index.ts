@@ -11,11 +11,13 @@ export * from './engine/index.js';
 export * from './runtime/index.js';
 export {
   boundAt,
+  deathOf,
   dispatchFold,
   isFinished,
   subscriberProgress,
   isLeased,
   type BoundClaim,
+  type Death,
   type DispatchState,
   type ItemStatus,
   type QueueState,

@@ -96,6 +96,7 @@ function knownFields(r: KnownRecord, paint: Painter): string {
         kv('pid', r.pid),
         kv('queues', r.queues.join(',') || '-'),
         ...(r.type === 'worker.left' && r.reason !== undefined ? [kv('reason', r.reason)] : []),
+        ...(r.type === 'worker.left' && r.detail !== undefined ? [kv('detail', r.detail)] : []),
       ].join(' ');
     case 'control.end':
       return kv('timeout', formatDuration(r.timeout));
@@ -149,6 +150,7 @@ function resultParts(r: RecordOf<'result.recorded'>, parts: string[], paint: Pai
   parts.push(kv('took', formatDuration(r.durationMs)));
   if (r.error) parts.push(paint('red', kv('error', `${r.error.name}: ${r.error.message}`)));
   if (r.retryAt !== undefined) parts.push(kv('retry', formatTime(r.retryAt)));
+  if (r.reportedBy !== undefined) parts.push(kv('reported-by', r.reportedBy));
 }
 
 /** Item lines start under the type column: time (24) + position (8) + two spaces. */

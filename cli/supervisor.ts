@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { CrashReporter } from './crash-reporter.js';
 
 /** Exit code of a worker process whose module could not be loaded or set up: it is not restarted. */
 export const EXIT_MODULE_FAILED = 78;
@@ -20,6 +21,7 @@ export function workerHeapFlags(execArgv: readonly string[], nodeOptions = ''): 
 
 /** What a worker process tells its supervisor over IPC. */
 export type WorkerMessage =
+  | { readonly type: 'started'; readonly workerId: string; readonly pid: number }
   | { readonly type: 'ready'; readonly workerId: string; readonly pid: number }
   | { readonly type: 'failed'; readonly message: string };
 
@@ -54,6 +56,8 @@ export interface SupervisorOutcome {
 interface Slot {
   readonly index: number;
   child: ChildProcess | undefined;
+  /** The worker id of the process running now, once it said it. */
+  workerId: string | undefined;
   crashes: number;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -66,12 +70,17 @@ const STABLE_MS = 10_000;
 
 /**
  * Runs N worker processes of the CLI (`eventy worker MODULE`), restarts one that crashes (with a
- * growing delay), and stops them: {@link stop} asks each to drain (SIGTERM), {@link kill} forces.
+ * growing delay), and stops them: {@link stop} asks each to drain (SIGTERM), {@link kill} forces. A
+ * process that dies (a non-zero exit, a signal) is announced in the log for it (`worker.left crashed`),
+ * so its claims end at once and its events fail over in seconds rather than after their leases.
  * Children run in their own process group, so a terminal's Ctrl-C reaches only the supervisor, which
  * passes a single SIGTERM on; a child whose supervisor dies notices its IPC channel close and drains.
  */
 export class Supervisor {
   readonly #slots: Slot[];
+  readonly #crashes: CrashReporter;
+  /** Crash announcements being appended: done waits for them. */
+  readonly #reporting = new Set<Promise<void>>();
   #stopping = false;
   #restarts = 0;
   #resolve: ((o: SupervisorOutcome) => void) | undefined;
@@ -82,6 +91,7 @@ export class Supervisor {
     this.#slots = Array.from({ length: o.processes }, (_, i) => ({
       index: i + 1,
       child: undefined,
+      workerId: undefined,
       crashes: 0,
       startedAt: 0,
       timer: undefined,
@@ -89,6 +99,7 @@ export class Supervisor {
       failure: undefined,
     }));
     this.done = new Promise((resolve) => (this.#resolve = resolve));
+    this.#crashes = new CrashReporter(o.store);
   }
 
   /** Pids of the processes running now. */
@@ -146,17 +157,25 @@ export class Supervisor {
       env: { ...this.o.env, EVENTY_STORE: this.o.store },
     });
     slot.child = child;
+    slot.workerId = undefined;
     slot.startedAt = Date.now();
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'failed') slot.failure = m.message;
+      else slot.workerId = m.workerId;
       this.o.onMessage?.(slot.index, m);
     });
     child.on('error', (e) => this.o.log(`worker ${slot.index}: cannot start: ${e.message}`));
-    child.once('exit', (code, signal) => this.#exited(slot, code, signal));
+    child.once('exit', (code, signal) => this.#exited(slot, code, signal, child.pid));
   }
 
-  #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+  #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null, pid: number | undefined): void {
     slot.child = undefined;
+    if (signal !== null || (code !== 0 && code !== EXIT_MODULE_FAILED))
+      this.#announceCrash(
+        slot,
+        pid ?? 0,
+        signal !== null ? `killed by ${signal}` : `exited with code ${String(code)}`,
+      );
     if (this.#stopping) return this.#finish(slot);
     if (code === 0) {
       this.o.log(`worker ${slot.index} finished`);
@@ -180,13 +199,29 @@ export class Supervisor {
     }, delay);
   }
 
+  /** Appends `worker.left crashed` for the slot's dead worker, if it said its id. */
+  #announceCrash(slot: Slot, pid: number, detail: string): void {
+    const workerId = slot.workerId;
+    slot.workerId = undefined;
+    if (workerId === undefined) return; // it died before it had a manager: it held nothing
+    const report = this.#crashes.report({ workerId, pid, detail }).catch((e: unknown) => {
+      this.o.log(
+        `worker ${slot.index}: cannot record its crash: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
+    this.#reporting.add(report);
+    void report.then(() => this.#reporting.delete(report));
+  }
+
   #finish(slot: Slot): void {
     slot.finished = true;
-    if (this.#slots.every((s) => s.finished)) {
-      this.#resolve?.({
-        failures: this.#slots.flatMap((s) => (s.failure === undefined ? [] : [s.failure])),
-        restarts: this.#restarts,
-      });
-    }
+    if (!this.#slots.every((s) => s.finished)) return;
+    const outcome = {
+      failures: this.#slots.flatMap((s) => (s.failure === undefined ? [] : [s.failure])),
+      restarts: this.#restarts,
+    };
+    void Promise.all(this.#reporting)
+      .then(() => this.#crashes.close())
+      .then(() => this.#resolve?.(outcome));
   }
 }

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'aborted',
   'interrupted',
   'log-diverged',
+  'worker-crashed',
 ] as const;
 
 /** Every error code Eventy raises. */
@@ -170,6 +171,23 @@ export class ShutdownError extends AbortedError {
 }
 
 /**
+ * An attempt ended because the worker process running it died (it crashed, was killed, or sent no
+ * heartbeat for its liveness TTL): the `failed` result another worker records for it carries this
+ * error (name `WorkerCrashedError`), and retry policies see it like any handler error
+ * (`retryOn: ['WorkerCrashedError']`).
+ */
+export class WorkerCrashedError extends EventyError {
+  declare readonly code: 'worker-crashed';
+  /** The worker that died. */
+  readonly workerId: string;
+  constructor(workerId: string, how: string, options?: ErrorOptions) {
+    super('worker-crashed', `the worker died (${how}): worker ${workerId}`, options);
+    this.name = 'WorkerCrashedError';
+    this.workerId = workerId;
+  }
+}
+
+/**
  * The log is not the one this handle was reading or appending to: it was recreated (another identity),
  * rolled back (its head went below a position already seen), or rewritten (the record at a position
  * already delivered is not the one delivered). Nothing more is appended through the handle; a process
@@ -211,6 +229,7 @@ export interface EventyErrorByCode {
   aborted: AbortedError;
   interrupted: InterruptedError;
   'log-diverged': LogDivergedError;
+  'worker-crashed': WorkerCrashedError;
 }
 
 /** Every error Eventy raises on purpose, discriminated on `code`. */

@@ -174,6 +174,13 @@ export interface ResultOutcome {
 
 export interface ResultRecorded extends ClaimFields, ResultOutcome {
   readonly type: 'result.recorded';
+  /**
+   * Set when another worker recorded the result for `workerId`, whose process died holding the claim
+   * (a `failed` result with a `WorkerCrashedError`): the id of the worker that recorded it. Such a
+   * result counts when `workerId` held the attempt's claim and was dead by then (left, or no heartbeat
+   * for its liveness TTL); the first in log order for an attempt wins. Absent in records before it.
+   */
+  readonly reportedBy?: string;
 }
 
 /**
@@ -202,6 +209,8 @@ export interface ResultsRecorded {
   readonly queue: string;
   readonly subscriberId: string;
   readonly workerId: string;
+  /** As {@link ResultRecorded.reportedBy}, for every item. */
+  readonly reportedBy?: string;
   readonly items: readonly (ClaimItem & ResultOutcome)[];
 }
 
@@ -224,9 +233,23 @@ export interface WorkerHeartbeat extends WorkerFields {
   readonly ttlMs: number;
 }
 
+/**
+ * Why a worker left: `shutdown` (it stopped and gave back its claims), `crashed` (its process died:
+ * appended on its behalf by the process that saw it die, e.g. `eventy run`'s supervisor).
+ */
+export type WorkerLeftReason = 'shutdown' | 'crashed';
+
+/**
+ * A worker is gone: it counts as dead from this record on, and any claim it still holds ends at once
+ * (another worker records a `failed` result with a `WorkerCrashedError` for it, see
+ * {@link ResultRecorded.reportedBy}).
+ */
 export interface WorkerLeft extends WorkerFields {
   readonly type: 'worker.left';
-  readonly reason?: string;
+  /** A {@link WorkerLeftReason}; other strings are kept as written. Absent in old records. */
+  readonly reason?: WorkerLeftReason | (string & {});
+  /** How the process ended, when another process appended this for it: `exited with code 3`. */
+  readonly detail?: string;
 }
 
 export interface ControlEnd {
@@ -394,7 +417,16 @@ export function unbatched(r: StoredRecord): readonly StoredRecord[] {
   if (r.type !== 'claims.acquired' && r.type !== 'results.recorded') return [r];
   const b = r as RecordOf<'claims.acquired'> | RecordOf<'results.recorded'>;
   const { queue, subscriberId, workerId, v, position, time } = b;
-  const base = { queue, subscriberId, workerId, v, position, time };
+  const base: {
+    queue: string;
+    subscriberId: string;
+    workerId: string;
+    v: number;
+    position: Position;
+    time: number;
+    reportedBy?: string;
+  } = { queue, subscriberId, workerId, v, position, time };
+  if (b.type === 'results.recorded' && b.reportedBy !== undefined) base.reportedBy = b.reportedBy;
   if (b.type === 'claims.acquired') {
     const leaseMs = b.leaseMs;
     return batchItems(b).map((it, item): RecordOf<'claim.acquired'> =>

@@ -28,10 +28,18 @@ interface Lease {
 
 type Counts = { done: number; failed: number; dead: number } | undefined;
 
+/** The checker's model of a worker: alive until, left, and the beat that brought it back after a death. */
+interface Life {
+  until: number;
+  left: boolean;
+  revivedAt: Position;
+}
+
 /**
  * Checks the log's dispatch invariants while the claims fold runs, against its own simple model of
  * leases: at most one live claim per event × subscriber at any point; every accepted result comes from
- * the claim that holds the lease; a fenced result changes no count. Call {@link before} and
+ * the claim that holds the lease, its worker alive, or is the first report of that worker's death; a
+ * fenced result changes no count. Call {@link before} and
  * {@link after} around `dispatchFold.evolve` for each record, in log order.
  */
 export class InvariantChecker {
@@ -39,6 +47,7 @@ export class InvariantChecker {
   claims = 0;
   results = 0;
   readonly #leases = new Map<string, Lease>();
+  readonly #workers = new Map<string, Life>();
   #counts: Counts;
   #expected: Position | undefined;
   #time = 0;
@@ -68,6 +77,7 @@ export class InvariantChecker {
   after(record: StoredRecord, claims: DispatchState): void {
     if (!isKnownRecord(record)) return;
     if (record.type === 'event.published') return this.#bound(record, claims);
+    if (record.type.startsWith('worker.')) return this.#life(record);
     let accepted = 0;
     const fenced: string[] = [];
     for (const r of unbatched(record) as KnownRecord[]) {
@@ -105,6 +115,28 @@ export class InvariantChecker {
     }
   }
 
+  /** A worker's beat or leave: when its claims end (dead: left, or no beat for its TTL). */
+  #life(r: KnownRecord): void {
+    if (r.type !== 'worker.joined' && r.type !== 'worker.heartbeat' && r.type !== 'worker.left') return;
+    const life = this.#workers.get(r.workerId);
+    if (r.type === 'worker.left') {
+      if (life) life.left = true;
+      else this.#workers.set(r.workerId, { until: r.time, left: true, revivedAt: -1 });
+    } else if (!life) {
+      this.#workers.set(r.workerId, { until: r.time + r.ttlMs, left: false, revivedAt: -1 });
+    } else {
+      if (life.left || life.until <= r.time) life.revivedAt = r.position;
+      life.left = false;
+      life.until = Math.max(life.until, r.time + r.ttlMs);
+    }
+  }
+
+  /** True when the lease's worker died since it claimed (unknown workers never die). */
+  #dead(lease: Lease, time: number): boolean {
+    const life = this.#workers.get(lease.worker);
+    return life !== undefined && (life.left || life.until <= time || lease.claim < life.revivedAt);
+  }
+
   /** One claim or result: `accepted` for a result that counts, what was fenced for a fenced one. */
   #judge(r: KnownRecord, claims: DispatchState): 'accepted' | { fenced: string } | undefined {
     if (
@@ -119,7 +151,12 @@ export class InvariantChecker {
     const key = `${r.subscriberId}\u0000${r.eventPosition}`;
     const lease = this.#leases.get(key);
     const live = lease !== undefined && lease.until > r.time;
-    const holds = live && lease.worker === r.workerId && lease.attempt === r.attempt;
+    const mine = lease !== undefined && lease.worker === r.workerId && lease.attempt === r.attempt;
+    const dead = lease !== undefined && this.#dead(lease, r.time);
+    const reported = r.type === 'result.recorded' && r.reportedBy !== undefined;
+    // A report of a worker's death holds the claim when its worker is dead; the worker itself, alive.
+    const holds =
+      lease !== undefined && (reported ? mine && dead && r.status === 'failed' : live && mine && !dead);
     const where = `event ${r.eventPosition} × ${r.subscriberId}`;
     switch (r.type) {
       case 'claim.acquired': {

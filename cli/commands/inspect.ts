@@ -122,9 +122,15 @@ async function inspect(ctx: CliContext, id: string, o: InspectOptions): Promise<
     const who = subs.map((b) => `${safe(b.subscriber)}: worker ${safe(b.workerId)}`).join(', ');
     notes.set(p, `claimed as published, attempt 1, by a reservation (${who})`);
   }
-  for (const r of chosen.records)
-    if (r.type === 'result.recorded' && rejected.has(resultRef(r)))
-      notes.set(r.position, rejectedWhy(r, chosen.records, rejected));
+  for (const r of chosen.records) {
+    if (r.type !== 'result.recorded') continue;
+    if (rejected.has(resultRef(r))) notes.set(r.position, rejectedWhy(r, chosen.records, rejected));
+    else if (r.reportedBy !== undefined)
+      notes.set(
+        r.position,
+        `the worker died: attempt ${r.attempt} failed, reported by worker ${safe(r.reportedBy)}`,
+      );
+  }
   const twin = twins.get(chosen.records[0]?.position ?? -1);
   const lines = [...timeline(chosen.records, notes, rejected, paint, twin), ...related(children, paint)];
   for (const line of lines) await writeLine(ctx.stdout, line);
@@ -334,5 +340,10 @@ function rejectedWhy(
       ((o.workerId === r.workerId && o.attempt === r.attempt) ||
         (o.status === 'skipped' && r.status === 'skipped')),
   );
-  return first ? `duplicate of the result at position ${first.position}` : 'fenced: the lease was lost';
+  if (first?.reportedBy !== undefined && r.reportedBy === undefined)
+    return `fenced: the worker was taken as dead (position ${first.position})`;
+  if (first) return `duplicate of the result at position ${first.position}`;
+  return r.reportedBy !== undefined
+    ? 'not counted: the worker was alive, or its claim had ended'
+    : 'fenced: the lease was lost';
 }

@@ -67,8 +67,10 @@ or a function that sets up subscriptions itself:
     await manager.queue('orders').subscribe(async (event) => bill(event.payload), { name: 'bill' });
   }
 
-A crashed process is restarted. The first Ctrl-C (or SIGTERM) drains in-flight work and stops; a second
-one kills the processes (their leases expire and other workers take their events again).
+A crashed process is restarted; the events it held fail over at once, each with a failed attempt
+(WorkerCrashedError: the worker died), retried per the subscriber's retry policy. The first Ctrl-C (or
+SIGTERM) drains in-flight work and stops; a second one kills the processes (their events fail over the
+same way when workers run again).
 
 Examples:
   $ eventy run ./workers.js

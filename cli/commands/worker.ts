@@ -65,6 +65,8 @@ async function worker(ctx: CliContext, module: string, o: WorkerOptions): Promis
     void opening.then((m) => m.close()).catch(() => undefined);
     return;
   }
+  // Its id before any claim: should this process die, the supervisor ends its claims in the log at once.
+  ctx.send?.({ type: 'started', workerId: manager.workerId, pid: process.pid } satisfies WorkerMessage);
   const closeLimit = (o.drainTimeout ?? DEFAULT_DRAIN_MS) + CLOSE_GRACE_MS;
   const close = (): Promise<void> => withDeadline(manager.close(), closeLimit, 'closing the worker');
   try {

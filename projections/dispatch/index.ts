@@ -1,6 +1,6 @@
 /**
  * The dispatch fold: one state for dispatching (every queue's events, every subscriber's progress,
- * claims, leases, reservations, raw claims, control orders), folded from the log by {@link dispatchFold}.
+ * claims, leases, reservations, raw claims, control orders, the liveness of workers holding claims), folded from the log by {@link dispatchFold}.
  * This module routes each record to the module that folds it and re-exports the API; the state's shape is
  * in state.ts. The fold is the hot path of every process: no closures or conditional spreads per record.
  * @module
@@ -10,6 +10,7 @@ import type { Fold } from '../fold.js';
 import { ordered } from './control.js';
 import { eventsOf } from './event-index.js';
 import { firstOfKey } from './keys.js';
+import { workerBeat, workerGone } from './liveness.js';
 import { tokenClaimed } from './raw-claims.js';
 import { bind, reserved, workerLeft } from './reservations.js';
 import type { DispatchState } from './state.js';
@@ -17,14 +18,17 @@ import { deleted, registered } from './subscribers.js';
 import { acquired, acquiredBatch, extended, recorded, recordedBatch, released } from './work-items.js';
 
 export type {
+  Death,
   DispatchState,
   ItemStatus,
   QueueState,
   Reservation,
   SubscriberCounts,
   SubscriberState,
+  WorkerLife,
   WorkItem,
 } from './state.js';
+export { deathOf, ownerDead } from './liveness.js';
 export { lowerBound, queueOf } from './event-index.js';
 export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';
@@ -39,6 +43,8 @@ export const dispatchFold: Fold<DispatchState> = {
     subscribers: new Map(),
     tokens: new Map(),
     rejected: new Set(),
+    workers: new Map(),
+    workersPrunedAt: 0,
     time: 0,
     position: -1,
   }),
@@ -76,7 +82,11 @@ function apply(state: DispatchState, r: KnownRecord): void {
     case 'control.end':
     case 'control.interrupt':
       return ordered(state, r);
+    case 'worker.joined':
+    case 'worker.heartbeat':
+      return workerBeat(state, r);
     case 'worker.left':
+      workerGone(state, r);
       return workerLeft(state, r);
     case 'token.claimed':
       return tokenClaimed(state, r);

@@ -7,6 +7,7 @@
  * - reservations.ts: `SubscriberState.reservations`, `QueueState.reserved`;
  * - raw-claims.ts: `DispatchState.tokens`;
  * - control.ts: `QueueState.endedAt` / `interruptedAt`;
+ * - liveness.ts: `DispatchState.workers` (when a claim's worker died);
  * - subscribers.ts: `DispatchState.subscribers` (registration, deletion).
  * @module
  */
@@ -102,6 +103,28 @@ export interface Token {
   readonly time: number;
 }
 
+/** When and how a worker died (left, or no heartbeat for its liveness TTL). */
+export interface Death {
+  /** Log time from which it counts as dead. */
+  readonly at: number;
+  /** A few words: `exited with code 3`, `no heartbeat for 6000 ms`. */
+  readonly how: string;
+}
+
+/** A worker's life as far as its claims go (see liveness.ts). */
+export interface WorkerLife {
+  /** Log time its last `worker.joined` / `worker.heartbeat` keeps it alive until. */
+  until: number;
+  /** Its liveness TTL, from its last beat. */
+  ttlMs: number;
+  /** Position of the beat that brought it back after a death: claims before it stay dead. */
+  revivedAt: Position;
+  /** Its `worker.left`, once folded (cleared by a later beat). */
+  left: Death | undefined;
+  /** Its last death before it came back. */
+  lapse: Death | undefined;
+}
+
 /** The dispatch view: every queue's events, every subscriber's progress, claims and leases. */
 export interface DispatchState {
   readonly queues: Map<string, QueueState>;
@@ -110,6 +133,10 @@ export interface DispatchState {
   readonly tokens: Map<string, Token>;
   /** Results that were fenced (rejected), by `resultRef`: rare, so kept. */
   readonly rejected: Set<number>;
+  /** Workers by id, for the claims they hold (liveness.ts). */
+  readonly workers: Map<string, WorkerLife>;
+  /** Log time dead workers were last dropped from `workers`. */
+  workersPrunedAt: number;
   /** Log time and position of the last record folded. */
   time: number;
   position: Position;

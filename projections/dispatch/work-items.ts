@@ -8,11 +8,14 @@
  * - claimed → claimed, later lease: an extension by the holder ({@link extended});
  * - claimed → released: given back by the holder ({@link released});
  * - claimed → done | retry | dead | skipped: the holder's result ({@link recorded}); any item without
- *   a live lease → skipped: a skip needs no claim.
+ *   a live lease → skipped: a skip needs no claim;
+ * - claimed by a dead worker (liveness.ts) → retry | dead: the first `failed` result another worker
+ *   reports for that worker and attempt ({@link crashReported}); the holder itself moves it no more.
  *
- * Invariants: only the holder of the live lease (owner, attempt) moves a claimed item (fencing: other
- * results count as rejected, by `resultRef` in `DispatchState.rejected`); done, dead and skipped are
- * final; `finishedBelow` only grows, over finished items, which then leave `items`.
+ * Invariants: only the holder of the live lease (owner, attempt), while alive, moves a claimed item
+ * (fencing: other results count as rejected, by `resultRef` in `DispatchState.rejected`), or one report
+ * of its death; done, dead and skipped are final; `finishedBelow` only grows, over finished items,
+ * which then leave `items`.
  * @module
  */
 import {
@@ -25,6 +28,7 @@ import {
 import type { Position } from '../../engine/position.js';
 import { broadcastHandled } from './broadcast-progress.js';
 import { lowerBound } from './event-index.js';
+import { ownerDead } from './liveness.js';
 import type { DispatchState, SubscriberState, WorkItem } from './state.js';
 
 /** Dead events kept per subscriber (the most recent). */
@@ -93,6 +97,8 @@ interface ResultView {
   readonly position: Position;
   readonly time: number;
   readonly item?: number;
+  /** Set on a report of `workerId`'s death by another worker. */
+  readonly reportedBy?: string | undefined;
 }
 
 /** First valid claim in log order wins: not finished, no live lease, available, the next attempt. */
@@ -141,22 +147,31 @@ export function acquiredBatch(state: DispatchState, r: RecordOf<'claims.acquired
   }
 }
 
-function holds(item: WorkItem | undefined, r: { workerId: string; attempt: number; time: number }): boolean {
+/** True when `r`'s worker holds the item's live lease for `r`'s attempt, and is not dead. */
+function holds(
+  state: DispatchState,
+  item: WorkItem | undefined,
+  r: { workerId: string; attempt: number; time: number },
+): boolean {
   return (
-    item !== undefined && item.owner === r.workerId && item.attempt === r.attempt && isLeased(item, r.time)
+    item !== undefined &&
+    item.owner === r.workerId &&
+    item.attempt === r.attempt &&
+    isLeased(item, r.time) &&
+    !ownerDead(state, item, r.time)
   );
 }
 
 export function extended(state: DispatchState, r: RecordOf<'claim.extended'>): void {
   const sub = competing(state, r.subscriberId);
   const item = sub?.items.get(r.eventPosition);
-  if (item && holds(item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
+  if (item && holds(state, item, r)) item.leaseUntil = Math.max(item.leaseUntil, r.time + r.leaseMs);
 }
 
 export function released(state: DispatchState, r: RecordOf<'claim.released'>): void {
   const sub = competing(state, r.subscriberId);
   const item = sub?.items.get(r.eventPosition);
-  if (!item || !holds(item, r)) return;
+  if (!item || !holds(state, item, r)) return;
   item.status = 'released';
   item.owner = undefined;
   item.leaseUntil = 0;
@@ -173,9 +188,10 @@ export function recorded(state: DispatchState, r: ResultView): void {
     return;
   }
   const item = itemOf(state, sub, r.eventPosition);
+  if (r.reportedBy !== undefined) return crashReported(state, sub, item, r);
   // A skip needs no claim, but may not race one; the holder of a claim may skip too (an event bound to a
   // worker by its reservation that the subscriber's filter turns down).
-  if (r.status === 'skipped' && !holds(item, r)) {
+  if (r.status === 'skipped' && !holds(state, item, r)) {
     if (!skippable(item, r.time)) {
       state.rejected.add(resultRef(r)); // a second skip, or one racing a claim: not the outcome
       return;
@@ -184,7 +200,7 @@ export function recorded(state: DispatchState, r: ResultView): void {
     sub.counts.skipped++;
     return advance(state, sub);
   }
-  if (!item || !holds(item, r)) {
+  if (!item || !holds(state, item, r)) {
     sub.counts.rejected++;
     state.rejected.add(resultRef(r));
     return;
@@ -197,25 +213,62 @@ export function recorded(state: DispatchState, r: ResultView): void {
   } else if (r.status === 'ok') {
     item.status = 'done';
     sub.counts.done++;
-  } else {
-    item.failures++;
-    sub.counts.failed++;
-    if (r.retryAt !== undefined) {
-      item.status = 'retry';
-      item.availableAt = r.retryAt;
-      return;
-    }
-    item.status = 'dead';
-    sub.counts.dead++;
-    sub.dead.push(item.eventPosition);
-    if (sub.dead.length > DEAD_KEPT) sub.dead.shift();
+  } else return failed(state, sub, item, r.retryAt);
+  advance(state, sub);
+}
+
+/**
+ * A report that the worker holding the item's claim died (`reportedBy`): counts as that attempt's
+ * `failed` result when the item is still claimed by that worker for that attempt and the worker is dead
+ * at the report's log time. Of several reports of one attempt (live workers noticing at once) the first
+ * in log order counts; the others are rejected (`DispatchState.rejected`) without counting as fenced.
+ */
+function crashReported(
+  state: DispatchState,
+  sub: SubscriberState,
+  item: WorkItem | undefined,
+  r: ResultView,
+): void {
+  const applies =
+    item !== undefined &&
+    r.status === 'failed' &&
+    item.status === 'claimed' &&
+    item.owner === r.workerId &&
+    item.attempt === r.attempt &&
+    ownerDead(state, item, r.time);
+  if (!applies) {
+    state.rejected.add(resultRef(r));
+    return;
   }
+  item.owner = undefined;
+  item.leaseUntil = 0;
+  failed(state, sub, item, r.retryAt);
+}
+
+/** A failed attempt: retried at `retryAt`, or dead. */
+function failed(
+  state: DispatchState,
+  sub: SubscriberState,
+  item: WorkItem,
+  retryAt: number | undefined,
+): void {
+  item.failures++;
+  sub.counts.failed++;
+  if (retryAt !== undefined) {
+    item.status = 'retry';
+    item.availableAt = retryAt;
+    return;
+  }
+  item.status = 'dead';
+  sub.counts.dead++;
+  sub.dead.push(item.eventPosition);
+  if (sub.dead.length > DEAD_KEPT) sub.dead.shift();
   advance(state, sub);
 }
 
 /** Each item of a `results.recorded` as a result of its own, in order (`item`: its index, for resultRef). */
 export function recordedBatch(state: DispatchState, r: RecordOf<'results.recorded'>): void {
-  const { subscriberId, workerId, position, time } = r;
+  const { subscriberId, workerId, position, time, reportedBy } = r;
   const items = batchItems(r);
   for (let item = 0; item < items.length; item++) {
     const { eventPosition, attempt, status, retryAt } = items[item] as (typeof items)[number];
@@ -230,6 +283,7 @@ export function recordedBatch(state: DispatchState, r: RecordOf<'results.recorde
       attempt,
       status,
       retryAt,
+      reportedBy,
     };
     recorded(state, view);
   }

@@ -1,10 +1,11 @@
-import type { QueueState, SubscriberState } from '../../projections/dispatch/index.js';
+import { deathOf, type QueueState, type SubscriberState } from '../../projections/dispatch/index.js';
 import { liveHosts } from '../../projections/workers.js';
 import type { Position } from '../../engine/position.js';
 import type { ClaimItem, RecordDraft } from '../../engine/records.js';
 import type { Attempts } from './attempts.js';
 import { scanCompeting, type Candidate } from './competing-scan.js';
 import type { DispatchScope, EventRecord } from './context.js';
+import { deathReportDrafts, type DeathReport } from './death-reports.js';
 import { claimDrafts, resultDrafts, skippedItem, type ResultItem } from './drafts.js';
 import type { ReservationDraft, Reservations } from './reservations.js';
 import type { ResultBatch } from './result-batch.js';
@@ -57,6 +58,7 @@ export class ClaimLoop {
     now: number,
   ): { candidates: Candidate[]; wake: number } {
     const { ctx, spec } = this.scope;
+    const { dispatch } = ctx.views;
     const liveWorkers = liveHosts(ctx.views.workers, spec.subscriberId, now);
     if (!liveWorkers.includes(ctx.workerId)) liveWorkers.push(ctx.workerId);
     liveWorkers.sort();
@@ -70,6 +72,8 @@ export class ClaimLoop {
       graceMs: ctx.spreadGraceMs,
       ending: this.scope.endsAt(q),
       busy: (p) => this.#pending.has(p) || this.attempts.isRunning(p),
+      // Judged at the later of this clock and the log's: the report's own log time is at least that.
+      deathOf: (item) => deathOf(dispatch, item, Math.max(now, dispatch.time)),
     });
   }
 
@@ -100,11 +104,14 @@ export class ClaimLoop {
     const claimed: EventRecord[] = [];
     const items: ClaimItem[] = [];
     const skips: ResultItem[] = [];
+    const reports: DeathReport[] = [];
     const broadcast = spec.options.delivery === 'broadcast';
-    for (const { position, attempt } of candidates) {
+    for (const { position, attempt, died } of candidates) {
       const e = records.get(position);
       if (!e) continue;
-      if (!spec.matcher(e)) {
+      if (died) {
+        reports.push({ record: e, attempt, died });
+      } else if (!spec.matcher(e)) {
         skips.push(skippedItem(e.eventId, position, 0));
         this.#pending.delete(position);
       } else if (broadcast) {
@@ -122,6 +129,7 @@ export class ClaimLoop {
     const riding = this.results.take();
     resultDrafts(source, skips, drafts);
     resultDrafts(source, riding, drafts);
+    deathReportDrafts(source, spec.options, reports, drafts);
     // (Stopping began while the events were read: no reservation may go out after its cancel.)
     if (reservation && this.scope.stopping) this.reservations.drop(reservation);
     const sent = this.scope.stopping ? undefined : reservation;
@@ -139,6 +147,9 @@ export class ClaimLoop {
       this.#pending.set(e.position, claimPosition);
       this.#records.set(e.position, e);
     }
+    // Reported: pending (not reported again) until the fold has the report, then claimable as retried.
+    const last = positions[positions.length - 1] as Position;
+    for (const r of reports) this.#pending.set(r.record.position, last);
     const sub = ctx.views.dispatch.subscribers.get(spec.subscriberId);
     if (sub) this.confirm(sub);
   }

@@ -2,16 +2,28 @@ import {
   isFinished,
   isLeased,
   rateFreeAt,
+  type Death,
   type QueueState,
   type WorkItem,
   type SubscriberState,
 } from '../../projections/dispatch/index.js';
 import type { Position } from '../../engine/position.js';
 
-/** An event this worker may claim, and the attempt the claim would be. */
+/**
+ * An event this worker may claim, and the attempt the claim would be; or, with `died`, an event whose
+ * claim ended with its worker's death: this worker reports that attempt (`attempt`) as failed.
+ */
 export interface Candidate {
   readonly position: Position;
   readonly attempt: number;
+  readonly died?: DeadClaim;
+}
+
+/** A claim held by a worker that died: who, how, and the failures before it. */
+export interface DeadClaim {
+  readonly workerId: string;
+  readonly death: Death;
+  readonly failures: number;
 }
 
 export interface ScanInput {
@@ -29,6 +41,8 @@ export interface ScanInput {
   readonly ending: Position;
   /** Events this worker is already claiming or running. */
   readonly busy: (p: Position) => boolean;
+  /** When the worker holding a claimed item is dead now: its death (see projections liveness.ts). */
+  readonly deathOf: (item: WorkItem) => Death | undefined;
 }
 
 /** How far past the finishedBelow a scan looks for work to take over from other workers. */
@@ -38,8 +52,10 @@ const STEAL_WINDOW = 4096;
  * Picks claimable events of a competing subscriber for this worker. Events are spread by hashing over
  * the live workers of the subscriber: this worker's share first, lowest positions first; then, when it has room left, events
  * of other workers that have waited longer than the grace, highest positions first — so a helping worker
- * and the owner work from opposite ends instead of racing for the same events. Returns the candidates and the
- * time at which the scan should run again (a delay, a lease or a grace running out).
+ * and the owner work from opposite ends instead of racing for the same events. An event claimed by a
+ * worker that died is a candidate for a report of that death (spread the same way, so that one live
+ * worker reports it, and another after the grace). Returns the candidates and the time at which the
+ * scan should run again (a delay, a lease or a grace running out).
  */
 export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake: number } {
   const limit = input.sub.reg.rateLimit;
@@ -60,6 +76,13 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
   for (let i = sub.finishedBelow; i < q.positions.length && candidates.length < s.free; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending || (i >= end && stealable.length > 0)) break;
+    const report = deadClaim(s, p);
+    if (report) {
+      if (mine(s, p)) candidates.push(report);
+      else if (now - report.died.death.at >= s.graceMs) stealable.push(report);
+      else wake = Math.min(wake, report.died.death.at + s.graceMs);
+      continue;
+    }
     const open = openAt(s, i, p);
     if (typeof open === 'number') {
       wake = Math.min(wake, open);
@@ -67,7 +90,7 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
     }
     const { item, availableAt } = open;
     const candidate = { position: p, attempt: (item?.attempt ?? 0) + 1 };
-    if (s.liveWorkers.length <= 1 || s.liveWorkers[mix(p) % s.liveWorkers.length] === s.me) {
+    if (mine(s, p)) {
       candidates.push(candidate);
       continue;
     }
@@ -86,13 +109,20 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
  * again). Strict order across workers matters more here than spreading the claims.
  */
 function scanByPriority(s: ScanInput): { candidates: Candidate[]; wake: number } {
-  const { sub, q } = s;
+  const { sub, q, now } = s;
   const available: (Candidate & { priority: number })[] = [];
+  const reports: Candidate[] = [];
   let wake = Infinity;
   const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
   for (let i = sub.finishedBelow; i < end; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending) break;
+    const report = deadClaim(s, p);
+    if (report) {
+      if (mine(s, p) || now - report.died.death.at >= s.graceMs) reports.push(report);
+      else wake = Math.min(wake, report.died.death.at + s.graceMs);
+      continue;
+    }
     const open = openAt(s, i, p);
     if (typeof open === 'number') {
       wake = Math.min(wake, open);
@@ -102,8 +132,32 @@ function scanByPriority(s: ScanInput): { candidates: Candidate[]; wake: number }
     available.push({ position: p, attempt: (item?.attempt ?? 0) + 1, priority: q.priorities.get(p) ?? 0 });
   }
   available.sort((a, b) => b.priority - a.priority || a.position - b.position);
-  const candidates = available.slice(0, s.free).map(({ position, attempt }) => ({ position, attempt }));
-  return { candidates, wake };
+  // Reports of dead workers' claims first: the events they free are retried in priority order.
+  const claims = available
+    .slice(0, Math.max(0, s.free - reports.length))
+    .map(({ position, attempt }) => ({ position, attempt }));
+  return { candidates: [...reports.slice(0, s.free), ...claims], wake };
+}
+
+/**
+ * A report of the claim on the event at `p` when the worker holding it is dead (see {@link Candidate});
+ * undefined when this worker is busy with the event or its claim's worker lives.
+ */
+function deadClaim(s: ScanInput, p: Position): (Candidate & { died: DeadClaim }) | undefined {
+  if (s.busy(p)) return undefined;
+  const item = s.sub.items.get(p);
+  const death = item?.status === 'claimed' ? s.deathOf(item) : undefined;
+  if (item === undefined || death === undefined) return undefined;
+  return {
+    position: p,
+    attempt: item.attempt,
+    died: { workerId: item.owner as string, death, failures: item.failures },
+  };
+}
+
+/** True when the event is this worker's share among the live workers. */
+function mine(s: ScanInput, p: Position): boolean {
+  return s.liveWorkers.length <= 1 || s.liveWorkers[mix(p) % s.liveWorkers.length] === s.me;
 }
 
 /**

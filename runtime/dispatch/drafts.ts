@@ -81,6 +81,21 @@ export function resultDrafts(source: DraftSource, items: readonly ResultItem[], 
   }
 }
 
+/**
+ * Results of a dead worker's attempts, recorded by this one (`reportedBy`: the source's worker): like
+ * {@link resultDrafts}, with the dead worker as the results' `workerId`.
+ */
+export function reportDrafts(
+  source: DraftSource,
+  deadWorkerId: string,
+  items: readonly ResultItem[],
+  drafts: RecordDraft[],
+): void {
+  const reported: RecordDraft[] = [];
+  resultDrafts({ ...source, workerId: deadWorkerId }, items, reported);
+  for (const d of reported) drafts.push(Object.assign(d, { reportedBy: source.workerId }));
+}
+
 /** An event the subscriber's filter does not take: a result, not a run. */
 export function skippedItem(eventId: string, eventPosition: Position, attempt: number): ResultItem {
   return { eventId, eventPosition, attempt, status: 'skipped', durationMs: 0 };

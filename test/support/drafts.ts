@@ -104,3 +104,26 @@ export function reserved(worker: string, slots: number, ttlMs = 1000, leaseMs = 
 export function stampAll(items: readonly (readonly [time: number, draft: RecordDraft])[]): StoredRecord[] {
   return items.map(([time, draft], position) => ({ ...draft, v: 1, position, time }));
 }
+
+/** A report by `by` that `worker` died holding the event's claim: its attempt failed (retried at `retryAt`). */
+export function reported(a: ClaimArgs & { by: string; retryAt?: number }): RecordDraft {
+  return {
+    ...(result({ ...a, status: 'failed' }) as Record<string, unknown>),
+    error: { name: 'WorkerCrashedError', message: `the worker died (it crashed): worker ${a.worker}` },
+    reportedBy: a.by,
+  } as RecordDraft;
+}
+
+/** `worker.left { reason: 'crashed' }` appended for `workerId` by its supervisor. */
+export function crashed(workerId: string, detail = 'exited with code 3'): RecordDraft {
+  return {
+    type: 'worker.left',
+    workerId,
+    host: 'h',
+    pid: 1,
+    queues: [],
+    subscribers: [],
+    reason: 'crashed',
+    detail,
+  };
+}

@@ -5,6 +5,7 @@ import {
   dispatchFold,
   createQueueManager,
   foldAll,
+  InvariantChecker,
   resultRef,
   unbatched,
   type StoredRecord,
@@ -22,14 +23,26 @@ export interface DistributedHarness {
 
 const WORKER = new URL('../fixtures/dist-worker.ts', import.meta.url).pathname;
 
-function spawnWorker(url: string, delivery: 'competing' | 'broadcast'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, url, 'jobs', delivery, '5'], {
+/** A worker process, its worker id and the lines it printed. */
+type Worker = ChildProcess & { workerId: string; lines: string[] };
+
+function spawnWorker(
+  url: string,
+  delivery: 'competing' | 'broadcast',
+  timings: readonly string[] = [],
+): Promise<Worker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, url, 'jobs', delivery, '5', ...timings], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const worker = Object.assign(child, { workerId: '', lines: [] as string[] });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      if (line.startsWith('ready')) resolve(child);
+      worker.lines.push(line);
+      if (line.startsWith('ready')) {
+        worker.workerId = line.slice('ready '.length);
+        resolve(worker);
+      }
     });
     child.once('exit', (code) => reject(new Error(`worker exited with ${String(code)} before it was ready`)));
   });
@@ -81,12 +94,20 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         // the killed worker did part of the work, and the others finished it
         const byWorker = new Set(results.map((r) => r.workerId));
         expect(byWorker.size).toBe(3);
+        // what it held when it died failed as crashed (reported by the others), and nothing else failed
+        const failed = results.filter((r) => r.status !== 'ok' && !state.rejected.has(resultRef(r)));
+        for (const r of failed) {
+          expect(r.error?.name).toBe('WorkerCrashedError');
+          expect(r.reportedBy).not.toBe(r.workerId);
+        }
+        expect(failed.length).toBeGreaterThan(0);
+        expect(new Set(failed.map((r) => r.workerId)).size).toBe(1);
       } finally {
         await h.cleanup();
       }
     });
 
-    it('a trickle over 2 workers, one SIGKILLed: events bound to its reservation run elsewhere after their lease', async () => {
+    it('a trickle over 2 workers, one SIGKILLed: events bound to its reservation run elsewhere once its heartbeats stop', async () => {
       const h = await factory();
       // eager: the test polls inspect(), which shows the views but does not start following the log
       await using m = await createQueueManager({ store: h.url, handleSignals: false, fold: 'eager' });
@@ -120,6 +141,65 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         const ok = [...accepted.values()].flat();
         expect(ok.some((r) => r.workerId === killed)).toBe(true);
         for (const r of ok) if (r.attempt > 1) expect(r.workerId).not.toBe(killed);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('a worker SIGKILLed holding an event: once its heartbeats stop for its TTL another reports it crashed and retries it', async () => {
+      const h = await factory();
+      await using m = await createQueueManager({ store: h.url, handleSignals: false });
+      try {
+        // A lease far longer than the liveness TTL (3 heartbeats of 300 ms): the failover is the TTL's.
+        const timings = ['60000', '300'];
+        for (let i = 0; i < 2; i++) children.push(await spawnWorker(h.url, 'competing', timings));
+        const workers = children as Worker[];
+        const running = (attempt: number) =>
+          waitUntil(
+            () => workers.some((w) => w.lines.includes(`running ${event.id} ${attempt}`)),
+            `attempt ${attempt} running`,
+          ).then(() => workers.find((w) => w.lines.includes(`running ${event.id} ${attempt}`))!);
+        const event = await m.queue<{ n: number; hang: boolean }>('jobs').publish({ n: 0, hang: true });
+        const first = await running(1);
+        first.kill('SIGKILL');
+        const second = await running(2);
+        expect(second).not.toBe(first);
+
+        const records = await readAll(m);
+        const { state, singles, results } = outcome(records);
+        const mine = results.filter((r) => r.eventId === event.id && !state.rejected.has(resultRef(r)));
+        expect(mine).toHaveLength(1);
+        const [crash] = mine as [RecordOf<'result.recorded'>];
+        expect(crash).toMatchObject({
+          attempt: 1,
+          status: 'failed',
+          workerId: first.workerId,
+          reportedBy: second.workerId,
+          error: { name: 'WorkerCrashedError' },
+        });
+        expect(crash.error?.message).toMatch(/no heartbeat for 900 ms/);
+        expect(crash.retryAt).toBeDefined();
+        // Not before its heartbeats had stopped for the TTL (the fold's rule), long before the lease.
+        const lastBeat = Math.max(
+          ...singles
+            .filter((r) => r.type === 'worker.heartbeat' || r.type === 'worker.joined')
+            .filter((r) => (r as RecordOf<'worker.heartbeat'>).workerId === first.workerId)
+            .map((r) => r.time),
+        );
+        expect(crash.time - lastBeat).toBeGreaterThanOrEqual(900);
+        expect(crash.time - lastBeat).toBeLessThan(30_000);
+        expect(records.some((r) => r.type === 'worker.left' && r.workerId === first.workerId)).toBe(false);
+        // Attempt 2 is the survivor's claim.
+        const item = state.subscribers.get('jobs/work')?.items.get(event.position);
+        expect(item).toMatchObject({ status: 'claimed', attempt: 2, owner: second.workerId, failures: 1 });
+        const checker = new InvariantChecker();
+        const replay = dispatchFold.initial();
+        for (const r of records) {
+          checker.before(r, replay);
+          dispatchFold.evolve(replay, r);
+          checker.after(r, replay);
+        }
+        expect(checker.violations).toEqual([]);
       } finally {
         await h.cleanup();
       }

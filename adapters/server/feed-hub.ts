@@ -17,9 +17,11 @@ export interface FeedFilter {
 export class FeedBatch {
   readonly #memo = new Map<string, unknown>();
   constructor(
-    readonly records: readonly { record: KnownRecord; json: string }[],
+    readonly records: readonly KnownRecord[],
     /** Where a client goes on after this batch. */
     readonly next: Position,
+    /** A record's JSON (memoised by the caller across the batches of one fan-out). */
+    readonly json: (r: KnownRecord) => string = recordJson,
   ) {}
 
   /** `make()` once per `key` for this batch. */
@@ -111,12 +113,12 @@ export class FeedHub {
     const store = this.#manager.store;
     while (!sink.closed && sink.next <= this.#received) {
       const to = Math.min(this.#received + 1, sink.next + CATCH_UP_CHUNK);
-      const batch: { record: KnownRecord; json: string }[] = [];
+      const batch: KnownRecord[] = [];
       let last = sink.next - 1;
       for await (const chunk of store.readChunks({ from: sink.next, to })) {
         for (const r of chunk) {
           last = r.position;
-          if (isKnownRecord(r) && matches(sink.filter, r)) batch.push({ record: r, json: recordJson(r) });
+          if (isKnownRecord(r) && matches(sink.filter, r)) batch.push(r);
         }
       }
       // Nothing read: that stretch of history is gone (retention); go on after it.
@@ -175,10 +177,9 @@ export class FeedHub {
     const batchFor = (sink: FeedSink): FeedBatch => {
       const make = () =>
         new FeedBatch(
-          records
-            .filter((r) => r.position >= sink.next && matches(sink.filter, r))
-            .map((r) => ({ record: r, json: serialised(r) })),
+          records.filter((r) => r.position >= sink.next && matches(sink.filter, r)),
           last + 1,
+          serialised,
         );
       // A client that joined within these records takes only its part: a batch of its own.
       if (sink.next > first) return make();

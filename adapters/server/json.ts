@@ -8,6 +8,14 @@ export function recordJson(value: unknown): string {
   return plainJson(value) ? JSON.stringify(value) : JSON.stringify(value, replacer);
 }
 
+/**
+ * JSON of an array of records, `[…]`: one JSON.stringify for the whole array when no record needs the
+ * replacer (the common case, and several times cheaper than a call per record and a join).
+ */
+export function recordsJson(values: readonly unknown[], each: (v: unknown) => string = recordJson): string {
+  return values.every(plainJson) ? JSON.stringify(values) : `[${values.map(each).join(',')}]`;
+}
+
 /** True when `value` holds no bigint and no byte array: JSON.stringify alone renders it as we mean. */
 function plainJson(value: unknown): boolean {
   if (typeof value === 'bigint') return false;

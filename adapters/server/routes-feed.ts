@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RECORD_TYPES, type Position } from '../../index.js';
 import { FeedHub, type FeedBatch, type FeedFilter, type FeedSink } from './feed-hub.js';
+import { recordsJson } from './json.js';
 
 interface FeedQuery {
   from?: number;
@@ -96,14 +97,14 @@ export function feedRoutes(app: FastifyInstance, hub: FeedHub, maxBuffer: number
 function wsMessage(batch: FeedBatch): Buffer {
   return batch.memo('ws', () =>
     Buffer.from(
-      `{"type":"records","next":${batch.next},"records":[${batch.records.map((r) => r.json).join(',')}]}`,
+      `{"type":"records","next":${batch.next},"records":${recordsJson(batch.records, batch.json as (v: unknown) => string)}}`,
     ),
   );
 }
 
 function sseText(batch: FeedBatch): Buffer {
   return batch.memo('sse', () =>
-    Buffer.from(batch.records.map((r) => `id: ${r.record.position}\ndata: ${r.json}\n\n`).join('')),
+    Buffer.from(batch.records.map((r) => `id: ${r.position}\ndata: ${batch.json(r)}\n\n`).join('')),
   );
 }
 

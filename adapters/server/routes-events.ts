@@ -16,6 +16,7 @@ import {
   publishBody,
   queueParams,
   resultSearchQuery,
+  time,
 } from './schemas.js';
 
 interface QueueParams {
@@ -74,7 +75,7 @@ export function eventRoutes(app: FastifyInstance, manager: QueueManager): void {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: eventSearchQuery.properties,
+          properties: { publishedAfter: time, publishedBefore: time },
         },
         response: { 200: { type: 'object', properties: { count: { type: 'integer' } } }, ...errors },
       },

@@ -6,7 +6,7 @@
 const any = {} as const;
 const open = { type: 'object', additionalProperties: true } as const;
 const position = { type: 'integer', minimum: 0 } as const;
-const time = { type: 'number', description: 'ms since the epoch (log time)' } as const;
+export const time = { type: 'number', description: 'ms since the epoch (log time)' } as const;
 
 /** Shared schemas, added to the app by id and referenced as `{ $ref: 'Name#' }`. */
 export const SHARED = [

@@ -152,6 +152,7 @@ export function toResult(m: QueryContext, r: ResultRecord): QueueResult {
     ...(r.details === undefined ? {} : { details: r.details }),
     ...(r.error === undefined ? {} : { error: r.error }),
     ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
+    ...(r.reportedBy === undefined ? {} : { reportedBy: r.reportedBy }),
     durationMs: r.durationMs,
     recordedAt: r.time,
     accepted: !m.views.dispatch.rejected.has(resultRef(r)),

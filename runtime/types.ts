@@ -145,6 +145,11 @@ export interface QueueResult {
   readonly details?: unknown;
   readonly error?: ErrorInfo;
   readonly retryAt?: number;
+  /**
+   * Set when the worker `workerId` died holding the event and another worker recorded this `failed`
+   * result for it (`error.name` `WorkerCrashedError`): the recording worker.
+   */
+  readonly reportedBy?: string;
   readonly durationMs: number;
   readonly recordedAt: number;
   /** False when the result came from a worker that no longer held the lease (fenced). */

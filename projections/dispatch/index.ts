@@ -28,7 +28,7 @@ export type {
   WorkerLife,
   WorkItem,
 } from './state.js';
-export { deathOf, ownerDead } from './liveness.js';
+export { deathOf, ownerDead, workerDead } from './liveness.js';
 export { lowerBound, queueOf } from './event-index.js';
 export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';

@@ -72,6 +72,15 @@ export function workerGone(state: DispatchState, r: RecordOf<'worker.left'>): vo
   } else life.left ??= { at: r.time, how };
 }
 
+/**
+ * True when the worker is dead at log time `time` (left, or no beat for its TTL) and has not been heard
+ * from since: a claim it appended now would end at once. Unknown workers are not dead.
+ */
+export function workerDead(state: DispatchState, workerId: string, time: number): boolean {
+  const life = state.workers.get(workerId);
+  return life !== undefined && deathAt(life, time) !== undefined;
+}
+
 /** True when the worker holding the item's claim is dead at log time `time` (see the module's rule). */
 export function ownerDead(state: DispatchState, item: WorkItem, time: number): boolean {
   return deathOf(state, item, time) !== undefined;

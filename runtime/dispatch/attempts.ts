@@ -1,4 +1,4 @@
-import type { SubscriberState } from '../../projections/dispatch/index.js';
+import { ownerDead, type SubscriberState } from '../../projections/dispatch/index.js';
 import { InterruptedError, LeaseLostError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { RecordDraft } from '../../engine/records.js';
@@ -193,15 +193,22 @@ export class Attempts {
     this.#held.clear();
   }
 
-  /** Drops HELD events and aborts RUNNING ones whose lease the fold gave to someone else. */
+  /**
+   * Drops HELD events and aborts RUNNING ones whose lease the fold gave to someone else, or whose claim
+   * ended because the fold takes this worker as dead (it sent no heartbeat for its TTL): another worker
+   * reports that attempt failed and runs the event again.
+   */
   watchLeases(sub: SubscriberState): void {
+    const state = this.scope.ctx.views.dispatch;
+    const lost = (p: Position, claimPosition: Position): boolean => {
+      const item = sub.items.get(p);
+      return item?.claimPosition !== claimPosition || ownerDead(state, item, state.time);
+    };
     for (const [p, h] of this.#held) {
-      if (sub.items.get(p)?.claimPosition !== h.claimPosition) this.#held.delete(p);
+      if (lost(p, h.claimPosition)) this.#held.delete(p);
     }
     for (const [p, r] of this.#running) {
-      if (sub.items.get(p)?.claimPosition !== r.claimPosition && !r.control.aborted) {
-        r.control.abort(new LeaseLostError());
-      }
+      if (!r.control.aborted && lost(p, r.claimPosition)) r.control.abort(new LeaseLostError());
     }
   }
 

@@ -1,4 +1,9 @@
-import { deathOf, type QueueState, type SubscriberState } from '../../projections/dispatch/index.js';
+import {
+  deathOf,
+  workerDead,
+  type QueueState,
+  type SubscriberState,
+} from '../../projections/dispatch/index.js';
 import { liveHosts } from '../../projections/workers.js';
 import type { Position } from '../../engine/position.js';
 import type { ClaimItem, RecordDraft } from '../../engine/records.js';
@@ -59,6 +64,10 @@ export class ClaimLoop {
   ): { candidates: Candidate[]; wake: number } {
     const { ctx, spec } = this.scope;
     const { dispatch } = ctx.views;
+    // Taken as dead (a heartbeat missed for the TTL, or a worker.left for this worker): claims now would
+    // end at once. The next heartbeat brings this worker back, and its fold wakes it.
+    if (workerDead(dispatch, ctx.workerId, Math.max(now, dispatch.time)))
+      return { candidates: [], wake: Infinity };
     const liveWorkers = liveHosts(ctx.views.workers, spec.subscriberId, now);
     if (!liveWorkers.includes(ctx.workerId)) liveWorkers.push(ctx.workerId);
     liveWorkers.sort();

@@ -201,8 +201,15 @@ export class Dispatcher implements DispatchScope {
    */
   done(): Promise<void> {
     const ended = this.#ended;
-    if (ended) return ended.error ? Promise.reject(ended.error) : Promise.resolve();
-    return new Promise((resolve, reject) => this.#endWaiters.push({ resolve, reject }));
+    const done = ended
+      ? ended.error
+        ? Promise.reject(ended.error)
+        : Promise.resolve()
+      : new Promise<void>((resolve, reject) => this.#endWaiters.push({ resolve, reject }));
+    // Handled here too: an interrupt may reject it before its holder awaits it (the holder still sees
+    // the rejection), which must not end the process as an unhandled rejection.
+    done.catch(() => undefined);
+    return done;
   }
 
   #settleEnd(): void {

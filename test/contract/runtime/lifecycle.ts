@@ -203,6 +203,7 @@ export function lifecycleContract(h: RuntimeHarness): void {
       const left = types(log, 'worker.left')[0] as RecordOf<'worker.left'>;
       expect(left.workerId).toBe(m.workerId);
       expect(left.position).toBeGreaterThan(result.position);
+      await m.close(); // the close the signal started (handlers may publish until it ends)
       expect(() => m.queue('jobs')).toThrow(expect.objectContaining({ code: 'closed' }) as Error);
       await m.close(); // safe twice
     });

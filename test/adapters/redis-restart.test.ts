@@ -114,7 +114,10 @@ describe('redis store across a Redis restart', () => {
       await expect(store.append([draft(1)])).rejects.toSatisfy((e) => isEventyError(e, 'unavailable'));
       await store.close();
       expect(await pending).toEqual({ done: true, value: undefined });
-      expect(resources()).toEqual(before);
+      // None of its own left: at most what was there before (a timer of another test may end meanwhile).
+      const count = (list: string[], kind: string): number => list.filter((r) => r === kind).length;
+      for (const kind of ['Timeout', 'TCPSocketWrap'])
+        expect(count(resources(), kind)).toBeLessThanOrEqual(count(before, kind));
     } finally {
       await killServer(own);
     }

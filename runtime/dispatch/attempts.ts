@@ -143,11 +143,12 @@ export class Attempts {
       // Broadcast has no claim to give back.
       if (options.delivery !== 'broadcast') this.release(e, attempt);
     } else {
+      // An interrupted attempt is retried while the limit allows, whatever `retryOn` says: the handler
+      // did not fail, it was stopped (ezq's Interrupt leaves the message unacknowledged).
       const retryable =
         (outcome.status === 'failed' || outcome.status === 'timeout') &&
         failures + 1 <= options.retry.limit &&
-        !(outcome.error instanceof InterruptedError) &&
-        mayRetry(options.retryOn, outcome.error);
+        (outcome.error instanceof InterruptedError || mayRetry(options.retryOn, outcome.error));
       const details =
         outcome.status === 'ok' || outcome.status === 'skipped' ? plainDetails(outcome.details) : undefined;
       const retryAt = retryable ? Date.now() + backoff(options.retry, failures + 1) : undefined;

@@ -132,10 +132,14 @@ export function lifecycleContract(h: RuntimeHarness): void {
       const running = await q.publishMany([1, 2]);
       await until(() => started.length === 2, 'both running');
       await q.interrupt();
-      const results = await Promise.all(running.map((e) => q.waitForResult(e.id)));
-      expect(results.map((r) => [r.status, r.error?.name, r.retryAt])).toEqual([
-        ['failed', 'InterruptedError', undefined],
-        ['failed', 'InterruptedError', undefined],
+      // not final (a retry follows): read them, not waitForResult
+      const results = await until(async () => {
+        const all = await Promise.all(running.map(async (e) => (await q.getResults(e.id))[0]));
+        return all.every((r) => r !== undefined) && all;
+      }, 'interrupted results');
+      expect(results.map((r) => [r.status, r.error?.name, typeof r.retryAt])).toEqual([
+        ['failed', 'InterruptedError', 'number'],
+        ['failed', 'InterruptedError', 'number'],
       ]);
       expect(reasons.every((r) => r instanceof InterruptedError)).toBe(true);
       expect(reasons).toHaveLength(2);
@@ -144,6 +148,45 @@ export function lifecycleContract(h: RuntimeHarness): void {
       await new Promise((r) => setTimeout(r, 40));
       expect(started).toEqual([1, 2]);
       expect(await q.getResults(later.id)).toEqual([]);
+    });
+
+    it('leaves interrupted events retryable: the next worker runs them again, per the retry policy', async () => {
+      const store = await h.url();
+      const m1 = await h.manager({ store });
+      const q1 = m1.queue<number>('jobs');
+      const retry = { limit: 2, minBackoff: 1, maxBackoff: 1 };
+      let running = 0;
+      const hang = (_e: unknown, ctx: { signal: AbortSignal }) => {
+        running++;
+        return new Promise<void>((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)),
+        );
+      };
+      await q1.subscribe(hang, { name: 'w', concurrency: 2, retry });
+      await q1.subscribe(hang, { name: 'once', concurrency: 2, retry: { ...retry, limit: 0 } });
+      const [a, b] = await q1.publishMany([1, 2]);
+      await until(() => running === 4, 'all running');
+      await q1.interrupt();
+      for (const e of [a!, b!]) {
+        await until(async () => (await q1.getResults(e.id)).length === 2, 'interrupted results');
+      }
+
+      const m2 = await h.manager({ store });
+      const q2 = m2.queue<number>('jobs');
+      const seen: [number, number][] = [];
+      await q2.subscribe((e, ctx) => void seen.push([e.payload, ctx.attempt]), { name: 'w', retry });
+      await q2.subscribe(() => undefined, { name: 'once', retry: { ...retry, limit: 0 } });
+      for (const e of [a!, b!]) {
+        const r = await q2.waitForResult(e.id, { subscriber: 'w', signal: AbortSignal.timeout(10_000) });
+        expect([r.status, r.attempt, r.workerId]).toEqual(['ok', 2, m2.workerId]);
+      }
+      expect(seen.sort()).toEqual([
+        [1, 2],
+        [2, 2],
+      ]);
+      // without retries left an interrupted event is dead, as any other failure
+      const once = m2.inspect().subscribers.find((s) => s.name === 'once');
+      expect(once?.deadPositions).toEqual([a!.position, b!.position]);
     });
   });
 

@@ -18,6 +18,7 @@ const TYPE_COLOUR: Record<string, Colour> = {
   results: 'green',
   worker: 'yellow',
   control: 'red',
+  events: 'red',
   schedule: 'magenta',
 };
 
@@ -102,6 +103,12 @@ function knownFields(r: KnownRecord, paint: Painter): string {
       return kv('timeout', formatDuration(r.timeout));
     case 'control.interrupt':
       return '';
+    case 'events.redriven':
+      return [
+        kv('sub', subscriberName(r.queue, r.subscriberId)),
+        kv('events', Array.isArray(r.eventPositions) ? r.eventPositions.length : 0),
+        kv('positions', r.eventPositions),
+      ].join(' ');
     case 'schedule.registered':
       return [
         kv('schedule', r.scheduleId),

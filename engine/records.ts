@@ -252,6 +252,20 @@ export interface WorkerLeft extends WorkerFields {
   readonly detail?: string;
 }
 
+/**
+ * Dead events of a competing subscriber put back to pending (`queue.redrive`): each listed event that is
+ * dead for the subscriber when this record is folded starts over with a fresh attempt budget (its next
+ * attempt is 1, available at this record's log time); the others (not dead there, unknown) are left
+ * alone, so every process decides the same.
+ */
+export interface EventsRedriven {
+  readonly type: 'events.redriven';
+  readonly queue: string;
+  readonly subscriberId: string;
+  /** Positions of the events' `event.published` records. */
+  readonly eventPositions: readonly Position[];
+}
+
 export interface ControlEnd {
   readonly type: 'control.end';
   readonly queue: string;
@@ -322,6 +336,7 @@ export type KnownRecordBody =
   | WorkerLeft
   | ControlEnd
   | ControlInterrupt
+  | EventsRedriven
   | ScheduleRegistered
   | ScheduleDeleted;
 
@@ -374,6 +389,7 @@ export const RECORD_TYPES: readonly RecordType[] = [
   'worker.left',
   'control.end',
   'control.interrupt',
+  'events.redriven',
   'schedule.registered',
   'schedule.deleted',
 ];

@@ -72,7 +72,10 @@ export interface SubscriberRow {
   readonly rejected: number;
   /** Records between the oldest unfinished event and the last record folded. */
   readonly lag: number;
-  /** Positions of its dead events, oldest first (the most recent ones the view keeps). */
+  /**
+   * Positions of its dead events in the order they died: the latest {@link DEAD_POSITIONS_SHOWN} when
+   * there are more (`dead` counts them all; `queue.deadEvents()` lists them all).
+   */
   readonly deadPositions: readonly Position[];
 }
 
@@ -97,6 +100,15 @@ export interface StatsRow {
   /** Results per second, decayed to `now`. */
   readonly throughput: number;
   readonly subscribers: readonly SubscriberRow[];
+}
+
+/** The most dead positions a subscriber row carries (the latest). */
+export const DEAD_POSITIONS_SHOWN = 1000;
+
+/** The last `n` of a set, in its order. */
+function latest(set: ReadonlySet<Position>, n: number): Position[] {
+  const all = [...set];
+  return all.length > n ? all.slice(all.length - n) : all;
 }
 
 function wanted(queues: readonly string[]): (q: string) => boolean {
@@ -181,7 +193,7 @@ export function subscriberRows(v: LogViews, queues: readonly string[] = [], now 
       inFlight,
       ...sub.counts,
       lag,
-      deadPositions: [...sub.dead],
+      deadPositions: latest(sub.dead, DEAD_POSITIONS_SHOWN),
     };
   });
 }

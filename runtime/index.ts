@@ -8,6 +8,7 @@ export type { Hooks, HookInfo } from './hooks.js';
 export type { Subscription } from './subscriber.js';
 export type * from './types.js';
 export type { ScheduleInfo } from './schedule-api.js';
+export type { DeadEvent, DeadEventFilters } from './redrive.js';
 export type { ScheduleOptions } from './schedule-options.js';
 export type { SchedulerOptions } from './scheduler.js';
 export { defineWorker, handler, isWorkerDefinition, startWorker } from './worker-definition.js';

@@ -1,5 +1,5 @@
 import { filter, map, mergeMap } from 'rxjs';
-import { lowerBound } from '../projections/dispatch/index.js';
+import { lowerBound, oldestOpen } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
@@ -274,7 +274,7 @@ export async function waitDrained(
     const q = m.views.dispatch.queues.get(queue);
     const drained = [...m.views.dispatch.subscribers.values()]
       .filter((s) => s.reg.queue === queue && !s.deleted && s.reg.delivery === 'competing')
-      .every((s) => (q?.positions[s.finishedBelow] ?? Infinity) > endPosition);
+      .every((s) => (oldestOpen(s, q) ?? Infinity) > endPosition);
     if (drained) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));

@@ -27,6 +27,8 @@ import { pageStart, paginate } from './paging.js';
 import * as claims from './claim-queries.js';
 import * as queries from './queue-queries.js';
 import { registerSubscriber } from './register-subscriber.js';
+import * as dead from './redrive.js';
+import type { DeadEvent, DeadEventFilters } from './redrive.js';
 import * as schedules from './schedule-api.js';
 import type { ScheduleInfo } from './schedule-api.js';
 import type { ScheduleOptions } from './schedule-options.js';
@@ -271,9 +273,36 @@ export class Queue<T = unknown> {
     return { drained };
   }
 
-  /** Aborts in-flight handlers of this queue everywhere now; workers running now stop. */
+  /**
+   * Aborts in-flight handlers of this queue everywhere now; workers running now stop. The aborted
+   * attempts are recorded `failed` with an InterruptedError and retried, while the subscriber's retry
+   * limit allows, by the workers that come next (whatever `retryOn` says: the handler did not fail).
+   */
   async interrupt(): Promise<void> {
     await this.#worker.store.append([{ type: 'control.interrupt', queue: this.name }]);
+  }
+
+  // Dead events
+
+  /**
+   * The dead events of a competing subscriber (failed with no retry left), in the order they died,
+   * filtered by ids, the time they died and their last error; all of them, never capped.
+   * @throws NotFoundError when the queue has no such subscriber; InvalidArgumentError for a bad filter
+   * or a broadcast subscriber.
+   */
+  deadEvents(filters: DeadEventFilters): Promise<DeadEvent[]> {
+    return dead.deadEvents(this.#worker, this.name, filters);
+  }
+
+  /**
+   * Puts the matching dead events of a competing subscriber back to pending with a fresh retry budget
+   * (their next attempt is 1 again), with one `events.redriven` record; resolves with how many were put
+   * back. Only events still dead when the record is folded are (each once, however many redrives race).
+   * @throws as {@link deadEvents}.
+   * @example await queue.redrive({ subscriber: 'bill', errorMatches: 'ECONNREFUSED' });
+   */
+  redrive(filters: DeadEventFilters): Promise<number> {
+    return dead.redrive(this.#worker, this.name, filters);
   }
 
   // Schedules

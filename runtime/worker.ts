@@ -1,3 +1,4 @@
+import { oldestOpen } from '../projections/dispatch/index.js';
 import type { Position } from '../engine/position.js';
 import type { RecordDraft, RecordOf } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
@@ -179,7 +180,7 @@ export class RuntimeWorker implements DispatchContext {
     for (const d of this.#dispatchers) {
       if (d.queue !== queue) continue;
       const sub = this.views.dispatch.subscribers.get(d.subscriberId);
-      low = Math.min(low, q?.positions[sub?.finishedBelow ?? 0] ?? Infinity);
+      low = Math.min(low, (sub && oldestOpen(sub, q)) ?? Infinity);
     }
     return low;
   }

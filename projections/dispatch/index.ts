@@ -12,6 +12,7 @@ import { eventsOf } from './event-index.js';
 import { firstOfKey } from './keys.js';
 import { workerBeat, workerGone } from './liveness.js';
 import { tokenClaimed } from './raw-claims.js';
+import { redriven } from './redrive.js';
 import { bind, reserved, workerLeft } from './reservations.js';
 import type { DispatchState } from './state.js';
 import { deleted, registered } from './subscribers.js';
@@ -32,7 +33,7 @@ export { deathOf, ownerDead, workerDead } from './liveness.js';
 export { lowerBound, queueOf } from './event-index.js';
 export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';
-export { subscriberProgress } from './subscribers.js';
+export { oldestOpen, subscriberProgress } from './subscribers.js';
 export { isFinished, isLeased, itemOf, rateFreeAt } from './work-items.js';
 export { broadcastDone } from './broadcast-progress.js';
 export { liveKey } from './keys.js';
@@ -45,6 +46,7 @@ export const dispatchFold: Fold<DispatchState> = {
     rejected: new Set(),
     workers: new Map(),
     workersPrunedAt: 0,
+    redrives: new Map(),
     time: 0,
     position: -1,
   }),
@@ -90,6 +92,8 @@ function apply(state: DispatchState, r: KnownRecord): void {
       return workerLeft(state, r);
     case 'token.claimed':
       return tokenClaimed(state, r);
+    case 'events.redriven':
+      return redriven(state, r);
     default:
       return;
   }

@@ -4,6 +4,7 @@
  * - event-index.ts: `QueueState.positions` / `availableAt` (each queue's events, in typed arrays);
  * - keys.ts: `QueueState.keys` (idempotency keys);
  * - work-items.ts: `SubscriberState.items`, `finishedBelow`, `counts`, `dead`; `DispatchState.rejected`;
+ * - redrive.ts: `SubscriberState.revived`, `DispatchState.redrives` (and dead items put back);
  * - reservations.ts: `SubscriberState.reservations`, `QueueState.reserved`;
  * - raw-claims.ts: `DispatchState.tokens`;
  * - control.ts: `QueueState.endedAt` / `interruptedAt`;
@@ -56,8 +57,16 @@ export interface SubscriberState {
   readonly starts: number[];
   /** Broadcast: what each worker has handled (see broadcast-progress.ts). */
   readonly broadcast: Map<string, BroadcastProgress>;
-  /** Dead events, most recent last (bounded: the log keeps them all). */
-  readonly dead: Position[];
+  /**
+   * Its dead events, in the order they died (all of them: redrive needs to know each one); a redriven
+   * event leaves the set, and comes back last if it dies again.
+   */
+  readonly dead: Set<Position>;
+  /**
+   * Redriven events below the `finishedBelow` (finished when they were redriven), open again: their
+   * items are in `items` until they finish again. Scans look at these first.
+   */
+  readonly revived: Set<Position>;
   /** Live reservations (`claim.reserved`) by worker, in the order they were first made. */
   readonly reservations: Map<string, Reservation>;
 }
@@ -137,6 +146,8 @@ export interface DispatchState {
   readonly workers: Map<string, WorkerLife>;
   /** Log time dead workers were last dropped from `workers`. */
   workersPrunedAt: number;
+  /** How many events each recent `events.redriven` put back, by its position (the latest 64). */
+  readonly redrives: Map<Position, number>;
   /** Log time and position of the last record folded. */
   time: number;
   position: Position;

@@ -7,10 +7,11 @@
  * and holds no reservation; registering a deleted one starts it afresh at its start position.
  * @module
  */
+import type { Position } from '../../engine/position.js';
 import type { RecordOf } from '../../engine/records.js';
 import { lowerBound, queueOf } from './event-index.js';
 import { unreserve } from './reservations.js';
-import type { DispatchState, SubscriberState } from './state.js';
+import type { DispatchState, QueueState, SubscriberState } from './state.js';
 import { isFinished, isLeased } from './work-items.js';
 
 export function registered(state: DispatchState, r: RecordOf<'subscriber.registered'>): void {
@@ -31,7 +32,8 @@ export function registered(state: DispatchState, r: RecordOf<'subscriber.registe
     counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
     starts: [],
     broadcast: new Map(),
-    dead: [],
+    dead: new Set(),
+    revived: new Set(),
     reservations: new Map(),
   });
 }
@@ -62,11 +64,22 @@ export function subscriberProgress(
     if (isFinished(item)) finishedAbove++;
     else if (isLeased(item, time)) inFlight++;
   }
-  const pending = Math.max(0, (q?.positions.length ?? 0) - sub.finishedBelow - finishedAbove);
-  const oldest = q?.positions[sub.finishedBelow];
+  const pending =
+    Math.max(0, (q?.positions.length ?? 0) - sub.finishedBelow - finishedAbove) + sub.revived.size;
+  const oldest = oldestOpen(sub, q);
   return {
     depth: pending - inFlight,
     inFlight,
     lag: oldest === undefined ? 0 : Math.max(0, state.position - oldest),
   };
+}
+
+/**
+ * The position of a competing subscriber's oldest unfinished event (a redriven one included), undefined
+ * when every event of its queue is finished for it.
+ */
+export function oldestOpen(sub: SubscriberState, q: QueueState | undefined): Position | undefined {
+  let oldest = q?.positions[sub.finishedBelow];
+  for (const p of sub.revived) if (oldest === undefined || p < oldest) oldest = p;
+  return oldest;
 }

@@ -14,7 +14,8 @@
  *
  * Invariants: only the holder of the live lease (owner, attempt), while alive, moves a claimed item
  * (fencing: other results count as rejected, by `resultRef` in `DispatchState.rejected`), or one report
- * of its death; done, dead and skipped are final; `finishedBelow` only grows, over finished items,
+ * of its death; done, dead and skipped are
+ * final (until an `events.redriven` puts a dead one back: redrive.ts); `finishedBelow` only grows, over finished items,
  * which then leave `items`.
  * @module
  */
@@ -30,9 +31,6 @@ import { broadcastHandled } from './broadcast-progress.js';
 import { lowerBound } from './event-index.js';
 import { ownerDead } from './liveness.js';
 import type { DispatchState, SubscriberState, WorkItem } from './state.js';
-
-/** Dead events kept per subscriber (the most recent). */
-const DEAD_KEPT = 1000;
 
 /** The item of a competing subscriber's event, created on first touch; undefined when not dispatchable. */
 export function itemOf(
@@ -198,7 +196,7 @@ export function recorded(state: DispatchState, r: ResultView): void {
     }
     item.status = 'skipped';
     sub.counts.skipped++;
-    return advance(state, sub);
+    return advance(state, sub, item);
   }
   if (!item || !holds(state, item, r)) {
     sub.counts.rejected++;
@@ -214,7 +212,7 @@ export function recorded(state: DispatchState, r: ResultView): void {
     item.status = 'done';
     sub.counts.done++;
   } else return failed(state, sub, item, r.retryAt);
-  advance(state, sub);
+  advance(state, sub, item);
 }
 
 /**
@@ -261,9 +259,8 @@ function failed(
   }
   item.status = 'dead';
   sub.counts.dead++;
-  sub.dead.push(item.eventPosition);
-  if (sub.dead.length > DEAD_KEPT) sub.dead.shift();
-  advance(state, sub);
+  sub.dead.add(item.eventPosition);
+  advance(state, sub, item);
 }
 
 /** Each item of a `results.recorded` as a result of its own, in order (`item`: its index, for resultRef). */
@@ -299,8 +296,15 @@ function countResult(sub: SubscriberState, status: string): void {
   else sub.counts.failed++;
 }
 
-/** Moves the finishedBelow over finished items, dropping them from the hot view. */
-function advance(state: DispatchState, sub: SubscriberState): void {
+/**
+ * Moves the finishedBelow over finished items, dropping them from the hot view; a redriven event below
+ * it (`revived`) that finished again just leaves.
+ */
+function advance(state: DispatchState, sub: SubscriberState, finished: WorkItem): void {
+  if (sub.revived.size > 0 && sub.revived.delete(finished.eventPosition)) {
+    sub.items.delete(finished.eventPosition);
+    return;
+  }
   const q = state.queues.get(sub.reg.queue);
   if (!q) return;
   for (;;) {

@@ -71,7 +71,7 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
   const candidates: Candidate[] = [];
   const stealable: Candidate[] = [];
   const { sub, q, now } = s;
-  let wake = Infinity;
+  let wake = sub.revived.size > 0 ? scanRevived(s, candidates) : Infinity;
   const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
   for (let i = sub.finishedBelow; i < q.positions.length && candidates.length < s.free; i++) {
     const p = q.positions[i] as Position;
@@ -113,6 +113,11 @@ function scanByPriority(s: ScanInput): { candidates: Candidate[]; wake: number }
   const available: (Candidate & { priority: number })[] = [];
   const reports: Candidate[] = [];
   let wake = Infinity;
+  if (sub.revived.size > 0) {
+    const revived: Candidate[] = [];
+    wake = scanRevived({ ...s, free: Infinity }, revived);
+    for (const c of revived) available.push({ ...c, priority: q.priorities.get(c.position) ?? 0 });
+  }
   const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
   for (let i = sub.finishedBelow; i < end; i++) {
     const p = q.positions[i] as Position;
@@ -176,6 +181,24 @@ function openAt(
   }
   const availableAt = item?.availableAt ?? s.q.availableAt[i] ?? 0;
   return availableAt > s.now ? availableAt : { item, availableAt };
+}
+
+/**
+ * Redriven events below the finishedBelow (`sub.revived`), oldest first, into `candidates` (up to
+ * `free`); returns when to scan again. Any worker may take them (they are few, and the fold gives each
+ * to the first claim).
+ */
+function scanRevived(s: ScanInput, candidates: Candidate[]): number {
+  let wake = Infinity;
+  for (const p of [...s.sub.revived].sort((a, b) => a - b)) {
+    if (candidates.length >= s.free || p > s.ending) break;
+    const item = s.sub.items.get(p);
+    if (!item || s.busy(p) || isFinished(item)) continue;
+    if (isLeased(item, s.now)) wake = Math.min(wake, item.leaseUntil);
+    else if (item.availableAt > s.now) wake = Math.min(wake, item.availableAt);
+    else candidates.push({ position: p, attempt: item.attempt + 1 });
+  }
+  return wake;
 }
 
 /** An integer hash that spreads regular positions evenly. */

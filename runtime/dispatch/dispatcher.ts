@@ -1,4 +1,4 @@
-import type { QueueState, SubscriberState } from '../../projections/dispatch/index.js';
+import { oldestOpen, type QueueState, type SubscriberState } from '../../projections/dispatch/index.js';
 import { HookSet } from '../hooks.js';
 import { InterruptedError, ShutdownError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
@@ -265,8 +265,7 @@ export class Dispatcher implements DispatchScope {
       claims.size === 0 &&
       (broadcast?.retrying ?? 0) === 0
     ) {
-      const before = broadcast ? broadcast.next : sub.finishedBelow;
-      const next = q.positions[before];
+      const next = broadcast ? q.positions[broadcast.next] : oldestOpen(sub, q);
       if ((next === undefined || next > ending) && !this.stopping) {
         this.#why = 'end';
         this.#setMode('STOPPING');
@@ -377,6 +376,6 @@ export class Dispatcher implements DispatchScope {
 function earlyEnd(spec: SubscriptionSpec, sub: SubscriberState, q: QueueState): Position | null {
   const end = q.endedAt;
   if (end === undefined || end > spec.attachedAt || spec.options.delivery !== 'competing') return null;
-  const next = q.positions[sub.finishedBelow];
+  const next = oldestOpen(sub, q);
   return next !== undefined && next < end ? end : null;
 }

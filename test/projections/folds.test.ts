@@ -325,7 +325,7 @@ describe('claims fold', () => {
       [1020, result({ event: 0, worker: 'A', status: 'failed' })],
     );
     expect(sub(s).counts).toMatchObject({ failed: 1, dead: 1 });
-    expect(sub(s).dead).toEqual([0]);
+    expect([...sub(s).dead]).toEqual([0]);
     expect(sub(s).finishedBelow).toBe(1);
     expect(sub(s).items.has(0)).toBe(false);
   });

@@ -22,6 +22,7 @@ export const KINDS = {
     'worker.left',
     'control.end',
     'control.interrupt',
+    'events.redriven',
     'schedule.registered',
     'schedule.deleted',
   ],

@@ -4,6 +4,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { inspectCommand } from './commands/inspect.js';
 import { publishCommand } from './commands/publish.js';
+import { redriveCommand } from './commands/redrive.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { scheduleCommand } from './commands/schedule.js';
@@ -46,6 +47,7 @@ Every command takes --store URL (default: EVENTY_STORE, else file:.eventy) and -
     inspectCommand,
     statsCommand,
     publishCommand,
+    redriveCommand,
     scheduleCommand,
     runCommand,
     serveCommand,

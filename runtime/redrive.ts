@@ -96,9 +96,10 @@ export async function redrive(m: QueryContext, queue: string, filters: DeadEvent
 type Checked = Omit<DeadEventFilters, 'deadBefore'> & { readonly deadBefore: number | undefined };
 
 function checkFilters(f: DeadEventFilters): Checked {
-  if (typeof f !== 'object' || f === null)
+  const input: unknown = f;
+  if (typeof input !== 'object' || input === null)
     throw new InvalidArgumentError(
-      `expected options { subscriber, ids?, deadBefore?, errorMatches? }, got: ${String(f)}`,
+      `expected options { subscriber, ids?, deadBefore?, errorMatches? }, got: ${String(input)}`,
     );
   for (const k of Object.keys(f)) {
     if (!KNOWN.has(k))
@@ -114,9 +115,11 @@ function checkFilters(f: DeadEventFilters): Checked {
     throw new InvalidArgumentError(
       `deadBefore must be a Date or ms since the epoch, got: ${String(f.deadBefore)}`,
     );
-  const em = f.errorMatches;
+  const em: unknown = f.errorMatches;
   if (em !== undefined && !(typeof em === 'string' && em !== '') && !(em instanceof RegExp))
-    throw new InvalidArgumentError(`errorMatches must be a non-empty string or a RegExp, got: ${String(em)}`);
+    throw new InvalidArgumentError(
+      `errorMatches must be a non-empty string or a RegExp, got: ${em === '' ? 'an empty string' : `a ${typeof em}`}`,
+    );
   return { ...f, deadBefore: before };
 }
 

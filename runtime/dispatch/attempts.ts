@@ -95,6 +95,7 @@ export class Attempts {
   #start(p: Position, e: EventRecord, attempt: number, claimPosition: Position, failures: number): void {
     const { ctx, spec } = this.scope;
     this.scope.attemptStarted();
+    this.results.forget(p, attempt);
     const control = new AttemptControl();
     this.#running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
     const handlerCtx: HandlerContext = {

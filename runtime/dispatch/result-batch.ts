@@ -36,6 +36,14 @@ export class ResultBatch {
     return this.#timer !== undefined;
   }
 
+  /**
+   * A new run of the event's attempt `attempt` starts (a redriven event starts over at attempt 1): its
+   * result is a new verdict, not a repeat of the earlier run's.
+   */
+  forget(eventPosition: number, attempt: number): void {
+    if (this.#recent.size > 0) this.#recent.delete(`${eventPosition}:${attempt}`);
+  }
+
   /** EMPTY → LINGERING (the first result starts the clock), or a flush when full or stopping. */
   add(result: ResultItem): void {
     // At most one result per event and attempt from this worker: two paths may reach the same verdict

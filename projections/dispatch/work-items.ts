@@ -14,9 +14,8 @@
  *
  * Invariants: only the holder of the live lease (owner, attempt), while alive, moves a claimed item
  * (fencing: other results count as rejected, by `resultRef` in `DispatchState.rejected`), or one report
- * of its death; done, dead and skipped are
- * final (until an `events.redriven` puts a dead one back: redrive.ts); `finishedBelow` only grows, over finished items,
- * which then leave `items`.
+ * of its death; done, dead and skipped are final (until an `events.redriven` puts a dead one back:
+ * redrive.ts); `finishedBelow` only grows, over finished items, which then leave `items`.
  * @module
  */
 import {

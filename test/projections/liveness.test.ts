@@ -108,7 +108,7 @@ describe('the claims of a dead worker (liveness)', () => {
     );
     expect(sub(s).items.get(0)?.status ?? 'finished').toBe('finished'); // dead, and left the hot view
     expect(sub(s).counts).toMatchObject({ failed: 1, dead: 1 });
-    expect(sub(s).dead).toEqual([0]);
+    expect([...sub(s).dead]).toEqual([0]);
   });
 
   it('a dead worker keeps no lease for itself, yet its claim blocks others until reported', () => {

@@ -183,13 +183,9 @@ export class SegmentCursor {
    * be reported, not taken for the end of the log.
    */
   #checkIncomplete(): void {
-    let settled;
-    const lockFd = openFile(path.join(this.dir, LOCK_FILE), 'r');
-    try {
-      settled = settledBytes(readMeta(lockFd), readDurable(lockFd), this.#base);
-    } finally {
-      fs.closeSync(lockFd);
-    }
+    // The lock file the idle polls keep open (see #laterSegment): no open and close per check.
+    this.#lockFd ??= openFile(path.join(this.dir, LOCK_FILE), 'r');
+    const settled = settledBytes(readMeta(this.#lockFd), readDurable(this.#lockFd), this.#base);
     if (this.#offset >= settled) return;
     // Read again, after the lock file: the bytes up to there are final by now.
     const buf = readAt(this.#fd as number, this.#offset, settled - this.#offset);

@@ -34,7 +34,7 @@ export { lowerBound, queueOf } from './event-index.js';
 export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';
 export { oldestOpen, subscriberProgress } from './subscribers.js';
-export { isFinished, isLeased, itemOf, rateFreeAt } from './work-items.js';
+export { isFinished, isLeased, itemOf, rateFreeAt, rateRoom } from './work-items.js';
 export { broadcastDone } from './broadcast-progress.js';
 export { liveKey } from './keys.js';
 

@@ -130,10 +130,16 @@ function withinRate(sub: SubscriberState, limit: RateLimit, time: number): boole
 
 /** When the next claim may be granted at `now` under the subscriber's rate limit (`now` when it may now). */
 export function rateFreeAt(sub: SubscriberState, now: number): number {
+  return rateRoom(sub, now).freeAt;
+}
+
+/** Claims the rate limit grants at `now` (Infinity without one), and when the next may be granted. */
+export function rateRoom(sub: SubscriberState, now: number): { room: number; freeAt: number } {
   const limit = sub.reg.rateLimit;
-  if (!limit) return now;
+  if (!limit) return { room: Infinity, freeAt: now };
   const recent = sub.starts.filter((t) => t > now - limit.perMs);
-  return recent.length < limit.max ? now : (recent[recent.length - limit.max] as number) + limit.perMs;
+  const room = limit.max - recent.length;
+  return { room, freeAt: room > 0 ? now : (recent[recent.length - limit.max] as number) + limit.perMs };
 }
 
 /** Each item of a `claims.acquired` as a claim of its own, in order. */

@@ -1,7 +1,7 @@
 import {
   isFinished,
   isLeased,
-  rateFreeAt,
+  rateRoom,
   type Death,
   type QueueState,
   type WorkItem,
@@ -58,14 +58,12 @@ const STEAL_WINDOW = 4096;
  * scan should run again (a delay, a lease or a grace running out).
  */
 export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake: number } {
-  const limit = input.sub.reg.rateLimit;
   let s = input;
-  if (limit) {
+  if (s.sub.reg.rateLimit) {
     // Claims past the rate limit would not be granted: take no more than it leaves, wake when it frees.
-    const freeAt = rateFreeAt(s.sub, s.now);
-    if (freeAt > s.now) return { candidates: [], wake: freeAt };
-    const recent = s.sub.starts.filter((t) => t > s.now - limit.perMs).length;
-    s = { ...s, free: Math.min(s.free, limit.max - recent) };
+    const { room, freeAt } = rateRoom(s.sub, s.now);
+    if (room <= 0) return { candidates: [], wake: freeAt };
+    s = { ...s, free: Math.min(s.free, room) };
   }
   if (s.q.priorities.size > 0) return scanByPriority(s);
   const candidates: Candidate[] = [];

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'interrupted',
   'log-diverged',
   'worker-crashed',
+  'truncated',
 ] as const;
 
 /** Every error code Eventy raises. */
@@ -215,6 +216,32 @@ export class LogDivergedError extends EventyError {
   }
 }
 
+/**
+ * A read or follow asked for positions that retention removed: the log now starts at {@link first}.
+ * Start again from there (or from the newest snapshot, which covers what was removed).
+ */
+export class TruncatedError extends EventyError {
+  declare readonly code: 'truncated';
+  /** The log (store URL or directory). */
+  readonly log: string;
+  /** The position asked for. */
+  readonly requested: number;
+  /** The first position the log still holds. */
+  readonly first: number;
+  constructor(log: string, requested: number, first: number, options?: ErrorOptions) {
+    super(
+      'truncated',
+      `log ${log} no longer holds position ${requested}: retention removed the records before ${first}; ` +
+        `read from ${first} on, or start from the newest snapshot`,
+      options,
+    );
+    this.name = 'TruncatedError';
+    this.log = log;
+    this.requested = requested;
+    this.first = first;
+  }
+}
+
 /** The error class each code narrows to (see {@link isEventyError}). */
 export interface EventyErrorByCode {
   'invalid-argument': InvalidArgumentError;
@@ -230,6 +257,7 @@ export interface EventyErrorByCode {
   interrupted: InterruptedError;
   'log-diverged': LogDivergedError;
   'worker-crashed': WorkerCrashedError;
+  truncated: TruncatedError;
 }
 
 /** Every error Eventy raises on purpose, discriminated on `code`. */

@@ -77,6 +77,84 @@ export interface StorageFinding {
   readonly repairable: boolean;
 }
 
+/** A snapshot kept by a store (see {@link SnapshotKeeping}). */
+export interface SnapshotInfo {
+  /** The store's name for it (a file name, a key): what `snapshot.taken` records and `getSnapshot` takes. */
+  readonly ref: string;
+  /** Position of the last record folded into it. */
+  readonly position: Position;
+  /** Size of its bytes. */
+  readonly bytes: number;
+}
+
+/** What the log keeps, for stats and retention. */
+export interface HistorySize {
+  /** First retained position: 0 until retention removed segments. */
+  readonly first: Position;
+  /** The next position to be assigned. */
+  readonly head: Position;
+  /** Bytes of records kept (segments and their indexes; snapshots excluded). */
+  readonly bytes: number;
+  /** Segments kept (files, streams, partitions). */
+  readonly segments: number;
+  /** Bytes of the snapshots kept. */
+  readonly snapshotBytes: number;
+}
+
+/**
+ * Retention policy: what may be removed, once a snapshot covers it. Nothing is removed unless a policy
+ * says so; a segment goes only when it lies entirely before the newest snapshot AND the policy's cut.
+ */
+export interface RetentionPolicy {
+  /** Segments whose newest record is older than this (log time, ms) may go. */
+  readonly maxAgeMs?: number;
+  /** Oldest segments may go while the log keeps more than this many bytes. */
+  readonly maxBytes?: number;
+}
+
+/** Options of {@link SnapshotKeeping.compact}. */
+export interface CompactOptions {
+  /** Nothing at or after this position is removed (the newest snapshot's position + 1). */
+  readonly keepFrom: Position;
+  /** The policy to apply; default the store's own (from its URL), else nothing is removed. */
+  readonly policy?: RetentionPolicy;
+  /** Report what would be removed, remove nothing. */
+  readonly dryRun?: boolean;
+}
+
+/** What {@link SnapshotKeeping.compact} removed (or would remove). */
+export interface CompactResult {
+  readonly segments: number;
+  readonly bytes: number;
+  /** First retained position after it. */
+  readonly first: Position;
+}
+
+/**
+ * Snapshots and retention, kept by the store beside the log (file: a `snapshots/` folder; Redis: keys
+ * under the log's prefix; Postgres: a table; memory: in the process). Snapshot bytes are opaque to the
+ * store: the runtime encodes, checksums and versions them.
+ */
+export interface SnapshotKeeping {
+  /** Stores a snapshot atomically: after a crash it is complete or absent (temp name, fsync, rename). */
+  putSnapshot(position: Position, data: Uint8Array): Promise<SnapshotInfo>;
+  /** The snapshots kept, newest (highest position) first. */
+  listSnapshots(): Promise<SnapshotInfo[]>;
+  /** @throws NotFoundError when no snapshot has the ref. */
+  getSnapshot(ref: string): Promise<Uint8Array>;
+  /** Removes a snapshot; true when it existed. */
+  deleteSnapshot(ref: string): Promise<boolean>;
+  /** The store's retention policy (from its URL: `retention=7d`, `retentionBytes=10GiB`), if any. */
+  readonly retention: RetentionPolicy | undefined;
+  /**
+   * Removes whole segments lying entirely before `keepFrom` that the policy lets go, safely while other
+   * processes read and follow (they move on, or get `truncated`, never wrong data).
+   */
+  compact(options: CompactOptions): Promise<CompactResult>;
+  /** What the log keeps. */
+  historySize(): Promise<HistorySize>;
+}
+
 /**
  * One append-only log. Every adapter (memory, filesystem, Redis) implements this, and one contract
  * suite (`test/contract/log-store-contract.ts`) checks them all alike.
@@ -100,7 +178,9 @@ export interface StorageFinding {
  * process that folded the old log (a worker) must start again from the new one: stop claiming, append
  * nothing more, report and exit non-zero so that a supervisor restarts it.
  */
-export interface LogStore extends AsyncDisposable {
+// Snapshots and retention are optional while the adapters gain them; they become required once every
+// adapter implements them.
+export interface LogStore extends AsyncDisposable, Partial<SnapshotKeeping> {
   /** The URL the store was opened with (`memory:`, `file:<dir>`, `redis://…`). */
   readonly url: string;
   readonly capabilities: StoreCapabilities;
@@ -154,6 +234,11 @@ export interface LogStore extends AsyncDisposable {
   /** {@link follow} in chunks of one or more records (see {@link readChunks}); the signal is looked at between chunks. */
   followChunks(options?: FollowOptions): AsyncIterable<readonly StoredRecord[]>;
 
+  /**
+   * The first position the log holds: 0 until retention removes segments. Reads and follows from before
+   * it throw `truncated` ({@link TruncatedError}) naming it.
+   */
+  first?(): Promise<Position>;
   /**
    * The next position to be assigned (the number of records ever appended).
    * @throws LogDivergedError when the log went back below what this handle has seen.

@@ -251,7 +251,7 @@ export function waitForResult(
     }
     getResults(m, queue, eventId).then(
       (recorded) => {
-        const done = recorded.find((r) => isFinal(r, o.subscriber));
+        const done = recorded.find((r) => isFinal(r, o.subscriber) && !redriven(m, r, recorded));
         if (done) settle(() => resolve(done));
         // Caught up with the log as it was when called: an event that is not in it yet never will be
         // (its id is made when it is appended), so waiting would be forever.
@@ -260,6 +260,20 @@ export function waitForResult(
       (e: unknown) => settle(() => reject(e instanceof Error ? e : new Error(String(e)))),
     );
   });
+}
+
+/**
+ * True when a result that made its event dead is no longer the subscriber's last word: the event was
+ * redriven since (`events.redriven`), so the result of the new attempt is the one to wait for. A dead
+ * event leaves its subscriber's dead set only by a redrive; once the new attempt has a result, that one
+ * comes after it. (`recorded` holds the event's accepted results in log order.)
+ */
+function redriven(m: QueryContext, r: QueueResult, recorded: readonly QueueResult[]): boolean {
+  if (r.status === 'ok' || r.status === 'skipped') return false;
+  const sub = m.views.dispatch.subscribers.get(`${r.queue}/${r.subscriber}`);
+  if (sub?.reg.delivery !== 'competing') return false;
+  if (!sub.dead.has(r.eventPosition)) return true;
+  return recorded.some((x) => x.subscriber === r.subscriber && x.position > r.position);
 }
 
 export async function waitDrained(

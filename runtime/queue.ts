@@ -371,7 +371,8 @@ export class Queue<T = unknown> {
     return queries.searchResults(this.#worker, this.name, options);
   }
   /**
-   * Resolves with the final result of an event (ok, skipped, or failed with no retry left).
+   * Resolves with the final result of an event (ok, skipped, or failed with no retry left). For an event
+   * redriven since it died (`redrive`), the final result of its new attempts: the dead one no longer is.
    * @throws NotFoundError at once when no event with this id is in the log.
    * @throws AbortedError when `signal` aborts (the signal's reason is its `cause`).
    */

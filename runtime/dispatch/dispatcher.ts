@@ -7,6 +7,7 @@ import { Attempts } from './attempts.js';
 import { BroadcastCursor } from './broadcast.js';
 import { ClaimLoop } from './claim-loop.js';
 import type { DispatchContext, DispatchScope, SubscriptionSpec } from './context.js';
+import { earlyEnd } from './early-end.js';
 import { draftSource, resultDrafts, type DraftSource, type ResultItem } from './drafts.js';
 import { Reservations, type ReservationDraft } from './reservations.js';
 import { ResultBatch } from './result-batch.js';
@@ -55,7 +56,7 @@ export class Dispatcher implements DispatchScope {
   /** How it ended here, once it did (see {@link done}). */
   #ended: { readonly error?: Error } | undefined;
   #endWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  /** An end order from before attaching that still applies (the subscriber had events before it left). */
+  /** An end order from before attaching that still applies to it (see early-end.ts). */
   #earlyEnd: Position | null | undefined;
   /** Writes in flight (stop() waits for them). */
   readonly #writing = new Set<Promise<void>>();
@@ -365,17 +366,4 @@ export class Dispatcher implements DispatchScope {
     this.#writing.add(tracked);
     void tracked.then(() => this.#writing.delete(tracked));
   }
-}
-
-/**
- * An end order folded before the dispatcher attached applies to it while its (competing) subscriber
- * still has events before the order to finish: ezq's pattern, publish the work and End, then start the
- * consumer, which handles what came before End and returns. Once a subscriber has finished everything
- * before an end order, that order is history: workers started later go on with the events after it.
- */
-function earlyEnd(spec: SubscriptionSpec, sub: SubscriberState, q: QueueState): Position | null {
-  const end = q.endedAt;
-  if (end === undefined || end > spec.attachedAt || spec.options.delivery !== 'competing') return null;
-  const next = oldestOpen(sub, q);
-  return next !== undefined && next < end ? end : null;
 }

@@ -22,7 +22,7 @@ describe('ends that can be awaited', () => {
     await manager.drained();
   });
 
-  it('an End after the start drains what came before it; a later subscriber that finished goes on', async () => {
+  it('an End after the start drains what came before it; it stays in force for later workers until a publish', async () => {
     const q = manager.queue<{ n: number }>('work');
     const seen: number[] = [];
     const sub = await q.subscribe((e) => void seen.push(e.payload.n), { name: 'c' });
@@ -31,12 +31,39 @@ describe('ends that can be awaited', () => {
     expect(await q.end({ timeout: 10_000 })).toEqual({ drained: true });
     await sub.done;
     expect(seen).toEqual([1, 2]);
-    // The End is history for the subscriber now: a worker started again handles new events.
-    const again = await q.subscribe((e) => void seen.push(e.payload.n), { name: 'c' });
+    // The queue is still ended (nothing published since): a worker started now has nothing left before
+    // the End and stops at once, as `eventy run` needs for its late or restarted processes.
+    const late = await q.subscribe((e) => void seen.push(e.payload.n), { name: 'c' });
+    await late.done;
+    const broadcast = await q.subscribe((e) => void seen.push(e.payload.n), {
+      name: 'fan',
+      delivery: 'broadcast',
+    });
+    await broadcast.done;
+    expect(manager.inspect().hosted.every((h) => h.stopped)).toBe(true);
+    await manager.drained();
+    // A publish after the End reopens the queue: a worker started after it goes on with the new events.
     const e = await q.publish({ n: 3 });
+    const again = await q.subscribe((x) => void seen.push(x.payload.n), { name: 'c' });
     await q.waitForResult(e.id);
     expect(seen).toEqual([1, 2, 3]);
+    expect(manager.inspect().hosted.find((h) => !h.stopped)).toBeDefined();
+    const f = await q.publish({ n: 4 });
+    await q.waitForResult(f.id);
+    expect(seen).toEqual([1, 2, 3, 4]);
     await again.stop();
+  });
+
+  it('an interrupt after the End ends its hold: a worker started later goes on', async () => {
+    const q = manager.queue<{ n: number }>('work');
+    expect(await q.end({ wait: false })).toEqual({ drained: false });
+    await q.interrupt();
+    const seen: number[] = [];
+    const sub = await q.subscribe((e) => void seen.push(e.payload.n), { name: 'c' });
+    const e = await q.publish({ n: 1 });
+    await q.waitForResult(e.id);
+    expect(seen).toEqual([1]);
+    await sub.stop();
   });
 
   it('an interrupt rejects done, and applies even when stop() follows it at once', async () => {

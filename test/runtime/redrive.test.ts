@@ -10,7 +10,7 @@ import {
 import { readAll } from '../support/log.js';
 import { manager, memoryUrl } from '../support/manager.js';
 import { tempDir } from '../support/temp.js';
-import { until } from '../support/wait.js';
+import { deferred, until } from '../support/wait.js';
 
 /** Folds the whole log again with the invariant checker: redrive must keep every claim and result valid. */
 async function checkInvariants(m: QueueManager): Promise<void> {
@@ -137,6 +137,49 @@ describe.each([
     await until(() => seen.length === 2, 'both ran');
     expect(seen.sort()).toEqual([1, 2]);
     await checkInvariants(m2);
+  });
+
+  it('waitForResult after a redrive waits for the new attempt, not the dead result before it', async () => {
+    const m = await manager({ store: await url() });
+    const q = m.queue<{ n: number }>('jobs');
+    let gate = deferred();
+    let failing = true;
+    await q.subscribe(
+      async () => {
+        await gate.promise;
+        if (failing) throw new Error('boom');
+      },
+      { name: 'w', retry: { limit: 0 } },
+    );
+    const e = await q.publish({ n: 1 });
+    gate.resolve();
+    const dead = await q.waitForResult(e.id);
+    expect([dead.status, dead.attempt]).toEqual(['failed', 1]);
+
+    // Redriven, its new attempt held at the gate: the dead result is not the answer any more.
+    gate = deferred();
+    failing = false;
+    expect(await q.redrive({ subscriber: 'w' })).toBe(1);
+    const redrivenAt = (await readAll(m)).find((r) => r.type === 'events.redriven')!.position;
+    const waiting = q.waitForResult(e.id);
+    gate.resolve();
+    const ok = await waiting;
+    expect([ok.status, ok.attempt]).toEqual(['ok', 1]);
+    expect(ok.position).toBeGreaterThan(redrivenAt);
+    expect(await q.waitForResult(e.id)).toEqual(ok);
+
+    // Dead, redriven, dead again: the second death is the answer, not the first.
+    failing = true;
+    const f = await q.publish({ n: 2 });
+    const first = await q.waitForResult(f.id);
+    gate = deferred();
+    expect(await q.redrive({ subscriber: 'w' })).toBe(1);
+    const waitingAgain = q.waitForResult(f.id);
+    gate.resolve();
+    const again = await waitingAgain;
+    expect([again.status, again.attempt]).toEqual(['failed', 1]);
+    expect(again.position).toBeGreaterThan(first.position);
+    expect(await q.waitForResult(f.id)).toEqual(again);
   });
 });
 

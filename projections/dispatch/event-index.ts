@@ -44,7 +44,29 @@ export class QueueEvents implements QueueState {
     this.#length++;
     this.#positionsView = this.#availableAtView = undefined;
   }
+
+  /** Its fields as plain values, for a snapshot (snapshot-codec.ts): {@link fromParts} makes it again. */
+  toParts(): QueueEventsParts {
+    // Its own fields, whatever they are (a field added later is carried too); the arrays' used part.
+    return Object.assign({}, this, { positions: this.positions, availableAt: this.availableAt });
+  }
+
+  /** The index {@link toParts} described: its typed arrays copied, with room to grow. */
+  static fromParts(parts: QueueEventsParts): QueueEvents {
+    const { positions, availableAt, ...fields } = parts;
+    const q = Object.assign(new QueueEvents(parts.name), fields);
+    const capacity = Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, positions.length))));
+    q.#positions = new Float64Array(capacity);
+    q.#positions.set(positions);
+    q.#availableAt = new Float64Array(capacity);
+    q.#availableAt.set(availableAt);
+    q.#length = positions.length;
+    return q;
+  }
 }
+
+/** A {@link QueueEvents} as plain values: its own fields and the used part of its arrays. */
+export type QueueEventsParts = { -readonly [K in keyof QueueState]: QueueState[K] };
 
 function doubled(array: Float64Array): Float64Array {
   const bigger = new Float64Array(array.length * 2);

@@ -123,6 +123,14 @@ function knownFields(r: KnownRecord, paint: Painter): string {
       ].join(' ');
     case 'schedule.deleted':
       return kv('schedule', r.scheduleId);
+    case 'snapshot.taken':
+      return [
+        kv('at', r.snapshotPosition),
+        kv('ref', r.ref),
+        ...(r.bytes !== undefined ? [kv('bytes', r.bytes)] : []),
+        kv('format', r.formatVersion),
+        kv('crc', `0x${r.checksum.toString(16)}`),
+      ].join(' ');
   }
 }
 

@@ -319,6 +319,27 @@ export interface ScheduleDeleted {
 }
 
 /** What a caller appends: a record without the log-assigned fields. */
+/**
+ * A snapshot of the folds was stored (see `projections/snapshot.ts`): the states after the record at
+ * `position`, kept by the store under `ref`. Processes start from the newest valid one; the record
+ * counts the records since the last snapshot for whoever writes the next.
+ */
+export interface SnapshotTaken {
+  readonly type: 'snapshot.taken';
+  /**
+   * Position of the last record folded into it (`position` is the record's own, as on every record:
+   * the snapshot.taken comes after the snapshot's position).
+   */
+  readonly snapshotPosition: Position;
+  /** The store's name for it (`getSnapshot(ref)`). */
+  readonly ref: string;
+  /** crc32c of its body. */
+  readonly checksum: number;
+  readonly formatVersion: number;
+  /** Its size in bytes. */
+  readonly bytes?: number;
+}
+
 export type KnownRecordBody =
   | EventPublished
   | SubscriberRegistered
@@ -338,7 +359,8 @@ export type KnownRecordBody =
   | ControlInterrupt
   | EventsRedriven
   | ScheduleRegistered
-  | ScheduleDeleted;
+  | ScheduleDeleted
+  | SnapshotTaken;
 
 export type RecordType = KnownRecordBody['type'];
 
@@ -392,6 +414,7 @@ export const RECORD_TYPES: readonly RecordType[] = [
   'events.redriven',
   'schedule.registered',
   'schedule.deleted',
+  'snapshot.taken',
 ];
 const known = new Set<string>(RECORD_TYPES);
 

@@ -25,6 +25,7 @@ export const KINDS = {
     'events.redriven',
     'schedule.registered',
     'schedule.deleted',
+    'snapshot.taken',
   ],
   all: [],
   events: ['event.published'],
@@ -91,6 +92,8 @@ function detail(r) {
       return `${r.host} · pid ${r.pid} · ${r.queues.join(', ')}`;
     case 'token.claimed':
       return `${r.claimId} by ${r.workerId}`;
+    case 'snapshot.taken':
+      return `snapshot at ${r.snapshotPosition} · ${r.ref}${r.bytes === undefined ? '' : ` · ${r.bytes} bytes`}`;
     default: {
       const { type: _t, position: _p, time: _ti, v: _v, queue: _q, ...rest } = r;
       return preview(rest, 120);

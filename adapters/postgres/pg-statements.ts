@@ -1,6 +1,7 @@
 import type { QueryConfig } from 'pg';
 import type { LogIdentity } from '../../engine/continuity.js';
 import type { Position } from '../../engine/position.js';
+import { boolArray, byteaArray } from './pg-binary.js';
 import type { PgNames } from './pg-schema.js';
 
 const NOW_MS = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;
@@ -80,8 +81,8 @@ export class PgStatements {
         bodies.length,
         this.names.log,
         expected ?? null,
-        bodies,
-        more,
+        byteaArray(bodies),
+        boolArray(more),
         identity.id,
         identity.epoch,
         least,

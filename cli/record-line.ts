@@ -96,6 +96,7 @@ function knownFields(r: KnownRecord, paint: Painter): string {
         kv('worker', r.workerId),
         kv('pid', r.pid),
         kv('queues', r.queues.join(',') || '-'),
+        ...(r.type === 'worker.heartbeat' && r.renews?.length ? [kv('renews', r.renews.length)] : []),
         ...(r.type === 'worker.left' && r.reason !== undefined ? [kv('reason', r.reason)] : []),
         ...(r.type === 'worker.left' && r.detail !== undefined ? [kv('detail', r.detail)] : []),
       ].join(' ');

@@ -139,7 +139,8 @@ export interface ClaimReleased extends ClaimFields {
  * attempt — as if that worker's `claim.acquired` had been appended right before it, with the event's
  * position as the fencing token and a lease of `leaseMs` from the event's time. The worker runs it as
  * soon as its fold has the event: one trip through the log instead of two. `slots` add to those still
- * unbound; every reservation record renews the expiry (`slots: 0` only renews, `ttlMs: 0` cancels).
+ * unbound; every reservation record renews the expiry (`slots: 0` only renews, `ttlMs: 0` cancels), as
+ * does a `worker.heartbeat` of the worker naming the subscriber in its `renews`.
  * Several reserving workers: each event goes to the one with the most slots left, the earliest
  * reservation on a tie.
  */
@@ -231,6 +232,12 @@ export interface WorkerJoined extends WorkerFields {
 export interface WorkerHeartbeat extends WorkerFields {
   readonly type: 'worker.heartbeat';
   readonly ttlMs: number;
+  /**
+   * Competing subscribers whose live reservation (`claim.reserved`) of this worker the beat renews: each
+   * lives `ttlMs` from this record's time, as a `claim.reserved` of 0 slots would make it (one record
+   * per beat, however many subscribers the worker hosts). Absent in older records: none.
+   */
+  readonly renews?: readonly string[];
 }
 
 /**

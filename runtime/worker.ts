@@ -25,7 +25,7 @@ const ERRORS_KEPT = 100;
 /**
  * This process's worker, private to the runtime (not exported from the package): what dispatchers and
  * queues need and users do not — appends, the served queues' events, heartbeats and keepalive (lease
- * extensions, reservation renewals), attaching and detaching dispatchers, reported errors. Dispatchers
+ * extensions, reservation renewals riding the heartbeat), attaching and detaching dispatchers, reported errors. Dispatchers
  * see it only as a {@link DispatchContext}; queues and queries reach the store, the views and the query
  * index through it, not through public members of the manager.
  *
@@ -151,10 +151,15 @@ export class RuntimeWorker implements DispatchContext {
     }
   }
 
-  /** The heartbeat, with every competing dispatcher's lease extensions and reservation renewal. */
+  /**
+   * The heartbeat, renewing the reservations of the dispatchers that keep theirs (one record, however
+   * many subscribers: an idle worker appends nothing else), with their lease extensions.
+   */
   async #keepAlive(): Promise<void> {
-    const drafts: RecordDraft[] = [this.#workerDraft('worker.heartbeat')];
-    for (const d of this.#dispatchers) d.keepAlive(drafts);
+    const drafts: RecordDraft[] = [];
+    const renews: string[] = [];
+    for (const d of this.#dispatchers) d.keepAlive(drafts, renews);
+    drafts.unshift(this.#workerDraft('worker.heartbeat', renews));
     try {
       await this.store.append(drafts, { sync: false });
     } catch (e) {
@@ -166,11 +171,11 @@ export class RuntimeWorker implements DispatchContext {
     await this.store.append([this.#workerDraft(type)], { sync: type === 'worker.left' });
   }
 
-  #workerDraft(type: WorkerRecordType): RecordDraft {
+  #workerDraft(type: WorkerRecordType, renews?: readonly string[]): RecordDraft {
     const all = [...this.#dispatchers];
     const subscribers = [...new Set(all.filter((d) => !d.stopped).map((d) => d.subscriberId))];
     const queues = [...new Set(all.map((d) => d.queue))];
-    return workerDraft(type, this.workerId, queues, subscribers, this.livenessMs);
+    return workerDraft(type, this.workerId, queues, subscribers, this.livenessMs, renews);
   }
 
   /** Position below which every subscriber attached here for `queue` has handled all events. */

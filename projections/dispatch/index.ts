@@ -13,7 +13,7 @@ import { firstOfKey } from './keys.js';
 import { workerBeat, workerGone } from './liveness.js';
 import { tokenClaimed } from './raw-claims.js';
 import { redriven } from './redrive.js';
-import { bind, reserved, workerLeft } from './reservations.js';
+import { bind, renewed, reserved, workerLeft } from './reservations.js';
 import type { DispatchState } from './state.js';
 import { deleted, registered } from './subscribers.js';
 import { acquired, acquiredBatch, extended, recorded, recordedBatch, released } from './work-items.js';
@@ -85,8 +85,10 @@ function apply(state: DispatchState, r: KnownRecord): void {
     case 'control.interrupt':
       return ordered(state, r);
     case 'worker.joined':
-    case 'worker.heartbeat':
       return workerBeat(state, r);
+    case 'worker.heartbeat':
+      workerBeat(state, r);
+      return renewed(state, r);
     case 'worker.left':
       workerGone(state, r);
       return workerLeft(state, r);

@@ -4,9 +4,10 @@
  * folded: a claim of attempt 1 by that worker at the event's own position, so the event runs after one
  * trip through the log instead of two (event, then claim). One word for each step, as in the runtime's
  * runtime/dispatch/reservations.ts (BOUND → HELD): a worker *reserves* ({@link reserved}); the fold
- * *binds* a new event to a reservation ({@link bind}; {@link boundAt} reads back what it bound); a
- * reservation is *dropped* ({@link unreserve}) when used up, expired or cancelled (zero slots or TTL),
- * when its worker leaves, its subscriber is deleted or stops competing, or a control order comes.
+ * *binds* a new event to a reservation ({@link bind}; {@link boundAt} reads back what it bound); the
+ * worker's heartbeat *renews* the reservations it names ({@link renewed}); a reservation is *dropped*
+ * ({@link unreserve}) when used up, expired or cancelled (zero slots or TTL), when its worker leaves,
+ * its subscriber is deleted or stops competing, or a control order comes.
  *
  * Invariants: a subscriber is in its queue's `reserved` set exactly while it has a reservation; binding
  * goes through the claim rule ({@link acquired}), so it never takes an event a claim holds; among a
@@ -37,6 +38,23 @@ export function reserved(state: DispatchState, r: RecordOf<'claim.reserved'>): v
   if (live) Object.assign(live, res);
   else sub.reservations.set(r.workerId, res);
   q.reserved.add(sub);
+}
+
+/**
+ * `worker.heartbeat`: renews the worker's live reservation of each subscriber its `renews` names, as a
+ * `claim.reserved` of 0 slots with the beat's `ttlMs` would (one that expired is dropped instead).
+ */
+export function renewed(state: DispatchState, r: RecordOf<'worker.heartbeat'>): void {
+  const list: unknown = r.renews;
+  if (!Array.isArray(list)) return;
+  const ttlMs = Number.isFinite(r.ttlMs) && r.ttlMs > 0 ? r.ttlMs : 0;
+  for (const id of list) {
+    const sub = typeof id === 'string' ? competing(state, id) : undefined;
+    const live = sub?.reservations.get(r.workerId);
+    if (!sub || !live) continue;
+    if (live.expiresAt <= r.time || live.slots <= 0 || ttlMs === 0) unreserve(state, sub, r.workerId);
+    else live.expiresAt = r.time + ttlMs;
+  }
 }
 
 /** Drops a subscriber's reservations: one worker's, or all. */

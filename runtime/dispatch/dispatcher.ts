@@ -228,12 +228,14 @@ export class Dispatcher implements DispatchScope {
     this.#parts.reservations.share();
   }
 
-  /** The heartbeat's part: lease extensions of held and running claims, the reservation's renewal. */
-  keepAlive(drafts: RecordDraft[]): void {
+  /**
+   * The heartbeat's part: lease extensions of held and running claims into `drafts`; the subscriber into
+   * `renews` when the heartbeat is to renew its reservation.
+   */
+  keepAlive(drafts: RecordDraft[], renews: string[]): void {
     if (this.spec.options.delivery !== 'competing') return;
     const sub = this.ctx.views.dispatch.subscribers.get(this.spec.subscriberId);
-    const renewal = sub && this.#parts.reservations.renewal(sub);
-    if (renewal) drafts.push(renewal);
+    if (sub && this.#parts.reservations.renews(sub)) renews.push(this.spec.subscriberId);
     this.#parts.attempts.extensions(drafts, this.ctx.leaseMs);
   }
 

@@ -132,7 +132,8 @@ export type WorkerRecordType = 'worker.joined' | 'worker.heartbeat' | 'worker.le
 
 /**
  * A `worker.*` draft: the worker's `hostname` and pid, the queues it serves and the subscribers it
- * runs; `ttlMs` how long it counts as alive after this record (joined, heartbeat).
+ * runs; `ttlMs` how long it counts as alive after this record (joined, heartbeat); `renews` the
+ * subscribers whose reservation a heartbeat renews.
  */
 export function workerDraft(
   type: WorkerRecordType,
@@ -140,7 +141,11 @@ export function workerDraft(
   queues: string[],
   subscribers: string[],
   ttlMs: number,
+  renews: readonly string[] = [],
 ): RecordDraft {
   const base = { workerId, host: os.hostname(), pid: process.pid, queues, subscribers };
-  return type === 'worker.left' ? { type, ...base, reason: 'shutdown' } : { type, ...base, ttlMs };
+  if (type === 'worker.left') return { type, ...base, reason: 'shutdown' };
+  return type === 'worker.heartbeat' && renews.length > 0
+    ? { type, ...base, ttlMs, renews }
+    : { type, ...base, ttlMs };
 }

@@ -12,7 +12,7 @@ import type { ResultBatch } from './result-batch.js';
  *
  * The worker's reservation: NONE → PENDING (a record on its way: {@link reserve}, a top-up riding the
  * next claim or result append, or {@link giveBack}) → LIVE (folded, before its expiry by log time) →
- * renewed by the heartbeat ({@link renewal}) while the worker has room, or lapsing when it is busy;
+ * renewed by the heartbeat ({@link renews}) while the worker has room, or lapsing when it is busy;
  * given back under a backlog ({@link giveBack}); CANCELLED when stopping ({@link cancel}).
  * A bound event: BOUND (the fold gave it to this worker, the event is its own claim) → READING (not
  * cached: read first) → HELD (see attempts.ts), SKIPPED by the filter, or RELEASED (stopping, or an
@@ -118,15 +118,14 @@ export class Reservations {
   }
 
   /**
-   * The heartbeat's renewal, while the worker holds a reservation it has room for (a worker that got
-   * busy lets it lapse rather than keep events waiting for it).
+   * Whether the heartbeat renews the reservation (`worker.heartbeat`'s `renews`): while the worker holds
+   * one it has room for (a worker that got busy lets it lapse rather than keep events waiting for it).
+   * The heartbeat's `ttlMs` is the worker's liveness, which reservations live as long as.
    */
-  renewal(sub: SubscriberState): RecordDraft | undefined {
-    if (!this.#open(sub)) return undefined;
+  renews(sub: SubscriberState): boolean {
+    if (!this.#open(sub)) return false;
     const reserved = this.slots(sub);
-    if (reserved === 0 || this.scope.taken() + reserved > this.scope.spec.options.concurrency)
-      return undefined;
-    return this.#draft(0, this.scope.ctx.livenessMs).draft;
+    return reserved > 0 && this.scope.taken() + reserved <= this.scope.spec.options.concurrency;
   }
 
   /** → CANCELLED (stopping): no event binds to this worker any more (those bound already are released). */

@@ -575,6 +575,33 @@ describe('reservations (claim.reserved)', () => {
     expect(sub(ended).items.size).toBe(0);
   });
 
+  it('renews the reservations a heartbeat names (one record for every subscriber), not the others', () => {
+    const beat = (worker: string, renews: string[] | undefined, ttlMs = 100): RecordDraft => ({
+      type: 'worker.heartbeat',
+      workerId: worker,
+      host: 'h',
+      pid: 1,
+      queues: [Q],
+      subscribers: [SUB],
+      ttlMs,
+      ...(renews ? { renews } : {}),
+    });
+    const renewed = fold([1010, reserved('A', 1, 100)], [1100, beat('A', [SUB])], [1150, published('d')]);
+    expect(owners(renewed)).toEqual([[6, 'A', 6, 1]]);
+    expect(sub(renewed).reservations.size).toBe(0); // its one slot was used
+    const named = fold([1010, reserved('A', 1, 100)], [1100, beat('A', [SUB], 300)]);
+    expect(sub(named).reservations.get('A')).toMatchObject({ slots: 1, expiresAt: 1400 });
+    // a beat that does not name the subscriber, or from another worker, or an old one without `renews`
+    for (const other of [beat('A', ['q/other']), beat('B', [SUB]), beat('A', undefined)]) {
+      const state = fold([1010, reserved('A', 1, 100)], [1100, other], [1150, published('d')]);
+      expect(sub(state).items.size).toBe(0);
+      expect(sub(state).reservations.size).toBe(0); // expired at 1110, dropped when d came
+    }
+    const lapsed = fold([1010, reserved('A', 1, 100)], [1200, beat('A', [SUB])]);
+    expect(sub(lapsed).reservations.size).toBe(0); // expired before the beat: nothing to renew
+    expect(lapsed.queues.get(Q)?.reserved.size).toBe(0);
+  });
+
   it('gives each event to the worker with the most slots left, the earliest reservation on a tie', () => {
     const state = fold(
       [1010, reserved('A', 1)],

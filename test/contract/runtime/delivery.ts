@@ -169,8 +169,8 @@ export function deliveryContract(h: RuntimeHarness): void {
       const reservations = log.filter((r): r is RecordOf<'claim.reserved'> => r.type === 'claim.reserved');
       // the free slots first, then one per event handled (with its result); the last one cancels it
       expect(reservations[0]).toMatchObject({ workerId, slots: 3, ttlMs: 3 * heartbeatMs });
-      // (a heartbeat may renew it in between: slots 0)
-      expect(reservations.slice(1, -1).every((r) => r.slots === 1 || r.slots === 0)).toBe(true);
+      // (heartbeats renew it in between: `renews`, no claim.reserved)
+      expect(reservations.slice(1, -1).every((r) => r.slots === 1)).toBe(true);
       expect(reservations.filter((r) => r.slots === 1)).toHaveLength(5);
       expect(reservations.at(-1)).toMatchObject({ slots: 0, ttlMs: 0 });
       // each event's result came from the claim that is the event itself
@@ -185,19 +185,26 @@ export function deliveryContract(h: RuntimeHarness): void {
       expect(log.filter((r) => r.type === 'claim.acquired')).toHaveLength(5);
     });
 
-    it('renews the reservation with the heartbeat while the worker is idle', async () => {
+    it('renews the reservations with the heartbeat while the worker is idle: one record a beat', async () => {
       const m = await h.manager({ heartbeatMs: 30 });
-      const q = m.queue<number>('jobs');
-      await q.subscribe(() => undefined, { name: 'w' });
+      const names = ['a', 'b', 'c'];
+      for (const name of names) await m.queue<number>(`jobs-${name}`).subscribe(() => undefined, { name });
       await new Promise((r) => setTimeout(r, 200));
+      const q = m.queue<number>('jobs-b');
       const e = await q.publish(1); // well after the first reservation's 90 ms
       await q.waitForResult(e.id);
       const log = await readAll(m);
       expect(log.filter((r) => r.type === 'claim.acquired')).toEqual([]);
-      const renewals = log.filter(
-        (r) => r.type === 'claim.reserved' && (r as RecordOf<'claim.reserved'>).slots === 0,
+      // no claim.reserved renews: after the three first ones, only the top-up with the result
+      const reserved = log.filter((r): r is RecordOf<'claim.reserved'> => r.type === 'claim.reserved');
+      expect(reserved.filter((r) => r.slots === 0 && r.ttlMs > 0)).toEqual([]);
+      const renewing = log.filter(
+        (r): r is RecordOf<'worker.heartbeat'> => r.type === 'worker.heartbeat' && r.renews !== undefined,
       );
-      expect(renewals.length).toBeGreaterThan(2);
+      expect(renewing.length).toBeGreaterThan(2);
+      expect(new Set(renewing.flatMap((r) => r.renews ?? []))).toEqual(
+        new Set(names.map((name) => `jobs-${name}/${name}`)),
+      );
     });
 
     it('stops reserving for a subscriber deleted under it (no reservation the fold would ignore, again and again)', async () => {

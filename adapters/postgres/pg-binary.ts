@@ -48,4 +48,3 @@ export function boolArray(items: readonly boolean[]): Buffer {
   }
   return buf;
 }
-

@@ -12,12 +12,21 @@ import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type {
   AppendOptions,
   AppendResult,
+  CompactOptions,
+  CompactResult,
   FollowOptions,
+  HistorySize,
   LogStore,
   ReadOptions,
+  RetentionPolicy,
+  SnapshotInfo,
   StorageFinding,
   StoreCapabilities,
 } from '../../engine/storage.js';
+import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
+import { fileSegments, planCompaction, removeBefore } from './file-compact.js';
+import { FileSnapshots } from './file-snapshots.js';
+import { readRetained } from './retained.js';
 import { resolveFileOptions, type FileStoreOptions, type ResolvedFileOptions } from './file-url.js';
 import { ensureLog, FileLogGuard, readIdentity } from './log-identity.js';
 import { SegmentCursor } from './segment-cursor.js';
@@ -75,6 +84,7 @@ export class FileStore implements LogStore {
   #changes = 0;
   #watcher: fs.FSWatcher | undefined;
   #writer: SegmentWriter | undefined;
+  readonly #snapshots: FileSnapshots;
 
   constructor(
     readonly url: string,
@@ -82,6 +92,12 @@ export class FileStore implements LogStore {
     private readonly guard: FileLogGuard,
   ) {
     this.capabilities = { multiProcess: true, persistent: true, durability: options.durability };
+    this.#snapshots = new FileSnapshots(options.dir, options.modes);
+  }
+
+  /** {@inheritDoc SnapshotKeeping.retention} */
+  get retention(): RetentionPolicy | undefined {
+    return this.options.retention;
   }
 
   get #continuity() {
@@ -226,6 +242,64 @@ export class FileStore implements LogStore {
   async identity(): Promise<LogIdentity> {
     this.#check();
     return this.#continuity.identity;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async first(): Promise<Position> {
+    this.#check();
+    return readRetained(this.dir);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async putSnapshot(position: Position, data: Uint8Array): Promise<SnapshotInfo> {
+    this.#check();
+    return this.#snapshots.put(position, data);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async listSnapshots(): Promise<SnapshotInfo[]> {
+    this.#check();
+    return this.#snapshots.list();
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async getSnapshot(ref: string): Promise<Uint8Array> {
+    this.#check();
+    return this.#snapshots.get(ref);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async deleteSnapshot(ref: string): Promise<boolean> {
+    this.#check();
+    return this.#snapshots.delete(ref);
+  }
+
+  async compact(options: CompactOptions): Promise<CompactResult> {
+    this.#check();
+    checkCompact(options);
+    const plan = await planCompaction(
+      this.dir,
+      await this.head(),
+      options.keepFrom,
+      options.policy ?? this.retention,
+    );
+    if (options.dryRun === true || plan.segments === 0) return plan;
+    await this.#locked(() => removeBefore(this.dir, plan.first, this.options.modes.file));
+    await dropStaleSnapshots(this, plan.first);
+    return plan;
+  }
+
+  async historySize(): Promise<HistorySize> {
+    this.#check();
+    const head = await this.head();
+    const segments = fileSegments(this.dir, head);
+    return {
+      first: readRetained(this.dir),
+      head,
+      bytes: segments.reduce((sum, s) => sum + s.bytes, 0),
+      segments: segments.length,
+      snapshotBytes: this.#snapshots.bytes(),
+    };
   }
 
   /** The segment files, oldest first. */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../engine/errors.js';
-import type { Durability } from '../../engine/storage.js';
+import { checkRetention, parseRetention } from '../../engine/retention.js';
+import type { Durability, RetentionPolicy } from '../../engine/storage.js';
 
 /** Options of the filesystem store. */
 export interface FileStoreOptions {
@@ -27,6 +28,11 @@ export interface FileStoreOptions {
    * `0o777` less the process's umask. The owner must keep read and write.
    */
   readonly mode?: number;
+  /**
+   * What `compact` may remove once a snapshot covers it (in the URL: `?retention=7d&retentionBytes=10GiB`).
+   * Default: keep everything.
+   */
+  readonly retention?: RetentionPolicy;
 }
 
 export interface ResolvedFileOptions {
@@ -36,9 +42,10 @@ export interface ResolvedFileOptions {
   readonly pollMs: number;
   readonly syncIntervalMs: number;
   readonly modes: { readonly file: number | undefined; readonly dir: number | undefined };
+  readonly retention: RetentionPolicy | undefined;
 }
 
-const KNOWN = new Set(['durability', 'segmentBytes', 'pollMs', 'syncIntervalMs', 'mode']);
+const KNOWN = new Set(['durability', 'segmentBytes', 'pollMs', 'syncIntervalMs', 'mode', 'retention']);
 const DURABILITIES: readonly Durability[] = ['always', 'batch', 'never'];
 
 /**
@@ -57,8 +64,16 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
   const q = rest.indexOf('?');
   const merged: Record<string, unknown> = {};
   if (q >= 0) {
-    for (const [k, v] of new URLSearchParams(rest.slice(q + 1)))
+    const params = new URLSearchParams(rest.slice(q + 1));
+    for (const [k, v] of params) {
+      if (k === 'retention' || k === 'retentionBytes') continue;
       merged[k] = k === 'durability' ? v : k === 'mode' ? octal(v) : Number(v);
+    }
+    const retention = parseRetention({
+      retention: params.get('retention') ?? undefined,
+      retentionBytes: params.get('retentionBytes') ?? undefined,
+    });
+    if (retention !== undefined) merged.retention = retention;
     rest = rest.slice(0, q);
   }
   Object.assign(merged, options);
@@ -83,6 +98,7 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
     pollMs: positiveInt('pollMs', merged.pollMs ?? 100, 1),
     syncIntervalMs: positiveInt('syncIntervalMs', merged.syncIntervalMs ?? 0, 0, 5),
     modes: createModes(merged.mode),
+    retention: checkRetention(merged.retention as RetentionPolicy | undefined),
   };
 }
 

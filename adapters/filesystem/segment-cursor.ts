@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FRAME_HEADER, MAX_RECORD_BYTES, scanBatches, scanFrames } from '../../engine/codec.js';
-import { CorruptRecordError } from '../../engine/errors.js';
+import { CorruptRecordError, TruncatedError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
 import { readDurable, readMeta, settledBytes } from './lock-meta.js';
+import { readRetained } from './retained.js';
 import { listSegments, LOCK_FILE, openFile, readAt, segmentFor, segmentName } from './segment-files.js';
 import { entryAt } from './segment-index.js';
 
@@ -59,6 +60,8 @@ export class SegmentCursor {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     const expected = `segment ${this.#file} (inode ${held.ino}, at least ${this.#offset} bytes)`;
+    // Removed by retention, not lost: what was read of it is right, and the held file reads on.
+    if (ino === undefined && readRetained(this.dir) > this.#base) return undefined;
     if (ino === undefined) return { expected, found: 'no such file' };
     if (ino !== held.ino) return { expected, found: `another file (inode ${ino})` };
     if (held.size < this.#offset) return { expected, found: `${held.size} bytes` };
@@ -93,6 +96,7 @@ export class SegmentCursor {
   }
 
   #openAt(position: Position): boolean {
+    this.#checkRetained(position);
     const bases = listSegments(this.dir);
     const base = segmentFor(bases, position) ?? bases[0];
     if (base === undefined) return false;
@@ -109,7 +113,19 @@ export class SegmentCursor {
     this.#base = base;
     this.#offset = 0;
     this.#promised = undefined;
-    this.#fd = openFile(this.#file, 'r');
+    try {
+      this.#fd = openFile(this.#file, 'r');
+    } catch (e) {
+      // Listed, then removed by a compaction before it could be opened.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.#checkRetained(this.next);
+      throw e;
+    }
+  }
+
+  /** @throws TruncatedError when retention removed `position`. */
+  #checkRetained(position: Position): void {
+    const first = readRetained(this.dir);
+    if (position < first) throw new TruncatedError(this.dir, position, first);
   }
 
   #readNew(): StoredRecord[] {
@@ -212,6 +228,7 @@ export class SegmentCursor {
       );
     }
     if (later > this.next) {
+      this.#checkRetained(this.next); // the segments between were removed by retention
       throw new CorruptRecordError(
         path.join(this.dir, segmentName(later)),
         0,

@@ -15,11 +15,9 @@ import {
   type LockMeta,
 } from './lock-meta.js';
 import { readIdentity, writeIdentity } from './log-identity.js';
+import { readRetained } from './retained.js';
 import { listSegments, LOCK_FILE, openFile, readAt, segmentName } from './segment-files.js';
 import { buildIndex, checkEntry, indexName, loadIndex, trimIndex, writeIndex } from './segment-index.js';
-
-/** The log's first retained position: 0 until history is dropped by retention. */
-const FIRST_RETAINED = 0;
 
 /** What one segment holds, as found by reading it. */
 interface SegmentScan {
@@ -42,18 +40,22 @@ export function checkSegments(dir: string): StorageFinding[] {
   const findings: StorageFinding[] = [];
   const bases = listSegments(dir);
   const { meta, durable } = lockMeta(dir);
-  const first = bases[0];
-  if (first !== undefined && first > FIRST_RETAINED) {
+  // Retention records the first position it keeps before deleting anything: segments before it that a
+  // crashed compaction left are not part of the log (the next compaction removes them).
+  const retained = readRetained(dir);
+  const chain = bases.filter((_, i) => i === bases.length - 1 || (bases[i + 1] as number) > retained);
+  const first = chain[0];
+  if (first !== undefined && first > retained) {
     findings.push({
       kind: 'start',
       file: path.join(dir, segmentName(first)),
       message:
-        `the first segment starts at position ${first}, but the log's positions start at ${FIRST_RETAINED}: ` +
-        `the segment(s) holding positions ${FIRST_RETAINED}–${first - 1} are missing`,
+        `the first segment starts at position ${first}, but the log's positions start at ${retained}: ` +
+        `the segment(s) holding positions ${retained}–${first - 1} are missing`,
       repairable: false,
     });
   }
-  const scans = bases.map((base) => scanSegment(dir, base, findings));
+  const scans = chain.map((base) => scanSegment(dir, base, findings));
   scans.forEach((s, i) => {
     const next = scans[i + 1];
     if (next === undefined || s.end === undefined || s.end === next.base) return;

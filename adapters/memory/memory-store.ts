@@ -1,30 +1,26 @@
-import { randomUUID } from 'node:crypto';
 import { eachRecord } from '../../engine/each-record.js';
 import type { LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, continuesAt, encodeDrafts, nextTime } from '../../engine/append-batch.js';
-import { ClosedError, ConflictError, InvalidArgumentError } from '../../engine/errors.js';
-import { Notifier } from '../../engine/notifier.js';
+import { ClosedError, ConflictError, TruncatedError } from '../../engine/errors.js';
 import { aborted } from '../../engine/notifier.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import type {
   AppendOptions,
   AppendResult,
+  CompactOptions,
+  CompactResult,
   FollowOptions,
+  HistorySize,
   LogStore,
   ReadOptions,
+  RetentionPolicy,
+  SnapshotInfo,
   StoreCapabilities,
 } from '../../engine/storage.js';
-
-/** The records of one in-memory log, shared by every store opened on the same `memory:<name>`. */
-class MemoryLog {
-  readonly records: StoredRecord[] = [];
-  readonly appended = new Notifier();
-  lastTime = 0;
-  /** A memory log lives as long as the process: nothing can replace it under a handle. */
-  readonly identity: LogIdentity = { id: randomUUID(), epoch: 1 };
-}
+import { dropStaleSnapshots } from '../../engine/retention.js';
+import { MemoryLog, memoryUrl } from './memory-log.js';
 
 const named = new Map<string, MemoryLog>();
 
@@ -33,19 +29,20 @@ const CHUNK = 4096;
 
 /**
  * The reference store: one process, nothing persisted. `memory:` opens a fresh log; `memory:<name>`
- * shares one log between every store opened on that name in this process.
- * @example await using store = openMemoryStore('memory:');
+ * shares one log between every store opened on that name in this process. Query parameters:
+ * `segmentRecords` (records per segment, the unit retention removes; default 65536, fixed by the first
+ * handle of a log), `retention` and `retentionBytes` (see {@link RetentionPolicy}).
+ * @example await using store = openMemoryStore('memory:jobs?segmentRecords=1024&retention=1h');
+ * @throws InvalidArgumentError for a bad URL or parameter.
  */
 export function openMemoryStore(url = 'memory:'): MemoryStore {
-  if (!url.startsWith('memory:'))
-    throw new InvalidArgumentError(`memory store URL must start with "memory:", got: ${url}`);
-  const name = url.slice('memory:'.length);
+  const { name, segmentRecords, retention } = memoryUrl(url);
   let log = name === '' ? undefined : named.get(name);
   if (log === undefined) {
-    log = new MemoryLog();
+    log = new MemoryLog(segmentRecords);
     if (name !== '') named.set(name, log);
   }
-  return new MemoryStore(url, log);
+  return new MemoryStore(url, log, retention);
 }
 
 export class MemoryStore implements LogStore {
@@ -56,13 +53,14 @@ export class MemoryStore implements LogStore {
   constructor(
     readonly url: string,
     private readonly log: MemoryLog,
+    readonly retention: RetentionPolicy | undefined,
   ) {}
 
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
   async append(drafts: readonly RecordDraft[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#check();
     checkDrafts(drafts);
-    const head = this.log.records.length;
+    const head = this.log.head;
     if (options.expectedHead !== undefined) {
       checkPosition('expectedHead', options.expectedHead);
       if (options.expectedHead !== head) throw new ConflictError(options.expectedHead, head);
@@ -74,7 +72,7 @@ export class MemoryStore implements LogStore {
     const records = encodeDrafts(drafts, (d, i) =>
       Object.freeze(decodeRecord(encodeRecord(stamp(d, head + i, time)), this.url, 0)),
     );
-    this.log.records.push(...records);
+    this.log.push(records);
     this.log.appended.notify();
     return { positions: records.map((r) => r.position), time, records };
   }
@@ -83,12 +81,14 @@ export class MemoryStore implements LogStore {
   async replicate(records: readonly StoredRecord[]): Promise<void> {
     this.#check();
     if (records.length === 0) return;
-    const head = this.log.records.length;
-    if (!continuesAt(records, head)) throw new ConflictError(head, records[0]?.position ?? -1);
-    for (const r of records) {
-      this.log.records.push(Object.freeze(structuredClone(r)));
-      this.log.lastTime = Math.max(this.log.lastTime, r.time);
-    }
+    const head = this.log.head;
+    // An empty log may start later: the copy of a log whose older segments retention removed.
+    const fresh = head === 0 && this.log.first === 0 && records[0] !== undefined;
+    if (!continuesAt(records, fresh ? (records[0] as StoredRecord).position : head))
+      throw new ConflictError(head, records[0]?.position ?? -1);
+    if (fresh) this.log.startAt((records[0] as StoredRecord).position);
+    this.log.push(records.map((r) => Object.freeze(structuredClone(r))));
+    for (const r of records) this.log.lastTime = Math.max(this.log.lastTime, r.time);
     this.log.appended.notify();
   }
 
@@ -100,10 +100,10 @@ export class MemoryStore implements LogStore {
   async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     const from = checkPosition('from', options.from ?? 0);
-    const to = Math.min(checkPosition('to', options.to ?? this.log.records.length), this.log.records.length);
+    const to = Math.min(checkPosition('to', options.to ?? this.log.head), this.log.head);
     for (let p = from; p < to; p += CHUNK) {
       if (options.signal?.aborted === true || this.#closed) return;
-      yield this.log.records.slice(p, Math.min(to, p + CHUNK));
+      yield this.#slice(p, Math.min(to, p + CHUNK));
     }
   }
 
@@ -118,8 +118,8 @@ export class MemoryStore implements LogStore {
       ? AbortSignal.any([options.signal, this.#closing.signal])
       : this.#closing.signal;
     while (!signal.aborted) {
-      while (next < this.log.records.length) {
-        const chunk = this.log.records.slice(next, next + CHUNK);
+      while (next < this.log.head) {
+        const chunk = this.#slice(next, next + CHUNK);
         yield chunk;
         next += chunk.length;
         if (aborted(signal)) return;
@@ -131,7 +131,54 @@ export class MemoryStore implements LogStore {
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
   async head(): Promise<Position> {
     this.#check();
-    return this.log.records.length;
+    return this.log.head;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async first(): Promise<Position> {
+    this.#check();
+    return this.log.first;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async putSnapshot(position: Position, data: Uint8Array): Promise<SnapshotInfo> {
+    this.#check();
+    return this.log.snapshots.put(position, data);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async listSnapshots(): Promise<SnapshotInfo[]> {
+    this.#check();
+    return this.log.snapshots.list();
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async getSnapshot(ref: string): Promise<Uint8Array> {
+    this.#check();
+    return this.log.snapshots.get(ref);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async deleteSnapshot(ref: string): Promise<boolean> {
+    this.#check();
+    return this.log.snapshots.delete(ref);
+  }
+
+  async compact(options: CompactOptions): Promise<CompactResult> {
+    this.#check();
+    const plan = await this.log.planCompaction(options, this.retention);
+    if (options.dryRun === true || plan.segments === 0) return plan;
+    this.log.dropBefore(plan.first);
+    await dropStaleSnapshots(this, plan.first);
+    // Followers behind the new first find out at once, not at the next append.
+    this.log.appended.notify();
+    return plan;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
+  async historySize(): Promise<HistorySize> {
+    this.#check();
+    return this.log.size();
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection
@@ -152,5 +199,11 @@ export class MemoryStore implements LogStore {
 
   #check(): void {
     if (this.#closed) throw new ClosedError(`store ${this.url}`);
+  }
+
+  /** Records `[from, to)`; `truncated` when retention removed `from`. */
+  #slice(from: Position, to: Position): StoredRecord[] {
+    if (from < this.log.first) throw new TruncatedError(this.url, from, this.log.first);
+    return this.log.records.slice(from - this.log.first, to - this.log.first);
   }
 }

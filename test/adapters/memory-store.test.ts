@@ -3,7 +3,8 @@ import { openMemoryStore } from '../../adapters/memory/index.js';
 import { logStoreContract } from '../contract/log-store-contract.js';
 
 logStoreContract('memory', () => {
-  const url = `memory:${randomUUID()}`;
+  // Segments of 8 records: the retention cases remove several.
+  const url = `memory:${randomUUID()}?segmentRecords=8`;
   return Promise.resolve({
     open: () => Promise.resolve(openMemoryStore(url)),
     cleanup: () => Promise.resolve(),

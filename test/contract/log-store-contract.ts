@@ -4,6 +4,7 @@ import { formatPosition, parsePosition } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
 import { collect } from '../support/log.js';
+import { retentionContract } from './retention-contract.js';
 
 /** How the contract suite reaches one backend: a fresh log per test, opened as often as needed. */
 export interface StoreHarness {
@@ -45,6 +46,7 @@ async function rejects(p: Promise<unknown>, code: ErrorCode): Promise<Error> {
 
 /** The storage contract: every adapter passes this suite unchanged. */
 export function logStoreContract(name: string, factory: HarnessFactory): void {
+  retentionContract(name, factory);
   describe(`LogStore contract: ${name}`, () => {
     async function withStore(fn: (store: LogStore, h: StoreHarness) => Promise<void>): Promise<void> {
       const h = await factory();

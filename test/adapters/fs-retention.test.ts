@@ -19,10 +19,9 @@ describe('filesystem store: snapshots and retention', () => {
     const store = await openFileStore(`file:${dir}?retention=7d&retentionBytes=10GiB`);
     expect(store.retention).toEqual({ maxAgeMs: 7 * 86_400_000, maxBytes: 10 * 1024 ** 3 });
     await store.close();
-    await expect(openFileStore(`file:${dir}?retention=7days`)).rejects.toMatchObject({
-      code: 'invalid-argument',
-      message: expect.stringMatching(/retention must be an integer with a unit s, m, h or d/),
-    });
+    await expect(openFileStore(`file:${dir}?retention=7days`)).rejects.toThrow(
+      /retention must be an integer with a unit s, m, h or d/,
+    );
     const none = await openFileStore(`file:${dir}`);
     expect(none.retention).toBeUndefined();
     await none.close();

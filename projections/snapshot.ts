@@ -8,7 +8,7 @@
  */
 import type { Position } from '../engine/position.js';
 import type { RecordOf, StoredRecord } from '../engine/records.js';
-import { dispatchFold, lowerBound, type DispatchState } from './dispatch/index.js';
+import { dispatchFold, eventCount, indexOf, type DispatchState, type QueueState } from './dispatch/index.js';
 import { isFinished } from './dispatch/work-items.js';
 import { schedulesFold, type SchedulesState } from './schedules.js';
 import { statsFold, type StatsState } from './stats.js';
@@ -63,12 +63,13 @@ export function openEventPositions(state: DispatchState): Position[] {
   for (const q of state.queues.values()) {
     // Deleted subscribers count with the progress they made: a deletion reopens nothing.
     const subs = [...state.subscribers.values()].filter((s) => s.reg.queue === q.name);
-    const lows = subs.map((s) => lowOf(s, q.positions));
+    const lows = subs.map((s) => lowOf(s, q));
     const extra = new Set<Position>();
     for (const sub of subs) for (const p of [...sub.revived, ...sub.dead]) extra.add(p);
-    const from = subs.length === 0 ? 0 : Math.min(...lows);
-    for (let i = from; i < q.positions.length; i++) {
-      const p = q.positions[i] as Position;
+    // Absolute indexes (the events below the base were finished for every subscriber and dropped).
+    const from = subs.length === 0 ? q.base : Math.max(q.base, Math.min(...lows));
+    for (let i = from; i < eventCount(q); i++) {
+      const p = q.positions[i - q.base] as Position;
       if (subs.length === 0 || subs.some((s, k) => i >= (lows[k] as number) && openFor(s, p))) open.push(p);
       else if (extra.has(p)) open.push(p);
       extra.delete(p);
@@ -80,11 +81,11 @@ export function openEventPositions(state: DispatchState): Position[] {
 
 type Sub = DispatchState['subscribers'] extends Map<string, infer S> ? S : never;
 
-/** Index (into the queue's events) of the subscriber's oldest event that may be open. */
-function lowOf(sub: Sub, positions: Float64Array): number {
+/** Absolute index (into the queue's events) of the subscriber's oldest event that may be open. */
+function lowOf(sub: Sub, q: QueueState): number {
   if (sub.reg.delivery === 'competing') return sub.finishedBelow;
   // Broadcast: as far as its slowest worker got; a worker not seen yet starts at the start position.
-  let low = lowerBound(positions, sub.reg.startPosition);
+  let low = indexOf(q, sub.reg.startPosition);
   if (sub.broadcast.size > 0) low = Math.min(...[...sub.broadcast.values()].map((b) => b.below));
   return low;
 }

@@ -1,6 +1,7 @@
 import type { Position } from '../engine/position.js';
 import type { Delivery, FilterSpec, RateLimit, RetryPolicy } from '../engine/records.js';
 import {
+  eventCount,
   isFinished,
   isLeased,
   rateFreeAt,
@@ -207,7 +208,7 @@ export function statsRows(v: LogViews, queues: readonly string[] = [], now = v.t
     const s = v.stats.queues.get(queue);
     return {
       queue,
-      published: v.dispatch.queues.get(queue)?.positions.length ?? 0,
+      published: eventCount(v.dispatch.queues.get(queue)),
       ok: s?.results.ok ?? 0,
       failed: s?.results.failed ?? 0,
       timeout: s?.results.timeout ?? 0,

@@ -47,6 +47,7 @@ export const workersFold: Fold<WorkersState> = {
             ttlMs: r.ttlMs,
             leftAt: undefined,
           });
+          prune(state); // workers that lapsed without a worker.left go too (a crash appends none)
         }
         return state;
       }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { filter, Observable } from 'rxjs';
+import { eventCount } from '../projections/dispatch/index.js';
 import { liveRecords$ } from '../projections/live.js';
 import {
   claimRows,
@@ -246,7 +247,7 @@ export class QueueManager {
     for (const s of dispatch.subscribers.values()) names.add(s.reg.queue);
     return [...names].sort().map((name) => ({
       name,
-      events: dispatch.queues.get(name)?.positions.length ?? 0,
+      events: eventCount(dispatch.queues.get(name)),
       subscribers: [...dispatch.subscribers.values()].filter((s) => s.reg.queue === name && !s.deleted)
         .length,
       schedules: [...schedules.schedules.values()].filter((s) => s.queue === name).length,

@@ -9,16 +9,23 @@ import {
 import type { Position } from '../engine/position.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LiveViews } from './live-views.js';
+import { firstOfKey, type KeyWindow } from '../projections/dispatch/keys.js';
 
 /**
- * Lookups for the query API (event by id, results by event), built on first use by reading the log
- * once, then kept current from the live fold. Processes that never query never pay for it.
+ * Lookups for the query API (event by id, results by event, a queue's events), built on first use by
+ * reading the log once, then kept current from the live fold. Processes that never query never pay for
+ * it; those that do hold a few numbers per event and result of the whole history (not bounded by the
+ * open events, unlike the fold's views: see docs/design.md).
  */
 export class QueryIndex {
   readonly events = new Map<string, Position>();
   /** Event id → its results, by {@link resultRef} (a result may be one item of a `results.recorded`). */
   readonly results = new Map<string, number[]>();
   readonly resultsByQueue = new Map<string, number[]>();
+  /** Queue → positions of its events, keyed twins aside (as the dispatch view indexes them, all of them). */
+  readonly eventsByQueue = new Map<string, number[]>();
+  /** Each queue's idempotency keys, to tell twins as the dispatch fold does (projections keys.ts). */
+  readonly #keys = new Map<string, KeyWindow>();
   #ready: Promise<void> | undefined;
 
   constructor(
@@ -50,6 +57,9 @@ export class QueryIndex {
     if (!isKnownRecord(r)) return;
     if (r.type === 'event.published') {
       if (!this.events.has(r.eventId)) this.events.set(r.eventId, r.position);
+      let keys = this.#keys.get(r.queue);
+      if (!keys) this.#keys.set(r.queue, (keys = { keys: new Map(), keyUntil: new Map() }));
+      if (firstOfKey(keys, r)) push(this.eventsByQueue, r.queue, r.position);
     } else if (r.type === 'result.recorded' || r.type === 'results.recorded') {
       for (const x of unbatched(r) as RecordOf<'result.recorded'>[]) {
         const ref = resultRef(x);

@@ -1,5 +1,5 @@
 import { filter, map, mergeMap } from 'rxjs';
-import { lowerBound, oldestOpen } from '../projections/dispatch/index.js';
+import { eventCount, lowerBound, oldestOpen } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
@@ -120,7 +120,7 @@ export async function searchEvents<T>(
   pageStart(o);
   await caughtUp(m);
   const inRange = timeRange({ after: o.publishedAfter, before: o.publishedBefore });
-  const positions = m.views.dispatch.queues.get(queue)?.positions ?? [];
+  const positions = await eventPositions(m, queue);
   return collectPage(positions, o, logReader(m), (r) =>
     inRange(r.time) ? toQueueEvent<T>(r as EventRecord) : undefined,
   );
@@ -128,12 +128,24 @@ export async function searchEvents<T>(
 
 export async function countEvents(m: QueryContext, queue: string, f: EventFilters): Promise<number> {
   await caughtUp(m);
-  const positions = m.views.dispatch.queues.get(queue)?.positions ?? [];
-  if (f.publishedAfter === undefined && f.publishedBefore === undefined) return positions.length;
+  const q = m.views.dispatch.queues.get(queue);
+  if (f.publishedAfter === undefined && f.publishedBefore === undefined) return eventCount(q);
+  const positions = await eventPositions(m, queue);
   const inRange = timeRange({ after: f.publishedAfter, before: f.publishedBefore });
   let n = 0;
   for await (const [, r] of walk(positions, 0, logReader(m))) if (inRange(r.time)) n++;
   return n;
+}
+
+/**
+ * Positions of every event of the queue (keyed twins aside): the dispatch view's while it holds them
+ * all; once it dropped finished ones (event-index.ts), the query index's.
+ */
+async function eventPositions(m: QueryContext, queue: string): Promise<readonly number[] | Float64Array> {
+  const q = m.views.dispatch.queues.get(queue);
+  if (!q || q.base === 0) return q?.positions ?? [];
+  await m.index.ready();
+  return m.index.eventsByQueue.get(queue) ?? [];
 }
 
 export function toResult(m: QueryContext, r: ResultRecord): QueueResult {

@@ -1,6 +1,6 @@
 import type { Position } from '../../engine/position.js';
-import { lowerBound } from './event-index.js';
-import type { DispatchState, SubscriberState } from './state.js';
+import { indexOf } from './event-index.js';
+import type { DispatchState, QueueState, SubscriberState } from './state.js';
 
 /**
  * What each worker of a broadcast subscriber has handled, from its results in the log: every event
@@ -24,26 +24,21 @@ export function broadcastHandled(
   if (!q) return;
   let progress = sub.broadcast.get(workerId);
   if (!progress) {
-    progress = { below: lowerBound(q.positions, sub.reg.startPosition), above: new Set() };
+    progress = { below: indexOf(q, sub.reg.startPosition), above: new Set() };
     sub.broadcast.set(workerId, progress);
   }
-  if (p < (q.positions[progress.below] ?? Infinity)) return;
+  if (p < (q.positions[progress.below - q.base] ?? Infinity)) return;
   progress.above.add(p);
   for (;;) {
-    const next = q.positions[progress.below];
+    const next = q.positions[progress.below - q.base];
     if (next === undefined || !progress.above.delete(next)) return;
     progress.below++;
   }
 }
 
 /** True when `workerId` has handled event `p` of the broadcast subscriber. */
-export function broadcastDone(
-  sub: SubscriberState,
-  positions: ArrayLike<number>,
-  workerId: string,
-  p: Position,
-): boolean {
+export function broadcastDone(sub: SubscriberState, q: QueueState, workerId: string, p: Position): boolean {
   const progress = sub.broadcast.get(workerId);
   if (!progress) return false;
-  return p < (positions[progress.below] ?? Infinity) || progress.above.has(p);
+  return p < (q.positions[progress.below - q.base] ?? Infinity) || progress.above.has(p);
 }

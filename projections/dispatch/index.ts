@@ -8,7 +8,7 @@
 import { isKnownRecord, type KnownRecord, type RecordOf } from '../../engine/records.js';
 import type { Fold } from '../fold.js';
 import { ordered } from './control.js';
-import { eventsOf } from './event-index.js';
+import { compact, eventsOf } from './event-index.js';
 import { firstOfKey } from './keys.js';
 import { workerBeat, workerGone } from './liveness.js';
 import { tokenClaimed } from './raw-claims.js';
@@ -30,7 +30,7 @@ export type {
   WorkItem,
 } from './state.js';
 export { deathOf, ownerDead, workerDead } from './liveness.js';
-export { lowerBound, queueOf } from './event-index.js';
+export { eventCount, floorOf, indexOf, lowerBound, queueOf } from './event-index.js';
 export { boundAt, type BoundClaim } from './reservations.js';
 export { tokenKey } from './raw-claims.js';
 export { oldestOpen, subscriberProgress } from './subscribers.js';
@@ -107,6 +107,7 @@ function published(state: DispatchState, r: RecordOf<'event.published'>): void {
   if (!firstOfKey(q, r)) return; // a twin of an earlier publish: never dispatched
   const availableAt = r.availableAt ?? r.time + (r.delay ?? 0);
   q.push(r.position, availableAt);
+  compact(state, q);
   if (r.priority !== undefined && r.priority !== 0) q.priorities.set(r.position, r.priority);
   if (q.reserved.size > 0 && availableAt <= r.time) bind(state, q, r.position, r.time);
 }

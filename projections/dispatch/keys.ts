@@ -13,8 +13,11 @@
 import { KEY_TTL_MS, type RecordOf } from '../../engine/records.js';
 import type { QueueState } from './state.js';
 
+/** The part of a queue that keeps its idempotency keys. */
+export type KeyWindow = Pick<QueueState, 'keys' | 'keyUntil'>;
+
 /** Whether `r` is the first event of its queue with its key (or has none); notes the key if so. */
-export function firstOfKey(q: QueueState, r: RecordOf<'event.published'>): boolean {
+export function firstOfKey(q: KeyWindow, r: RecordOf<'event.published'>): boolean {
   expireKeys(q, r.time);
   const key = r.headers.key;
   if (key === undefined) return true;
@@ -25,7 +28,7 @@ export function firstOfKey(q: QueueState, r: RecordOf<'event.published'>): boole
 }
 
 /** Drops the keys whose window ended at or before `time`, oldest first. */
-function expireKeys(q: QueueState, time: number): void {
+function expireKeys(q: KeyWindow, time: number): void {
   for (const [key, until] of q.keyUntil) {
     if (until > time) return;
     q.keyUntil.delete(key);

@@ -1,7 +1,8 @@
 /**
  * The shape of the dispatch state: what {@link dispatchFold} keeps of the log for dispatching. One state,
  * mutated in place by the modules beside this one, each owning its part:
- * - event-index.ts: `QueueState.positions` / `availableAt` (each queue's events, in typed arrays);
+ * - event-index.ts: `QueueState.base`, `positions` / `availableAt` (each queue's events, in typed arrays,
+ *   below the oldest still open for a subscriber dropped);
  * - keys.ts: `QueueState.keys` (idempotency keys);
  * - work-items.ts: `SubscriberState.items`, `finishedBelow`, `counts`, `dead`; `DispatchState.rejected`;
  * - redrive.ts: `SubscriberState.revived`, `DispatchState.redrives` (and dead items put back);
@@ -83,11 +84,17 @@ export interface Reservation {
 export interface QueueState {
   readonly name: string;
   /**
-   * Positions of the queue's events, ascending, and (same index) their availability times: the part of
-   * the view that grows with the log, kept in typed arrays outside the JS heap, 16 bytes an event. The
-   * garbage collector neither scans them nor sizes the heap by them (as number arrays, a million events
-   * were ~24 MB of old space, which V8 lets grow to about 4× the live size before collecting). Each is a
-   * snapshot of the events folded so far: read it again after the fold moved on.
+   * Absolute index (among every event the queue indexed) of `positions[0]`: the events below it were
+   * finished for every subscriber of the queue and dropped (event-index.ts). Indexes held elsewhere
+   * (`finishedBelow`, broadcast progress) are absolute: `positions[i - base]`.
+   */
+  readonly base: number;
+  /**
+   * Positions of the queue's events from `base` on, ascending, and (same index) their availability
+   * times, kept in typed arrays outside the JS heap, 16 bytes an event. The garbage collector neither
+   * scans them nor sizes the heap by them (as number arrays, a million events were ~24 MB of old space,
+   * which V8 lets grow to about 4× the live size before collecting). Each is a snapshot of the events
+   * folded so far: read it again after the fold moved on.
    */
   readonly positions: Float64Array;
   readonly availableAt: Float64Array;

@@ -9,7 +9,7 @@
  */
 import type { Position } from '../../engine/position.js';
 import type { RecordOf } from '../../engine/records.js';
-import { lowerBound, queueOf } from './event-index.js';
+import { eventCount, indexOf, queueOf } from './event-index.js';
 import { unreserve } from './reservations.js';
 import type { DispatchState, QueueState, SubscriberState } from './state.js';
 import { isFinished, isLeased } from './work-items.js';
@@ -27,7 +27,7 @@ export function registered(state: DispatchState, r: RecordOf<'subscriber.registe
     registeredAt: r.position,
     registeredTime: r.time,
     deleted: false,
-    finishedBelow: lowerBound(q.positions, r.startPosition),
+    finishedBelow: indexOf(q, r.startPosition), // not below base: what every subscriber finished is gone
     items: new Map(),
     counts: { done: 0, failed: 0, dead: 0, skipped: 0, rejected: 0 },
     starts: [],
@@ -64,8 +64,7 @@ export function subscriberProgress(
     if (isFinished(item)) finishedAbove++;
     else if (isLeased(item, time)) inFlight++;
   }
-  const pending =
-    Math.max(0, (q?.positions.length ?? 0) - sub.finishedBelow - finishedAbove) + sub.revived.size;
+  const pending = Math.max(0, eventCount(q) - sub.finishedBelow - finishedAbove) + sub.revived.size;
   const oldest = oldestOpen(sub, q);
   return {
     depth: pending - inFlight,
@@ -79,7 +78,7 @@ export function subscriberProgress(
  * when every event of its queue is finished for it.
  */
 export function oldestOpen(sub: SubscriberState, q: QueueState | undefined): Position | undefined {
-  let oldest = q?.positions[sub.finishedBelow];
+  let oldest = q?.positions[sub.finishedBelow - q.base];
   for (const p of sub.revived) if (oldest === undefined || p < oldest) oldest = p;
   return oldest;
 }

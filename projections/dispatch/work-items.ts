@@ -41,8 +41,8 @@ export function itemOf(
   if (found) return found;
   const q = state.queues.get(sub.reg.queue);
   if (!q || eventPosition < sub.reg.startPosition) return undefined;
-  const index = lowerBound(q.positions, eventPosition);
-  if (index < sub.finishedBelow || q.positions[index] !== eventPosition) return undefined;
+  const index = lowerBound(q.positions, eventPosition); // relative to q.base
+  if (index + q.base < sub.finishedBelow || q.positions[index] !== eventPosition) return undefined;
   const item: WorkItem = {
     eventPosition,
     status: 'released',
@@ -313,7 +313,7 @@ function advance(state: DispatchState, sub: SubscriberState, finished: WorkItem)
   const q = state.queues.get(sub.reg.queue);
   if (!q) return;
   for (;;) {
-    const position = q.positions[sub.finishedBelow];
+    const position = q.positions[sub.finishedBelow - q.base];
     if (position === undefined) return;
     const item = sub.items.get(position);
     if (!item || !isFinished(item)) return;

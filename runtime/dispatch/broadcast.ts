@@ -1,5 +1,6 @@
 import {
   broadcastDone,
+  indexOf,
   lowerBound,
   type QueueState,
   type SubscriberState,
@@ -15,7 +16,8 @@ import type { Candidate } from './competing-scan.js';
  *
  * Per event: AHEAD (past the cursor) → DELAYED (its availableAt is still to come) → DUE (handed to the
  * scan), or straight AHEAD → DUE; a failed attempt with a retry left → RETRYING (until its retryAt) →
- * DUE again. The cursor only moves forward (an index into the queue's events; -1 before the first scan).
+ * DUE again. The cursor only moves forward (an absolute index into the queue's events, never below its
+ * `base`; -1 before the first scan).
  */
 export class BroadcastCursor {
   #next = -1;
@@ -50,7 +52,9 @@ export class BroadcastCursor {
     now: number,
     ending: Position,
   ): { candidates: Candidate[]; wake: number } {
-    if (this.#next < 0) this.#next = lowerBound(q.positions, sub?.reg.startPosition ?? 0);
+    if (this.#next < 0) this.#next = indexOf(q, sub?.reg.startPosition ?? 0);
+    // Events below the base were handled by every worker the fold knows of: one new since starts there.
+    this.#next = Math.max(this.#next, q.base);
     const candidates: Candidate[] = [];
     let wake = Infinity;
     for (const [p, retry] of this.#retrying) {
@@ -62,18 +66,20 @@ export class BroadcastCursor {
     }
     for (const p of this.#delayed) {
       if (candidates.length >= free) break;
-      const at = q.availableAt[lowerBound(q.positions, p)] as number;
+      const i = lowerBound(q.positions, p);
+      const at = q.positions[i] === p ? (q.availableAt[i] as number) : now; // dropped: handled elsewhere
       if (at <= now) {
         this.#delayed.delete(p);
         candidates.push({ position: p, attempt: 1 });
       } else wake = Math.min(wake, at);
     }
-    while (candidates.length < free && this.#next < q.positions.length) {
-      const p = q.positions[this.#next] as Position;
+    const { positions, availableAt, base } = q;
+    while (candidates.length < free && this.#next - base < positions.length) {
+      const p = positions[this.#next - base] as Position;
       if (p > ending) break;
-      const at = q.availableAt[this.#next] as number;
+      const at = availableAt[this.#next - base] as number;
       this.#next++;
-      if (sub && broadcastDone(sub, q.positions, this.workerId, p)) continue;
+      if (sub && broadcastDone(sub, q, this.workerId, p)) continue;
       if (at > now) {
         this.#delayed.add(p);
         wake = Math.min(wake, at);

@@ -70,9 +70,12 @@ export function scanCompeting(input: ScanInput): { candidates: Candidate[]; wake
   const stealable: Candidate[] = [];
   const { sub, q, now } = s;
   let wake = sub.revived.size > 0 ? scanRevived(s, candidates) : Infinity;
-  const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
-  for (let i = sub.finishedBelow; i < q.positions.length && candidates.length < s.free; i++) {
-    const p = q.positions[i] as Position;
+  // Indexes relative to the base: the finishedBelow is at or above it (event-index.ts's floor).
+  const { positions } = q;
+  const from = sub.finishedBelow - q.base;
+  const end = Math.min(positions.length, from + STEAL_WINDOW);
+  for (let i = from; i < positions.length && candidates.length < s.free; i++) {
+    const p = positions[i] as Position;
     if (p > s.ending || (i >= end && stealable.length > 0)) break;
     const report = deadClaim(s, p);
     if (report) {
@@ -116,8 +119,9 @@ function scanByPriority(s: ScanInput): { candidates: Candidate[]; wake: number }
     wake = scanRevived({ ...s, free: Infinity }, revived);
     for (const c of revived) available.push({ ...c, priority: q.priorities.get(c.position) ?? 0 });
   }
-  const end = Math.min(q.positions.length, sub.finishedBelow + STEAL_WINDOW);
-  for (let i = sub.finishedBelow; i < end; i++) {
+  const from = sub.finishedBelow - q.base;
+  const end = Math.min(q.positions.length, from + STEAL_WINDOW);
+  for (let i = from; i < end; i++) {
     const p = q.positions[i] as Position;
     if (p > s.ending) break;
     const report = deadClaim(s, p);
@@ -164,7 +168,7 @@ function mine(s: ScanInput, p: Position): boolean {
 }
 
 /**
- * Whether the event at index `i` (position `p`) may be claimed now: its work item (if any) and time of
+ * Whether the event at index `i` of the events held (position `p`) may be claimed now: its work item (if any) and time of
  * availability; otherwise when to look again (Infinity: not for this worker, busy or finished).
  */
 function openAt(

@@ -268,7 +268,7 @@ export class Dispatcher implements DispatchScope {
       claims.size === 0 &&
       (broadcast?.retrying ?? 0) === 0
     ) {
-      const next = broadcast ? q.positions[broadcast.next] : oldestOpen(sub, q);
+      const next = broadcast ? q.positions[broadcast.next - q.base] : oldestOpen(sub, q);
       if ((next === undefined || next > ending) && !this.stopping) {
         this.#why = 'end';
         this.#setMode('STOPPING');

@@ -39,7 +39,7 @@ export class Reservations {
   #cancelled: Promise<Position> | undefined;
   /** BOUND events being read before they are taken. */
   readonly #reading = new Set<Position>();
-  /** Index into the queue's events of the first one {@link takeBound} has not looked at. */
+  /** Absolute index into the queue's events of the first one {@link takeBound} has not looked at. */
   #boundFrom = 0;
   #shared = false;
 
@@ -179,11 +179,13 @@ export class Reservations {
   /** BOUND → HELD / SKIPPED / RELEASED, or → READING when not cached; each event of the queue once. */
   takeBound(sub: SubscriberState, q: QueueState): void {
     if (!this.enabled) return;
-    const positions = q.positions;
-    if (this.#boundFrom >= positions.length) return;
+    const { positions, base } = q;
+    const count = base + positions.length;
+    if (this.#boundFrom >= count) return;
     const { ctx, spec } = this.scope;
     let missing: Position[] | undefined;
-    for (let i = Math.max(this.#boundFrom, sub.finishedBelow); i < positions.length; i++) {
+    // From the finishedBelow, never below the base (event-index.ts's floor).
+    for (let i = Math.max(this.#boundFrom, sub.finishedBelow) - base; i < positions.length; i++) {
       const p = positions[i] as Position;
       const item = sub.items.get(p);
       if (!this.#boundHere(item, p)) continue;
@@ -195,7 +197,7 @@ export class Reservations {
       }
       this.#take(e, item.attempt, q);
     }
-    this.#boundFrom = positions.length;
+    this.#boundFrom = count;
     if (missing) this.#read(missing);
     this.attempts.startHeld();
   }

@@ -9,12 +9,32 @@ export interface RecordFilterOptions {
    * of its items too: `claim.acquired` and `claim` keep `claims.acquired`, `result…` `results.recorded`.
    */
   readonly types?: readonly string[];
+  /** Types left out, as `types` names them (`worker.heartbeat`, `worker`): a record of one is dropped. */
+  readonly exclude?: readonly string[];
   /** Subscriber name or id (`bill` or `orders/bill`). */
   readonly subscriber?: string;
   /** An event id: the event, its claims and results, and the events it caused. */
   readonly event?: string;
   /** A correlation id: its events, and their claims and results. */
   readonly correlation?: string;
+}
+
+/**
+ * Whether a record is of one of `types`: exact (`claim.acquired`) or a family (`claim`, `claim.*`); a
+ * batch record is of its items' type too.
+ */
+function ofTypes(types: readonly string[]): (r: StoredRecord) => boolean {
+  const exact = new Set<string>();
+  const families: string[] = [];
+  for (const t of types) {
+    if (t.includes('.') && !t.endsWith('.*')) exact.add(t);
+    else families.push(`${t.replace(/\.\*$/, '')}.`);
+  }
+  const matches = (t: string): boolean => exact.has(t) || families.some((f) => t.startsWith(f));
+  return (r) => {
+    const item = ITEM_TYPE[r.type];
+    return matches(r.type) || (item !== undefined && matches(item));
+  };
 }
 
 function field(r: StoredRecord, name: string): unknown {
@@ -32,13 +52,8 @@ function headersOf(r: StoredRecord): Record<string, unknown> {
  */
 export function recordFilter(o: RecordFilterOptions): (r: StoredRecord) => boolean {
   const queues = o.queues && o.queues.length > 0 ? new Set(o.queues) : undefined;
-  const exact = new Set<string>();
-  const families: string[] = [];
-  for (const t of o.types ?? []) {
-    if (t.includes('.') && !t.endsWith('.*')) exact.add(t);
-    else families.push(`${t.replace(/\.\*$/, '')}.`);
-  }
-  const typed = exact.size > 0 || families.length > 0;
+  const typed = o.types && o.types.length > 0 ? ofTypes(o.types) : undefined;
+  const excluded = o.exclude && o.exclude.length > 0 ? ofTypes(o.exclude) : undefined;
   // Event ids selected by --event / --correlation, grown as matching events are published.
   const followed = new Set<string>(o.event === undefined ? [] : [o.event]);
   const tracking = o.event !== undefined || o.correlation !== undefined;
@@ -51,11 +66,8 @@ export function recordFilter(o: RecordFilterOptions): (r: StoredRecord) => boole
         typeof q === 'string' ? queues.has(q) : Array.isArray(qs) && qs.some((x) => queues.has(String(x)));
       if (!inQueue) return false;
     }
-    if (typed) {
-      const item = ITEM_TYPE[r.type];
-      const types = item === undefined ? [r.type] : [r.type, item];
-      if (!types.some((t) => exact.has(t) || families.some((f) => t.startsWith(f)))) return false;
-    }
+    if (typed && !typed(r)) return false;
+    if (excluded?.(r)) return false;
     if (o.subscriber !== undefined) {
       const id = field(r, 'subscriberId');
       const subs = field(r, 'subscribers');

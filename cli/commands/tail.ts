@@ -14,6 +14,7 @@ interface TailOptions {
   from?: Point;
   lines?: number;
   type?: string[];
+  exclude?: string[];
   subscriber?: string;
   event?: string;
   correlation?: string;
@@ -36,6 +37,11 @@ export function tailCommand(program: Command, ctx: CliContext): void {
       'only these record types: exact (claim.acquired) or a family (claim); repeatable',
       collect,
     )
+    .option(
+      '--exclude <types>',
+      'leave out these record types (comma-separated; exact or a family, as --type); repeatable',
+      collect,
+    )
     .option('--subscriber <name>', 'only records of this subscriber (name or queue/name)')
     .option('--event <id>', "one event's records: published, claims, results, and the events it caused")
     .option('--correlation <id>', 'the records of the events with this correlation id')
@@ -47,6 +53,7 @@ Examples:
   $ eventy tail                         the last 10 records
   $ eventy tail -f orders               follow the queue "orders"
   $ eventy tail --from 2025-01-31T12:00:00Z --type result
+  $ eventy tail -f --exclude worker.heartbeat
   $ eventy tail -n 0 -f --json | jq .type
   $ eventy tail --event 3f1c… --store redis://127.0.0.1:6379/?prefix=app`,
     )
@@ -57,9 +64,12 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
   if (o.from !== undefined && o.lines !== undefined)
     throw new UsageError('give either --from or -n, not both');
   for (const t of o.type ?? []) checkType(t);
+  const exclude = o.exclude?.flatMap((list) => list.split(',').map((t) => t.trim()));
+  for (const t of exclude ?? []) checkType(t, '--exclude');
   const keep = recordFilter({
     queues,
     ...(o.type ? { types: o.type } : {}),
+    ...(exclude ? { exclude } : {}),
     ...(o.subscriber !== undefined ? { subscriber: o.subscriber } : {}),
     ...(o.event !== undefined ? { event: o.event } : {}),
     ...(o.correlation !== undefined ? { correlation: o.correlation } : {}),
@@ -67,6 +77,7 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
   const filtered =
     queues.length > 0 ||
     o.type !== undefined ||
+    exclude !== undefined ||
     o.subscriber !== undefined ||
     o.event !== undefined ||
     o.correlation !== undefined;
@@ -105,8 +116,11 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
   });
 }
 
-/** A `--type` must name a record type or a family of them (`claim`, `claim.*`): a typo would print nothing. */
-function checkType(t: string): void {
+/**
+ * A `--type` (or `--exclude`) must name a record type or a family of them (`claim`, `claim.*`): a typo
+ * would print nothing (or leave nothing out).
+ */
+function checkType(t: string, option = '--type'): void {
   const family = t.replace(/\.\*$/, '');
   const known =
     t.includes('.') && !t.endsWith('.*')
@@ -115,7 +129,7 @@ function checkType(t: string): void {
   if (!known) {
     const families = [...new Set(RECORD_TYPES.map((r) => r.split('.')[0]))].join(', ');
     throw new UsageError(
-      `unknown record type ${JSON.stringify(t)}: expected a type (${RECORD_TYPES.join(', ')}) or a family (${families})`,
+      `${option}: unknown record type ${JSON.stringify(t)}: expected a type (${RECORD_TYPES.join(', ')}) or a family (${families})`,
     );
   }
 }

@@ -36,6 +36,57 @@ describe('eventy tail', () => {
     expect(family.stdout.trim().split('\n')).toHaveLength(2);
   });
 
+  it('--exclude leaves out types (repeatable, comma-separated, by family too); an unknown one is an error', async () => {
+    const beat = (workerId: string): RecordDraft => ({
+      type: 'worker.heartbeat',
+      workerId,
+      host: 'h',
+      pid: 1,
+      queues: ['orders'],
+      subscribers: [],
+      ttlMs: 6000,
+    });
+    const claim: RecordDraft = {
+      type: 'claims.acquired',
+      queue: 'orders',
+      subscriberId: 'orders/bill',
+      workerId: 'w1',
+      leaseMs: 1000,
+      items: [{ eventId: 'e-orders-0', eventPosition: 0, attempt: 1 }],
+    };
+    await append([event('orders', 0), beat('w1'), claim, beat('w2'), event('orders', 1)]);
+    const types = async (...args: string[]): Promise<string[]> => {
+      const run = await cli.run(['tail', '--json', '--from', '0', ...args, '--store', store.url]);
+      expect(run.code, run.stderr).toBe(0);
+      return run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as StoredRecord).type);
+    };
+    expect(await types('--exclude', 'worker.heartbeat')).toEqual([
+      'event.published',
+      'claims.acquired',
+      'event.published',
+    ]);
+    // a batch counts as its items' type; a family leaves out all of it
+    expect(await types('--exclude', 'worker.heartbeat,claim.acquired')).toEqual([
+      'event.published',
+      'event.published',
+    ]);
+    expect(await types('--exclude', 'worker', '--exclude', 'event')).toEqual(['claims.acquired']);
+    const typo = await cli.run([
+      'tail',
+      '--exclude',
+      'worker.heartbeat,worker.hartbeat',
+      '--store',
+      store.url,
+    ]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(
+      /--exclude: unknown record type "worker\.hartbeat": expected a type \(event\.published, .*worker\.heartbeat.*\) or a family/,
+    );
+  });
+
   it('-f --json follows the records another process appends, in order, and stops on SIGTERM', async () => {
     await append([event('orders', 0)]);
     const tail = cli.spawn(['tail', '-f', '--json', '--from', '0', '--store', store.url]);

@@ -43,7 +43,10 @@ export interface AppendResult {
 
 /** Options of {@link LogStore.read}. */
 export interface ReadOptions {
-  /** First position to read (inclusive); default the start of the log. */
+  /**
+   * First position to read (inclusive); default the start of the log: its first retained position
+   * ({@link LogStore.first}). A position before that one is `truncated`.
+   */
   readonly from?: Position;
   /** Position to stop before (exclusive); default the head at the time of the call. */
   readonly to?: Position;
@@ -52,7 +55,10 @@ export interface ReadOptions {
 
 /** Options of {@link LogStore.follow}. */
 export interface FollowOptions {
-  /** First position to deliver (inclusive); default the start of the log. */
+  /**
+   * First position to deliver (inclusive); default the start of the log: its first retained position
+   * ({@link LogStore.first}). A position before that one is `truncated`.
+   */
   readonly from?: Position;
   /** Stops the follow: the iteration ends without error. */
   readonly signal?: AbortSignal;

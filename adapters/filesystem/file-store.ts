@@ -146,7 +146,7 @@ export class FileStore implements LogStore {
 
   async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    const from = checkPosition('from', options.from ?? 0);
+    const from = checkPosition('from', options.from ?? readRetained(this.dir));
     this.guard.check();
     const to = options.to === undefined ? await this.#readEnd() : checkPosition('to', options.to);
     const cursor = new SegmentCursor(this.dir, from);
@@ -174,7 +174,7 @@ export class FileStore implements LogStore {
 
   async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    const cursor = new SegmentCursor(this.dir, checkPosition('from', options.from ?? 0));
+    const cursor = new SegmentCursor(this.dir, checkPosition('from', options.from ?? readRetained(this.dir)));
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
       : this.#closing.signal;

@@ -99,7 +99,7 @@ export class MemoryStore implements LogStore {
   // eslint-disable-next-line @typescript-eslint/require-await -- an async iterable over memory
   async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    const from = checkPosition('from', options.from ?? 0);
+    const from = checkPosition('from', options.from ?? this.log.first);
     const to = Math.min(checkPosition('to', options.to ?? this.log.head), this.log.head);
     for (let p = from; p < to; p += CHUNK) {
       if (options.signal?.aborted === true || this.#closed) return;
@@ -113,7 +113,7 @@ export class MemoryStore implements LogStore {
 
   async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    let next: Position = checkPosition('from', options.from ?? 0);
+    let next: Position = checkPosition('from', options.from ?? this.log.first);
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closing.signal])
       : this.#closing.signal;

@@ -194,7 +194,8 @@ async function createStore(
   const identity = { id, epoch: Number(epoch) };
   const durability = durabilityOf(configValue(replies?.[5]), configValue(replies?.[6]));
   const capabilities = { multiProcess: true, persistent: true, durability };
-  return new RedisStore({ client, owned, url, layout, segmentRecords, capabilities, identity });
+  const retention = config.retention;
+  return new RedisStore({ client, owned, url, layout, segmentRecords, capabilities, identity, retention });
 }
 
 /** A `CONFIG GET` value, in the RESP2 shape or as a RESP3 map; undefined when CONFIG is not allowed. */

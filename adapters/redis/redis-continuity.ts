@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Continuity } from '../../engine/continuity.js';
-import { NotFoundError } from '../../engine/errors.js';
+import { TruncatedError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import { ABORTED, isUnreachable, sleep, type AbortWatch } from './redis-connection.js';
 import { META_FIELDS, parseMeta, type RedisLayout } from './redis-layout.js';
@@ -32,7 +32,7 @@ const RETRY_MS = 200;
  * the check passed.
  * @returns the first position retention kept, or {@link ABORTED}.
  * @throws LogDivergedError when the log is not the one the follower read.
- * @throws NotFoundError when retention dropped `next`, which the follower still needed (none at the start).
+ * @throws TruncatedError when retention dropped `next`, which the follower still needed (none at the start).
  */
 export async function checkFollowed(
   ctx: ContinuityContext,
@@ -49,7 +49,7 @@ export async function checkFollowed(
       ctx.continuity.checkIdentity(meta.identity);
       ctx.continuity.checkHead(meta.head, seen);
       if (next !== undefined && next < meta.first)
-        throw new NotFoundError('record (dropped by retention) at position', String(next));
+        throw new TruncatedError(ctx.continuity.log, next, meta.first);
       if (last !== undefined && last.position >= meta.first) {
         const same = stored !== undefined && stored.equals(entryBody(last.entry, last.key));
         ctx.continuity.checkRecord(

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { TruncatedError } from '../../engine/errors.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
 import { ABORTED, AbortWatch, ignore, isUnreachable, sleep } from './redis-connection.js';
@@ -32,7 +33,8 @@ export interface FollowContext extends ContinuityContext {
 
 /** Where a follow starts and what stops it; computed when the iteration starts (it may throw). */
 export interface FollowStart {
-  readonly from: Position;
+  /** First position to deliver; undefined: the log's first kept position. */
+  readonly from: Position | undefined;
   readonly signal: AbortSignal;
 }
 
@@ -70,7 +72,7 @@ interface Read {
  * each as its record arrives (a blocked client's next command waits its turn). The window's last read
  * bringing more than one record goes back to bulk; a read that times out (a quiet log) drops the
  * connection with the window's reads still waiting behind it, and goes back to bulk on a new one.
- * @throws NotFoundError when retention dropped the segment the follower still needed.
+ * @throws TruncatedError when `from`, or the segment the follower still needed, was removed by retention.
  * @throws CorruptRecordError when a stored record fails its checks.
  */
 export async function* followLog(
@@ -110,7 +112,8 @@ export async function* followLog(
   try {
     const first = await check(undefined);
     if (first === ABORTED) return;
-    let next = Math.max(from, first);
+    if (from !== undefined && from < first) throw new TruncatedError(ctx.continuity.log, from, first);
+    let next = from ?? first;
     let trickle = false;
     while (!aborted()) {
       if (reads.length === 0) send(ctx, conn, reads, next, trickle ? TRICKLE_WINDOW : 1);

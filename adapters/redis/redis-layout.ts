@@ -12,6 +12,9 @@ import type { LogConfig } from './redis-url.js';
  *   identity they expect and are refused when the hash holds another, or none).
  * - `<prefix>:{<log>}:s:<base>` — one stream per segment: the records of positions
  *   `[base, base + seg)`, `base` a multiple of `seg` in decimal.
+ * - `<prefix>:{<log>}:snapshots` — a hash of the snapshots kept (ref → bytes), and
+ *   `<prefix>:{<log>}:snapshot:<ref>` — each one's bytes, both set in one MULTI (a snapshot is whole or
+ *   absent).
  *
  * A stream entry's id is `<position>-<1|2>`: the millisecond part is the position (dense from 0, so ids
  * are printable, ordered and parse back to positions); the sequence part keeps the batch boundaries of
@@ -24,11 +27,17 @@ export class RedisLayout {
   readonly meta: string;
   /** Prefix of the segment stream keys (a base position follows it). */
   readonly segmentPrefix: string;
+  /** A hash of the snapshots kept: ref → size in bytes. */
+  readonly snapshots: string;
+  /** Prefix of the snapshot keys (a ref follows it): strings holding a snapshot's bytes. */
+  readonly snapshotPrefix: string;
 
   constructor(config: Pick<LogConfig, 'keyPrefix' | 'log'>) {
     const tagged = `${config.keyPrefix}:{${config.log}}`;
     this.meta = `${tagged}:meta`;
     this.segmentPrefix = `${tagged}:s:`;
+    this.snapshots = `${tagged}:snapshots`;
+    this.snapshotPrefix = `${tagged}:snapshot:`;
   }
 
   /** Key of the segment stream that starts at `base`. */

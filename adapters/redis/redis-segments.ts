@@ -5,6 +5,7 @@ import {
   CorruptRecordError,
   InvalidArgumentError,
   NotFoundError,
+  TruncatedError,
 } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import {
@@ -20,6 +21,8 @@ import { DROP, integers, REPLICATE, runScript } from './redis-scripts.js';
 
 /** What the segment operations need from their store. */
 export interface RedisLog {
+  /** The store's URL, for messages. */
+  readonly url: string;
   readonly layout: RedisLayout;
   readonly segmentRecords: number;
   /** Runs commands on the store's connection: `closed` after close, `unavailable` when Redis is away. */
@@ -60,7 +63,7 @@ export interface RangeEntry {
 
 /**
  * Walks the entries of `[from, to)` across segment streams, XRANGE by XRANGE, until `stop()` says so.
- * @throws NotFoundError when a position is missing (its segment was dropped meanwhile).
+ * @throws TruncatedError when a position is missing because retention removed its segment meanwhile.
  */
 export async function* rangeEntries(
   log: RedisLog,
@@ -87,7 +90,11 @@ export async function* rangeChunks(
     const entries = await log.command('read', (c) =>
       c.xrangeBuffer(key, String(start), String(last), 'COUNT', READ_CHUNK),
     );
-    if (entries.length === 0) throw new NotFoundError('record (dropped by retention) at position', String(p));
+    if (entries.length === 0) {
+      const { first } = await readMeta(log);
+      if (p < first) throw new TruncatedError(log.url, p, first);
+      throw new CorruptRecordError(key, 0, `the entry of position ${p} is missing`);
+    }
     const chunk: RangeEntry[] = [];
     for (const entry of entries) {
       const id = parseEntryId(entry[0].toString());

@@ -6,7 +6,13 @@ import { Continuity, formatIdentity, type LogIdentity } from '../../engine/conti
 import { ClosedError, ConflictError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
+import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
 import type {
+  CompactOptions,
+  CompactResult,
+  HistorySize,
+  RetentionPolicy,
+  SnapshotInfo,
   AppendOptions,
   AppendResult,
   FollowOptions,
@@ -20,6 +26,15 @@ import { followLog, type FollowContext } from './redis-follow.js';
 import type { RedisLayout } from './redis-layout.js';
 import { decodeEntry, encodeDraft, stampedRecord, type EncodedDraft } from './redis-records.js';
 import { APPEND, runScript } from './redis-scripts.js';
+import {
+  checkRetained,
+  compactRedis,
+  deleteRedisSnapshot,
+  getRedisSnapshot,
+  historyRedis,
+  listRedisSnapshots,
+  putRedisSnapshot,
+} from './redis-retention.js';
 import {
   copyRecords,
   dropSegments,
@@ -63,6 +78,8 @@ export interface RedisStoreParts {
   readonly layout: RedisLayout;
   readonly segmentRecords: number;
   readonly capabilities: StoreCapabilities;
+  /** The retention policy from the URL or options. */
+  readonly retention: RetentionPolicy | undefined;
   /** The log's identity as the store found it when opening. */
   readonly identity: LogIdentity;
 }
@@ -101,6 +118,7 @@ export class RedisStore implements LogStore {
     this.capabilities = parts.capabilities;
     this.#continuity = new Continuity(parts.url, parts.identity);
     this.#log = {
+      url: parts.url,
       layout: parts.layout,
       segmentRecords: parts.segmentRecords,
       command: (what, run) => this.#command(what, run),
@@ -164,15 +182,17 @@ export class RedisStore implements LogStore {
   /** {@inheritDoc LogStore.readChunks} */
   async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    const from = checkPosition('from', options.from ?? 0);
+    if (options.from !== undefined) checkPosition('from', options.from);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
     const seen = this.#continuity.seen;
     const meta = await readMeta(this.#log);
+    const from = options.from ?? meta.first;
     this.#continuity.checkIdentity(meta.identity);
     this.#continuity.checkHead(meta.head, seen);
     const end = Math.min(to ?? meta.head, meta.head);
+    if (from < end) checkRetained(this.url, from, meta.first);
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
-    for await (const chunk of rangeChunks(this.#log, Math.max(from, meta.first), end, stop)) {
+    for await (const chunk of rangeChunks(this.#log, from, end, stop)) {
       this.#continuity.saw((chunk.at(-1)?.position ?? -1) + 1);
       yield chunk.map(({ key, entry, position }) => decodeEntry(entry, key, position));
       if (stop()) return;
@@ -181,7 +201,7 @@ export class RedisStore implements LogStore {
 
   /**
    * {@inheritDoc LogStore.follow}
-   * Starts at the first kept position when `from` was dropped by retention. Each follower holds its own
+   * Each follower holds its own
    * blocking connection while it runs; when Redis goes away it waits, reconnects with backoff, and goes
    * on from the next position.
    */
@@ -194,7 +214,7 @@ export class RedisStore implements LogStore {
     return followLog(this.#followContext(), () => {
       this.#check();
       this.#continuity.checkNotDiverged();
-      const from = checkPosition('from', options.from ?? 0);
+      const from = options.from === undefined ? undefined : checkPosition('from', options.from);
       const closing = this.#closing.signal;
       return { from, signal: options.signal ? AbortSignal.any([options.signal, closing]) : closing };
     });
@@ -261,9 +281,48 @@ export class RedisStore implements LogStore {
     return importFrames(this.#log, frames);
   }
 
+  /** {@inheritDoc SnapshotKeeping.retention} */
+  get retention(): RetentionPolicy | undefined {
+    return this.#parts.retention;
+  }
+
+  /** {@inheritDoc LogStore.first} */
+  async first(): Promise<Position> {
+    return (await readMeta(this.#log)).first;
+  }
+
+  putSnapshot(position: Position, data: Uint8Array): Promise<SnapshotInfo> {
+    return putRedisSnapshot(this.#log, position, data);
+  }
+
+  listSnapshots(): Promise<SnapshotInfo[]> {
+    return listRedisSnapshots(this.#log);
+  }
+
+  getSnapshot(ref: string): Promise<Uint8Array> {
+    return getRedisSnapshot(this.#log, ref);
+  }
+
+  deleteSnapshot(ref: string): Promise<boolean> {
+    return deleteRedisSnapshot(this.#log, ref);
+  }
+
+  /** {@inheritDoc SnapshotKeeping.compact} Removes each segment stream with one UNLINK, in one script. */
+  async compact(options: CompactOptions): Promise<CompactResult> {
+    checkCompact(options);
+    const policy = options.policy ?? this.retention;
+    const plan = await compactRedis(this.#log, options.keepFrom, policy, options.dryRun === true);
+    if (options.dryRun !== true && plan.segments > 0) await dropStaleSnapshots(this, plan.first);
+    return plan;
+  }
+
+  historySize(): Promise<HistorySize> {
+    return historyRedis(this.#log);
+  }
+
   /**
-   * Retention: deletes the full segments whose records all lie before `position` (one UNLINK each).
-   * Reads and follows from an earlier position then start at the first kept one.
+   * Retention without a policy: deletes the full segments whose records all lie before `position` (one
+   * UNLINK each). Reads and follows from an earlier position then fail with `truncated`.
    * @returns how many segments were dropped and the first position kept.
    */
   dropSegmentsBefore(position: Position): Promise<{ dropped: number; first: Position }> {

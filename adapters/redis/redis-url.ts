@@ -1,5 +1,7 @@
 import type { RedisOptions } from 'ioredis';
 import { maskUrl } from '../../engine/store-url.js';
+import { checkRetention, parseRetention } from '../../engine/retention.js';
+import type { RetentionPolicy } from '../../engine/storage.js';
 import { InvalidArgumentError } from '../../engine/errors.js';
 
 /** Options of {@link openRedisStore} and {@link fromRedis}. Each may also be given in the URL's query. */
@@ -26,6 +28,11 @@ export interface RedisStoreOptions {
    * Followers' blocking reads wait as long as they must and are not bound by it.
    */
   readonly commandTimeout?: number;
+  /**
+   * What `compact` may remove once a snapshot covers it (`?retention=7d&retentionBytes=10GiB` in the
+   * URL). Default: keep everything.
+   */
+  readonly retention?: RetentionPolicy;
 }
 
 /** Default of {@link RedisStoreOptions.connectTimeout} and {@link RedisStoreOptions.commandTimeout}. */
@@ -45,6 +52,8 @@ export interface LogConfig {
   readonly segmentExplicit: boolean;
   readonly connectTimeout: number;
   readonly commandTimeout: number;
+  /** What `compact` may remove (`?retention=7d&retentionBytes=10GiB`); undefined keeps everything. */
+  readonly retention: RetentionPolicy | undefined;
 }
 
 /** A parsed `redis://` / `rediss://` URL. */
@@ -55,7 +64,14 @@ export interface ParsedRedisUrl {
   readonly display: string;
 }
 
-const OPTION_NAMES = ['keyPrefix', 'log', 'segmentRecords', 'connectTimeout', 'commandTimeout'] as const;
+const OPTION_NAMES = [
+  'keyPrefix',
+  'log',
+  'segmentRecords',
+  'connectTimeout',
+  'commandTimeout',
+  'retention',
+] as const;
 const QUERY_NAMES: Record<string, (typeof OPTION_NAMES)[number]> = {
   prefix: 'keyPrefix',
   log: 'log',
@@ -109,11 +125,17 @@ function parseDb(pathname: string, display: string): number {
 
 function queryOptions(params: URLSearchParams, display: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  const retention = parseRetention({
+    retention: params.get('retention') ?? undefined,
+    retentionBytes: params.get('retentionBytes') ?? undefined,
+  });
+  if (retention !== undefined) out.retention = retention;
   for (const [name, value] of params) {
+    if (name === 'retention' || name === 'retentionBytes') continue;
     const option = QUERY_NAMES[name];
     if (option === undefined) {
       throw new InvalidArgumentError(
-        `unknown redis store URL parameter ${JSON.stringify(name)} in ${display}: expected ${Object.keys(QUERY_NAMES).join(', ')}`,
+        `unknown redis store URL parameter ${JSON.stringify(name)} in ${display}: expected ${[...Object.keys(QUERY_NAMES), 'retention', 'retentionBytes'].join(', ')}`,
       );
     }
     if (option in out) {
@@ -161,6 +183,7 @@ export function checkStoreOptions(options: unknown): LogConfig {
     segmentExplicit: o.segmentRecords !== undefined,
     connectTimeout: checkTimeout('connectTimeout', o.connectTimeout),
     commandTimeout: checkTimeout('commandTimeout', o.commandTimeout),
+    retention: checkRetention(o.retention as RetentionPolicy | undefined),
   };
 }
 

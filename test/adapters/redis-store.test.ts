@@ -319,12 +319,19 @@ describe('redis store', () => {
     }
   });
 
-  it('drops old segments for retention; reads and follows start at the first kept position', async () => {
+  it('drops old segments for retention: reads and follows start at the first kept position, or are truncated when asked for earlier ones', async () => {
     await using store = await openRedisStore(REDIS_URL, { keyPrefix: prefix(), segmentRecords: 7 });
     await store.append(Array.from({ length: 20 }, (_, i) => draft(i)));
     expect(await store.dropSegmentsBefore(16)).toEqual({ dropped: 2, first: 14 });
     expect(await store.dropSegmentsBefore(16)).toEqual({ dropped: 0, first: 14 });
     expect((await store.segments()).map((s) => s.base)).toEqual([14]);
+    const from0 = { from: 0 };
+    await expect(collect(store.read(from0))).rejects.toMatchObject({
+      code: 'truncated',
+      requested: 0,
+      first: 14,
+    });
+    await expect(collect(store.follow(from0), 1)).rejects.toMatchObject({ code: 'truncated', first: 14 });
     expect((await collect(store.read())).map((r) => r.position)).toEqual([14, 15, 16, 17, 18, 19]);
     const ac = new AbortController();
     const seen: number[] = [];

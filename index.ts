@@ -49,6 +49,19 @@ export {
   type ReplayOptions,
 } from './projections/replay.js';
 export { foldAll, type Fold } from './projections/fold.js';
+export {
+  foldStates,
+  initialStates,
+  openEventPositions,
+  type FoldStates,
+  type Snapshot,
+} from './projections/snapshot.js';
+export {
+  decodeSnapshot,
+  encodeSnapshot,
+  SNAPSHOT_FORMAT_VERSION,
+  type EncodedSnapshot,
+} from './projections/snapshot-codec.js';
 export { liveRecords$, foldView } from './projections/live.js';
 export { openStore, defaultStoreUrl };
 export type { OpenStoreOptions };

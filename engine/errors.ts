@@ -75,6 +75,18 @@ export class CorruptRecordError extends EventyError {
   }
 }
 
+/**
+ * A snapshot's bytes failed their checks (magic, format version, length, checksum, CBOR): a
+ * `corrupt-record` error whose `segment` is the snapshot's ref. Start-up skips such a snapshot.
+ */
+export class CorruptSnapshotError extends CorruptRecordError {
+  constructor(ref: string, offset: number, reason: string, options?: ErrorOptions) {
+    super(ref, offset, reason, undefined, options);
+    this.name = 'CorruptSnapshotError';
+    this.message = `snapshot ${ref} is unusable (byte offset ${offset}): ${reason}`;
+  }
+}
+
 /** A lock could not be taken in time. */
 export class LockUnavailableError extends EventyError {
   declare readonly code: 'lock-unavailable';

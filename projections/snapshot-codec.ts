@@ -13,7 +13,7 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { addExtension, Decoder, Encoder } from 'cbor-x';
-import { CorruptRecordError } from '../engine/errors.js';
+import { CorruptSnapshotError } from '../engine/errors.js';
 import type { RecordOf } from '../engine/records.js';
 import { QueueEvents, type QueueEventsParts } from './dispatch/event-index.js';
 import type { FoldStates, Snapshot } from './snapshot.js';
@@ -71,18 +71,13 @@ export function encodeSnapshot(
 
 /**
  * Decodes and checks a snapshot's bytes (`ref` names it in errors).
- * @throws CorruptRecordError when the bytes are damaged (magic, length, checksum, CBOR, shape) or of a
- *   format version this release does not read; the message says what was found and what was expected.
+ * @throws CorruptSnapshotError (a `corrupt-record` error) when the bytes are damaged (magic, length,
+ *   checksum, CBOR, shape) or of a format version this release does not read; the message says what was
+ *   found and what was expected.
  */
 export function decodeSnapshot(bytes: Uint8Array, ref: string): Snapshot {
-  const bad = (offset: number, reason: string, cause?: unknown): CorruptRecordError =>
-    new CorruptRecordError(
-      `snapshot ${ref}`,
-      offset,
-      reason,
-      undefined,
-      cause === undefined ? {} : { cause },
-    );
+  const bad = (offset: number, reason: string, cause?: unknown): CorruptSnapshotError =>
+    new CorruptSnapshotError(ref, offset, reason, cause === undefined ? {} : { cause });
   if (bytes.length < HEADER) throw bad(0, `${bytes.length} bytes, expected a header of ${HEADER}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0);

@@ -84,3 +84,21 @@ function prune(state: WorkersState): void {
     if (gone !== undefined && state.time - gone > LEFT_KEPT_MS) state.workers.delete(id);
   }
 }
+
+/**
+ * The oldest live worker at log time `time` (earliest `joinedAt`, then smallest id): the one that writes
+ * snapshots. Every process computes the same one; when it dies or leaves, the next oldest takes over.
+ */
+export function oldestLiveWorker(state: WorkersState, time = state.time): string | undefined {
+  let oldest: WorkerInfo | undefined;
+  for (const w of state.workers.values()) {
+    if (!isAlive(w, time)) continue;
+    if (
+      !oldest ||
+      w.joinedAt < oldest.joinedAt ||
+      (w.joinedAt === oldest.joinedAt && w.workerId < oldest.workerId)
+    )
+      oldest = w;
+  }
+  return oldest?.workerId;
+}

@@ -18,3 +18,5 @@ export type {
   StartWorkerOptions,
   WorkerDefinition,
 } from './worker-definition.js';
+export type { SnapshotTakenInfo } from './snapshot-writer.js';
+export { BAD_SNAPSHOT } from './snapshot-start.js';

@@ -7,10 +7,14 @@ import { ClosedError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import type { StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
+import type { FoldStates, Snapshot } from '../projections/snapshot.js';
+import { heldEvents } from './held-events.js';
+import { startingSnapshot } from './snapshot-start.js';
 
 /**
- * Follows one log from its start and folds every record into the views that drive dispatch. Everyone in
- * the process reads the same states; they change only here, in log order. It starts with the first
+ * Follows one log and folds every record into the views that drive dispatch: from the newest usable
+ * snapshot the store keeps (its states, and its open events held for lookups), else from position 0.
+ * Everyone in the process reads the same states; they change only here, in log order. It starts with the first
  * {@link start} or {@link waitFor}: a process that only publishes never reads the log.
  */
 export class LiveViews {
@@ -32,6 +36,9 @@ export class LiveViews {
   #started: Promise<void> | undefined;
   #startHead = Infinity;
   #failure: Error | undefined;
+  #restoredFrom: Position = -1;
+  #sinceSnapshot = 0;
+  #snapshotTime = 0;
 
   constructor(
     private readonly store: LogStore,
@@ -87,9 +94,17 @@ export class LiveViews {
       this.#failAll(e instanceof Error ? e : new Error(String(e))); // those waiting meanwhile
       throw e;
     }
+    let from: Position;
+    try {
+      from = this.#restore(await startingSnapshot(this.store, head));
+    } catch (e) {
+      this.#started = undefined;
+      this.#failAll(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    }
     if (this.#stop.signal.aborted) throw new ClosedError('queue manager');
     this.#startHead = head;
-    this.#loop = this.#run();
+    this.#loop = this.#run(from);
     if (head > 0) await this.waitFor(head - 1);
   }
 
@@ -118,9 +133,44 @@ export class LiveViews {
     this.ticks$.complete();
   }
 
-  async #run(): Promise<void> {
+  /** Takes the snapshot's states (into the same state objects) and events; the position to follow from. */
+  #restore(snapshot: Snapshot | undefined): Position {
+    if (!snapshot) return 0;
+    Object.assign(this.dispatch, snapshot.states.dispatch);
+    Object.assign(this.workers, snapshot.states.workers);
+    Object.assign(this.stats, snapshot.states.stats);
+    Object.assign(this.schedules, snapshot.states.schedules);
+    const held = heldEvents(this.store);
+    for (const e of snapshot.events) held.set(e.position, e);
+    this.#position = snapshot.position;
+    this.#restoredFrom = snapshot.position;
+    this.#snapshotTime = snapshot.time;
+    return snapshot.position + 1;
+  }
+
+  /** The four states, as a snapshot takes them. */
+  get states(): FoldStates {
+    return { dispatch: this.dispatch, workers: this.workers, stats: this.stats, schedules: this.schedules };
+  }
+
+  /** Position of the snapshot the fold started from (-1: it started at 0). */
+  get restoredFrom(): Position {
+    return this.#restoredFrom;
+  }
+
+  /** Records folded since the last `snapshot.taken` (or the snapshot the fold started from). */
+  get sinceSnapshot(): number {
+    return this.#sinceSnapshot;
+  }
+
+  /** Log time of the last `snapshot.taken` (or of the snapshot the fold started from); 0: none. */
+  get snapshotTime(): number {
+    return this.#snapshotTime;
+  }
+
+  async #run(from: Position): Promise<void> {
     try {
-      for await (const chunk of this.store.followChunks({ from: 0, signal: this.#stop.signal })) {
+      for await (const chunk of this.store.followChunks({ from, signal: this.#stop.signal })) {
         for (const r of chunk) this.#fold(r);
       }
     } catch (e) {
@@ -137,6 +187,10 @@ export class LiveViews {
     statsFold.evolve(this.stats, r);
     schedulesFold.evolve(this.schedules, r);
     this.#position = r.position;
+    if (r.type === 'snapshot.taken') {
+      this.#sinceSnapshot = 0;
+      this.#snapshotTime = r.time;
+    } else this.#sinceSnapshot++;
     for (const tap of this.taps) tap(r);
     if (this.records$.observed) this.records$.next(r); // rxjs' next costs, even with nobody listening
     if (this.#waiters.length > 0) this.#wake();

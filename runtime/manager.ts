@@ -32,6 +32,8 @@ import { LiveViews } from './live-views.js';
 import { Queue, type QueueContext, type QueueOptions } from './queue.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { RuntimeWorker } from './worker.js';
+import { scheduleSnapshots } from './snapshot-schedule.js';
+import { SnapshotWriter, type SnapshotTakenInfo } from './snapshot-writer.js';
 import { unknownKeys } from './subscribe-options.js';
 
 /** What {@link QueueManager.inspect} returns: the views as rows, at `position`. */
@@ -46,6 +48,8 @@ export interface Inspection {
   readonly ready: boolean;
   /** This process's worker id. */
   readonly workerId: string;
+  /** Position of the snapshot the fold started from; -1 when it folded the log from position 0. */
+  readonly startedFrom: Position;
   readonly subscribers: readonly SubscriberRow[];
   readonly claims: readonly ClaimRow[];
   readonly workers: readonly WorkerRow[];
@@ -112,6 +116,13 @@ export interface ManagerOptions {
   readonly scheduler?: boolean | SchedulerOptions;
   /** Lifecycle hooks run for every subscription this manager hosts (see {@link Hooks}). */
   readonly hooks?: Hooks;
+  /**
+   * A snapshot of the folds is written every this many records (since the last `snapshot.taken`) by
+   * one worker, the oldest live one, when the store keeps snapshots; `0` never by count. Default 100000.
+   */
+  readonly snapshotEvery?: number;
+  /** Also write one when this much log time (ms) passed since the last one; default off (`0`). */
+  readonly snapshotIntervalMs?: number;
 }
 
 const KNOWN = new Set([
@@ -127,6 +138,8 @@ const KNOWN = new Set([
   'scheduler',
   'store',
   'hooks',
+  'snapshotEvery',
+  'snapshotIntervalMs',
 ]);
 
 /**
@@ -174,6 +187,7 @@ export class QueueManager {
   readonly #scheduler: Scheduler | undefined;
   /** Hooks whose `onShutdown` runs after the manager's own (those of workers started on it: worker-definition.ts). */
   readonly #added: Hooks[] = [];
+  readonly #snapshots: SnapshotWriter;
 
   static {
     addShutdownHooks = (manager, hooks) => void manager.#added.push(hooks);
@@ -200,6 +214,11 @@ export class QueueManager {
       checkHooks(options.hooks, 'manager'),
     );
     this.#context = { manager: this, worker: this.#worker };
+    this.#snapshots = new SnapshotWriter(store, views);
+    scheduleSnapshots(this.#worker, this.#snapshots, {
+      every: positive('snapshotEvery', options.snapshotEvery ?? 100_000, 0),
+      intervalMs: positive('snapshotIntervalMs', options.snapshotIntervalMs ?? 0, 0),
+    });
     this.#scheduler =
       options.scheduler === false ? undefined : startScheduler(this.#worker, options.scheduler);
     if (options.handleSignals !== false) this.#uninstall = installSignalHandlers(() => this.close());
@@ -280,6 +299,7 @@ export class QueueManager {
       following: rt.following,
       ready: rt.following && rt.ready,
       workerId: this.workerId,
+      startedFrom: rt.restoredFrom,
       subscribers: subscriberRows(rt, queues),
       claims: claimRows(rt, queues),
       workers: workerRows(rt, queues),
@@ -338,6 +358,19 @@ export class QueueManager {
     });
   }
 
+  /**
+   * Writes a snapshot of the folds now (once they caught up with the head): the store keeps it and a
+   * `snapshot.taken` record announces it; processes then start from it instead of position 0. At most
+   * one is written at a time (a call meanwhile gets the same one); dispatch goes on while it is written.
+   * Workers write them by themselves too (`snapshotEvery`).
+   * @throws InvalidArgumentError when the store keeps no snapshots.
+   * @example const { position, ref, bytes } = await manager.snapshot();
+   */
+  snapshot(): Promise<SnapshotTakenInfo> {
+    this.#check();
+    return this.#snapshots.take();
+  }
+
   /** Drains in-flight work (up to `shutdownTimeout`), releases the rest, appends `worker.left`, closes. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -377,6 +410,7 @@ export class QueueManager {
     await this.#worker.stop();
     await HookSet.of(this.options.hooks, ...this.#added)?.run('onShutdown', { workerId: this.workerId });
     this.#shut = true; // handlers could publish follow-ups until here
+    await this.#snapshots.idle();
     await this.#worker.views.stop();
     if (this.options.ownsStore !== false) await this.store.close();
   }

@@ -8,6 +8,7 @@ import {
 } from '../engine/records.js';
 import type { Position } from '../engine/position.js';
 import type { LogStore } from '../engine/storage.js';
+import { heldEvents, holdFromNewestSnapshot, readRetained } from './held-events.js';
 import type { LiveViews } from './live-views.js';
 import { firstOfKey, type KeyWindow } from '../projections/dispatch/keys.js';
 
@@ -15,7 +16,9 @@ import { firstOfKey, type KeyWindow } from '../projections/dispatch/keys.js';
  * Lookups for the query API (event by id, results by event, a queue's events), built on first use by
  * reading the log once, then kept current from the live fold. Processes that never query never pay for
  * it; those that do hold a few numbers per event and result of the whole history (not bounded by the
- * open events, unlike the fold's views: see docs/design.md).
+ * open events, unlike the fold's views: see docs/design.md). After retention, the log is read from its
+ * first retained position, with the open events of the snapshot the process started from: removed
+ * events and results answer not found.
  */
 export class QueryIndex {
   readonly events = new Map<string, Position>();
@@ -48,7 +51,11 @@ export class QueryIndex {
       if (pending) pending.push(r);
       else this.#add(r);
     });
-    for await (const r of this.store.read({ to: upTo + 1 })) this.#add(r);
+    // The events retention removed that the snapshot held, then the log from its first retained record.
+    const first = (await this.store.first?.()) ?? 0;
+    const held = [...heldEvents(this.store).values()].filter((r) => r.position < first);
+    for (const r of held.sort((a, b) => a.position - b.position)) this.#add(r);
+    for await (const r of readRetained(this.store, { from: first, to: upTo + 1 })) this.#add(r);
     for (const r of pending) this.#add(r);
     pending = undefined;
   }
@@ -76,7 +83,12 @@ export async function readPositions(
   positions: readonly Position[],
 ): Promise<Map<Position, StoredRecord>> {
   const out = new Map<Position, StoredRecord>();
-  const sorted = [...positions].sort((a, b) => a - b);
+  const held = heldEvents(store);
+  const sorted = positions.filter((p) => !held.has(p)).sort((a, b) => a - b);
+  for (const p of positions) {
+    const r = held.get(p);
+    if (r) out.set(p, r);
+  }
   let i = 0;
   while (i < sorted.length) {
     const from = sorted[i] as Position;
@@ -85,8 +97,17 @@ export async function readPositions(
     while (j + 1 < sorted.length && (sorted[j + 1] as Position) - (sorted[j] as Position) < 64) j++;
     const to = (sorted[j] as Position) + 1;
     const wanted = new Set(sorted.slice(i, j + 1));
-    for await (const r of store.read({ from, to })) if (wanted.has(r.position)) out.set(r.position, r);
+    for await (const r of readRetained(store, { from, to }))
+      if (wanted.has(r.position)) out.set(r.position, r);
     i = j + 1;
+  }
+  // Not in the log: removed by retention after this process started? The newest snapshot holds the open ones.
+  const missing = sorted.filter((p) => !out.has(p));
+  if (missing.length > 0 && (await holdFromNewestSnapshot(store))) {
+    for (const p of missing) {
+      const r = held.get(p);
+      if (r) out.set(p, r);
+    }
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Position } from '../engine/position.js';
 import { isKnownRecord, type RecordOf, type StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
+import { readRetained } from './held-events.js';
 import { readPositions } from './query-index.js';
 
 type EventRecord = RecordOf<'event.published'>;
@@ -85,7 +86,7 @@ export class ServedEvents {
    * queue's events, so the next dispatches find them, instead of one read per claim batch.
    */
   async #readAhead(queue: string, cache: Map<Position, EventRecord>, from: Position): Promise<void> {
-    for await (const r of this.store.read({ from, to: from + READ_AHEAD })) {
+    for await (const r of readRetained(this.store, { from, to: from + READ_AHEAD })) {
       if (r.type === 'event.published' && (r as EventRecord).queue === queue) {
         cache.set(r.position, r as EventRecord);
       }

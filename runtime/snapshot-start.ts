@@ -1,0 +1,48 @@
+import { TruncatedError } from '../engine/errors.js';
+import type { Position } from '../engine/position.js';
+import type { LogStore, SnapshotInfo } from '../engine/storage.js';
+import type { Snapshot } from '../projections/snapshot.js';
+import { decodeSnapshot } from '../projections/snapshot-codec.js';
+
+/** The warning code of a snapshot skipped at start-up (damaged, of another format, unreadable). */
+export const BAD_SNAPSHOT = 'EVENTY_BAD_SNAPSHOT';
+
+/**
+ * Where a process starts folding: the newest snapshot it can use, or position 0. Snapshots are tried
+ * newest first; one that cannot be read, is damaged, is of a format this release does not read, or
+ * lies beyond the head is skipped with a process warning ({@link BAD_SNAPSHOT}) and the next older one
+ * is tried. One whose position is below the first retained position but one (records between it and the
+ * log are gone) cannot be used, nor any older one.
+ * @throws TruncatedError when no usable snapshot covers what retention removed (the log does not start at 0).
+ */
+export async function startingSnapshot(store: LogStore, head: Position): Promise<Snapshot | undefined> {
+  const first = (await store.first?.()) ?? 0;
+  const infos = (await store.listSnapshots?.()) ?? [];
+  for (const info of infos) {
+    if (info.position + 1 < first) break; // this one and older ones leave a gap before the log
+    const snapshot = await loadable(store, info, head);
+    if (snapshot) return snapshot;
+  }
+  if (first > 0) throw new TruncatedError(store.url, 0, first);
+  return undefined;
+}
+
+async function loadable(store: LogStore, info: SnapshotInfo, head: Position): Promise<Snapshot | undefined> {
+  try {
+    if (info.position >= head) throw new Error(`its position is beyond the log's head ${head}`);
+    const snapshot = decodeSnapshot(
+      await (store.getSnapshot as (ref: string) => Promise<Uint8Array>)(info.ref),
+      info.ref,
+    );
+    if (snapshot.position !== info.position) {
+      throw new Error(`it holds position ${snapshot.position}, the store lists it at ${info.position}`);
+    }
+    return snapshot;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    process.emitWarning(`snapshot ${info.ref} at position ${info.position} skipped (${why})`, {
+      code: BAD_SNAPSHOT,
+    });
+    return undefined;
+  }
+}

@@ -12,7 +12,8 @@
  * the first `failed` result another worker reports for it (`reportedBy`, see work-items.ts).
  *
  * Invariants: `until` only grows; `revivedAt` only grows; a worker without an entry (claims folded from
- * logs older than this rule, or pruned) is judged by its leases alone.
+ * logs older than this rule, or pruned) is judged by its leases alone; a pruned worker has no broadcast
+ * progress either.
  * @module
  */
 import type { RecordOf } from '../../engine/records.js';
@@ -105,12 +106,19 @@ function deathAt(life: WorkerLife, time: number): Death | undefined {
   return life.left;
 }
 
-/** Keeps the map bounded: workers dead for an hour (log time) are dropped, checked once a minute. */
+/**
+ * Keeps the map bounded: workers dead for an hour (log time) are dropped, checked once a minute, with
+ * what they handled of broadcast subscribers (their progress would hold the queue's events from where
+ * they stopped forever, and every restart makes a new worker id): one that comes back with the same id
+ * after that starts as a new worker, from the oldest event its queue still holds.
+ */
 function prune(state: DispatchState, time: number): void {
   if (time - state.workersPrunedAt < PRUNE_EVERY_MS) return;
   state.workersPrunedAt = time;
   for (const [id, life] of state.workers) {
     const gone = Math.min(life.left?.at ?? Infinity, life.until);
-    if (time - gone > DEAD_KEPT_MS) state.workers.delete(id);
+    if (time - gone <= DEAD_KEPT_MS) continue;
+    state.workers.delete(id);
+    for (const sub of state.subscribers.values()) if (sub.broadcast.size > 0) sub.broadcast.delete(id);
   }
 }

@@ -179,3 +179,30 @@ function late(state: DispatchState, r: StoredRecord): boolean {
   const { workerId, subscriberId } = r as StoredRecord & { workerId: string; subscriberId: string };
   return subscriberId === BROADCAST && sub.broadcast.size > 0 && !sub.broadcast.has(workerId);
 }
+
+describe('broadcast workers that left long ago', () => {
+  it('are forgotten an hour after they died: their progress no longer holds the queue’s events', () => {
+    const f = new Folder();
+    f.add(registered({ delivery: 'broadcast', subscriberId: BROADCAST }));
+    // Ten generations of a worker that restarts with a new id (the default), each living ~1.4 h.
+    for (let generation = 0; generation < 10; generation++) {
+      const id = `W${generation}`;
+      f.add({ ...worker('worker.joined', id, 6000), subscribers: [BROADCAST] });
+      // A new worker handles every event the queue holds (a broadcast worker sees them all), then new ones.
+      for (const event of Array.from(f.state.queues.get(Q)?.positions ?? [])) {
+        f.add(result({ event, worker: id, subscriberId: BROADCAST }));
+      }
+      for (let i = 0; i < 5000; i++) {
+        const event = f.add(published(`e${generation}-${i}`), 1000);
+        f.add(result({ event, worker: id, subscriberId: BROADCAST }));
+      }
+      f.add(worker('worker.left', id));
+    }
+    const q = f.state.queues.get(Q)!;
+    const sub = f.state.subscribers.get(BROADCAST)!;
+    expect(sub.broadcast.size).toBeLessThanOrEqual(2); // the last generations only
+    expect(f.state.workers.size).toBeLessThanOrEqual(2);
+    expect(q.base).toBeGreaterThan(40_000);
+    expect(q.positions.length).toBeLessThan(2 * compaction.least + compaction.every);
+  });
+});

@@ -57,8 +57,9 @@ export function contiguous(rows: readonly PageRow[], next: Position): PageRow[] 
  * Every page is read with the log's row, and, once something was delivered, from the last delivered
  * position: before a page is delivered the log must still be the one the follower read — the same id
  * and epoch, a head not below what the handle has seen, the last delivered row still there, byte for
- * byte with its time. Idle, the follower reads (and so checks) at every wake-up and at least once per
- * poll period; a server that came back is checked by the first page read from it. A page is delivered
+ * byte with its time. Idle, the follower reads (and so checks) when a notification names a head past
+ * what it read (the echo of its own process's append does not) and at least once per poll period; a
+ * server that came back is checked by the first page read from it. A page is delivered
  * once its rows of synced appends are on disk, so that no server crash takes back a synced record a
  * follower delivered.
  * @throws LogDivergedError when the log is not the one the follower read.
@@ -74,7 +75,7 @@ export async function* followPages(
   let next = from;
   let prior: PageRow | undefined;
   while (!signal.aborted) {
-    const version = listener.version;
+    const { version, resyncs } = listener;
     const seen = continuity.seen;
     let page: Page | undefined;
     try {
@@ -115,9 +116,28 @@ export async function* followPages(
       next = last.position + 1;
       prior = last;
       continuity.saw(next);
-      continue;
-    }
-    if (listener.version === version) await listener.notifier.wait(signal, listener.pollMs);
+      // Caught up with the head of the page's snapshot: read again only once something is past it.
+      if (next < meta.head || listener.moved(next, resyncs)) continue;
+    } else if (listener.version !== version && listener.moved(next, resyncs)) continue;
+    await waitPast(listener, next, resyncs, signal);
+  }
+}
+
+/**
+ * Waits for the next notification that names a head past `next` (or after which notifications may have
+ * been missed), or for the listener's poll period. A notification of what the follower has read
+ * already — the echo of its own process's append, which the poke woke it for at once — costs no read.
+ */
+async function waitPast(
+  listener: PgListener,
+  next: Position,
+  resyncs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const until = Date.now() + listener.pollMs;
+  for (;;) {
+    await listener.notifier.wait(signal, Math.max(0, until - Date.now()));
+    if (aborted(signal) || listener.moved(next, resyncs) || Date.now() >= until) return;
   }
 }
 

@@ -20,6 +20,14 @@ export class PgListener {
   readonly notifier = new Notifier();
   /** Bumped by every notification: a follower compares it around a read to catch one in between. */
   version = 0;
+  /**
+   * The highest head a notification (its payload: the log's head after the append) or a poke named.
+   * Appends commit in position order, so every position below it is committed: a follower that read
+   * past it has nothing new to read, e.g. on the echo of its own process's append.
+   */
+  head = 0;
+  /** Bumped when notifications may have been missed (connected again) or one named no head. */
+  resyncs = 0;
   #state: 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed' = 'idle';
   #client: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -34,9 +42,18 @@ export class PgListener {
    * Wakes the followers at once, as a notification would: an append of this process committed (its
    * NOTIFY takes a round trip through the server to come back).
    */
-  poke(): void {
+  poke(head: number): void {
+    if (head > this.head) this.head = head;
     this.version++;
     this.notifier.notify();
+  }
+
+  /**
+   * True when something may have been appended at or after `next` since the follower took `resyncs`:
+   * a notification or poke named a head past it, or notifications may have been missed.
+   */
+  moved(next: number, resyncs: number): boolean {
+    return this.head > next || this.resyncs !== resyncs;
   }
 
   /** Starts listening if nobody did yet. */
@@ -68,6 +85,9 @@ export class PgListener {
     this.#client = client;
     client.on('notification', (m) => {
       if (m.channel !== this.channel) return;
+      const head = Number(m.payload);
+      if (!Number.isFinite(head)) this.resyncs++;
+      else if (head > this.head) this.head = head;
       this.version++;
       this.notifier.notify();
     });
@@ -81,6 +101,7 @@ export class PgListener {
         this.#state = 'listening';
         this.#attempt = 0;
         // Whatever was appended while nobody listened: followers read again now.
+        this.resyncs++;
         this.version++;
         this.notifier.notify();
       })

@@ -143,7 +143,7 @@ export class PostgresStore implements LogStore {
     const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
     if (!('first' in placed))
       throw refusedAppend(this.#continuity, await this.#meta(), placed.least, expected);
-    this.#parts.listener.poke();
+    this.#parts.listener.poke(placed.first + bodies.length);
     // Committed, not yet flushed: an unsynced batch is acknowledged now (a crash of the server may lose
     // it, so it does not count as seen), a synced one once a flush covered it.
     if (options.sync !== false) {

@@ -2,10 +2,10 @@
 // short lease, a handler that takes a few ms, and `ready` on stdout once it is subscribed. SIGTERM stops it
 // gracefully (the manager's signal handlers); the soak SIGKILLs it at random moments.
 // A manager that fails (its log diverged, say) makes the process exit 3 with the reason on stderr.
-// argv: storeUrl leaseMs
+// argv: storeUrl leaseMs [snapshotEvery]
 import { createQueueManager } from '../index.js';
 
-const [url = '', leaseMs = '1000'] = process.argv.slice(2);
+const [url = '', leaseMs = '1000', snapshotEvery] = process.argv.slice(2);
 const lease = Number(leaseMs);
 const manager = await createQueueManager({
   store: url,
@@ -13,6 +13,7 @@ const manager = await createQueueManager({
   heartbeatMs: Math.max(100, Math.round(lease / 4)),
   spreadGraceMs: 100,
   shutdownTimeout: 2000,
+  ...(snapshotEvery === undefined ? {} : { snapshotEvery: Number(snapshotEvery) }),
 });
 manager.records$().subscribe({
   error: (e: unknown) => {

@@ -7,6 +7,9 @@
 //   `events` events (default 2,000) are published; every event must get exactly one accepted ok result;
 // - restart: a private redis-server with AOF (fsync always) restarted `restarts` times (default 2) with
 //   SHUTDOWN and as many with SIGKILL under 2 publishers; no acknowledged batch may be lost.
+// - retention (only when asked: `--only retention`): 2 workers on a file log with `retention` 1 minute and
+//   a snapshot every 20,000 records while 500 events/s are published for `minutes` (default 10, quick 1);
+//   the log directory must stay bounded and every event must get its ok result (bench/soak-retention.ts).
 // Each scenario prints a table; the exit code is 1 if any lost, partial, duplicate, missing or error count
 // is not 0. `--quick` (5 kills, 3 worker kills, 500 events, 1 restart each way) takes under a minute.
 // REDIS_URL (default redis://127.0.0.1:6379): the shared Redis, under a key prefix of its own per store,
@@ -21,6 +24,7 @@ import { unlinkKeysUnder } from '../adapters/redis/redis-keys.js';
 import { killAll } from './soak-procs.js';
 import { publishersUnderKill } from './soak-publishers.js';
 import { redisRestarts } from './soak-restart.js';
+import { retentionSoak, type RetentionRow } from './soak-retention.js';
 import { workersUnderKill } from './soak-workers.js';
 
 const { values: args } = parseArgs({
@@ -33,6 +37,8 @@ const { values: args } = parseArgs({
     'worker-kills': { type: 'string' },
     events: { type: 'string' },
     restarts: { type: 'string' },
+    minutes: { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const count = (name: string, value: string | undefined, full: number, quick: number): number => {
@@ -45,13 +51,15 @@ const kills = count('kills', args.kills, 20, 5);
 const workerKills = count('worker-kills', args['worker-kills'], 10, 3);
 const events = count('events', args.events, 2000, 500);
 const restarts = count('restarts', args.restarts, 2, 1);
+const minutes = count('minutes', args.minutes, 10, 1);
+const rate = count('rate', args.rate, 500, 500);
 const stores = args.stores.split(',').filter(Boolean);
 const only = new Set(args.only.split(',').filter(Boolean));
 for (const s of stores)
   if (s !== 'file' && s !== 'redis') throw new Error(`--stores: file or redis, got ${s}`);
 for (const s of only) {
-  if (!['publishers', 'workers', 'restart'].includes(s))
-    throw new Error(`--only: publishers, workers or restart, got ${s}`);
+  if (!['publishers', 'workers', 'restart', 'retention'].includes(s))
+    throw new Error(`--only: publishers, workers, restart or retention, got ${s}`);
 }
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -95,7 +103,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /** Counts that must be 0 in every row. */
-const MUST_BE_ZERO = ['lost', 'partial', 'duplicates accepted', 'missing', 'getResults ≠ 1', 'errors'];
+const MUST_BE_ZERO = [
+  'lost',
+  'partial',
+  'duplicates accepted',
+  'missing',
+  'getResults ≠ 1',
+  'errors',
+  'ok twice',
+];
 /** Set once a count that must be 0 is not, or a scenario fails. */
 const verdict = { failed: false };
 
@@ -117,6 +133,24 @@ async function scenario<R extends object>(title: string, run: (store: string) =>
   console.table(rows);
   for (const row of rows) {
     for (const [k, v] of Object.entries(row)) if (MUST_BE_ZERO.includes(k) && v !== 0) verdict.failed = true;
+  }
+}
+
+/** The retention scenario on a fresh file log with `retention=1m` (small segments, so whole ones can go). */
+async function retentionOnFile(): Promise<RetentionRow> {
+  const dir = await mkdtemp(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'eventy-soak-retention-'));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  cleanups.add(remove);
+  try {
+    const url = `file:${dir}/log?segmentBytes=1048576&retention=1m`;
+    const row = await retentionSoak(url, dir, { minutes, rate, snapshotEvery: 20_000 });
+    // Not bounded: the last third of the run needed much more room than the middle third.
+    const [mid, last] = row['max MiB, 2nd / 3rd third'].split(' / ').map(Number);
+    if (minutes >= 3 && (last ?? 0) > 1.5 * (mid ?? 0) + 4) verdict.failed = true;
+    return row;
+  } finally {
+    cleanups.delete(remove);
+    await remove();
   }
 }
 
@@ -158,6 +192,12 @@ try {
       'Redis restarts with AOF (appendfsync always), 2 publishers retrying unavailable',
       () => redisRestarts(restarts),
       ['redis'],
+    );
+  if (only.has('retention'))
+    await scenario(
+      `Retention (2 workers, file log, retention 1 min, snapshot every 20,000 records, ${rate} events/s, ${minutes} min)`,
+      () => retentionOnFile(),
+      ['file'],
     );
 } finally {
   killAll();

@@ -60,6 +60,7 @@ export {
   decodeSnapshot,
   encodeSnapshot,
   SNAPSHOT_FORMAT_VERSION,
+  snapshotDifference,
   type EncodedSnapshot,
 } from './projections/snapshot-codec.js';
 export { liveRecords$, foldView } from './projections/live.js';

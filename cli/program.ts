@@ -11,6 +11,7 @@ import { scheduleCommand } from './commands/schedule.js';
 import { serveCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
 import { tailCommand } from './commands/tail.js';
+import { snapshotCommand } from './commands/snapshot.js';
 import { verifyCommand } from './commands/verify.js';
 import { workerCommand } from './commands/worker.js';
 import type { CliContext } from './context.js';
@@ -52,6 +53,7 @@ Every command takes --store URL (default: EVENTY_STORE, else file:.eventy) and -
     runCommand,
     serveCommand,
     verifyCommand,
+    snapshotCommand,
     exportCommand,
     importCommand,
     workerCommand,

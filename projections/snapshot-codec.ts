@@ -136,3 +136,20 @@ function isStates(v: unknown): v is FoldStates {
     (k) => typeof s[k] === 'object' && s[k] !== null,
   );
 }
+
+/**
+ * The first of the four views in which `actual` differs from `expected` (by their CBOR), and whether the
+ * open events differ; undefined when they are the same. For `eventy verify`.
+ */
+export function snapshotDifference(expected: Snapshot, actual: Snapshot): string | undefined {
+  for (const view of ['dispatch', 'workers', 'stats', 'schedules'] as const) {
+    const a = statesEncoder.encode(expected.states[view]);
+    const b = statesEncoder.encode(actual.states[view]);
+    if (Buffer.compare(a, b) !== 0) return `the ${view} view differs`;
+  }
+  const ids = (s: Snapshot): string => s.events.map((e) => `${e.position}:${e.eventId}`).join(',');
+  if (ids(expected) !== ids(actual)) {
+    return `its open events differ (${actual.events.length}, expected ${expected.events.length})`;
+  }
+  return undefined;
+}

@@ -13,6 +13,7 @@ import { FailedCheck, UsageError } from '../errors.js';
 import { InvariantChecker, type Violation } from '../../index.js';
 import { colourEnabled, formatCount, painter, safe, toJson, writeLine } from '../output.js';
 import { progressBar } from '../progress.js';
+import { checkSnapshots, type SnapshotCheck } from '../snapshot-check.js';
 import { segmentsOf, withExistingStore } from '../store.js';
 
 interface VerifyOptions {
@@ -48,7 +49,11 @@ interface Report {
   readonly storage: readonly StorageFinding[] | null;
   /** What `--repair` mended before the checks. */
   readonly repaired: readonly StorageFinding[];
+  /** Each snapshot against a fold of the log; null: the store keeps none. */
+  readonly snapshots: readonly SnapshotCheck[] | null;
 }
+
+const badSnapshot = (c: SnapshotCheck): boolean => c.status === 'mismatch' || c.status === 'corrupt';
 
 /** A torn tail is a crashed write, never acknowledged: noted, not a fault (the next append cuts it). */
 const fault = (f: StorageFinding): boolean => f.kind !== 'torn-tail';
@@ -75,7 +80,8 @@ from the claim holding the lease; a fenced (late) result changes no count. A tor
 (a crashed writer) is not corruption: readers ignore it and the next append replaces it. On the
 filesystem, verify also checks how the log is kept: the first segment starts at position 0, no
 positions are missing between segments, the segment of the last write is there and was not cut,
-and every index entry points at its record. --repair rebuilds bad indexes and cuts an incomplete
+and every index entry points at its record. Every snapshot is decoded and compared with a fold of
+the log from the previous one (or from position 0 while the log holds it). --repair rebuilds bad indexes and cuts an incomplete
 tail; cutting bytes of a completed write loses records and raises the log's epoch, so running
 workers stop with log-diverged and restart on the repaired log.
 
@@ -101,23 +107,29 @@ async function verify(ctx: CliContext, o: VerifyOptions): Promise<void> {
   const report = await withExistingStore(o.store, async (store) => {
     const storage = (await store.checkStorage?.()) ?? null;
     const checked = await check(ctx, store);
-    const ok = checked.ok && !(storage ?? []).some(fault);
-    return { ...checked, ok, storage, repaired };
+    const snapshots = await checkSnapshots(store, ctx.signal);
+    const ok = checked.ok && !(storage ?? []).some(fault) && !(snapshots ?? []).some(badSnapshot);
+    return { ...checked, ok, storage, repaired, snapshots };
   });
   if (o.json) await writeLine(ctx.stdout, toJson(report));
   else
     for (const line of render(report, painter(colourEnabled(ctx.stdout, ctx.env))))
       await writeLine(ctx.stdout, line);
   const faults = report.storage?.filter(fault).length ?? 0;
+  const bad = report.snapshots?.filter(badSnapshot).length ?? 0;
   if (!report.ok) {
     throw new FailedCheck(
       `${report.corruptions.length} corruption(s), ${report.violations.length} invariant violation(s)` +
-        (faults > 0 ? `, ${faults} storage fault(s)` : ''),
+        (faults > 0 ? `, ${faults} storage fault(s)` : '') +
+        (bad > 0 ? `, ${bad} bad snapshot(s)` : ''),
     );
   }
 }
 
-async function check(ctx: CliContext, store: LogStore): Promise<Omit<Report, 'storage' | 'repaired'>> {
+async function check(
+  ctx: CliContext,
+  store: LogStore,
+): Promise<Omit<Report, 'storage' | 'repaired' | 'snapshots'>> {
   // Finding the head reads the tail of the log: when that is damaged, read to the end all the same.
   const head = await store.head().catch((e: unknown) => {
     if (isEventyError(e, 'corrupt-record')) return undefined;
@@ -226,6 +238,10 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
   );
   for (const v of r.violations)
     out.push(paint('red', `  VIOLATION   position ${v.position}: ${v.kind}: ${v.message}`));
+  for (const c of r.snapshots ?? []) {
+    const label = badSnapshot(c) ? paint('red', `  SNAPSHOT    `) : `  snapshot    `;
+    out.push(`${label}${safe(c.ref)} at position ${c.position}: ${c.status}: ${safe(c.message)}`);
+  }
   out.push(
     r.ok
       ? paint('green', '✓ the log is sound')
@@ -234,6 +250,9 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
           `✗ ${r.corruptions.length} corruption(s), ${r.violations.length} invariant violation(s)` +
             ((r.storage ?? []).some(fault)
               ? `, ${(r.storage ?? []).filter(fault).length} storage fault(s)`
+              : '') +
+            ((r.snapshots ?? []).some(badSnapshot)
+              ? `, ${(r.snapshots ?? []).filter(badSnapshot).length} bad snapshot(s)`
               : ''),
         ),
   );

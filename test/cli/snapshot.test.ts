@@ -1,0 +1,67 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createQueueManager } from '../../index.js';
+import { cliTestbed } from '../support/cli.js';
+
+interface Taken {
+  position: number;
+  ref: string;
+  bytes: number;
+  events: number;
+  ms: number;
+}
+
+interface Report {
+  ok: boolean;
+  snapshots: { ref: string; position: number; status: string; message: string }[] | null;
+}
+
+describe('eventy snapshot and verify', () => {
+  const { cli, store } = cliTestbed();
+
+  /** Events handled by a worker, some left open, and a snapshot by the CLI between two batches. */
+  async function history(): Promise<Taken[]> {
+    const taken: Taken[] = [];
+    for (let round = 0; round < 2; round++) {
+      const m = await createQueueManager({ store: store.url, handleSignals: false, snapshotEvery: 0 });
+      const q = m.queue<{ n: number }>('jobs');
+      await q.subscribe(() => undefined, { name: 'w' });
+      for (const e of await q.publishMany(Array.from({ length: 20 }, (_, n) => ({ n })))) {
+        await q.waitForResult(e.id);
+      }
+      await m.queue('parked').publish({ round });
+      await m.close();
+      taken.push(await cli.json<Taken>(['snapshot', '--json', '--store', store.url]));
+    }
+    return taken;
+  }
+
+  it('writes a snapshot and announces it; verify checks each against a fold of the log', async () => {
+    const [first, second] = await history();
+    expect(second!.position).toBeGreaterThan(first!.position);
+    expect(second!.events).toBe(2); // the parked events
+    const tail = await cli.run(['tail', '--type', 'snapshot.taken', '--store', store.url]);
+    expect(tail.stdout).toContain(`ref=${second!.ref}`);
+    const human = await cli.run(['snapshot', '--store', store.url]);
+    expect(human.stdout).toMatch(/^snapshot at position \d+: \S+, [\d,]+ bytes, 2 open events, \d+ ms$/m);
+
+    const report = await cli.json<Report>(['verify', '--json', '--store', store.url]);
+    expect(report.ok).toBe(true);
+    expect(report.snapshots?.map((s) => s.status)).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('verify reports a damaged snapshot as a finding and exits 1', async () => {
+    const [, second] = await history();
+    const dir = join(store.dir, 'log', 'snapshots');
+    const file = (await readdir(dir)).find((f) => f === second!.ref);
+    expect(file).toBeDefined();
+    const bytes = await readFile(join(dir, file!));
+    bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x55;
+    await writeFile(join(dir, file!), bytes);
+    const r = await cli.run(['verify', '--store', store.url]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/SNAPSHOT\s+\S+ at position \d+: corrupt: snapshot \S+ is unusable/);
+    expect(r.stdout).toMatch(/✗ .*1 bad snapshot/);
+  });
+});

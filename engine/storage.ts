@@ -184,9 +184,7 @@ export interface SnapshotKeeping {
  * process that folded the old log (a worker) must start again from the new one: stop claiming, append
  * nothing more, report and exit non-zero so that a supervisor restarts it.
  */
-// Snapshots and retention are optional while the adapters gain them; they become required once every
-// adapter implements them.
-export interface LogStore extends AsyncDisposable, Partial<SnapshotKeeping> {
+export interface LogStore extends AsyncDisposable, SnapshotKeeping {
   /** The URL the store was opened with (`memory:`, `file:<dir>`, `redis://…`). */
   readonly url: string;
   readonly capabilities: StoreCapabilities;
@@ -244,7 +242,7 @@ export interface LogStore extends AsyncDisposable, Partial<SnapshotKeeping> {
    * The first position the log holds: 0 until retention removes segments. Reads and follows from before
    * it throw `truncated` ({@link TruncatedError}) naming it.
    */
-  first?(): Promise<Position>;
+  first(): Promise<Position>;
   /**
    * The next position to be assigned (the number of records ever appended).
    * @throws LogDivergedError when the log went back below what this handle has seen.

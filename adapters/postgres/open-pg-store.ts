@@ -65,7 +65,7 @@ export async function openPostgresStore(
       const listener = new PgListener(clientConfig, names.channel);
       const capabilities = { multiProcess: true, persistent: true, durability };
       return new PostgresStore(
-        { pool, asyncPool, listener, url: display, names, row, capabilities },
+        { pool, asyncPool, listener, url: display, names, row, capabilities, retention: config.retention },
         partitionsTo,
       );
     } finally {

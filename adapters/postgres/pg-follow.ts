@@ -1,6 +1,6 @@
 import type { Continuity } from '../../engine/continuity.js';
 import { decodeRecord } from '../../engine/codec.js';
-import { NotFoundError } from '../../engine/errors.js';
+import { TruncatedError } from '../../engine/errors.js';
 import { aborted } from '../../engine/notifier.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
@@ -63,16 +63,17 @@ export function contiguous(rows: readonly PageRow[], next: Position): PageRow[] 
  * once its rows of synced appends are on disk, so that no server crash takes back a synced record a
  * follower delivered.
  * @throws LogDivergedError when the log is not the one the follower read.
- * @throws NotFoundError when retention dropped the next position while the follower still needed it.
+ * @throws TruncatedError when `from`, or the next position while the follower still needed it, was
+ * removed by retention (`from` undefined: the follower starts at the first kept position).
  */
 export async function* followPages(
   ctx: FollowContext,
-  from: Position,
+  from: Position | undefined,
   signal: AbortSignal,
 ): AsyncGenerator<readonly StoredRecord[]> {
   const { listener, continuity } = ctx;
   listener.start();
-  let next = from;
+  let next = from ?? 0;
   let prior: PageRow | undefined;
   while (!signal.aborted) {
     const { version, resyncs } = listener;
@@ -93,7 +94,8 @@ export async function* followPages(
     let rows = page.rows;
     if (prior === undefined) {
       if (next < meta.first) {
-        next = meta.first; // dropped by retention before the follow started
+        if (from !== undefined) throw new TruncatedError(ctx.continuity.log, next, meta.first);
+        next = meta.first; // no position asked for: the start of what the log keeps
         continue;
       }
     } else if (prior.position >= meta.first) {
@@ -107,7 +109,7 @@ export async function* followPages(
       );
       rows = rows.slice(1);
     } else if (next < meta.first) {
-      throw new NotFoundError('record (dropped by retention) at position', String(next));
+      throw new TruncatedError(ctx.continuity.log, next, meta.first);
     }
     const run = contiguous(rows, next);
     const last = run.at(-1);

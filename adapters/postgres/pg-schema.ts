@@ -14,6 +14,8 @@ export class PgNames {
   /** The store's table of logs: one row per log, its identity, head and last time. */
   readonly logs: string;
   readonly migrations: string;
+  /** The snapshots of every log of the schema, by log name and position. */
+  readonly snapshots: string;
   /** The log's partitioned table of records. */
   readonly table: string;
   /** The table's name without its schema, the stem of its partitions' names. */
@@ -33,6 +35,7 @@ export class PgNames {
     this.schema = `"${schemaName}"`;
     this.logs = `${this.schema}.eventy_logs`;
     this.migrations = `${this.schema}.eventy_migrations`;
+    this.snapshots = `${this.schema}.eventy_snapshots`;
     this.tableName = `log_${log}`;
     this.table = `${this.schema}."${this.tableName}"`;
     const hash = createHash('sha1').update(`${schemaName}\0${log}`).digest('hex');
@@ -78,6 +81,17 @@ const MIGRATIONS: readonly Migration[] = [
           ${literal(n.schemaName)}, 'log_' || l.name);
       END LOOP;
     END $$`,
+  },
+  {
+    // Snapshots (opaque bytes the runtime encodes) kept beside the logs; one row each, written at once.
+    version: 3,
+    sql: (n) => `CREATE TABLE ${n.snapshots} (
+      log text NOT NULL,
+      position bigint NOT NULL,
+      data bytea NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (log, position)
+    )`,
   },
 ];
 

@@ -3,10 +3,16 @@ import { eachRecord } from '../../engine/each-record.js';
 import { Continuity, type LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, checkReplica, encodeDrafts } from '../../engine/append-batch.js';
-import { ClosedError, InvalidArgumentError } from '../../engine/errors.js';
+import { ClosedError, InvalidArgumentError, isEventyError, TruncatedError } from '../../engine/errors.js';
+import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import type {
+  CompactOptions,
+  CompactResult,
+  HistorySize,
+  RetentionPolicy,
+  SnapshotInfo,
   AppendOptions,
   AppendResult,
   FollowOptions,
@@ -20,6 +26,15 @@ import { storeError } from './pg-errors.js';
 import { Flusher } from './pg-flush.js';
 import { contiguous, END, followPages, PAGE, toRecord, type Page } from './pg-follow.js';
 import type { PgListener } from './pg-listener.js';
+import {
+  deletePgSnapshot,
+  getPgSnapshot,
+  listPgSnapshots,
+  partitions,
+  planPgCompaction,
+  putPgSnapshot,
+  type PgRetentionContext,
+} from './pg-retention.js';
 import {
   createPartitions,
   ensurePartitions,
@@ -51,6 +66,7 @@ export interface PgStoreParts {
   readonly names: PgNames;
   readonly row: LogRow;
   readonly capabilities: StoreCapabilities;
+  readonly retention: RetentionPolicy | undefined;
 }
 
 /** An append's result whose records are decoded on first use (most callers read only positions). */
@@ -280,18 +296,19 @@ export class PostgresStore implements LogStore {
   /** {@inheritDoc LogStore.readChunks} */
   async *readChunks(options: ReadOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
-    let next = checkPosition('from', options.from ?? 0);
+    if (options.from !== undefined) checkPosition('from', options.from);
     const to = options.to === undefined ? undefined : checkPosition('to', options.to);
     const seenAtStart = this.#continuity.seen;
     const start = await this.#meta();
     checkMeta(this.#continuity, start, seenAtStart);
-    next = Math.max(next, start.first);
+    let next = options.from ?? start.first;
     const end = Math.min(to ?? END, start.head);
     const stop = (): boolean => options.signal?.aborted === true || this.#closed !== undefined;
     while (next < end && !stop()) {
       const seen = this.#continuity.seen;
       const { rows, meta } = await this.#page(next, end, PAGE);
       checkMeta(this.#continuity, meta, seen);
+      if (next < meta.first) throw new TruncatedError(this.url, next, meta.first);
       const run = contiguous(rows, next);
       const last = run.at(-1);
       if (last === undefined) return;
@@ -305,7 +322,7 @@ export class PostgresStore implements LogStore {
 
   /**
    * {@inheritDoc LogStore.follow}
-   * Starts at the first kept position when `from` was dropped by retention. While the server is away
+   * While the server is away
    * a follower waits and reads again, so it resumes by itself.
    */
   follow(options: FollowOptions = {}): AsyncIterable<StoredRecord> {
@@ -316,7 +333,7 @@ export class PostgresStore implements LogStore {
   async *followChunks(options: FollowOptions = {}): AsyncIterable<readonly StoredRecord[]> {
     this.#check();
     this.#continuity.checkNotDiverged();
-    const from = checkPosition('from', options.from ?? 0);
+    const from = options.from === undefined ? undefined : checkPosition('from', options.from);
     const closing = this.#closing.signal;
     const signal = options.signal ? AbortSignal.any([options.signal, closing]) : closing;
     yield* followPages(
@@ -383,9 +400,69 @@ export class PostgresStore implements LogStore {
     });
   }
 
+  /** {@inheritDoc SnapshotKeeping.retention} */
+  get retention(): RetentionPolicy | undefined {
+    return this.#parts.retention;
+  }
+
+  putSnapshot(position: Position, data: Uint8Array): Promise<SnapshotInfo> {
+    return this.#retained('put snapshot', (ctx) => putPgSnapshot(ctx, position, data));
+  }
+
+  listSnapshots(): Promise<SnapshotInfo[]> {
+    return this.#retained('list snapshots', listPgSnapshots);
+  }
+
+  getSnapshot(ref: string): Promise<Uint8Array> {
+    return this.#retained('get snapshot', (ctx) => getPgSnapshot(ctx, ref));
+  }
+
+  deleteSnapshot(ref: string): Promise<boolean> {
+    return this.#retained('delete snapshot', (ctx) => deletePgSnapshot(ctx, ref));
+  }
+
+  /** {@inheritDoc SnapshotKeeping.compact} Drops whole partitions (see {@link dropSegmentsBefore}). */
+  async compact(options: CompactOptions): Promise<CompactResult> {
+    checkCompact(options);
+    const log = { first: await this.first(), head: await this.head() };
+    const policy = options.policy ?? this.retention;
+    const plan = await this.#retained('compact', (ctx) =>
+      planPgCompaction(ctx, log, options.keepFrom, policy),
+    );
+    if (options.dryRun === true || plan.segments === 0) return plan;
+    await this.dropSegmentsBefore(plan.first);
+    await dropStaleSnapshots(this, plan.first);
+    return plan;
+  }
+
+  async historySize(): Promise<HistorySize> {
+    const first = await this.first();
+    const head = await this.head();
+    const parts = await this.#retained('history size', (ctx) => partitions(ctx, first, head));
+    const snaps = await this.listSnapshots();
+    return {
+      first,
+      head,
+      bytes: parts.reduce((sum, p) => sum + p.bytes, 0),
+      segments: parts.length,
+      snapshotBytes: snaps.reduce((sum, s) => sum + s.bytes, 0),
+    };
+  }
+
+  async #retained<T>(what: string, run: (ctx: PgRetentionContext) => Promise<T>): Promise<T> {
+    this.#check();
+    const ctx = { pool: this.#parts.pool, names: this.#parts.names, segmentRecords: this.segmentRecords };
+    try {
+      return await run(ctx);
+    } catch (e) {
+      if (isEventyError(e)) throw e;
+      throw storeError(e, what, this.url);
+    }
+  }
+
   /**
-   * Retention: drops the partitions whose records all lie before `position` (and before the head).
-   * Reads and follows from an earlier position then start at the first kept one.
+   * Retention without a policy: drops the partitions whose records all lie before `position` (and
+   * before the head). Reads and follows from an earlier position then fail with `truncated`.
    * @returns how many partitions were dropped and the first position kept.
    */
   async dropSegmentsBefore(position: Position): Promise<{ dropped: number; first: Position }> {

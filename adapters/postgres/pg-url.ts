@@ -1,5 +1,7 @@
 import type { PoolConfig } from 'pg';
 import { InvalidArgumentError } from '../../engine/errors.js';
+import { checkRetention, parseRetention } from '../../engine/retention.js';
+import type { RetentionPolicy } from '../../engine/storage.js';
 
 /** Options of {@link openPostgresStore}. Each may also be given in the URL's query. */
 export interface PostgresStoreOptions {
@@ -19,6 +21,11 @@ export interface PostgresStoreOptions {
   readonly timeout?: number;
   /** Connections of the store's pool for appends and reads (`?pool=`); default 4. Followers share one more. */
   readonly pool?: number;
+  /**
+   * What `compact` may remove once a snapshot covers it (`?retention=7d&retentionBytes=10GiB`). Default:
+   * keep everything.
+   */
+  readonly retention?: RetentionPolicy;
 }
 
 /** Default records per partition: 2^20. */
@@ -34,6 +41,7 @@ export interface PgLogConfig {
   readonly segmentExplicit: boolean;
   readonly timeout: number;
   readonly pool: number;
+  readonly retention: RetentionPolicy | undefined;
 }
 
 /** A parsed `postgres://` / `postgresql://` URL. */
@@ -45,7 +53,7 @@ export interface ParsedPgUrl {
   readonly display: string;
 }
 
-const OPTION_NAMES = ['schema', 'log', 'segmentRecords', 'timeout', 'pool'] as const;
+const OPTION_NAMES = ['schema', 'log', 'segmentRecords', 'timeout', 'pool', 'retention'] as const;
 const NUMERIC = new Set(['segmentRecords', 'timeout', 'pool']);
 const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
 // Unquoted-identifier safe: the names become parts of table names and of a NOTIFY channel.
@@ -106,7 +114,12 @@ function queryOptions(
       throw new InvalidArgumentError(`postgres store URL parameter ${name} is given twice in ${display}`);
     }
     seen.add(name);
-    if (name === 'sslmode') {
+    if (name === 'retentionBytes' || name === 'retention') {
+      query.retention = parseRetention({
+        retention: params.get('retention') ?? undefined,
+        retentionBytes: params.get('retentionBytes') ?? undefined,
+      });
+    } else if (name === 'sslmode') {
       if (!(SSL_MODES as readonly string[]).includes(value)) {
         throw new InvalidArgumentError(
           `sslmode must be one of ${SSL_MODES.join(', ')}, got: ${JSON.stringify(value)} in ${display}`,
@@ -117,7 +130,7 @@ function queryOptions(
       query[name] = NUMERIC.has(name) && /^\d{1,15}$/.test(value) ? Number(value) : value;
     } else {
       throw new InvalidArgumentError(
-        `unknown postgres store URL parameter ${JSON.stringify(name)} in ${display}: expected ${OPTION_NAMES.join(', ')}, sslmode`,
+        `unknown postgres store URL parameter ${JSON.stringify(name)} in ${display}: expected ${OPTION_NAMES.join(', ')}, retentionBytes, sslmode`,
       );
     }
   }
@@ -159,6 +172,7 @@ export function checkStoreOptions(options: unknown): PgLogConfig {
     segmentExplicit: o.segmentRecords !== undefined,
     timeout: checkInt('timeout', o.timeout ?? 10_000, 3_600_000),
     pool: checkInt('pool', o.pool ?? 4, 100),
+    retention: checkRetention(o.retention as RetentionPolicy | undefined),
   };
 }
 

@@ -95,7 +95,7 @@ describe('postgres store: schema, identity, retention', () => {
         );
         return rows.map((r) => r.version);
       });
-      expect(versions).toEqual([1, 2]);
+      expect(versions).toEqual([1, 2, 3]);
       const other = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'other' });
       expect((await other.identity()).id).not.toBe(identities[0]!.id);
       await other.close();
@@ -114,10 +114,11 @@ describe('postgres store: schema, identity, retention', () => {
     const first = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'old' });
     await first.append([draft(0), draft(1)]);
     await first.close();
-    // As version 1 left it: no synced column, no step 2.
+    // As version 1 left it: no synced column, no snapshots table, no step 2 or 3.
     await withClient(async (c) => {
       await c.query(`ALTER TABLE "${s}".log_old DROP COLUMN synced`);
-      await c.query(`DELETE FROM "${s}".eventy_migrations WHERE version = 2`);
+      await c.query(`DROP TABLE "${s}".eventy_snapshots`);
+      await c.query(`DELETE FROM "${s}".eventy_migrations WHERE version >= 2`);
     });
     const again = await openPostgresStore(POSTGRES_URL, { schema: s, log: 'old' });
     try {
@@ -167,7 +168,7 @@ describe('postgres store: schema, identity, retention', () => {
     await rejectsWith(openPostgresStore(POSTGRES_URL, { schema: s }), 'invalid-argument', /version 99/);
   });
 
-  it('drops whole partitions before a position; reads and follows then start at the first kept', async () => {
+  it('drops whole partitions before a position; reads and follows start at the first kept, or are truncated before it', async () => {
     await using store = await openPostgresStore(POSTGRES_URL, { schema: schema(), segmentRecords: 4 });
     await store.append(Array.from({ length: 10 }, (_, i) => draft(i)));
     expect(await store.dropSegmentsBefore(9)).toEqual({ dropped: 2, first: 8 });
@@ -175,9 +176,14 @@ describe('postgres store: schema, identity, retention', () => {
     expect((await store.segments()).filter((b) => b < 8)).toEqual([]);
     expect((await collect(store.read())).map((r) => r.position)).toEqual([8, 9]);
     expect(await store.dropSegmentsBefore(100)).toEqual({ dropped: 0, first: 8 });
+    await expect(collect(store.read({ from: 2 }))).rejects.toMatchObject({ code: 'truncated', first: 8 });
+    await expect(store.follow({ from: 2 })[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+      code: 'truncated',
+      first: 8,
+    });
     const ac = new AbortController();
     const seen: number[] = [];
-    for await (const r of store.follow({ from: 2, signal: ac.signal })) {
+    for await (const r of store.follow({ signal: ac.signal })) {
       seen.push(r.position);
       if (seen.length === 2) ac.abort();
     }

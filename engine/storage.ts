@@ -184,7 +184,9 @@ export interface SnapshotKeeping {
  * process that folded the old log (a worker) must start again from the new one: stop claiming, append
  * nothing more, report and exit non-zero so that a supervisor restarts it.
  */
-export interface LogStore extends AsyncDisposable, SnapshotKeeping {
+// Every adapter implements snapshots and retention; the members stay optional in the contract until the
+// runtime's and CLI's call sites stop testing for them (they use `store.first?.()` and the like).
+export interface LogStore extends AsyncDisposable, Partial<SnapshotKeeping> {
   /** The URL the store was opened with (`memory:`, `file:<dir>`, `redis://…`). */
   readonly url: string;
   readonly capabilities: StoreCapabilities;
@@ -242,7 +244,7 @@ export interface LogStore extends AsyncDisposable, SnapshotKeeping {
    * The first position the log holds: 0 until retention removes segments. Reads and follows from before
    * it throw `truncated` ({@link TruncatedError}) naming it.
    */
-  first(): Promise<Position>;
+  first?(): Promise<Position>;
   /**
    * The next position to be assigned (the number of records ever appended).
    * @throws LogDivergedError when the log went back below what this handle has seen.

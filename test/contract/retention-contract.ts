@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { isEventyError, type TruncatedError } from '../../engine/errors.js';
 import type { StoredRecord } from '../../engine/records.js';
-import type { LogStore } from '../../engine/storage.js';
+import type { LogStore, SnapshotKeeping } from '../../engine/storage.js';
 import { collect } from '../support/log.js';
 import { sleep } from '../support/wait.js';
 import { draft, type HarnessFactory, type StoreHarness } from './log-store-contract.js';
 
-type Keeping = LogStore;
+type Keeping = LogStore & SnapshotKeeping & { first(): Promise<number> };
 
 function keeping(store: LogStore): Keeping {
-  return store;
+  for (const m of ['first', 'putSnapshot', 'listSnapshots', 'compact', 'historySize'] as const)
+    expect(typeof store[m], `store.${m}`).toBe('function');
+  return store as Keeping;
 }
 
 async function truncated(p: Promise<unknown>): Promise<TruncatedError> {

@@ -9,6 +9,7 @@ import {
   type Position,
   type RecordOf,
   type Snapshot,
+  type SnapshotInfo,
 } from '../index.js';
 
 /** What `eventy verify` found of one snapshot. */
@@ -33,12 +34,9 @@ export async function checkSnapshots(store: LogStore, signal: AbortSignal): Prom
   const out: SnapshotCheck[] = [];
   for (const info of infos) {
     const { ref, position } = info;
-    let snap: Snapshot;
-    try {
-      snap = decodeSnapshot(await store.getSnapshot(ref), ref);
-    } catch (e) {
-      if (!isEventyError(e, 'corrupt-record')) throw e;
-      out.push({ ref, position, status: 'corrupt', message: e.message });
+    const snap = await loadSnapshot(store, info);
+    if (typeof snap === 'string') {
+      out.push({ ref, position, status: 'corrupt', message: snap });
       continue; // the fold goes on from the last good one
     }
     if (!base || base.position + 1 < first) {
@@ -57,6 +55,25 @@ export async function checkSnapshots(store: LogStore, signal: AbortSignal): Prom
     base = diff ? expected : snap;
   }
   return out;
+}
+
+/**
+ * The snapshot `info` names, or why it cannot be used: damaged, unreadable (a start-up skips it too,
+ * so it is a finding, not a reason to stop checking the others), or holding another position than
+ * the one its name gives.
+ */
+async function loadSnapshot(store: LogStore, info: SnapshotInfo): Promise<Snapshot | string> {
+  try {
+    const snap = decodeSnapshot(
+      await (store.getSnapshot as (ref: string) => Promise<Uint8Array>)(info.ref),
+      info.ref,
+    );
+    if (snap.position === info.position) return snap;
+    return `snapshot ${info.ref} holds position ${snap.position}, expected ${info.position} as its name says`;
+  } catch (e) {
+    if (isEventyError(e, 'corrupt-record')) return e.message;
+    return `snapshot ${info.ref} cannot be read: ${e instanceof Error ? e.message : String(e)}`;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createQueueManager } from '../../index.js';
@@ -63,5 +63,28 @@ describe('eventy snapshot and verify', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/SNAPSHOT\s+\S+ at position \d+: corrupt: snapshot \S+ is unusable/);
     expect(r.stdout).toMatch(/✗ .*1 bad snapshot/);
+  });
+  it("verify reports a snapshot under another position's name and an unreadable one, and checks the rest", async () => {
+    const [first, second] = await history();
+    const dir = join(store.dir, 'log', 'snapshots');
+    // The first snapshot's bytes under a name far beyond the head, and a directory in place of the second.
+    const misnamed = `snapshot-${String(99_999).padStart(20, '0')}.cbor`;
+    await copyFile(join(dir, first!.ref), join(dir, misnamed));
+    await rm(join(dir, second!.ref));
+    await mkdir(join(dir, second!.ref));
+    const r = await cli.run(['verify', '--json', '--store', store.url]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.ok).toBe(false);
+    const byRef = new Map(report.snapshots?.map((s) => [s.ref, s]));
+    expect(byRef.get(first!.ref)?.status).toBe('ok');
+    expect(byRef.get(second!.ref)).toMatchObject({
+      status: 'corrupt',
+      message: expect.stringMatching(/cannot be read/),
+    });
+    expect(byRef.get(misnamed)).toMatchObject({
+      status: 'corrupt',
+      message: `snapshot ${misnamed} holds position ${first!.position}, expected 99999 as its name says`,
+    });
   });
 });

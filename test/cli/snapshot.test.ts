@@ -80,7 +80,7 @@ describe('eventy snapshot and verify', () => {
     expect(byRef.get(first!.ref)?.status).toBe('ok');
     expect(byRef.get(second!.ref)).toMatchObject({
       status: 'corrupt',
-      message: expect.stringMatching(/cannot be read/),
+      message: expect.stringMatching(/cannot be read/) as unknown,
     });
     expect(byRef.get(misnamed)).toMatchObject({
       status: 'corrupt',

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { compactCommand } from './commands/compact.js';
 import { demoCommand } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
@@ -54,6 +55,7 @@ Every command takes --store URL (default: EVENTY_STORE, else file:.eventy) and -
     serveCommand,
     verifyCommand,
     snapshotCommand,
+    compactCommand,
     exportCommand,
     importCommand,
     workerCommand,

@@ -16,3 +16,5 @@ export {
 } from './codec.js';
 export type { FrameScan, BatchScan } from './codec.js';
 export { maskUrl } from './store-url.js';
+export { parseDuration, parseByteSize, parseRetention } from './retention.js';
+export { snapshotRef, snapshotRefPosition } from './snapshot-ref.js';

@@ -6,6 +6,7 @@ import { colourEnabled, formatTime, painter, toJson, writeLine } from '../output
 import { progressBar } from '../progress.js';
 import { renderStats } from '../render-views.js';
 import { withExistingStore, withStore } from '../store.js';
+import { historyText, logHistory } from '../log-history.js';
 import { statsRows } from '../../index.js';
 
 interface StatsOptions {
@@ -42,6 +43,9 @@ async function stats(ctx: CliContext, queues: string[], o: StatsOptions): Promis
   const tty = ctx.stdout.isTTY === true && !o.json;
   await (o.watch ? withStore : withExistingStore)(o.store, async (store) => {
     const head = await store.head();
+    // Shown before the fold: on a log whose history retention cut, it says where the log starts.
+    const history = await logHistory(store, Date.now());
+    if (history !== undefined && !o.json) await writeLine(ctx.stdout, paint('dim', historyText(history)));
     const bar = progressBar(ctx.stderr, 'stats', 'records', head);
     const views = await replayLog(store, {
       into: viewsFold.initial(),
@@ -54,7 +58,7 @@ async function stats(ctx: CliContext, queues: string[], o: StatsOptions): Promis
       const now = Math.max(Date.now(), views.time);
       const rows = statsRows(views, queues, now);
       if (o.json) {
-        await writeLine(ctx.stdout, toJson({ time: now, position: views.position, queues: rows }));
+        await writeLine(ctx.stdout, toJson({ time: now, position: views.position, queues: rows, history }));
         return;
       }
       if (tty && o.watch) ctx.stdout.write('\u001b[H\u001b[2J');

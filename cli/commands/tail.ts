@@ -90,7 +90,16 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
   await (o.follow ? withStore : withExistingStore)(o.store, async (store) => {
     const head = await store.head();
     if (o.from !== undefined) {
-      const start = await firstPositionAt(store, o.from);
+      const asked = await firstPositionAt(store, o.from);
+      const first = (await store.first?.()) ?? 0;
+      // Retention removed what came before `first`: start at the first record the log keeps, and say so.
+      const start = Math.max(asked, first);
+      if (asked < first) {
+        await writeLine(
+          ctx.stderr,
+          `eventy tail: retention removed the records before position ${first}; starting at ${first}`,
+        );
+      }
       if (start >= head) {
         const what =
           'position' in o.from

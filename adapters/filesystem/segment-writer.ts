@@ -59,6 +59,8 @@ export class SegmentWriter {
   #lastIndexed = -Infinity;
   #dirty = new Set<number>();
   #retired: number[] = [];
+  /** Syncs in flight: a retired file is closed only when none is (one may still be syncing it). */
+  #syncing = 0;
 
   private constructor(
     readonly dir: string,
@@ -235,9 +237,30 @@ export class SegmentWriter {
       this.#segFd !== undefined && fds.includes(this.#segFd)
         ? { base: this.#base, end: this.#size }
         : undefined;
-    await Promise.all(fds.map((fd) => fdatasync(fd)));
+    this.#syncing++;
+    try {
+      await Promise.all(fds.map((fd) => fdatasync(fd)));
+    } finally {
+      this.#syncing--;
+    }
     if (mark !== undefined) writeDurable(this.lockFd, mark);
-    for (const fd of this.#retired.splice(0)) fs.closeSync(fd);
+    this.#closeRetired();
+  }
+
+  /**
+   * Closes the files of segments rolled away from, except one written since the last sync began (appends go
+   * on while a sync is in flight, and may write a segment and roll past it then: the next sync takes it, and
+   * closing it first failed those appends with EBADF) and any while a sync is in flight (`replicate` syncs
+   * beside the group commit).
+   */
+  #closeRetired(): void {
+    if (this.#syncing > 0) return;
+    const keep: number[] = [];
+    for (const fd of this.#retired) {
+      if (this.#dirty.has(fd)) keep.push(fd);
+      else fs.closeSync(fd);
+    }
+    this.#retired = keep;
   }
 
   close(): void {
@@ -304,6 +327,7 @@ export class SegmentWriter {
   #openSegment(base: Position, scan = true): void {
     if (this.#segFd !== undefined) this.#retired.push(this.#segFd);
     if (this.#idxFd !== undefined) fs.closeSync(this.#idxFd);
+    this.#closeRetired(); // with durability `never` no sync comes to close them
     this.#base = base;
     const file = path.join(this.dir, segmentName(base));
     this.#segFd = openFile(file, 'r+');

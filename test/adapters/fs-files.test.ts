@@ -109,4 +109,28 @@ describe('filesystem store: files of the log', () => {
     await expect(openFileStore(`file:${dir}?mode=0044`)).rejects.toThrow(/mode must be permission bits/);
     await expect(openFileStore(`file:${dir}`, { mode: 0o1777 })).rejects.toThrow(/got: 0o1777/);
   });
+
+  it('appends overlapping across many segment rolls: no append fails on a file closed before its sync', async () => {
+    // A segment written and rolled past while a group fsync is in flight is synced by the next one: its
+    // descriptor must still be open then (it was closed, and those appends failed with EBADF).
+    const dir = path.join(await tempDir(), 'log');
+    const store = await openFileStore(`file:${dir}`, { segmentBytes: 512, durability: 'batch' });
+    try {
+      // Unsynced appends are written in turns of their own while the group fsync of earlier ones is in
+      // flight, so a segment rolled away from is written again to the next ones' files meanwhile.
+      const appends: Promise<unknown>[] = [];
+      for (let n = 0; n < 300; n++) {
+        const synced = store.append([draft(n)], { sync: n % 3 === 0 });
+        appends.push(synced);
+        if (n % 3 !== 0) await synced;
+      }
+      const settled = await Promise.allSettled(appends);
+      expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+      const records = await collect(store.read());
+      expect(records.map((r) => r.position)).toEqual(Array.from({ length: 300 }, (_, n) => n));
+      expect(fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).length).toBeGreaterThan(20);
+    } finally {
+      await store.close();
+    }
+  });
 });

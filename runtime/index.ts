@@ -19,4 +19,4 @@ export type {
   WorkerDefinition,
 } from './worker-definition.js';
 export type { SnapshotTakenInfo } from './snapshot-writer.js';
-export { BAD_SNAPSHOT } from './snapshot-start.js';
+export { BAD_SNAPSHOT, replayStart } from './snapshot-start.js';

@@ -1,6 +1,7 @@
 import { TruncatedError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import type { LogStore, SnapshotInfo } from '../engine/storage.js';
+import { viewsFold, type LogViews } from '../projections/replay.js';
 import type { Snapshot } from '../projections/snapshot.js';
 import { decodeSnapshot } from '../projections/snapshot-codec.js';
 
@@ -25,6 +26,23 @@ export async function startingSnapshot(store: LogStore, head: Position): Promise
   }
   if (first > 0) throw new TruncatedError(store.url, 0, first);
   return undefined;
+}
+
+/**
+ * Views to replay a log from with `replayLog(store, { into, to })`: fresh (folded from position 0) while
+ * the log holds its history from 0; on a log whose older records retention removed, the views of the
+ * newest usable snapshot at or before `to` (default the head), so that replays and stats still work there.
+ * @throws TruncatedError when no usable snapshot at or before `to` covers the removed records.
+ * @example const views = await replayLog(store, { into: await replayStart(store) });
+ */
+export async function replayStart(store: LogStore, to?: Position): Promise<LogViews> {
+  const first = (await store.first?.()) ?? 0;
+  if (first === 0) return viewsFold.initial();
+  if (to !== undefined && to + 1 < first) throw new TruncatedError(store.url, to, first);
+  const snapshot = await startingSnapshot(store, to === undefined ? await store.head() : to + 1);
+  if (snapshot === undefined) throw new TruncatedError(store.url, 0, first);
+  const { dispatch, workers, stats } = snapshot.states;
+  return { dispatch, workers, stats, position: snapshot.position, time: snapshot.time };
 }
 
 async function loadable(store: LogStore, info: SnapshotInfo, head: Position): Promise<Snapshot | undefined> {

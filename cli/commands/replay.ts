@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import {
   replayLog,
+  replayStart,
   resultRef,
   unbatched,
   viewsFold,
@@ -91,12 +92,13 @@ async function replay(ctx: CliContext, queues: string[], o: ReplayOptions): Prom
       if (from === undefined) {
         // Only the events and results views come from the history: the others fold without keeping it.
         const keep = o.view === 'events' || o.view === 'results' ? history.onRecord : undefined;
-        const views = to < 0 ? viewsFold.initial() : await fold(to, viewsFold.initial(), keep);
+        // On a log retention cut, the fold starts at the newest snapshot before the point.
+        const views = to < 0 ? viewsFold.initial() : await fold(to, await replayStart(store, to), keep);
         bar.done();
         await printView(ctx, views, queues, o, history, paint, store);
       } else {
         const views =
-          from < 0 ? viewsFold.initial() : await fold(from, viewsFold.initial(), history.onRecord);
+          from < 0 ? viewsFold.initial() : await fold(from, await replayStart(store, from), history.onRecord);
         const a = snapshot(views, queues);
         const counted = countChanges(queues, history);
         await fold(to, views, counted.onRecord);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { replayLog, viewsFold, type LogStore, type LogViews } from '../../index.js';
+import { replayLog, replayStart, viewsFold, type LogStore, type LogViews } from '../../index.js';
 import { intAtLeast, storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
 import { colourEnabled, formatTime, painter, toJson, writeLine } from '../output.js';
@@ -48,7 +48,7 @@ async function stats(ctx: CliContext, queues: string[], o: StatsOptions): Promis
     if (history !== undefined && !o.json) await writeLine(ctx.stdout, paint('dim', historyText(history)));
     const bar = progressBar(ctx.stderr, 'stats', 'records', head);
     const views = await replayLog(store, {
-      into: viewsFold.initial(),
+      into: await replayStart(store), // from the newest snapshot when retention cut the log
       onProgress: (p) => bar.update(p + 1),
       signal: ctx.signal,
     });

@@ -80,10 +80,20 @@ describe('eventy compact, and the commands on a compacted log', () => {
       .map((l) => JSON.parse(l) as { position: number });
     expect(lines[0]?.position).toBe(planned.first);
 
-    // The history line comes before the views' fold (which, from a snapshot, is the runtime's part).
+    // Views fold from the newest snapshot once the records before it are gone: the counts are the log's.
     const stats = await cli.run(['stats', '--store', url()]);
+    expect(stats.code).toBe(0);
     expect(stats.stdout).toMatch(
       new RegExp(`first retained ${planned.first}\\); newest snapshot at position ${position}`),
+    );
+    expect(stats.stdout).toMatch(/^orders\s+60\b/m);
+    const replay = await cli.run(['replay', '--json', '--store', url()]);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(/"published":60/);
+    const before = await cli.run(['replay', '--to', '0', '--store', url()]);
+    expect(before.code).not.toBe(0);
+    expect(before.stderr).toMatch(
+      new RegExp(`no longer holds position 0: retention removed the records before ${planned.first}`),
     );
 
     const verify = await cli.run(['verify', '--store', url()]);

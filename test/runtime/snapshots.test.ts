@@ -16,6 +16,7 @@ import {
 import { Children } from '../support/children.js';
 import { readAll } from '../support/log.js';
 import { manager, memoryUrl } from '../support/manager.js';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { tempDir } from '../support/temp.js';
 import { until } from '../support/wait.js';
 
@@ -53,6 +54,8 @@ async function history(store: string) {
   return { m, q, events, parked };
 }
 
+/** Key prefixes of the Redis logs made here, deleted after each test. */
+const redisPrefixes: string[] = [];
 const warnings: Error[] = [];
 const onWarning = (w: Error): void => void warnings.push(w);
 process.on('warning', onWarning);
@@ -144,12 +147,23 @@ describe.each([
   });
 });
 
-describe('a snapshot writer killed while it writes (filesystem)', () => {
+describe.each([
+  ['filesystem', async () => `file:${await tempDir()}`],
+  [
+    'Redis',
+    () => {
+      const prefix = uniquePrefix();
+      redisPrefixes.push(prefix);
+      return Promise.resolve(`${REDIS_URL}?prefix=${prefix}`);
+    },
+  ],
+])('a snapshot writer killed while it writes (%s)', (_name, url) => {
   const children = new Children();
   afterEach(() => children.killAll());
+  afterEach(() => Promise.all(redisPrefixes.splice(0).map((p) => deletePrefix(p))));
 
   it('restarts from the newest complete snapshot, folds to the views of a fold from 0, loses nothing', async () => {
-    const store = `file:${await tempDir()}`;
+    const store = await url();
     const child = children.spawn('snapshot-writer', [store]);
     await child.waitForLine((l) => l.startsWith('snapshot ') && child.lines.length >= 3);
     await new Promise((r) => setTimeout(r, 37 + Math.random() * 50)); // kill it at some point of a write
@@ -167,5 +181,6 @@ describe('a snapshot writer killed while it writes (filesystem)', () => {
     expect(await again.queue('parked').countEvents()).toBe(
       published.filter((r) => r.queue === 'parked').length,
     );
+    await again.close(); // before its keys are deleted
   });
 });

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { StoredRecord, LogStore, Position } from '../index.js';
+import { InvalidArgumentError, type StoredRecord, type LogStore, type Position } from '../index.js';
 
 /** What a copy did. */
 export interface CopyOutcome {
@@ -15,6 +15,26 @@ const BATCH = 1000;
 async function recordAt(store: LogStore, position: Position): Promise<StoredRecord | undefined> {
   for await (const r of store.read({ from: position, to: position + 1 })) return r;
   return undefined;
+}
+
+/**
+ * Where the copy into an empty `target` starts: the source's first retained position. When retention
+ * removed older records, the source's newest snapshot is copied first, so that the copy folds from it.
+ * @throws InvalidArgumentError when the target keeps no snapshots.
+ */
+async function copyStart(source: LogStore, target: LogStore): Promise<Position> {
+  const first = (await source.first?.()) ?? 0;
+  if (first === 0) return 0;
+  const newest = (await source.listSnapshots?.())?.[0];
+  if (newest === undefined) return first;
+  if (target.putSnapshot === undefined) {
+    throw new InvalidArgumentError(
+      `${target.url} keeps no snapshots, but ${source.url} starts at position ${first} (retention removed the records before) and needs its snapshot ${newest.ref}`,
+    );
+  }
+  const data = await (source.getSnapshot as (ref: string) => Promise<Uint8Array>)(newest.ref);
+  await target.putSnapshot(newest.position, data);
+  return first;
 }
 
 /**
@@ -43,6 +63,7 @@ export async function copyLog(
       );
     }
   }
+  const start = from === 0 ? await copyStart(source, target) : from;
   let batch: StoredRecord[] = [];
   let copied = 0;
   const flush = async (): Promise<void> => {
@@ -50,10 +71,14 @@ export async function copyLog(
     await target.replicate(batch);
     copied += batch.length;
     batch = [];
-    options.onProgress?.(from + copied, to);
+    options.onProgress?.(start + copied, to);
   };
   try {
-    for await (const r of source.read({ from, to, ...(options.signal ? { signal: options.signal } : {}) })) {
+    for await (const r of source.read({
+      from: start,
+      to,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) {
       batch.push(r);
       if (batch.length >= BATCH) await flush();
     }
@@ -62,5 +87,5 @@ export async function copyLog(
   }
   // An aborted read ends early: what was read is still copied, so the next run resumes after it.
   await flush();
-  return { from, to: from + copied, copied };
+  return { from: start, to: start + copied, copied };
 }

@@ -26,7 +26,7 @@ import type {
 import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
 import { fileSegments, planCompaction, removeBefore } from './file-compact.js';
 import { FileSnapshots } from './file-snapshots.js';
-import { readRetained } from './retained.js';
+import { readRetained, writeRetained } from './retained.js';
 import { resolveFileOptions, type FileStoreOptions, type ResolvedFileOptions } from './file-url.js';
 import { ensureLog, FileLogGuard, readIdentity } from './log-identity.js';
 import { SegmentCursor } from './segment-cursor.js';
@@ -130,8 +130,16 @@ export class FileStore implements LogStore {
     this.#check();
     if (records.length === 0) return;
     const writer = await this.#locked((w) => {
-      if (!continuesAt(records, w.head)) {
-        throw new ConflictError(w.head, records[0]?.position ?? -1);
+      const start = (records[0] as StoredRecord).position;
+      // An empty log may start later: the copy of a log whose older segments retention removed.
+      const fresh = w.head === 0 && start > 0 && readRetained(this.dir) === 0;
+      if (!continuesAt(records, fresh ? start : w.head)) {
+        throw new ConflictError(w.head, start);
+      }
+      if (fresh) {
+        // Recorded first, as a compaction does: a crash leaves a log that reads from `start`, or is empty.
+        writeRetained(this.dir, start, this.options.modes.file);
+        w.startAt(start);
       }
       w.writeStamped(records);
       return w;

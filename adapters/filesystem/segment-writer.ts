@@ -201,6 +201,24 @@ export class SegmentWriter {
     this.#writeBatches([{ records }]);
   }
 
+  /**
+   * Makes an empty log start at `base` (the copy of a log whose older records retention removed): its
+   * first segment begins there. Under the lock; the caller records `base` as the retained first position.
+   */
+  startAt(base: Position): void {
+    if (this.#head !== 0 || this.#size !== 0) {
+      throw new ConflictError(0, this.#head);
+    }
+    const empty = this.#base;
+    this.#head = base;
+    this.#roll(base);
+    if (empty !== base) {
+      // The empty segment the log was created with holds nothing and lies before the retained first.
+      fs.rmSync(path.join(this.dir, segmentName(empty)), { force: true });
+      fs.rmSync(path.join(this.dir, indexName(empty)), { force: true });
+    }
+  }
+
   #writeBatches(batches: readonly StampedBatch[]): void {
     let chunks: Buffer[] = [];
     let headAfter = this.#head;

@@ -1,5 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
-import { InvalidArgumentError, type StoredRecord, type LogStore, type Position } from '../index.js';
+import {
+  InvalidArgumentError,
+  isEventyError,
+  type StoredRecord,
+  type LogStore,
+  type Position,
+} from '../index.js';
 
 /** What a copy did. */
 export interface CopyOutcome {
@@ -38,6 +44,25 @@ async function copyStart(source: LogStore, target: LogStore): Promise<Position> 
 }
 
 /**
+ * The first batch of a copy that starts at a later position than 0 (the source's older records were
+ * removed). Redis and PostgreSQL logs cannot start there: the snapshot just copied is taken back and the
+ * copy refused with what went wrong, instead of a bare conflict and a target holding only a snapshot.
+ */
+async function firstReplicate(source: LogStore, target: LogStore, batch: StoredRecord[]): Promise<void> {
+  try {
+    await target.replicate(batch);
+  } catch (e) {
+    if (!isEventyError(e, 'conflict')) throw e;
+    const snapshot = (await target.listSnapshots?.())?.[0];
+    if (snapshot !== undefined) await target.deleteSnapshot?.(snapshot.ref);
+    throw new InvalidArgumentError(
+      `${target.url} cannot start a log at position ${batch[0]?.position} (it takes copies from position 0 only), and ${source.url} starts there because retention removed the records before; copy it into a file: or memory: store`,
+      { cause: e },
+    );
+  }
+}
+
+/**
  * Copies `source` into `target` with `replicate` (positions, times and versions kept), from the
  * target's head on, so an interrupted copy resumes where it stopped. The target must be empty or a
  * prefix of the source: its last record must equal the source's at the same position.
@@ -68,7 +93,8 @@ export async function copyLog(
   let copied = 0;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    await target.replicate(batch);
+    if (copied === 0 && from === 0 && start > 0) await firstReplicate(source, target, batch);
+    else await target.replicate(batch);
     copied += batch.length;
     batch = [];
     options.onProgress?.(start + copied, to);

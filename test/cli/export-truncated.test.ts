@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createQueueManager, openStore, type RecordDraft } from '../../index.js';
 import { cliTestbed } from '../support/cli.js';
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { tempDir } from '../support/temp.js';
 
 function event(n: number): RecordDraft {
@@ -93,6 +94,26 @@ describe('eventy export and import of a log whose older records retention remove
     expect(await stats(copy)).toEqual(await stats(url()));
     const verify = await cli.run(['verify', '--store', copy]);
     expect(verify.code).toBe(0);
+  });
+
+  it('export into Redis, whose logs start at 0 only, is refused with the reason and leaves no snapshot there', async () => {
+    const { first } = await truncated();
+    const prefix = uniquePrefix();
+    const target = `${REDIS_URL}?prefix=${prefix}`;
+    try {
+      const out = await cli.run(['export', '--store', url(), '--to', target]);
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(new RegExp(`cannot start a log at position ${first} .*retention removed`));
+      const s = await openStore(target);
+      try {
+        expect(await s.listSnapshots!()).toEqual([]);
+        expect(await s.head()).toBe(0);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await deletePrefix(prefix);
+    }
   });
 
   it('inspect of an event whose records were removed says only that it is not found', async () => {

@@ -5,6 +5,7 @@ import { dispatchFold, scanFrames, type StoredRecord, type RecordDraft } from '.
 import { openFileStore } from '../../adapters/filesystem/index.js';
 import { InvariantChecker } from '../../index.js';
 import { cliTestbed } from '../support/cli.js';
+import { foldWithInvariants } from '../support/log.js';
 
 interface Report {
   ok: boolean;
@@ -166,13 +167,7 @@ describe('verify: the invariant checker', () => {
   const records: StoredRecord[] = drafts.map((d, position) => ({ ...d, v: 1, position, time: 1000 }));
 
   it('finds nothing wrong in a log the fold handles correctly', () => {
-    const state = dispatchFold.initial();
-    const checker = new InvariantChecker();
-    for (const r of records) {
-      checker.before(r, state);
-      dispatchFold.evolve(state, r);
-      checker.after(r, state);
-    }
+    const checker = foldWithInvariants(records);
     expect(checker.violations).toEqual([]);
     expect(checker.claims).toBe(2);
     expect(checker.results).toBe(2);

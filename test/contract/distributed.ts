@@ -5,14 +5,13 @@ import {
   dispatchFold,
   createQueueManager,
   foldAll,
-  InvariantChecker,
   resultRef,
   unbatched,
   type StoredRecord,
   type RecordOf,
 } from '../../index.js';
 import { subscriberRow } from '../support/inspect.js';
-import { readAll } from '../support/log.js';
+import { readAll, foldWithInvariants } from '../support/log.js';
 import { until } from '../support/wait.js';
 
 /** How the distributed suite reaches one backend: a fresh store URL per test, removed afterwards. */
@@ -192,14 +191,7 @@ export function distributedSuite(name: string, factory: () => Promise<Distribute
         // Attempt 2 is the survivor's claim.
         const item = state.subscribers.get('jobs/work')?.items.get(event.position);
         expect(item).toMatchObject({ status: 'claimed', attempt: 2, owner: second.workerId, failures: 1 });
-        const checker = new InvariantChecker();
-        const replay = dispatchFold.initial();
-        for (const r of records) {
-          checker.before(r, replay);
-          dispatchFold.evolve(replay, r);
-          checker.after(r, replay);
-        }
-        expect(checker.violations).toEqual([]);
+        expect(foldWithInvariants(records).violations).toEqual([]);
       } finally {
         await h.cleanup();
       }

@@ -4,7 +4,6 @@ import {
   deathOf,
   dispatchFold,
   foldAll,
-  InvariantChecker,
   resultRef,
   type DispatchState,
   type RecordDraft,
@@ -24,6 +23,7 @@ import {
   stampAll,
   worker,
 } from '../support/drafts.js';
+import { foldWithInvariants } from '../support/log.js';
 
 // Positions 0–1 are events, 2 registers `q/s`, 3 and 4 are workers A and B joining (TTL 100 ms).
 const setup: [number, RecordDraft][] = [
@@ -50,14 +50,7 @@ function sub(state: DispatchState) {
 
 /** The invariant checker's violations over the log. */
 function violations(log: StoredRecord[]): string[] {
-  const checker = new InvariantChecker();
-  const state = dispatchFold.initial();
-  for (const r of log) {
-    checker.before(r, state);
-    dispatchFold.evolve(state, r);
-    checker.after(r, state);
-  }
-  return checker.violations.map((v) => `${v.kind}: ${v.message}`);
+  return foldWithInvariants(log).violations.map((v) => `${v.kind}: ${v.message}`);
 }
 
 const LONG = 60_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dispatchFold, InvariantChecker, LeaseLostError, type RecordDraft } from '../../index.js';
-import { readAll } from '../support/log.js';
+import { LeaseLostError, type RecordDraft } from '../../index.js';
+import { readAll, foldWithInvariants } from '../support/log.js';
 import { manager, memoryUrl } from '../support/manager.js';
 import { until } from '../support/wait.js';
 
@@ -55,13 +55,6 @@ describe('a worker taken as dead while its handler runs', () => {
     for (const r of results)
       if (!r.accepted && r.reportedBy === undefined) expect(r.workerId).toBe(a.workerId);
     const log = await readAll(a);
-    const checker = new InvariantChecker();
-    const state = dispatchFold.initial();
-    for (const r of log) {
-      checker.before(r, state);
-      dispatchFold.evolve(state, r);
-      checker.after(r, state);
-    }
-    expect(checker.violations).toEqual([]);
+    expect(foldWithInvariants(log).violations).toEqual([]);
   });
 });

@@ -1,27 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import {
-  dispatchFold,
-  InvalidArgumentError,
-  InvariantChecker,
-  NotFoundError,
-  type QueueManager,
-  type StoredRecord,
-} from '../../index.js';
-import { readAll } from '../support/log.js';
+import { InvalidArgumentError, NotFoundError, type QueueManager, type StoredRecord } from '../../index.js';
+import { readAll, foldWithInvariants } from '../support/log.js';
 import { manager, memoryUrl } from '../support/manager.js';
 import { tempDir } from '../support/temp.js';
 import { deferred, until } from '../support/wait.js';
 
 /** Folds the whole log again with the invariant checker: redrive must keep every claim and result valid. */
 async function checkInvariants(m: QueueManager): Promise<void> {
-  const state = dispatchFold.initial();
-  const checker = new InvariantChecker();
-  for (const r of await readAll(m)) {
-    checker.before(r, state);
-    dispatchFold.evolve(state, r);
-    checker.after(r, state);
-  }
-  expect(checker.violations).toEqual([]);
+  expect(foldWithInvariants(await readAll(m)).violations).toEqual([]);
 }
 
 const deadCount = (m: QueueManager, name: string) =>

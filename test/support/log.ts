@@ -2,6 +2,8 @@ import { openStore, type OpenStoreOptions } from '../../adapters/open-store.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
 import type { LogStore } from '../../engine/storage.js';
+import { dispatchFold } from '../../projections/dispatch/index.js';
+import { InvariantChecker } from '../../projections/invariants.js';
 
 /**
  * Every record of a log from the start (up to `to`, exclusive): from an open store, a manager's store,
@@ -33,4 +35,16 @@ export async function collect(
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/** Folds `records` from the start with the invariant checker around every record, as `eventy verify` does. */
+export function foldWithInvariants(records: Iterable<StoredRecord>): InvariantChecker {
+  const checker = new InvariantChecker();
+  const state = dispatchFold.initial();
+  for (const r of records) {
+    checker.before(r, state);
+    dispatchFold.evolve(state, r);
+    checker.after(r, state);
+  }
+  return checker;
 }

@@ -1,4 +1,5 @@
 // What the handler modules share (a name starting with `_`: `eventy run` does not load it as a module).
+import type { Hooks } from 'eventy';
 
 /** The messages of the `orders` queue, routed by `type` like Eventide's `body.type`. */
 export interface OrderMessage {
@@ -19,6 +20,14 @@ export class TransientError extends Error {
 export function say(line: string): void {
   console.log(`[${process.pid}] ${line}`);
 }
+
+/** The per-message hooks both modules log with (Eventide's on_message_received / _success / _failure). */
+export const messageHooks: Pick<Hooks<OrderMessage>, 'onReceived' | 'onSuccess' | 'onFailure'> = {
+  onReceived: (e, ctx) => say(`received ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt}`),
+  onSuccess: (e, _result, ctx) => say(`success ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt}`),
+  onFailure: (e, error, ctx) =>
+    say(`failure ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt} ${(error as Error).name}`),
+};
 
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

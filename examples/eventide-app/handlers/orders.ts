@@ -1,7 +1,7 @@
 // Eventide's order-processing app as an Eventy handler module: handlers routed by JMESPath (and a
 // predicate), retries for one kind of error with backoff, and the app's lifecycle hooks.
 import { defineWorker, handler, type QueueEvent } from 'eventy';
-import { say, TransientError, type OrderMessage } from './_shared.js';
+import { messageHooks, say, TransientError, type OrderMessage } from './_shared.js';
 
 const isPositive = (e: QueueEvent<OrderMessage>): boolean => (e.payload.amount ?? 0) > 0;
 
@@ -45,12 +45,7 @@ export default defineWorker({
   ],
   hooks: {
     onStart: () => say('on_start orders'),
-    onReceived: (e: QueueEvent<OrderMessage>, ctx) =>
-      say(`received ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt}`),
-    onSuccess: (e: QueueEvent<OrderMessage>, _result, ctx) =>
-      say(`success ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt}`),
-    onFailure: (e: QueueEvent<OrderMessage>, error, ctx) =>
-      say(`failure ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt} ${(error as Error).name}`),
+    ...messageHooks,
     onShutdown: () => say('on_shutdown orders'),
   },
 });

@@ -1,7 +1,7 @@
 // A second module of the app: a slow handler under a timeout. Its first attempt outlives the timeout
 // (the framework fails it with TimeoutError and aborts ctx.signal); the retry is quick.
 import { defineWorker, handler, type QueueEvent } from 'eventy';
-import { say, sleep, type OrderMessage } from './_shared.js';
+import { messageHooks, say, sleep, type OrderMessage } from './_shared.js';
 
 export default defineWorker({
   handlers: [
@@ -22,12 +22,5 @@ export default defineWorker({
       },
     ),
   ],
-  hooks: {
-    onReceived: (e: QueueEvent<OrderMessage>, ctx) =>
-      say(`received ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt}`),
-    onSuccess: (e: QueueEvent<OrderMessage>, _result, ctx) =>
-      say(`success ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt}`),
-    onFailure: (e: QueueEvent<OrderMessage>, error, ctx) =>
-      say(`failure ${ctx.subscriber} #${e.payload.n} attempt ${ctx.attempt} ${(error as Error).name}`),
-  },
+  hooks: messageHooks,
 });

@@ -20,18 +20,11 @@ describe('eventy redrive', () => {
     await m.close();
     const log = await openStore(store.url);
     const head = async () => log.head();
+    const redrive = (subscriber: string, ...more: string[]) =>
+      cli.run(['redrive', 'jobs', '--subscriber', subscriber, ...more, '--store', store.url]);
     try {
       const before = await head();
-      const dry = await cli.run([
-        'redrive',
-        'jobs',
-        '--subscriber',
-        'w',
-        '--error-match',
-        'boom',
-        '--store',
-        store.url,
-      ]);
+      const dry = await redrive('w', '--error-match', 'boom');
       expect(dry.code, dry.stderr).toBe(0);
       const lines = dry.stdout.trim().split('\n');
       expect(lines[0]).toMatch(/^EVENT\s+POSITION\s+ATTEMPT\s+DEAD AT\s+ERROR$/);
@@ -40,18 +33,7 @@ describe('eventy redrive', () => {
       expect(lines[3]).toBe('2 dead events of jobs/w match (nothing redriven: add --yes to redrive them)');
       expect(await head()).toBe(before);
 
-      const yes = await cli.run([
-        'redrive',
-        'jobs',
-        '--subscriber',
-        'w',
-        '--error-match',
-        'boom',
-        '--yes',
-        '--json',
-        '--store',
-        store.url,
-      ]);
+      const yes = await redrive('w', '--error-match', 'boom', '--yes', '--json');
       expect(yes.code, yes.stderr).toBe(0);
       const out = JSON.parse(yes.stdout) as { dead: { eventId: string }[]; redriven: number };
       expect(out.redriven).toBe(2);
@@ -71,18 +53,9 @@ describe('eventy redrive', () => {
       } finally {
         await w.close();
       }
-      const none = await cli.run([
-        'redrive',
-        'jobs',
-        '--subscriber',
-        'w',
-        '--ids',
-        events[0]!.id,
-        '--store',
-        store.url,
-      ]);
+      const none = await redrive('w', '--ids', events[0]!.id);
       expect(none.stdout.trim()).toBe('0 dead events of jobs/w match');
-      const bad = await cli.run(['redrive', 'jobs', '--subscriber', 'nobody', '--store', store.url]);
+      const bad = await redrive('nobody');
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/subscription not found: jobs\/nobody/);
     } finally {

@@ -17,6 +17,8 @@ export interface CaseSetup {
   readonly workers: number;
   readonly concurrency: number;
   readonly events: number;
+  /** Events run through before anything is measured (the JIT, the pools, the first pages). */
+  readonly warm: number;
   readonly rate: number;
   readonly seconds: number;
 }
@@ -106,10 +108,12 @@ async function cpuNow(workers: Workers, url: string): Promise<CaseResult['cpu']>
 }
 
 async function measure(s: CaseSetup, workers: Workers, d: Driver): Promise<CaseResult> {
+  for (let left = s.warm; left > 0; left -= BATCH) await d.publishBatch(Math.min(BATCH, left));
+  await until(() => d.done() >= s.warm);
   const before = await cpuNow(workers, s.url);
   const t0 = now();
   for (let left = s.events; left > 0; left -= BATCH) await d.publishBatch(Math.min(BATCH, left));
-  await until(() => d.done() >= s.events);
+  await until(() => d.done() >= s.warm + s.events);
   const eventsPerSecond = s.events / ((now() - t0) / 1000);
   const after = await cpuNow(workers, s.url); // also drops the throughput phase's latencies
   const perEvent = (a: number, b: number): number => ((b - a) * 1000) / s.events;
@@ -122,7 +126,7 @@ async function measure(s: CaseSetup, workers: Workers, d: Driver): Promise<CaseR
   const count = await paced(s.rate, s.seconds, () => {
     d.publishOne().catch(() => failed++);
   });
-  await until(() => d.done() >= s.events + count - failed);
+  await until(() => d.done() >= s.warm + s.events + count - failed);
   const latencies = (await workers.reports()).flatMap((r: Report) => r.latencies).sort((a, b) => a - b);
   return { eventsPerSecond, cpu, latencies, failed };
 }

@@ -1,8 +1,9 @@
-// npm run bench:postgres [-- --events N] [-- --rate R] [-- --seconds S] [-- --rounds K] [-- --concurrency C]
+// npm run bench:postgres [-- --events N] [-- --warm W] [-- --rate R] [-- --seconds S] [-- --rounds K] [-- --concurrency C]
 // Eventy on PostgreSQL against pg-boss, in one run on one server (POSTGRES_URL, default
 // postgres://postgres@127.0.0.1:5432/test), each case in a schema of its own, dropped after:
 // - events/s end to end: publish `events` in batches of 500 until every one is done, 1 and 2 worker
-//   processes at `concurrency` each;
+//   processes at `concurrency` each, after `warm` events run through the same path unmeasured (JIT,
+//   connection pools, prepared statements: a case's first second is not its steady state);
 // - latency from publish to handler start at `rate` events/s (p50, p99), in the same cases;
 // - CPU time per event of the throughput phase: publisher, workers, the database server (from /proc:
 //   every client of the server counts, so run it on a quiet server);
@@ -23,6 +24,7 @@ import { killWorkers, quantile } from './redis-procs.js';
 const { values: args } = parseArgs({
   options: {
     events: { type: 'string', default: '10000' },
+    warm: { type: 'string', default: '2000' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' },
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
 const url = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const setup = {
   events: Number(args.events),
+  warm: Number(args.warm),
   rate: Number(args.rate),
   seconds: Number(args.seconds),
   concurrency: Number(args.concurrency),
@@ -64,7 +67,7 @@ const load = (): string =>
     .map((l) => l.toFixed(2))
     .join(' ');
 console.log(
-  `PostgreSQL ${url}: ${setup.events} events per throughput case, concurrency ${setup.concurrency}, ` +
+  `PostgreSQL ${url}: ${setup.events} events per throughput case after ${setup.warm} warm-up events, concurrency ${setup.concurrency}, ` +
     `latency at ${setup.rate}/s for ${setup.seconds} s, best of ${rounds} rounds; ` +
     `${os.cpus().length} CPUs, load average ${load()}`,
 );

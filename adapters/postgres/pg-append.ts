@@ -4,6 +4,8 @@ import type { Position } from '../../engine/position.js';
 export interface Placed {
   readonly first: Position;
   readonly time: number;
+  /** The rows' `synced` column: true when any batch of the statement waits for the WAL flush. */
+  readonly synced?: boolean;
 }
 
 /**
@@ -86,7 +88,7 @@ export class AppendGroups {
         }
         let first = placed.first;
         for (const p of group) {
-          p.resolve({ first, time: placed.time });
+          p.resolve({ first, time: placed.time, synced });
           first += p.bodies.length;
         }
       } catch (e) {

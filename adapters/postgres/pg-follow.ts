@@ -29,6 +29,11 @@ export interface FollowContext {
   page(from: Position, to: Position, limit: number): Promise<Page>;
   /** Resolves once every position up to `position` is on disk (see `Flusher`). */
   durable(position: Position): Promise<void>;
+  /**
+   * The rows of this handle's own append that starts at `position`, as the table holds them, when the
+   * handle still has them (see `OwnAppends`): delivered without reading them back.
+   */
+  own(position: Position): readonly PageRow[] | undefined;
 }
 
 /** A row as a record: position and time are its columns (the body carries zeros in their place). */
@@ -59,7 +64,8 @@ export function contiguous(rows: readonly PageRow[], next: Position): PageRow[] 
  * and epoch, a head not below what the handle has seen, the last delivered row still there, byte for
  * byte with its time. Idle, the follower reads (and so checks) when a notification names a head past
  * what it read (the echo of its own process's append does not) and at least once per poll period; a
- * server that came back is checked by the first page read from it. A page is delivered
+ * server that came back is checked by the first page read from it. The handle's own appends are
+ * delivered as appended when the follower reaches them (see {@link OwnAppends}). A page is delivered
  * once its rows of synced appends are on disk, so that no server crash takes back a synced record a
  * follower delivered.
  * @throws LogDivergedError when the log is not the one the follower read.
@@ -77,6 +83,21 @@ export async function* followPages(
   let prior: PageRow | undefined;
   while (!signal.aborted) {
     const { version, resyncs } = listener;
+    // This handle's own append starting where the follower is: delivered as appended, without a page
+    // query. The continuity checks come with the next page, which rereads the last row delivered here.
+    const own = prior === undefined ? undefined : ctx.own(next);
+    if (own !== undefined) {
+      const synced = own.findLast((row) => row.synced);
+      if (synced !== undefined && (await untilAborted(durableAt(ctx, synced.position), signal)) === undefined)
+        return;
+      yield own.map((row) => toRecord(row, ctx.where));
+      const last = own.at(-1) as PageRow;
+      next = last.position + 1;
+      prior = last;
+      continuity.saw(next);
+      if (!listener.moved(next, resyncs)) await waitPast(listener, next, resyncs, signal);
+      continue;
+    }
     const seen = continuity.seen;
     let page: Page | undefined;
     try {
@@ -143,6 +164,12 @@ async function waitPast(
   }
 }
 
+/** Resolves true once `position` is on disk (a value, so that {@link untilAborted} tells it from an abort). */
+async function durableAt(ctx: FollowContext, position: Position): Promise<true> {
+  await ctx.durable(position);
+  return true;
+}
+
 /**
  * A page read, once the rows of synced appends in it are on disk. (Rows of unsynced appends are read out
  * at once, as acknowledged: a crash of the server may take them back; see Continuity.)
@@ -162,4 +189,29 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefi
     signal.addEventListener('abort', stop, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
   });
+}
+
+/** How many of a handle's latest appends its followers can take without reading them back. */
+const OWN_APPENDS_KEPT = 64;
+
+/**
+ * A handle's latest appends, as rows: a follower that reaches one of them (a worker reading back its own
+ * claims and results, usually right after it appended them) delivers it without a page query, the
+ * network round trip and the row decoding. Only a cache: a follower that finds nothing reads the table.
+ */
+export class OwnAppends {
+  readonly #rows = new Map<Position, readonly PageRow[]>();
+
+  /** The rows of a committed append of `bodies` at `first`, all at log time `time`. */
+  add(first: Position, time: number, synced: boolean, bodies: readonly Buffer[]): void {
+    this.#rows.set(
+      first,
+      bodies.map((body, i) => ({ position: first + i, time, synced, body })),
+    );
+    if (this.#rows.size > OWN_APPENDS_KEPT) this.#rows.delete(this.#rows.keys().next().value as Position);
+  }
+
+  get(first: Position): readonly PageRow[] | undefined {
+    return this.#rows.get(first);
+  }
 }

@@ -24,7 +24,7 @@ import { AppendGroups, type Placed, type Refused } from './pg-append.js';
 import { checkMeta, isMissingTable, refusedAppend } from './pg-continuity.js';
 import { storeError } from './pg-errors.js';
 import { Flusher } from './pg-flush.js';
-import { contiguous, END, followPages, PAGE, toRecord, type Page } from './pg-follow.js';
+import { contiguous, END, followPages, OwnAppends, PAGE, toRecord, type Page } from './pg-follow.js';
 import type { PgListener } from './pg-listener.js';
 import {
   deletePgSnapshot,
@@ -117,6 +117,7 @@ export class PostgresStore implements LogStore {
   readonly #closing = new AbortController();
   readonly #appends: AppendGroups;
   readonly #flusher: Flusher;
+  readonly #own = new OwnAppends();
   #partitionsTo: number;
   #growing: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -159,6 +160,7 @@ export class PostgresStore implements LogStore {
     const placed = await this.#appends.submit(bodies, expected, options.sync !== false);
     if (!('first' in placed))
       throw refusedAppend(this.#continuity, await this.#meta(), placed.least, expected);
+    this.#own.add(placed.first, placed.time, placed.synced ?? true, bodies);
     this.#parts.listener.poke(placed.first + bodies.length);
     // Committed, not yet flushed: an unsynced batch is acknowledged now (a crash of the server may lose
     // it, so it does not count as seen), a synced one once a flush covered it.
@@ -343,6 +345,7 @@ export class PostgresStore implements LogStore {
         where: this.#parts.names.tableName,
         page: (f, t, limit) => this.#page(f, t, limit),
         durable: (p) => this.#durable(p),
+        own: (p) => this.#own.get(p),
       },
       from,
       signal,

@@ -137,4 +137,39 @@ describe('postgres store: a log dropped, recreated or rolled back under its hand
     await until(() => follower.state.ended);
     expect((follower.state.error as Error).message).toMatch(/head of at least 40.*head of 20/);
   });
+
+  it("a follower takes its own handle's appends as appended, in log order with other handles', and still finds its last one replaced", async () => {
+    const own = await open();
+    const other = await open();
+    const follower = follow(own);
+    await own.append(batch(0, 5));
+    await until(() => follower.state.seen.length === 5);
+    // Interleaved, and concurrent: the follower must mix its handle's batches with what it reads.
+    for (let i = 0; i < 6; i++) {
+      await Promise.all([
+        own.append(batch(100 + i * 10, 3), { sync: i % 2 === 0 }),
+        other.append(batch(200 + i * 10, 2)),
+      ]);
+      await own.append(batch(300 + i * 10, 1), { sync: false });
+    }
+    await until(() => follower.state.seen.length === 5 + 6 * 6);
+    const table: StoredRecord[] = [];
+    for await (const r of other.read({ from: 0 })) table.push(r);
+    const row = (r: StoredRecord): unknown[] => [r.position, r.time, (r as { eventId?: unknown }).eventId];
+    expect(follower.state.seen.map(row)).toEqual(table.map(row));
+
+    // Caught up: the next own batch is delivered as appended; then the log loses it and another
+    // record takes its position.
+    await own.append(batch(400, 2), { sync: false });
+    await until(() => follower.state.seen.length === 43);
+    await withClient(async (c) => {
+      await c.query(`DELETE FROM "${schema}".log_orders WHERE position >= 41`);
+      await c.query(`UPDATE "${schema}".eventy_logs SET head = 41 WHERE name = 'orders'`);
+    });
+    const newcomer = await open();
+    expect((await newcomer.append(batch(500, 3))).positions[0]).toBe(41);
+    await until(() => follower.state.ended);
+    expect(isEventyError(follower.state.error, 'log-diverged'), String(follower.state.error)).toBe(true);
+    expect((follower.state.error as Error).message).toMatch(/record delivered at position 42/);
+  });
 });

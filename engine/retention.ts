@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
 import type { Position } from './position.js';
-import type { RetentionPolicy, SnapshotKeeping } from './storage.js';
+import type { CompactOptions, CompactResult, RetentionPolicy, SnapshotKeeping } from './storage.js';
 
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const BYTE_UNITS: Record<string, number> = {
@@ -122,6 +122,60 @@ export function checkCompact(options: {
     throw new InvalidArgumentError(`keepFrom must be a non-negative integer position, got: ${String(k)}`);
   }
   checkRetention(options.policy);
+}
+
+/** What {@link compactLimit} asks of a store. */
+export interface CompactLimitSource extends Pick<SnapshotKeeping, 'listSnapshots'> {
+  first(): Promise<Position>;
+  head(): Promise<Position>;
+}
+
+/**
+ * Where a compaction stops, whoever calls it: the caller's `keepFrom`, lowered to the position after the
+ * newest usable snapshot. A process starts from the newest snapshot it can use and folds on from the
+ * record after it, so nothing from there on may go; with no usable snapshot, the log's first retained
+ * position (nothing is removed: no process could start on what would be left). A snapshot is usable
+ * while it lies before the head and the log still holds the record after it (`position + 1 >= first`);
+ * its bytes are opaque to the store, so a damaged one counts (start-up skips it, with a warning).
+ * Every store's `compact` applies it, so a direct `store.compact({ keepFrom })` cannot leave a log that
+ * no process can start from (`truncated`).
+ */
+export async function compactLimit(store: CompactLimitSource, keepFrom: Position): Promise<Position> {
+  const first = await store.first();
+  const head = await store.head();
+  const usable = (await store.listSnapshots()).find((s) => s.position < head && s.position + 1 >= first);
+  return usable === undefined ? Math.min(keepFrom, first) : Math.min(keepFrom, usable.position + 1);
+}
+
+/** What a store's own planning of a compaction finds: {@link CompactResult} without the limit. */
+export type CompactPlan = Omit<CompactResult, 'keepFrom'>;
+
+/** The store-specific half of a compaction, for {@link compactStore}. */
+export interface CompactSteps {
+  /** What the store would remove, keeping everything at or after `keepFrom` (see `segmentsToRemove`). */
+  plan(keepFrom: Position, policy: RetentionPolicy | undefined): Promise<CompactPlan>;
+  /** Removes the segments lying before `first`, moving the log's first retained position there. */
+  remove(first: Position): Promise<void>;
+}
+
+/**
+ * A compaction, the same on every store: checks the options, lowers `keepFrom` to the newest usable
+ * snapshot ({@link compactLimit}), applies the given policy or else the store's own, and (unless
+ * `dryRun`) removes what the plan found, then the snapshots that no longer lead anywhere.
+ * @throws InvalidArgumentError for bad options (before any I/O).
+ */
+export async function compactStore(
+  store: CompactLimitSource & Pick<SnapshotKeeping, 'deleteSnapshot' | 'retention'>,
+  options: CompactOptions,
+  steps: CompactSteps,
+): Promise<CompactResult> {
+  checkCompact(options);
+  const keepFrom = await compactLimit(store, options.keepFrom);
+  const plan = { ...(await steps.plan(keepFrom, options.policy ?? store.retention)), keepFrom };
+  if (options.dryRun === true || plan.segments === 0) return plan;
+  await steps.remove(plan.first);
+  await dropStaleSnapshots(store, plan.first);
+  return plan;
 }
 
 /**

@@ -120,7 +120,11 @@ export interface RetentionPolicy {
 
 /** Options of {@link SnapshotKeeping.compact}. */
 export interface CompactOptions {
-  /** Nothing at or after this position is removed (the newest snapshot's position + 1). */
+  /**
+   * Nothing at or after this position is removed. The store lowers it to the newest usable snapshot's
+   * position + 1 (or, with no usable snapshot, to the first retained position: nothing is removed), so
+   * a compaction never removes records a process needs to start; the result says what it applied.
+   */
   readonly keepFrom: Position;
   /** The policy to apply; default the store's own (from its URL), else nothing is removed. */
   readonly policy?: RetentionPolicy;
@@ -134,6 +138,12 @@ export interface CompactResult {
   readonly bytes: number;
   /** First retained position after it. */
   readonly first: Position;
+  /**
+   * The limit applied: the caller's `keepFrom`, lowered to the newest usable snapshot's position + 1 (a
+   * snapshot before the head whose next record the log still holds), or to the first retained position
+   * when no snapshot is usable. Nothing at or after it was removed.
+   */
+  readonly keepFrom: Position;
 }
 
 /**
@@ -153,8 +163,10 @@ export interface SnapshotKeeping {
   /** The store's retention policy (from its URL: `retention=7d`, `retentionBytes=10GiB`), if any. */
   readonly retention: RetentionPolicy | undefined;
   /**
-   * Removes whole segments lying entirely before `keepFrom` that the policy lets go, safely while other
-   * processes read and follow (they move on, or get `truncated`, never wrong data).
+   * Removes whole segments lying entirely before `keepFrom` and the newest usable snapshot that the
+   * policy lets go, safely while other processes read and follow (they move on, or get `truncated`,
+   * never wrong data). With no usable snapshot nothing is removed (see {@link CompactResult.keepFrom}).
+   * @throws InvalidArgumentError when `keepFrom` is not a position or the policy is malformed.
    */
   compact(options: CompactOptions): Promise<CompactResult>;
   /** What the log keeps. */

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
-import { segmentsToRemove, type SegmentSpan } from '../../engine/retention.js';
-import type { CompactResult, RetentionPolicy } from '../../engine/storage.js';
+import { segmentsToRemove, type CompactPlan, type SegmentSpan } from '../../engine/retention.js';
+import type { RetentionPolicy } from '../../engine/storage.js';
 import { readRetained, syncDir, writeRetained } from './retained.js';
 import { SegmentCursor } from './segment-cursor.js';
 import { listSegments, segmentName } from './segment-files.js';
@@ -57,7 +57,7 @@ export async function planCompaction(
   head: Position,
   keepFrom: Position,
   policy: RetentionPolicy | undefined,
-): Promise<CompactResult> {
+): Promise<CompactPlan> {
   const first = readRetained(dir);
   const all = fileSegments(dir, head);
   const leftovers = all.filter((s, i) => i < all.length - 1 && s.to <= first);

@@ -23,7 +23,7 @@ import type {
   StorageFinding,
   StoreCapabilities,
 } from '../../engine/storage.js';
-import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
+import { compactStore } from '../../engine/retention.js';
 import { fileSegments, planCompaction, removeBefore } from './file-compact.js';
 import { FileSnapshots } from './file-snapshots.js';
 import { readRetained, writeRetained } from './retained.js';
@@ -284,17 +284,10 @@ export class FileStore implements LogStore {
 
   async compact(options: CompactOptions): Promise<CompactResult> {
     this.#check();
-    checkCompact(options);
-    const plan = await planCompaction(
-      this.dir,
-      await this.head(),
-      options.keepFrom,
-      options.policy ?? this.retention,
-    );
-    if (options.dryRun === true || plan.segments === 0) return plan;
-    await this.#locked(() => removeBefore(this.dir, plan.first, this.options.modes.file));
-    await dropStaleSnapshots(this, plan.first);
-    return plan;
+    return compactStore(this, options, {
+      plan: async (keepFrom, policy) => planCompaction(this.dir, await this.head(), keepFrom, policy),
+      remove: (first) => this.#locked(() => removeBefore(this.dir, first, this.options.modes.file)),
+    });
   }
 
   async historySize(): Promise<HistorySize> {

@@ -5,8 +5,13 @@ import { InvalidArgumentError } from '../../engine/errors.js';
 import { Notifier } from '../../engine/notifier.js';
 import type { Position } from '../../engine/position.js';
 import type { StoredRecord } from '../../engine/records.js';
-import { checkCompact, parseRetention, segmentsToRemove, type SegmentSpan } from '../../engine/retention.js';
-import type { CompactOptions, CompactResult, HistorySize, RetentionPolicy } from '../../engine/storage.js';
+import {
+  parseRetention,
+  segmentsToRemove,
+  type CompactPlan,
+  type SegmentSpan,
+} from '../../engine/retention.js';
+import type { HistorySize, RetentionPolicy } from '../../engine/storage.js';
 import { MemorySnapshots } from './memory-snapshots.js';
 
 const KNOWN = new Set(['segmentRecords', 'retention', 'retentionBytes']);
@@ -81,11 +86,10 @@ export class MemoryLog {
   }
 
   /** What a compaction removes, and the first position it keeps. */
-  async planCompaction(options: CompactOptions, own: RetentionPolicy | undefined): Promise<CompactResult> {
-    checkCompact(options);
+  async planCompaction(keepFrom: Position, policy: RetentionPolicy | undefined): Promise<CompactPlan> {
     const segments = this.segments();
     const headTime = this.records.at(-1)?.time ?? 0;
-    const n = await segmentsToRemove(segments, options.keepFrom, options.policy ?? own, headTime, (i) =>
+    const n = await segmentsToRemove(segments, keepFrom, policy, headTime, (i) =>
       Promise.resolve(this.#at((segments[i] as SegmentSpan).to - 1).time),
     );
     const removed = segments.slice(0, n);

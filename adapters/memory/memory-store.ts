@@ -19,7 +19,7 @@ import type {
   SnapshotInfo,
   StoreCapabilities,
 } from '../../engine/storage.js';
-import { dropStaleSnapshots } from '../../engine/retention.js';
+import { compactStore } from '../../engine/retention.js';
 import { MemoryLog, memoryUrl } from './memory-log.js';
 
 const named = new Map<string, MemoryLog>();
@@ -166,13 +166,15 @@ export class MemoryStore implements LogStore {
 
   async compact(options: CompactOptions): Promise<CompactResult> {
     this.#check();
-    const plan = await this.log.planCompaction(options, this.retention);
-    if (options.dryRun === true || plan.segments === 0) return plan;
-    this.log.dropBefore(plan.first);
-    await dropStaleSnapshots(this, plan.first);
-    // Followers behind the new first find out at once, not at the next append.
-    this.log.appended.notify();
-    return plan;
+    return compactStore(this, options, {
+      plan: (keepFrom, policy) => this.log.planCompaction(keepFrom, policy),
+      remove: (first) => {
+        this.log.dropBefore(first);
+        // Followers behind the new first find out at once, not at the next append.
+        this.log.appended.notify();
+        return Promise.resolve();
+      },
+    });
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection

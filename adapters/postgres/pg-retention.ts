@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { NotFoundError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
-import { segmentsToRemove, type SegmentSpan } from '../../engine/retention.js';
+import { segmentsToRemove, type CompactPlan, type SegmentSpan } from '../../engine/retention.js';
 import { checkSnapshotData, checkSnapshotRef, snapshotRef } from '../../engine/snapshot-ref.js';
-import type { CompactResult, RetentionPolicy, SnapshotInfo } from '../../engine/storage.js';
+import type { RetentionPolicy, SnapshotInfo } from '../../engine/storage.js';
 import { partitionBases, type PgNames } from './pg-schema.js';
 
 /** What the retention queries need from their store. */
@@ -54,7 +54,7 @@ export async function planPgCompaction(
   log: { first: Position; head: Position },
   keepFrom: Position,
   policy: RetentionPolicy | undefined,
-): Promise<CompactResult> {
+): Promise<CompactPlan> {
   const parts = await partitions(ctx, log.first, log.head);
   const headTime = log.head > log.first ? await timeAt(ctx, log.head - 1) : 0;
   const n = await segmentsToRemove(parts, keepFrom, policy, headTime, (i) =>

@@ -4,7 +4,7 @@ import { Continuity, type LogIdentity } from '../../engine/continuity.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { checkDrafts, checkReplica, encodeDrafts } from '../../engine/append-batch.js';
 import { ClosedError, InvalidArgumentError, isEventyError, TruncatedError } from '../../engine/errors.js';
-import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
+import { compactStore } from '../../engine/retention.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import { stamp, type StoredRecord, type RecordDraft } from '../../engine/records.js';
 import type {
@@ -425,17 +425,16 @@ export class PostgresStore implements LogStore {
   }
 
   /** {@inheritDoc SnapshotKeeping.compact} Drops whole partitions (see {@link dropSegmentsBefore}). */
-  async compact(options: CompactOptions): Promise<CompactResult> {
-    checkCompact(options);
-    const log = { first: await this.first(), head: await this.head() };
-    const policy = options.policy ?? this.retention;
-    const plan = await this.#retained('compact', (ctx) =>
-      planPgCompaction(ctx, log, options.keepFrom, policy),
-    );
-    if (options.dryRun === true || plan.segments === 0) return plan;
-    await this.dropSegmentsBefore(plan.first);
-    await dropStaleSnapshots(this, plan.first);
-    return plan;
+  compact(options: CompactOptions): Promise<CompactResult> {
+    return compactStore(this, options, {
+      plan: async (keepFrom, policy) => {
+        const log = { first: await this.first(), head: await this.head() };
+        return this.#retained('compact', (ctx) => planPgCompaction(ctx, log, keepFrom, policy));
+      },
+      remove: async (first) => {
+        await this.dropSegmentsBefore(first);
+      },
+    });
   }
 
   async historySize(): Promise<HistorySize> {

@@ -1,10 +1,10 @@
 import { NotFoundError, TruncatedError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
-import { segmentsToRemove } from '../../engine/retention.js';
+import { segmentsToRemove, type CompactPlan } from '../../engine/retention.js';
 import { checkSnapshotData, checkSnapshotRef, snapshotRef } from '../../engine/snapshot-ref.js';
-import type { CompactResult, HistorySize, RetentionPolicy, SnapshotInfo } from '../../engine/storage.js';
+import type { HistorySize, RetentionPolicy, SnapshotInfo } from '../../engine/storage.js';
 import { decodeEntry } from './redis-records.js';
-import { dropSegments, listSegments, readMeta, type RedisLog, type SegmentInfo } from './redis-segments.js';
+import { listSegments, readMeta, type RedisLog, type SegmentInfo } from './redis-segments.js';
 
 /** Bytes Redis uses for each segment stream (MEMORY USAGE), in one round trip. */
 async function segmentBytes(log: RedisLog, segments: readonly SegmentInfo[]): Promise<number[]> {
@@ -26,13 +26,12 @@ async function newestTime(log: RedisLog, segment: SegmentInfo): Promise<number> 
   return entry === undefined ? 0 : decodeEntry(entry, segment.key, segment.to - 1).time;
 }
 
-/** What a compaction removes (see `segmentsToRemove`), and, unless `dryRun`, removes it in one script. */
-export async function compactRedis(
+/** What a compaction removes (see `segmentsToRemove`); the store drops it with `dropSegments`. */
+export async function planRedisCompaction(
   log: RedisLog,
   keepFrom: Position,
   policy: RetentionPolicy | undefined,
-  dryRun: boolean,
-): Promise<CompactResult> {
+): Promise<CompactPlan> {
   const meta = await readMeta(log);
   const segments = await listSegments(log);
   const bytes = policy === undefined ? segments.map(() => 0) : await segmentBytes(log, segments);
@@ -41,14 +40,11 @@ export async function compactRedis(
     newestTime(log, segments[i] as SegmentInfo),
   );
   const removed = spans.slice(0, n);
-  const plan = {
+  return {
     segments: n,
     bytes: removed.reduce((sum, s) => sum + s.bytes, 0),
     first: removed.at(-1)?.to ?? meta.first,
   };
-  // The script drops whole segments before `first` and moves the log's first with them, atomically.
-  if (!dryRun && n > 0) await dropSegments(log, plan.first);
-  return plan;
 }
 
 export async function historyRedis(log: RedisLog): Promise<HistorySize> {

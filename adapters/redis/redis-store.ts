@@ -6,7 +6,7 @@ import { Continuity, formatIdentity, type LogIdentity } from '../../engine/conti
 import { ClosedError, ConflictError, UnavailableError } from '../../engine/errors.js';
 import { checkPosition, type Position } from '../../engine/position.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
-import { checkCompact, dropStaleSnapshots } from '../../engine/retention.js';
+import { compactStore } from '../../engine/retention.js';
 import type {
   CompactOptions,
   CompactResult,
@@ -28,7 +28,7 @@ import { decodeEntry, encodeDraft, stampedRecord, type EncodedDraft } from './re
 import { APPEND, runScript } from './redis-scripts.js';
 import {
   checkRetained,
-  compactRedis,
+  planRedisCompaction,
   deleteRedisSnapshot,
   getRedisSnapshot,
   historyRedis,
@@ -308,12 +308,14 @@ export class RedisStore implements LogStore {
   }
 
   /** {@inheritDoc SnapshotKeeping.compact} Removes each segment stream with one UNLINK, in one script. */
-  async compact(options: CompactOptions): Promise<CompactResult> {
-    checkCompact(options);
-    const policy = options.policy ?? this.retention;
-    const plan = await compactRedis(this.#log, options.keepFrom, policy, options.dryRun === true);
-    if (options.dryRun !== true && plan.segments > 0) await dropStaleSnapshots(this, plan.first);
-    return plan;
+  compact(options: CompactOptions): Promise<CompactResult> {
+    return compactStore(this, options, {
+      plan: (keepFrom, policy) => planRedisCompaction(this.#log, keepFrom, policy),
+      // The script drops whole segments before `first` and moves the log's first with them, atomically.
+      remove: async (first) => {
+        await dropSegments(this.#log, first);
+      },
+    });
   }
 
   historySize(): Promise<HistorySize> {

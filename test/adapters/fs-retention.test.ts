@@ -45,6 +45,7 @@ describe('filesystem store: snapshots and retention', () => {
   it('compaction keeps the storage checks clean; a segment lost after the retained first is still found', async () => {
     const dir = path.join(await tempDir(), 'log');
     const store = await filled(dir, 90);
+    await store.putSnapshot(59, Uint8Array.of(1));
     const r = await store.compact({ keepFrom: 60, policy: { maxBytes: 0 } });
     expect(r.segments).toBeGreaterThan(1);
     expect(await store.checkStorage()).toEqual([]);

@@ -88,9 +88,13 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
     it('compacts nothing without a policy, or before keepFrom 0', () =>
       withStore(async (store) => {
         await fill(store, 60);
-        const none = { segments: 0, bytes: 0, first: 0 };
+        await store.putSnapshot(59, bytes(10, 1));
+        const none = { segments: 0, bytes: 0, first: 0, keepFrom: 60 };
         expect(await store.compact({ keepFrom: 60 })).toEqual(none);
-        expect(await store.compact({ keepFrom: 0, policy: { maxBytes: 0 } })).toEqual(none);
+        expect(await store.compact({ keepFrom: 0, policy: { maxBytes: 0 } })).toEqual({
+          ...none,
+          keepFrom: 0,
+        });
         expect(
           await store.compact({ keepFrom: 60, policy: { maxBytes: 1e12, maxAgeMs: 3_600_000 } }),
         ).toEqual(none);
@@ -113,6 +117,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
 
         const done = await store.compact({ keepFrom: 45, policy: { maxBytes: 0 } });
         expect(done).toEqual(dry);
+        expect(done.keepFrom).toBe(45);
         expect(await store.first()).toBe(done.first);
         expect(await store.head()).toBe(60);
         const after = await store.historySize();
@@ -137,6 +142,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
           segments: 0,
           bytes: 0,
           first: done.first,
+          keepFrom: 45,
         });
         if (h.persistent) {
           const other = keeping(await h.open());
@@ -150,6 +156,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
     it('keeps the segment holding keepFrom and everything after it, whatever the policy', () =>
       withStore(async (store) => {
         await fill(store, 60);
+        await store.putSnapshot(59, bytes(10, 1));
         for (const keepFrom of [10, 31, 59, 60]) {
           const r = await store.compact({ keepFrom, policy: { maxBytes: 0, maxAgeMs: 0 } });
           expect(r.first).toBeLessThanOrEqual(keepFrom);
@@ -158,12 +165,52 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
         expect(await store.first()).toBeGreaterThan(0);
       }));
 
+    it('never removes records at or after the newest usable snapshot, whatever keepFrom says', () =>
+      withStore(async (store) => {
+        const all = await fill(store, 60);
+        const policy = { maxBytes: 0 };
+        // No snapshot: no process could start without the log from 0, so nothing goes.
+        expect(await store.compact({ keepFrom: 60, policy })).toEqual({
+          segments: 0,
+          bytes: 0,
+          first: 0,
+          keepFrom: 0,
+        });
+        // A snapshot beyond the head is no start either.
+        const beyond = await store.putSnapshot(80, bytes(10, 1));
+        expect(await store.compact({ keepFrom: 60, policy })).toMatchObject({ segments: 0, keepFrom: 0 });
+        await store.deleteSnapshot(beyond.ref);
+
+        await store.putSnapshot(40, bytes(10, 2));
+        const dry = await store.compact({ keepFrom: 60, policy, dryRun: true });
+        expect(dry).toMatchObject({ keepFrom: 41 });
+        const r = await store.compact({ keepFrom: 60, policy });
+        expect(r).toEqual(dry);
+        expect(r.segments).toBeGreaterThan(0);
+        expect(r.first).toBeLessThanOrEqual(41);
+        expect(await collect(store.read({ from: 41 }))).toEqual(all.slice(41));
+
+        // The only snapshot left leads nowhere once it is older than the log: nothing more goes.
+        expect((await store.listSnapshots()).map((x) => x.position)).toEqual([40]);
+        await store.deleteSnapshot((await store.listSnapshots())[0]?.ref ?? '');
+        await store.putSnapshot(r.first - 2, bytes(10, 3));
+        expect(await store.compact({ keepFrom: 60, policy })).toEqual({
+          segments: 0,
+          bytes: 0,
+          first: r.first,
+          keepFrom: r.first,
+        });
+        expect(await store.first()).toBe(r.first);
+        expect(await collect(store.read())).toEqual(all.slice(r.first));
+      }));
+
     it('by age: removes segments whose newest record is older than maxAgeMs in log time', () =>
       withStore(async (store) => {
         // One batch each: one log time each, whatever the time an append takes.
         await store.append(Array.from({ length: 30 }, (_, i) => draft(i)));
         await sleep(120);
         await store.append(Array.from({ length: 30 }, (_, i) => draft(30 + i)));
+        await store.putSnapshot(59, bytes(10, 1));
         expect((await store.compact({ keepFrom: 60, policy: { maxAgeMs: 60_000 } })).segments).toBe(0);
         const r = await store.compact({ keepFrom: 60, policy: { maxAgeMs: 60 } });
         expect(r.segments).toBeGreaterThan(0);
@@ -174,6 +221,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
     it('by size: removes the oldest segments while the log keeps more than maxBytes', () =>
       withStore(async (store) => {
         await fill(store, 60);
+        await store.putSnapshot(59, bytes(10, 1));
         const size = await store.historySize();
         const r = await store.compact({ keepFrom: 60, policy: { maxBytes: Math.floor(size.bytes / 2) } });
         expect(r.segments).toBeGreaterThan(0);
@@ -186,6 +234,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
     it('a follower behind a compaction moves on or gets truncated, never wrong records', () =>
       withStore(async (store, h) => {
         const all = await fill(store, 60);
+        await store.putSnapshot(59, bytes(10, 1));
         const other = await h.open();
         const controller = new AbortController();
         const seen: StoredRecord[] = [];

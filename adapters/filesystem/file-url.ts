@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../engine/errors.js';
 import { checkRetention, parseRetention } from '../../engine/retention.js';
+import { storeUrlParams } from '../../engine/store-url.js';
 import type { Durability, RetentionPolicy } from '../../engine/storage.js';
 
 /** Options of the filesystem store. */
@@ -64,7 +65,7 @@ export function resolveFileOptions(url: string, options: FileStoreOptions = {}):
   const q = rest.indexOf('?');
   const merged: Record<string, unknown> = {};
   if (q >= 0) {
-    const params = new URLSearchParams(rest.slice(q + 1));
+    const params = storeUrlParams(rest.slice(q + 1), 'filesystem', url);
     for (const [k, v] of params) {
       if (k === 'retention' || k === 'retentionBytes') continue;
       merged[k] = k === 'durability' ? v : k === 'mode' ? octal(v) : Number(v);

@@ -12,6 +12,7 @@ import {
   type SegmentSpan,
 } from '../../engine/retention.js';
 import type { HistorySize, RetentionPolicy } from '../../engine/storage.js';
+import { storeUrlParams } from '../../engine/store-url.js';
 import { MemorySnapshots } from './memory-snapshots.js';
 
 const KNOWN = new Set(['segmentRecords', 'retention', 'retentionBytes']);
@@ -26,7 +27,7 @@ export function memoryUrl(url: string): {
     throw new InvalidArgumentError(`memory store URL must start with "memory:", got: ${url}`);
   const rest = url.slice('memory:'.length);
   const q = rest.indexOf('?');
-  const params = new URLSearchParams(q < 0 ? '' : rest.slice(q + 1));
+  const params = storeUrlParams(q < 0 ? '' : rest.slice(q + 1), 'memory', url);
   for (const key of params.keys()) {
     if (!KNOWN.has(key))
       throw new InvalidArgumentError(

@@ -1,6 +1,7 @@
 import type { PoolConfig } from 'pg';
 import { InvalidArgumentError } from '../../engine/errors.js';
 import { checkRetention, parseRetention } from '../../engine/retention.js';
+import { storeUrlParams } from '../../engine/store-url.js';
 import type { RetentionPolicy } from '../../engine/storage.js';
 
 /** Options of {@link openPostgresStore}. Each may also be given in the URL's query. */
@@ -88,7 +89,7 @@ export function parsePostgresUrl(url: string, options: PostgresStoreOptions = {}
     throw new InvalidArgumentError(`postgres store URL path must be one database name, got: ${display}`);
   }
   if (database !== '') connection.database = database;
-  const { query, sslmode } = queryOptions(parsed.searchParams, display);
+  const { query, sslmode } = queryOptions(storeUrlParams(parsed.searchParams, 'postgres', display), display);
   if (sslmode === 'require') connection.ssl = { rejectUnauthorized: false };
   if (sslmode === 'verify-full') connection.ssl = true;
   return { connection, config: checkStoreOptions({ ...query, ...checkOptionsObject(options) }), display };
@@ -108,12 +109,7 @@ function queryOptions(
 ): { query: Record<string, unknown>; sslmode: string } {
   const query: Record<string, unknown> = {};
   let sslmode = 'disable';
-  const seen = new Set<string>();
   for (const [name, value] of params) {
-    if (seen.has(name)) {
-      throw new InvalidArgumentError(`postgres store URL parameter ${name} is given twice in ${display}`);
-    }
-    seen.add(name);
     if (name === 'retentionBytes' || name === 'retention') {
       query.retention = parseRetention({
         retention: params.get('retention') ?? undefined,

@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import { maskUrl } from '../../engine/store-url.js';
+import { maskUrl, storeUrlParams } from '../../engine/store-url.js';
 import { checkRetention, parseRetention } from '../../engine/retention.js';
 import type { RetentionPolicy } from '../../engine/storage.js';
 import { InvalidArgumentError } from '../../engine/errors.js';
@@ -108,7 +108,7 @@ export function parseRedisUrl(url: string, options: RedisStoreOptions = {}): Par
   if (parsed.username !== '') redis.username = decodeURIComponent(parsed.username);
   if (parsed.password !== '') redis.password = decodeURIComponent(parsed.password);
   if (parsed.protocol === 'rediss:') redis.tls = { servername: host };
-  const fromQuery = queryOptions(parsed.searchParams, display);
+  const fromQuery = queryOptions(storeUrlParams(parsed.searchParams, 'redis', display), display);
   return { redis, config: checkStoreOptions({ ...fromQuery, ...checkOptionsObject(options) }), display };
 }
 
@@ -137,9 +137,6 @@ function queryOptions(params: URLSearchParams, display: string): Record<string, 
       throw new InvalidArgumentError(
         `unknown redis store URL parameter ${JSON.stringify(name)} in ${display}: expected ${[...Object.keys(QUERY_NAMES), 'retention', 'retentionBytes'].join(', ')}`,
       );
-    }
-    if (option in out) {
-      throw new InvalidArgumentError(`redis store URL parameter ${name} is given twice in ${display}`);
     }
     out[option] = NUMERIC.has(option) && /^\d{1,10}$/.test(value) ? Number(value) : value;
   }

@@ -360,9 +360,11 @@ export class QueueManager {
 
   /**
    * Writes a snapshot of the folds now (once they caught up with the head): the store keeps it and a
-   * `snapshot.taken` record announces it; processes then start from it instead of position 0. At most
-   * one is written at a time (a call meanwhile gets the same one); dispatch goes on while it is written.
-   * Workers write them by themselves too (`snapshotEvery`).
+   * `snapshot.taken` record announces it; processes then start from it instead of position 0. Then, as
+   * after the snapshots workers write by themselves (`snapshotEvery`), the store's retention policy (its
+   * URL's `?retention=` / `?retentionBytes=`) removes what the snapshot covers (`compacted` says what)
+   * and snapshots no start-up can use any more are deleted. At most one is written at a time (a call
+   * meanwhile gets the same one); dispatch goes on while it is written.
    * @throws InvalidArgumentError when the store keeps no snapshots.
    * @example const { position, ref, bytes } = await manager.snapshot();
    */

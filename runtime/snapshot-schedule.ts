@@ -1,7 +1,7 @@
 import type { Position } from '../engine/position.js';
 import { oldestLiveWorker } from '../projections/workers.js';
 import type { LiveViews } from './live-views.js';
-import { afterSnapshot, SnapshotWriter } from './snapshot-writer.js';
+import type { SnapshotWriter } from './snapshot-writer.js';
 import type { RuntimeWorker } from './worker.js';
 
 /** When snapshots are written automatically (manager options). */
@@ -14,9 +14,9 @@ export interface SnapshotPolicy {
 
 /**
  * Writes snapshots automatically from the worker chosen by the folds (the oldest live worker, see
- * {@link oldestLiveWorker}), after each run of folded records that makes one due, then lets the store
- * apply its retention policy. Only a manager that hosts subscribers (a joined worker) takes part; a
- * store that keeps no snapshots is left alone.
+ * {@link oldestLiveWorker}), after each run of folded records that makes one due; the writer then lets
+ * the store apply its retention policy. Only a manager that hosts subscribers (a joined worker) takes
+ * part; a store that keeps no snapshots is left alone.
  */
 export function scheduleSnapshots(
   worker: RuntimeWorker,
@@ -31,10 +31,7 @@ export function scheduleSnapshots(
     if (!due(views, policy) || oldestLiveWorker(views.workers, views.time) !== worker.workerId) return;
     writer
       .take()
-      .then(async (info) => {
-        lastRecord = info.recordPosition;
-        await afterSnapshot(store, views, info.position);
-      })
+      .then((info) => (lastRecord = info.recordPosition))
       .catch((e: unknown) => worker.report(e));
   });
 }

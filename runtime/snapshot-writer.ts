@@ -1,7 +1,7 @@
 import { InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import type { RecordOf } from '../engine/records.js';
-import type { LogStore, SnapshotKeeping } from '../engine/storage.js';
+import type { CompactResult, LogStore, SnapshotKeeping } from '../engine/storage.js';
 import { openEventPositions } from '../projections/snapshot.js';
 import { encodeSnapshot, encodeStates } from '../projections/snapshot-codec.js';
 import { heldEvents } from './held-events.js';
@@ -21,15 +21,22 @@ export interface SnapshotTakenInfo {
   readonly checksum: number;
   /** Position of its `snapshot.taken` record. */
   readonly recordPosition: Position;
-  /** Wall-clock time taking it took (ms). */
+  /** Wall-clock time taking it took (ms), the retention step after it excluded. */
   readonly ms: number;
+  /**
+   * What the store's retention policy removed right after it (see {@link afterSnapshot}); absent when
+   * the store has no policy.
+   */
+  readonly compacted?: CompactResult;
 }
 
 /**
  * Writes snapshots of a process's folds, one at a time: a second call while one is being written gets
  * the same promise. The states are copied at once (CBOR, synchronously, at the fold's position), so
  * dispatch goes on meanwhile; the open events' records are then read (from the held events or the log),
- * the snapshot stored, and `snapshot.taken` appended.
+ * the snapshot stored, `snapshot.taken` appended, and the store's retention applied ({@link afterSnapshot}).
+ * Every snapshot goes through here (the oldest live worker's, `manager.snapshot()`, `eventy snapshot`),
+ * so each is followed by the same retention step.
  */
 export class SnapshotWriter {
   #running: Promise<SnapshotTakenInfo> | undefined;
@@ -50,7 +57,8 @@ export class SnapshotWriter {
   }
 
   /**
-   * Writes a snapshot of the folds as they are once they caught up with the head.
+   * Writes a snapshot of the folds as they are once they caught up with the head, then lets the store
+   * apply its retention policy ({@link afterSnapshot}).
    * @throws InvalidArgumentError when the store keeps no snapshots.
    */
   take(): Promise<SnapshotTakenInfo> {
@@ -83,6 +91,8 @@ export class SnapshotWriter {
       bytes: bytes.length,
     };
     const { positions } = await this.store.append([draft]);
+    const ms = performance.now() - started;
+    const compacted = await afterSnapshot(this.store, this.views, position);
     return {
       position,
       ref: info.ref,
@@ -90,7 +100,8 @@ export class SnapshotWriter {
       events: events.length,
       checksum,
       recordPosition: positions[0] as Position,
-      ms: performance.now() - started,
+      ms,
+      ...(compacted !== undefined && { compacted }),
     };
   }
 
@@ -117,11 +128,18 @@ export function keepingOf(store: LogStore): SnapshotKeeping {
 /**
  * After a snapshot at `position`: lets the store apply its retention policy (nothing at or after
  * `position + 1` goes), then deletes the snapshots older than the newest two that lie before the first
- * retained position (no start-up can use them: the records after them are gone).
+ * retained position (no start-up can use them: the records after them are gone), and lets go of the held
+ * events no longer needed.
+ * @returns what the compaction removed; undefined when the store has no retention policy.
  */
-export async function afterSnapshot(store: LogStore, views: LiveViews, position: Position): Promise<void> {
+export async function afterSnapshot(
+  store: LogStore,
+  views: LiveViews,
+  position: Position,
+): Promise<CompactResult | undefined> {
   const keeping = keepingOf(store);
-  if (keeping.retention !== undefined) await keeping.compact({ keepFrom: position + 1 });
+  const compacted =
+    keeping.retention === undefined ? undefined : await keeping.compact({ keepFrom: position + 1 });
   const first = (await store.first?.()) ?? 0;
   const old = (await keeping.listSnapshots()).slice(2).filter((s) => s.position + 1 < first);
   for (const s of old) await keeping.deleteSnapshot(s.ref);
@@ -131,4 +149,5 @@ export async function afterSnapshot(store: LogStore, views: LiveViews, position:
     const stillOpen = new Set(openEventPositions(views.dispatch));
     for (const p of held.keys()) if (p >= first || !stillOpen.has(p)) held.delete(p);
   }
+  return compacted;
 }

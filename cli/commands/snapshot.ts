@@ -20,12 +20,14 @@ export function snapshotCommand(program: Command, ctx: CliContext): void {
       'fold the log, store a snapshot of the views at its head and append snapshot.taken: processes then start from it',
     )
     .addOption(storeOption(ctx.env))
-    .option('--json', 'print {position, ref, bytes, events, ms} as JSON')
+    .option('--json', 'print {position, ref, bytes, events, ms, compacted} as JSON')
     .addHelpText(
       'after',
       `
 Workers write snapshots by themselves (every snapshotEvery records, default 100,000); this writes one
-now. Processes start from the newest valid snapshot and fold only what follows it.
+now. Processes start from the newest valid snapshot and fold only what follows it. Then, as after
+theirs, the store's retention policy (?retention= / ?retentionBytes= in its URL) removes the segments
+the snapshot covers, and snapshots no start-up can use any more are deleted.
 
 Examples:
   $ eventy snapshot
@@ -49,9 +51,17 @@ async function snapshot(ctx: CliContext, o: SnapshotOptions): Promise<void> {
       await manager.close();
     }
   });
-  const { position, ref, bytes, events, ms } = info;
+  const { position, ref, bytes, events, ms, compacted } = info;
   if (o.json) {
-    await writeLine(ctx.stdout, toJson({ position, ref, bytes, events, ms: Math.round(ms) }));
+    const removed = compacted && {
+      segments: compacted.segments,
+      bytes: compacted.bytes,
+      first: compacted.first,
+    };
+    await writeLine(
+      ctx.stdout,
+      toJson({ position, ref, bytes, events, ms: Math.round(ms), compacted: removed ?? null }),
+    );
     return;
   }
   await writeLine(
@@ -59,4 +69,11 @@ async function snapshot(ctx: CliContext, o: SnapshotOptions): Promise<void> {
     `snapshot at position ${position}: ${ref}, ${formatCount(bytes)} bytes, ` +
       `${formatCount(events)} open events, ${Math.round(ms)} ms`,
   );
+  if (compacted !== undefined) {
+    await writeLine(
+      ctx.stdout,
+      `retention removed ${formatCount(compacted.segments)} segment(s), ${formatCount(compacted.bytes)} bytes; ` +
+        `the log starts at position ${compacted.first}`,
+    );
+  }
 }

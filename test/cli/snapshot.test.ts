@@ -51,6 +51,26 @@ describe('eventy snapshot and verify', () => {
     expect(report.snapshots?.map((s) => s.status)).toEqual(['ok', 'ok', 'ok']);
   });
 
+  it("applies the store's retention policy after the snapshot and says what it removed", async () => {
+    const url = `${store.url}?segmentBytes=1024&retention=0s`;
+    const m = await createQueueManager({ store: url, handleSignals: false, snapshotEvery: 0 });
+    await m.queue('parked').publishMany(Array.from({ length: 60 }, (_, n) => ({ n })));
+    await m.close();
+    const taken = await cli.json<Taken & { compacted: { segments: number; first: number } | null }>([
+      'snapshot',
+      '--json',
+      '--store',
+      url,
+    ]);
+    expect(taken.compacted?.segments).toBeGreaterThan(0);
+    const human = await cli.run(['snapshot', '--store', url]);
+    expect(human.stdout).toMatch(
+      /^retention removed [\d,]+ segment\(s\), [\d,]+ bytes; the log starts at position \d+$/m,
+    );
+    const plain = await cli.json<{ compacted: unknown }>(['snapshot', '--json', '--store', store.url]);
+    expect(plain.compacted).toBeNull();
+  });
+
   it('verify reports a damaged snapshot as a finding and exits 1', async () => {
     const [, second] = await history();
     const dir = join(store.dir, 'log', 'snapshots');

@@ -40,6 +40,39 @@ describe.each([
     expect((await q2.waitForResult(next.id)).status).toBe('ok');
   });
 
+  it("manager.snapshot() applies the store's retention policy after the snapshot, as the workers' do", async () => {
+    const store = await url();
+    const m = await manager({ store, snapshotEvery: 0 });
+    const q = m.queue<{ n: number }>('jobs');
+    await q.subscribe(() => undefined, { name: 'w' });
+    const events = await q.publishMany(Array.from({ length: 120 }, (_, n) => ({ n })));
+    for (const e of events) await q.waitForResult(e.id);
+    expect(await m.store.first!()).toBe(0);
+
+    const info = await m.snapshot();
+    expect(info.compacted?.segments).toBeGreaterThan(0);
+    expect(info.compacted?.keepFrom).toBe(info.position + 1);
+    expect(await m.store.first!()).toBe(info.compacted?.first);
+    expect(info.compacted?.first).toBeGreaterThan(events[0]!.position);
+    await m.close();
+
+    const again = await manager({ store, fold: 'eager', snapshotEvery: 0 });
+    expect(again.inspect().startedFrom).toBe(info.position);
+    await expect(again.queue('jobs').getEvent(events[0]!.id)).rejects.toSatisfy((e) =>
+      isEventyError(e, 'not-found'),
+    );
+  });
+
+  it('manager.snapshot() on a store without a retention policy removes nothing', async () => {
+    const store = (await url()).replace('&retention=0s', '');
+    const m = await manager({ store, snapshotEvery: 0 });
+    const q = m.queue<{ n: number }>('jobs');
+    await q.publishMany(Array.from({ length: 120 }, (_, n) => ({ n })));
+    const info = await m.snapshot();
+    expect(info.compacted).toBeUndefined();
+    expect(await m.store.first!()).toBe(0);
+  });
+
   it('without a usable snapshot a start on a truncated log fails with truncated', async () => {
     const store = await url();
     const m = await manager({ store, snapshotEvery: 60 });

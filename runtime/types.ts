@@ -56,8 +56,11 @@ export interface HandlerContext {
   readonly attempt: number;
   readonly workerId: string;
   readonly subscriber: string;
-  /** Publishes a follow-up event: causationId is the handled event, correlationId carried over. */
-  publish<U>(payload: U, options?: PublishOptions & { queue?: string }): Promise<QueueEvent<U>>;
+  /**
+   * Publishes a follow-up event: causationId is the handled event, correlationId carried over. A function
+   * property, so `const { publish } = ctx` works.
+   */
+  readonly publish: <U>(payload: U, options?: PublishOptions & { queue?: string }) => Promise<QueueEvent<U>>;
 }
 
 export type Handler<T> = (event: QueueEvent<T>, ctx: HandlerContext) => unknown;

@@ -8,6 +8,7 @@ import type { HookSet } from '../hooks.js';
 import type { HandlerContext, QueueEvent } from '../types.js';
 import type { BroadcastCursor } from './broadcast.js';
 import type { DispatchScope, EventRecord } from './context.js';
+import { AttemptContext } from './handler-context.js';
 import { extendedDraft, releasedDraft, resultItem } from './drafts.js';
 import type { ResultBatch } from './result-batch.js';
 import { AttemptControl, type AttemptOutcome, errorInfo, plainDetails, runAttempt } from './run-attempt.js';
@@ -98,19 +99,7 @@ export class Attempts {
     this.results.forget(p, attempt);
     const control = new AttemptControl();
     this.#running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
-    const handlerCtx: HandlerContext = {
-      get signal() {
-        return control.signal;
-      },
-      attempt,
-      workerId: ctx.workerId,
-      subscriber: spec.options.name,
-      publish: (payload, options = {}) => {
-        const { queue = spec.queue, ...rest } = options;
-        const correlationId = e.headers.correlationId ?? e.eventId;
-        return ctx.publish(queue, payload, { correlationId, ...rest, causationId: e.eventId }) as never;
-      },
-    };
+    const handlerCtx = new AttemptContext(control, attempt, ctx.workerId, spec.options.name, ctx, spec.queue, e);
     const event = toQueueEvent(e);
     const hooks = spec.hooks;
     const run = (): void => {

@@ -160,6 +160,21 @@ export function publishContract(h: RuntimeHarness): void {
       );
       const first = await q.publish(2);
       await until(() => seen.length === 3, 'three events');
+      // The context's members work taken apart too.
+      const parts: { attempt: number; subscriber: string; aborted: boolean }[] = [];
+      await m.queue<number>('apart').subscribe(
+        async (e, { publish, signal, attempt, subscriber }) => {
+          parts.push({ attempt, subscriber, aborted: signal.aborted });
+          if (e.payload > 0) await publish(e.payload - 1);
+        },
+        { name: 'apart' },
+      );
+      await m.queue<number>('apart').publish(1);
+      await until(() => parts.length === 2, 'two events taken apart');
+      expect(parts).toEqual([
+        { attempt: 1, subscriber: 'apart', aborted: false },
+        { attempt: 1, subscriber: 'apart', aborted: false },
+      ]);
       expect(seen.map((e) => e.payload)).toEqual([2, 1, 0]);
       expect(seen[1]?.headers).toMatchObject({ causationId: first.id, correlationId: first.id });
       expect(seen[2]?.headers).toMatchObject({ causationId: seen[1]?.id, correlationId: first.id });

@@ -111,8 +111,12 @@ export class Workers {
 }
 
 /** Resolves once `check()` holds, looking every 2 ms. */
-export async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 2));
+export async function until(check: () => boolean, what = 'the workers', deadlineMs = 600_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`benchmark: waited ${deadlineMs / 1000} s for ${what}, in vain`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /**

@@ -110,7 +110,7 @@ export class Workers {
   }
 }
 
-/** Resolves once `check()` holds, looking every 2 ms. */
+/** Resolves once `check()` holds, looking every 2 ms; throws once `deadlineMs` passed without it. */
 export async function until(check: () => boolean, what = 'the workers', deadlineMs = 600_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!check()) {

@@ -22,8 +22,11 @@ const REMEMBERED = 4096;
 export class ResultBatch {
   #items: ResultItem[] = [];
   #timer: NodeJS.Timeout | undefined;
-  /** Recent (event position, attempt) pairs added, oldest first in insertion order. */
-  readonly #recent = new Set<string>();
+  /**
+   * Recent results added: event position → attempt, oldest first in insertion order. A number key, not
+   * a "position:attempt" string: this runs once per event.
+   */
+  readonly #recent = new Map<number, number>();
 
   constructor(
     private readonly stopping: () => boolean,
@@ -41,20 +44,30 @@ export class ResultBatch {
    * result is a new verdict, not a repeat of the earlier run's.
    */
   forget(eventPosition: number, attempt: number): void {
-    if (this.#recent.size > 0) this.#recent.delete(`${eventPosition}:${attempt}`);
+    if (this.#recent.get(eventPosition) === attempt) this.#recent.delete(eventPosition);
   }
 
   /** EMPTY → LINGERING (the first result starts the clock), or a flush when full or stopping. */
   add(result: ResultItem): void {
     // At most one result per event and attempt from this worker: two paths may reach the same verdict
     // (a skip by the filter for a bound event and for a claimed one), and the fold would take only one.
-    const key = `${result.eventPosition}:${result.attempt}`;
-    if (this.#recent.has(key)) return;
-    this.#recent.add(key);
-    if (this.#recent.size > REMEMBERED) this.#recent.delete(this.#recent.values().next().value as string);
+    // (Of an event's attempts the latest is remembered: a repeat comes right after the first verdict.)
+    const p = result.eventPosition;
+    if (this.#recent.get(p) === result.attempt) return;
+    this.#recent.delete(p); // re-inserted as the newest
+    this.#recent.set(p, result.attempt);
+    if (this.#recent.size > 2 * REMEMBERED) this.#forgetOldest(this.#recent.size - REMEMBERED);
     this.#items.push(result);
     if (this.#items.length >= MAX_BATCH_ITEMS || this.stopping()) this.flushNow();
     else this.#timer ??= setTimeout(() => this.flushNow(), RESULT_LINGER_MS);
+  }
+
+  /** Forgets the `n` oldest results remembered (amortised: one pass per {@link REMEMBERED} results). */
+  #forgetOldest(n: number): void {
+    for (const p of this.#recent.keys()) {
+      this.#recent.delete(p);
+      if (--n === 0) return;
+    }
   }
 
   /** LINGERING → EMPTY: the results, for an append about to go (they are no longer lingering). */

@@ -50,6 +50,7 @@ export async function batchGetClaims(
   const positions = ids.map((id) => m.views.dispatch.tokens.get(tokenKey(queue, id))?.position);
   const records = await readPositions(
     m.store,
+    m.views.held,
     positions.filter((p) => p !== undefined),
   );
   return positions.map((p) => {

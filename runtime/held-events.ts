@@ -1,8 +1,9 @@
 /**
  * Events the log may no longer hold: the open events of the snapshot a process started from, whose
- * records retention may have removed from the log (they exist nowhere else). Lookups by position
- * ({@link readPositions}, the served events, the query index) take them from here, and read the rest of
- * the log from its first retained position: a record retention removed is simply not found.
+ * records retention may have removed from the log (they exist nowhere else). Each process's
+ * `LiveViews` keeps them ({@link HeldEvents}); lookups by position (`readPositions`, the served
+ * events, the query index) are given them, take them from there, and read the rest of the log from its
+ * first retained position: a record retention removed is simply not found.
  * @module
  */
 import { isEventyError } from '../engine/errors.js';
@@ -13,34 +14,28 @@ import { decodeSnapshot } from '../projections/snapshot-codec.js';
 
 type EventRecord = RecordOf<'event.published'>;
 
-// By store object: every manager on a store holds the same records (the log's), so they may share them.
-const held = new WeakMap<LogStore, Map<Position, EventRecord>>();
-
-/** The events held for `store` (filled when a process starts from a snapshot), by position. */
-export function heldEvents(store: LogStore): Map<Position, EventRecord> {
-  let map = held.get(store);
-  if (!map) {
-    map = new Map();
-    held.set(store, map);
-  }
-  return map;
-}
-
-const loadedRef = new WeakMap<LogStore, string>();
-
 /**
- * Holds the open events of the store's newest snapshot, when not done for it yet: for a process that
- * started before retention removed events it now needs (a retry below the first retained position).
- * Returns true when it held new ones.
+ * The events one process holds, by position: filled from the snapshot its fold started from, from each
+ * snapshot it writes, and on a miss from the store's newest snapshot; emptied of those no longer needed
+ * after a compaction. One per `LiveViews`, which owns it.
  */
-export async function holdFromNewestSnapshot(store: LogStore): Promise<boolean> {
-  const [newest] = (await store.listSnapshots?.()) ?? [];
-  if (!newest || !store.getSnapshot || loadedRef.get(store) === newest.ref) return false;
-  loadedRef.set(store, newest.ref);
-  const held = heldEvents(store);
-  for (const e of decodeSnapshot(await store.getSnapshot(newest.ref), newest.ref).events)
-    held.set(e.position, e);
-  return true;
+export class HeldEvents extends Map<Position, EventRecord> {
+  /** The snapshot whose events {@link holdFromNewestSnapshot} last held. */
+  #loadedRef: string | undefined;
+
+  /**
+   * Holds the open events of the store's newest snapshot, when not done for it yet: for a process that
+   * started before retention removed events it now needs (a retry below the first retained position).
+   * Returns true when it held new ones.
+   */
+  async holdFromNewestSnapshot(store: LogStore): Promise<boolean> {
+    const [newest] = (await store.listSnapshots?.()) ?? [];
+    if (!newest || !store.getSnapshot || this.#loadedRef === newest.ref) return false;
+    this.#loadedRef = newest.ref;
+    for (const e of decodeSnapshot(await store.getSnapshot(newest.ref), newest.ref).events)
+      this.set(e.position, e);
+    return true;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Position } from '../engine/position.js';
 import type { StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { FoldStates, Snapshot } from '../projections/snapshot.js';
-import { heldEvents } from './held-events.js';
+import { HeldEvents } from './held-events.js';
 import { startingSnapshot } from './snapshot-start.js';
 
 /**
@@ -28,6 +28,11 @@ export class LiveViews {
   readonly ticks$ = new Subject<void>();
   /** Extra per-record hooks (the query index, payload caches). */
   readonly taps = new Set<(r: StoredRecord) => void>();
+  /**
+   * The open events of the snapshot the fold started from (and of those written since), which retention
+   * may remove from the log: lookups by position are given them (`readPositions`).
+   */
+  readonly held = new HeldEvents();
   #position: Position = -1;
   #waiters: { position: Position; resolve: () => void; reject: (e: Error) => void }[] = [];
   #tickScheduled = false;
@@ -140,8 +145,7 @@ export class LiveViews {
     Object.assign(this.workers, snapshot.states.workers);
     Object.assign(this.stats, snapshot.states.stats);
     Object.assign(this.schedules, snapshot.states.schedules);
-    const held = heldEvents(this.store);
-    for (const e of snapshot.events) held.set(e.position, e);
+    for (const e of snapshot.events) this.held.set(e.position, e);
     this.#position = snapshot.position;
     this.#restoredFrom = snapshot.position;
     this.#snapshotTime = snapshot.time;

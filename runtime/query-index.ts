@@ -8,7 +8,7 @@ import {
 } from '../engine/records.js';
 import type { Position } from '../engine/position.js';
 import type { LogStore } from '../engine/storage.js';
-import { heldEvents, holdFromNewestSnapshot, readRetained } from './held-events.js';
+import { readRetained, type HeldEvents } from './held-events.js';
 import type { LiveViews } from './live-views.js';
 import { firstOfKey, type KeyWindow } from '../projections/dispatch/keys.js';
 
@@ -53,7 +53,7 @@ export class QueryIndex {
     });
     // The events retention removed that the snapshot held, then the log from its first retained record.
     const first = (await this.store.first?.()) ?? 0;
-    const held = [...heldEvents(this.store).values()].filter((r) => r.position < first);
+    const held = [...this.runtime.held.values()].filter((r) => r.position < first);
     for (const r of held.sort((a, b) => a.position - b.position)) this.#add(r);
     for await (const r of readRetained(this.store, { from: first, to: upTo + 1 })) this.#add(r);
     for (const r of pending) this.#add(r);
@@ -77,13 +77,16 @@ export class QueryIndex {
   }
 }
 
-/** Reads the records at the given positions (ascending), in as few range reads as sensible. */
+/**
+ * Reads the records at the given positions (ascending), in as few range reads as sensible: the process's
+ * `held` events first (its views' {@link LiveViews.held}), the log for the rest.
+ */
 export async function readPositions(
   store: LogStore,
+  held: HeldEvents,
   positions: readonly Position[],
 ): Promise<Map<Position, StoredRecord>> {
   const out = new Map<Position, StoredRecord>();
-  const held = heldEvents(store);
   const sorted = positions.filter((p) => !held.has(p)).sort((a, b) => a - b);
   for (const p of positions) {
     const r = held.get(p);
@@ -103,7 +106,7 @@ export async function readPositions(
   }
   // Not in the log: removed by retention after this process started? The newest snapshot holds the open ones.
   const missing = sorted.filter((p) => !out.has(p));
-  if (missing.length > 0 && (await holdFromNewestSnapshot(store))) {
+  if (missing.length > 0 && (await held.holdFromNewestSnapshot(store))) {
     for (const p of missing) {
       const r = held.get(p);
       if (r) out.set(p, r);
@@ -112,13 +115,15 @@ export async function readPositions(
   return out;
 }
 
-/** The results named by refs ({@link resultRef}), each as a single `result.recorded`. */
+/** The results named by refs ({@link resultRef}), each as a single `result.recorded` (see {@link readPositions}). */
 export async function readResults(
   store: LogStore,
+  held: HeldEvents,
   refs: readonly number[],
 ): Promise<Map<number, RecordOf<'result.recorded'>>> {
   const records = await readPositions(
     store,
+    held,
     refs.map((ref) => resultAt(ref).position),
   );
   const out = new Map<number, RecordOf<'result.recorded'>>();

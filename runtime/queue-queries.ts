@@ -30,7 +30,7 @@ export async function caughtUp(m: QueryContext): Promise<void> {
 }
 
 export async function eventAt<T>(m: QueryContext, position: Position): Promise<QueueEvent<T> | undefined> {
-  const r = (await readPositions(m.store, [position])).get(position);
+  const r = (await readPositions(m.store, m.views.held, [position])).get(position);
   return r && isKnownRecord(r) && r.type === 'event.published' ? toQueueEvent<T>(r) : undefined;
 }
 
@@ -53,6 +53,7 @@ export async function batchGetEvents<T>(
   const positions = ids.map((id) => m.index.events.get(id));
   const records = await readPositions(
     m.store,
+    m.views.held,
     positions.filter((p) => p !== undefined),
   );
   return positions.map((p) => {
@@ -75,7 +76,7 @@ type Reader<R> = (keys: number[]) => Promise<Map<number, R>>;
 
 /** The records at the given positions. */
 export function logReader(m: QueryContext): Reader<StoredRecord> {
-  return (positions) => readPositions(m.store, positions);
+  return (positions) => readPositions(m.store, m.views.held, positions);
 }
 
 /** Walks what ascending keys name in chunks, from index `from`, skipping keys that name nothing. */
@@ -180,7 +181,7 @@ export async function getResults(
   await caughtUp(m);
   await m.index.ready();
   const refs = m.index.results.get(eventId) ?? [];
-  const records = await readResults(m.store, refs);
+  const records = await readResults(m.store, m.views.held, refs);
   return refs
     .map((ref) => records.get(ref))
     .filter((r): r is ResultRecord => r?.queue === queue)
@@ -204,7 +205,7 @@ export async function searchResults(
   return collectPage(
     refs,
     o,
-    (chunk) => readResults(m.store, chunk),
+    (chunk) => readResults(m.store, m.views.held, chunk),
     (r) => {
       if (r.queue !== queue || !inRange(r.time)) return undefined;
       const res = toResult(m, r);
@@ -333,6 +334,7 @@ export async function batchGetResults(
   const refs = ids.map(refOf);
   const found = await readResults(
     m.store,
+    m.views.held,
     refs.filter((r) => r !== undefined),
   );
   return refs.map((ref, i) => {

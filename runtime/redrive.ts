@@ -56,7 +56,7 @@ export async function deadEvents(
   }
   if (positions.length === 0) return [];
   await m.index.ready();
-  const events = await readPositions(m.store, positions);
+  const events = await readPositions(m.store, m.views.held, positions);
   const out: DeadEvent[] = [];
   for (const p of positions) {
     const e = events.get(p) as RecordOf<'event.published'> | undefined;
@@ -141,7 +141,7 @@ async function lastResult(
   subscriberId: string,
 ): Promise<RecordOf<'result.recorded'> | undefined> {
   const refs = m.index.results.get(eventId) ?? [];
-  const results = await readResults(m.store, refs);
+  const results = await readResults(m.store, m.views.held, refs);
   for (let i = refs.length - 1; i >= 0; i--) {
     const ref = refs[i] as number;
     const r = results.get(ref);

@@ -1,7 +1,7 @@
 import type { Position } from '../engine/position.js';
 import { isKnownRecord, type RecordOf, type StoredRecord } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
-import { readRetained } from './held-events.js';
+import { readRetained, type HeldEvents } from './held-events.js';
 import { readPositions } from './query-index.js';
 
 type EventRecord = RecordOf<'event.published'>;
@@ -27,6 +27,8 @@ export class ServedEvents {
 
   constructor(
     private readonly store: LogStore,
+    /** The process's held events (its views'), looked at before the log. */
+    private readonly held: HeldEvents,
     /** Position below which every event of the queue is handled by all its subscribers here. */
     private readonly handledBelow: (queue: string) => Position,
   ) {}
@@ -75,7 +77,7 @@ export class ServedEvents {
       if (hit) out.set(p, hit);
       return !hit;
     });
-    for (const [p, r] of await readPositions(this.store, still)) {
+    for (const [p, r] of await readPositions(this.store, this.held, still)) {
       if (isKnownRecord(r) && r.type === 'event.published') out.set(p, r);
     }
     return out;

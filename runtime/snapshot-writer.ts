@@ -4,7 +4,6 @@ import type { RecordOf } from '../engine/records.js';
 import type { CompactResult, LogStore, SnapshotKeeping } from '../engine/storage.js';
 import { openEventPositions } from '../projections/snapshot.js';
 import { encodeSnapshot, encodeStates } from '../projections/snapshot-codec.js';
-import { heldEvents } from './held-events.js';
 import type { LiveViews } from './live-views.js';
 import { readPositions } from './query-index.js';
 
@@ -80,8 +79,7 @@ export class SnapshotWriter {
     const { bytes, checksum, formatVersion } = encodeSnapshot({ position, time, states, events });
     const info = await keeping.putSnapshot(position, bytes);
     // Held here from now on: retention may remove them from the log once the snapshot covers them.
-    const held = heldEvents(this.store);
-    for (const e of events) held.set(e.position, e);
+    for (const e of events) this.views.held.set(e.position, e);
     const draft = {
       type: 'snapshot.taken' as const,
       snapshotPosition: position,
@@ -107,7 +105,7 @@ export class SnapshotWriter {
 
   /** The open events' records; each must be found (a snapshot without one would lose it). */
   async #events(open: readonly Position[]): Promise<RecordOf<'event.published'>[]> {
-    const records = await readPositions(this.store, open);
+    const records = await readPositions(this.store, this.views.held, open);
     return open.map((p) => {
       const r = records.get(p);
       if (r?.type !== 'event.published') throw new NotFoundError('open event at position', String(p));
@@ -144,7 +142,7 @@ export async function afterSnapshot(
   const old = (await keeping.listSnapshots()).slice(2).filter((s) => s.position + 1 < first);
   for (const s of old) await keeping.deleteSnapshot(s.ref);
   // Held events retention removed and every subscriber finished are needed no more.
-  const held = heldEvents(store);
+  const { held } = views;
   if (held.size > 0) {
     const stillOpen = new Set(openEventPositions(views.dispatch));
     for (const p of held.keys()) if (p >= first || !stillOpen.has(p)) held.delete(p);

@@ -57,7 +57,7 @@ export class RuntimeWorker implements DispatchContext {
   ) {
     this.#settings = settings;
     this.index = new QueryIndex(store, views);
-    this.#events = new ServedEvents(store, (queue) => this.#handledBelow(queue));
+    this.#events = new ServedEvents(store, views.held, (queue) => this.#handledBelow(queue));
     views.ticks$.subscribe(() => {
       for (const d of this.#dispatchers) d.tick();
     });

@@ -191,24 +191,32 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefi
   });
 }
 
-/** How many of a handle's latest appends its followers can take without reading them back. */
-const OWN_APPENDS_KEPT = 64;
+/** How many records of a handle's latest appends its followers can take without reading them back. */
+const OWN_RECORDS_KEPT = 4_096;
 
 /**
  * A handle's latest appends, as rows: a follower that reaches one of them (a worker reading back its own
  * claims and results, usually right after it appended them) delivers it without a page query, the
- * network round trip and the row decoding. Only a cache: a follower that finds nothing reads the table.
+ * network round trip and the row decoding. Only a cache, bounded by records: a follower that finds
+ * nothing reads the table.
  */
 export class OwnAppends {
   readonly #rows = new Map<Position, readonly PageRow[]>();
+  #records = 0;
 
   /** The rows of a committed append of `bodies` at `first`, all at log time `time`. */
   add(first: Position, time: number, synced: boolean, bodies: readonly Buffer[]): void {
+    if (bodies.length > OWN_RECORDS_KEPT) return;
     this.#rows.set(
       first,
       bodies.map((body, i) => ({ position: first + i, time, synced, body })),
     );
-    if (this.#rows.size > OWN_APPENDS_KEPT) this.#rows.delete(this.#rows.keys().next().value as Position);
+    this.#records += bodies.length;
+    for (const [p, rows] of this.#rows) {
+      if (this.#records <= OWN_RECORDS_KEPT) break;
+      this.#rows.delete(p);
+      this.#records -= rows.length;
+    }
   }
 
   get(first: Position): readonly PageRow[] | undefined {

@@ -26,20 +26,13 @@ async function recordAt(store: LogStore, position: Position): Promise<StoredReco
 /**
  * Where the copy into an empty `target` starts: the source's first retained position. When retention
  * removed older records, the source's newest snapshot is copied first, so that the copy folds from it.
- * @throws InvalidArgumentError when the target keeps no snapshots.
  */
 async function copyStart(source: LogStore, target: LogStore): Promise<Position> {
-  const first = (await source.first?.()) ?? 0;
+  const first = await source.first();
   if (first === 0) return 0;
-  const newest = (await source.listSnapshots?.())?.[0];
+  const [newest] = await source.listSnapshots();
   if (newest === undefined) return first;
-  if (target.putSnapshot === undefined) {
-    throw new InvalidArgumentError(
-      `${target.url} keeps no snapshots, but ${source.url} starts at position ${first} (retention removed the records before) and needs its snapshot ${newest.ref}`,
-    );
-  }
-  const data = await (source.getSnapshot as (ref: string) => Promise<Uint8Array>)(newest.ref);
-  await target.putSnapshot(newest.position, data);
+  await target.putSnapshot(newest.position, await source.getSnapshot(newest.ref));
   return first;
 }
 
@@ -53,8 +46,8 @@ async function firstReplicate(source: LogStore, target: LogStore, batch: StoredR
     await target.replicate(batch);
   } catch (e) {
     if (!isEventyError(e, 'conflict')) throw e;
-    const snapshot = (await target.listSnapshots?.())?.[0];
-    if (snapshot !== undefined) await target.deleteSnapshot?.(snapshot.ref);
+    const [snapshot] = await target.listSnapshots();
+    if (snapshot !== undefined) await target.deleteSnapshot(snapshot.ref);
     throw new InvalidArgumentError(
       `${target.url} cannot start a log at position ${batch[0]?.position} (it takes copies from position 0 only), and ${source.url} starts there because retention removed the records before; copy it into a file: or memory: store`,
       { cause: e },

@@ -12,9 +12,8 @@ export interface LogHistory {
   readonly newestSnapshot: { position: number; bytes: number; ageMs: number | null } | null;
 }
 
-/** The log's history, or undefined for a store that keeps no snapshots. */
-export async function logHistory(store: LogStore, now: number): Promise<LogHistory | undefined> {
-  if (!store.historySize || !store.listSnapshots) return undefined;
+/** The log's history. */
+export async function logHistory(store: LogStore, now: number): Promise<LogHistory> {
   const size = await store.historySize();
   const [newest] = await store.listSnapshots();
   let newestSnapshot: LogHistory['newestSnapshot'] = null;

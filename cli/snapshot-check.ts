@@ -25,10 +25,9 @@ export interface SnapshotCheck {
  * Checks every snapshot the store keeps, oldest first: decodes it and compares it with a fold of the
  * log from the previous snapshot (or from position 0 while the log holds it) up to its position.
  */
-export async function checkSnapshots(store: LogStore, signal: AbortSignal): Promise<SnapshotCheck[] | null> {
-  if (!store.listSnapshots || !store.getSnapshot) return null;
+export async function checkSnapshots(store: LogStore, signal: AbortSignal): Promise<SnapshotCheck[]> {
   const infos = (await store.listSnapshots()).reverse();
-  const first = (await store.first?.()) ?? 0;
+  const first = await store.first();
   let base: Snapshot | undefined =
     first === 0 ? { position: -1, time: 0, states: initialStates(), events: [] } : undefined;
   const out: SnapshotCheck[] = [];
@@ -64,10 +63,7 @@ export async function checkSnapshots(store: LogStore, signal: AbortSignal): Prom
  */
 async function loadSnapshot(store: LogStore, info: SnapshotInfo): Promise<Snapshot | string> {
   try {
-    const snap = decodeSnapshot(
-      await (store.getSnapshot as (ref: string) => Promise<Uint8Array>)(info.ref),
-      info.ref,
-    );
+    const snap = decodeSnapshot(await store.getSnapshot(info.ref), info.ref);
     if (snap.position === info.position) return snap;
     return `snapshot ${info.ref} holds position ${snap.position}, expected ${info.position} as its name says`;
   } catch (e) {

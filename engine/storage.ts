@@ -174,8 +174,9 @@ export interface SnapshotKeeping {
 }
 
 /**
- * One append-only log. Every adapter (memory, filesystem, Redis) implements this, and one contract
- * suite (`test/contract/log-store-contract.ts`) checks them all alike.
+ * One append-only log, with its snapshots and retention ({@link SnapshotKeeping}). Every adapter
+ * (memory, filesystem, Redis, PostgreSQL) implements all of it, and one contract suite
+ * (`test/contract/log-store-contract.ts`, with `retention-contract.ts`) checks them all alike.
  *
  * Positions are dense integers from 0 in append order; log time is set by the store at append and never
  * decreases. Every method raises a `closed` error after {@link close}.
@@ -196,9 +197,7 @@ export interface SnapshotKeeping {
  * process that folded the old log (a worker) must start again from the new one: stop claiming, append
  * nothing more, report and exit non-zero so that a supervisor restarts it.
  */
-// Every adapter implements snapshots and retention; the members stay optional in the contract until the
-// runtime's and CLI's call sites stop testing for them (they use `store.first?.()` and the like).
-export interface LogStore extends AsyncDisposable, Partial<SnapshotKeeping> {
+export interface LogStore extends AsyncDisposable, SnapshotKeeping {
   /** The URL the store was opened with (`memory:`, `file:<dir>`, `redis://…`). */
   readonly url: string;
   readonly capabilities: StoreCapabilities;
@@ -256,7 +255,7 @@ export interface LogStore extends AsyncDisposable, Partial<SnapshotKeeping> {
    * The first position the log holds: 0 until retention removes segments. Reads and follows from before
    * it throw `truncated` ({@link TruncatedError}) naming it.
    */
-  first?(): Promise<Position>;
+  first(): Promise<Position>;
   /**
    * The next position to be assigned (the number of records ever appended).
    * @throws LogDivergedError when the log went back below what this handle has seen.

@@ -29,8 +29,8 @@ export class HeldEvents extends Map<Position, EventRecord> {
    * Returns true when it held new ones.
    */
   async holdFromNewestSnapshot(store: LogStore): Promise<boolean> {
-    const [newest] = (await store.listSnapshots?.()) ?? [];
-    if (!newest || !store.getSnapshot || this.#loadedRef === newest.ref) return false;
+    const [newest] = await store.listSnapshots();
+    if (!newest || this.#loadedRef === newest.ref) return false;
     this.#loadedRef = newest.ref;
     for (const e of decodeSnapshot(await store.getSnapshot(newest.ref), newest.ref).events)
       this.set(e.position, e);

@@ -365,7 +365,6 @@ export class QueueManager {
    * URL's `?retention=` / `?retentionBytes=`) removes what the snapshot covers (`compacted` says what)
    * and snapshots no start-up can use any more are deleted. At most one is written at a time (a call
    * meanwhile gets the same one); dispatch goes on while it is written.
-   * @throws InvalidArgumentError when the store keeps no snapshots.
    * @example const { position, ref, bytes } = await manager.snapshot();
    */
   snapshot(): Promise<SnapshotTakenInfo> {

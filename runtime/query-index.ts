@@ -52,7 +52,7 @@ export class QueryIndex {
       else this.#add(r);
     });
     // The events retention removed that the snapshot held, then the log from its first retained record.
-    const first = (await this.store.first?.()) ?? 0;
+    const first = await this.store.first();
     const held = [...this.runtime.held.values()].filter((r) => r.position < first);
     for (const r of held.sort((a, b) => a.position - b.position)) this.#add(r);
     for await (const r of readRetained(this.store, { from: first, to: upTo + 1 })) this.#add(r);

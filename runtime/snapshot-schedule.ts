@@ -16,15 +16,15 @@ export interface SnapshotPolicy {
  * Writes snapshots automatically from the worker chosen by the folds (the oldest live worker, see
  * {@link oldestLiveWorker}), after each run of folded records that makes one due; the writer then lets
  * the store apply its retention policy. Only a manager that hosts subscribers (a joined worker) takes
- * part; a store that keeps no snapshots is left alone.
+ * part.
  */
 export function scheduleSnapshots(
   worker: RuntimeWorker,
   writer: SnapshotWriter,
   policy: SnapshotPolicy,
 ): void {
-  const { store, views } = worker;
-  if (!store.putSnapshot || (policy.every <= 0 && policy.intervalMs <= 0)) return;
+  const { views } = worker;
+  if (policy.every <= 0 && policy.intervalMs <= 0) return;
   let lastRecord: Position = -1; // the snapshot.taken of the last one written here, until folded
   views.ticks$.subscribe(() => {
     if (writer.busy || !views.ready || views.position <= lastRecord || worker.dispatchers.size === 0) return;

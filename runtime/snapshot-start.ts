@@ -17,8 +17,8 @@ export const BAD_SNAPSHOT = 'EVENTY_BAD_SNAPSHOT';
  * @throws TruncatedError when no usable snapshot covers what retention removed (the log does not start at 0).
  */
 export async function startingSnapshot(store: LogStore, head: Position): Promise<Snapshot | undefined> {
-  const first = (await store.first?.()) ?? 0;
-  const infos = (await store.listSnapshots?.()) ?? [];
+  const first = await store.first();
+  const infos = await store.listSnapshots();
   for (const info of infos) {
     if (info.position + 1 < first) break; // this one and older ones leave a gap before the log
     const snapshot = await loadable(store, info, head);
@@ -36,7 +36,7 @@ export async function startingSnapshot(store: LogStore, head: Position): Promise
  * @example const views = await replayLog(store, { into: await replayStart(store) });
  */
 export async function replayStart(store: LogStore, to?: Position): Promise<LogViews> {
-  const first = (await store.first?.()) ?? 0;
+  const first = await store.first();
   if (first === 0) return viewsFold.initial();
   if (to !== undefined && to + 1 < first) throw new TruncatedError(store.url, to, first);
   const snapshot = await startingSnapshot(store, to === undefined ? await store.head() : to + 1);
@@ -48,10 +48,7 @@ export async function replayStart(store: LogStore, to?: Position): Promise<LogVi
 async function loadable(store: LogStore, info: SnapshotInfo, head: Position): Promise<Snapshot | undefined> {
   try {
     if (info.position >= head) throw new Error(`its position is beyond the log's head ${head}`);
-    const snapshot = decodeSnapshot(
-      await (store.getSnapshot as (ref: string) => Promise<Uint8Array>)(info.ref),
-      info.ref,
-    );
+    const snapshot = decodeSnapshot(await store.getSnapshot(info.ref), info.ref);
     if (snapshot.position !== info.position) {
       throw new Error(`it holds position ${snapshot.position}, the store lists it at ${info.position}`);
     }

@@ -1,7 +1,7 @@
-import { InvalidArgumentError, NotFoundError } from '../engine/errors.js';
+import { NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
 import type { RecordOf } from '../engine/records.js';
-import type { CompactResult, LogStore, SnapshotKeeping } from '../engine/storage.js';
+import type { CompactResult, LogStore } from '../engine/storage.js';
 import { openEventPositions } from '../projections/snapshot.js';
 import { encodeSnapshot, encodeStates } from '../projections/snapshot-codec.js';
 import type { LiveViews } from './live-views.js';
@@ -58,7 +58,6 @@ export class SnapshotWriter {
   /**
    * Writes a snapshot of the folds as they are once they caught up with the head, then lets the store
    * apply its retention policy ({@link afterSnapshot}).
-   * @throws InvalidArgumentError when the store keeps no snapshots.
    */
   take(): Promise<SnapshotTakenInfo> {
     this.#running ??= this.#take().finally(() => (this.#running = undefined));
@@ -66,7 +65,6 @@ export class SnapshotWriter {
   }
 
   async #take(): Promise<SnapshotTakenInfo> {
-    const keeping = keepingOf(this.store);
     const started = performance.now();
     await this.views.start();
     const head = await this.store.head();
@@ -77,7 +75,7 @@ export class SnapshotWriter {
     const open = openEventPositions(this.views.dispatch);
     const events = await this.#events(open);
     const { bytes, checksum, formatVersion } = encodeSnapshot({ position, time, states, events });
-    const info = await keeping.putSnapshot(position, bytes);
+    const info = await this.store.putSnapshot(position, bytes);
     // Held here from now on: retention may remove them from the log once the snapshot covers them.
     for (const e of events) this.views.held.set(e.position, e);
     const draft = {
@@ -114,15 +112,6 @@ export class SnapshotWriter {
   }
 }
 
-/** The store's snapshot keeping. @throws InvalidArgumentError when it has none. */
-export function keepingOf(store: LogStore): SnapshotKeeping {
-  const s = store;
-  if (!s.putSnapshot || !s.listSnapshots || !s.getSnapshot || !s.deleteSnapshot || !s.compact) {
-    throw new InvalidArgumentError(`store ${store.url} keeps no snapshots (it has no putSnapshot)`);
-  }
-  return s as SnapshotKeeping;
-}
-
 /**
  * After a snapshot at `position`: lets the store apply its retention policy (nothing at or after
  * `position + 1` goes), then deletes the snapshots older than the newest two that lie before the first
@@ -135,12 +124,11 @@ export async function afterSnapshot(
   views: LiveViews,
   position: Position,
 ): Promise<CompactResult | undefined> {
-  const keeping = keepingOf(store);
   const compacted =
-    keeping.retention === undefined ? undefined : await keeping.compact({ keepFrom: position + 1 });
-  const first = (await store.first?.()) ?? 0;
-  const old = (await keeping.listSnapshots()).slice(2).filter((s) => s.position + 1 < first);
-  for (const s of old) await keeping.deleteSnapshot(s.ref);
+    store.retention === undefined ? undefined : await store.compact({ keepFrom: position + 1 });
+  const first = await store.first();
+  const old = (await store.listSnapshots()).slice(2).filter((s) => s.position + 1 < first);
+  for (const s of old) await store.deleteSnapshot(s.ref);
   // Held events retention removed and every subscriber finished are needed no more.
   const { held } = views;
   if (held.size > 0) {

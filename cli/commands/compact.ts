@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { LogStore, RetentionPolicy } from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
 import { formatCount, toJson, writeLine } from '../output.js';
 import { withExistingStore } from '../store.js';
 import { parseByteSize, parseDuration } from '../../index.js';
@@ -59,8 +58,6 @@ function policyOf(o: CompactCliOptions): RetentionPolicy | undefined {
 }
 
 async function run(store: LogStore, o: CompactCliOptions): Promise<CompactReport> {
-  if (!store.compact || !store.listSnapshots || !store.first)
-    throw new UsageError(`the store ${store.url} keeps no snapshots`);
   const dryRun = o.dryRun === true;
   const policy = policyOf(o) ?? store.retention;
   const [newest] = await store.listSnapshots();

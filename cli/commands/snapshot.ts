@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { createManager } from '../../index.js';
 import { storeOption } from '../args.js';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../errors.js';
 import { formatCount, toJson, writeLine } from '../output.js';
 import { withExistingStore } from '../store.js';
 
@@ -38,7 +37,6 @@ Examples:
 
 async function snapshot(ctx: CliContext, o: SnapshotOptions): Promise<void> {
   const info = await withExistingStore(o.store, async (store) => {
-    if (!store.putSnapshot) throw new UsageError(`the store ${store.url} keeps no snapshots`);
     const manager = await createManager(store, {
       ownsStore: false,
       handleSignals: false,

@@ -45,7 +45,7 @@ async function stats(ctx: CliContext, queues: string[], o: StatsOptions): Promis
     const head = await store.head();
     // Shown before the fold: on a log whose history retention cut, it says where the log starts.
     const history = await logHistory(store, Date.now());
-    if (history !== undefined && !o.json) await writeLine(ctx.stdout, paint('dim', historyText(history)));
+    if (!o.json) await writeLine(ctx.stdout, paint('dim', historyText(history)));
     const bar = progressBar(ctx.stderr, 'stats', 'records', head);
     const views = await replayLog(store, {
       into: await replayStart(store), // from the newest snapshot when retention cut the log

@@ -91,7 +91,7 @@ async function tail(ctx: CliContext, queues: string[], o: TailOptions): Promise<
     const head = await store.head();
     if (o.from !== undefined) {
       const asked = await firstPositionAt(store, o.from);
-      const first = (await store.first?.()) ?? 0;
+      const first = await store.first();
       // Retention removed what came before `first`: start at the first record the log keeps, and say so.
       const start = Math.max(asked, first);
       if (asked < first) {

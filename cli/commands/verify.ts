@@ -49,8 +49,8 @@ interface Report {
   readonly storage: readonly StorageFinding[] | null;
   /** What `--repair` mended before the checks. */
   readonly repaired: readonly StorageFinding[];
-  /** Each snapshot against a fold of the log; null: the store keeps none. */
-  readonly snapshots: readonly SnapshotCheck[] | null;
+  /** Each snapshot against a fold of the log. */
+  readonly snapshots: readonly SnapshotCheck[];
 }
 
 const badSnapshot = (c: SnapshotCheck): boolean => c.status === 'mismatch' || c.status === 'corrupt';
@@ -108,7 +108,7 @@ async function verify(ctx: CliContext, o: VerifyOptions): Promise<void> {
     const storage = (await store.checkStorage?.()) ?? null;
     const checked = await check(ctx, store);
     const snapshots = await checkSnapshots(store, ctx.signal);
-    const ok = checked.ok && !(storage ?? []).some(fault) && !(snapshots ?? []).some(badSnapshot);
+    const ok = checked.ok && !(storage ?? []).some(fault) && !snapshots.some(badSnapshot);
     return { ...checked, ok, storage, repaired, snapshots };
   });
   if (o.json) await writeLine(ctx.stdout, toJson(report));
@@ -116,7 +116,7 @@ async function verify(ctx: CliContext, o: VerifyOptions): Promise<void> {
     for (const line of render(report, painter(colourEnabled(ctx.stdout, ctx.env))))
       await writeLine(ctx.stdout, line);
   const faults = report.storage?.filter(fault).length ?? 0;
-  const bad = report.snapshots?.filter(badSnapshot).length ?? 0;
+  const bad = report.snapshots.filter(badSnapshot).length;
   if (!report.ok) {
     throw new FailedCheck(
       `${report.corruptions.length} corruption(s), ${report.violations.length} invariant violation(s)` +
@@ -143,7 +143,7 @@ async function check(
   const bar = progressBar(ctx.stderr, 'verify', 'records', head ?? 0);
   // Retention removed what came before `first`: the records kept are read and checked from there; the
   // invariants need the folds from position 0, so on such a log the snapshots' check stands in for them.
-  let from = (await store.first?.()) ?? 0;
+  let from = await store.first();
   const invariants = from === 0;
   let records = 0;
   let checkedUpTo = -1;
@@ -241,7 +241,7 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
   );
   for (const v of r.violations)
     out.push(paint('red', `  VIOLATION   position ${v.position}: ${v.kind}: ${v.message}`));
-  for (const c of r.snapshots ?? []) {
+  for (const c of r.snapshots) {
     const label = badSnapshot(c) ? paint('red', `  SNAPSHOT    `) : `  snapshot    `;
     out.push(`${label}${safe(c.ref)} at position ${c.position}: ${c.status}: ${safe(c.message)}`);
   }
@@ -254,8 +254,8 @@ function render(r: Report, paint: ReturnType<typeof painter>): string[] {
             ((r.storage ?? []).some(fault)
               ? `, ${(r.storage ?? []).filter(fault).length} storage fault(s)`
               : '') +
-            ((r.snapshots ?? []).some(badSnapshot)
-              ? `, ${(r.snapshots ?? []).filter(badSnapshot).length} bad snapshot(s)`
+            (r.snapshots.some(badSnapshot)
+              ? `, ${r.snapshots.filter(badSnapshot).length} bad snapshot(s)`
               : ''),
         ),
   );

@@ -37,7 +37,7 @@ describe.each([
       for (let i = 0; i < RECORDS; i += 6) await store.append([0, 1, 2, 3, 4, 5].map((k) => draft(i + k)));
       const all = await collect(store.read());
       // A snapshot covering the whole log: compaction removes nothing before the newest one.
-      await store.putSnapshot!(RECORDS - 1, Uint8Array.of(1));
+      await store.putSnapshot(RECORDS - 1, Uint8Array.of(1));
       await store.close();
 
       const child = children.spawn('compactor', [url]);
@@ -48,7 +48,7 @@ describe.each([
 
       const again = await openStore(url);
       try {
-        const first = await again.first!();
+        const first = await again.first();
         const reported = child.lines.filter((l) => /^\d+$/.test(l)).map(Number);
         // At least what the child reported, and never past the last compaction it could have started.
         expect(first).toBeGreaterThanOrEqual(reported.at(-1) ?? 0);
@@ -62,7 +62,7 @@ describe.each([
         }
         if (again.checkStorage) expect(await again.checkStorage()).toEqual([]);
         // The next compaction goes on from there.
-        const r = await again.compact!({ keepFrom: RECORDS, policy: { maxBytes: 0 } });
+        const r = await again.compact({ keepFrom: RECORDS, policy: { maxBytes: 0 } });
         expect(r.first).toBeGreaterThan(first);
         expect(await collect(again.read({ from: r.first }))).toEqual(all.slice(r.first));
         if (again.checkStorage) expect(await again.checkStorage()).toEqual([]);

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isEventyError, type TruncatedError } from '../../engine/errors.js';
 import type { StoredRecord } from '../../engine/records.js';
-import type { LogStore, SnapshotKeeping } from '../../engine/storage.js';
+import type { LogStore } from '../../engine/storage.js';
 import { collect } from '../support/log.js';
 import { sleep } from '../support/wait.js';
 import { draft, type HarnessFactory, type StoreHarness } from './log-store-contract.js';
-
-type Keeping = LogStore & SnapshotKeeping & { first(): Promise<number> };
-
-function keeping(store: LogStore): Keeping {
-  for (const m of ['first', 'putSnapshot', 'listSnapshots', 'compact', 'historySize'] as const)
-    expect(typeof store[m], `store.${m}`).toBe('function');
-  return store as Keeping;
-}
 
 async function truncated(p: Promise<unknown>): Promise<TruncatedError> {
   try {
@@ -41,11 +33,11 @@ const bytes = (n: number, seed: number): Uint8Array =>
 /** Snapshots and retention: every store that keeps them passes this suite unchanged. */
 export function retentionContract(name: string, factory: HarnessFactory): void {
   describe(`LogStore retention contract: ${name}`, () => {
-    async function withStore(fn: (store: Keeping, h: StoreHarness) => Promise<void>): Promise<void> {
+    async function withStore(fn: (store: LogStore, h: StoreHarness) => Promise<void>): Promise<void> {
       const h = await factory();
       const store = await h.open();
       try {
-        await fn(keeping(store), h);
+        await fn(store, h);
       } finally {
         await store.close();
         await h.cleanup();
@@ -72,7 +64,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
         expect(await store.getSnapshot(a.ref)).toEqual(bytes(10, 1));
         expect((await store.historySize()).snapshotBytes).toBe(70_010);
         if (h.persistent) {
-          const other = keeping(await h.open());
+          const other = await h.open();
           expect((await other.listSnapshots()).map((s) => s.position)).toEqual([12, 5]);
           await other.close();
         }
@@ -145,7 +137,7 @@ export function retentionContract(name: string, factory: HarnessFactory): void {
           keepFrom: 45,
         });
         if (h.persistent) {
-          const other = keeping(await h.open());
+          const other = await h.open();
           expect(await other.first()).toBe(done.first);
           expect((await other.append([draft(60)])).positions).toEqual([60]);
           expect(await collect(other.read({ from: done.first }))).toHaveLength(61 - done.first);

@@ -21,15 +21,15 @@ describe.each([
     // Records enough for a snapshot after every result (those of a queue nobody serves: they stay open).
     await m.queue('noise').publishMany(Array.from({ length: 61 }, (_, n) => ({ n })));
     await until(async () => {
-      const [newest] = await m.store.listSnapshots!();
-      const first = (await m.store.first?.()) ?? 0;
+      const [newest] = await m.store.listSnapshots();
+      const first = await m.store.first();
       return newest !== undefined && newest.position > handled && first > events[0]!.position;
     }, 'a snapshot after the results, and the segments before it removed');
     const counts = m.inspect().subscribers.map(({ name, done, dead }) => ({ name, done, dead }));
     await m.close();
 
     const again = await manager({ store, fold: 'eager', snapshotEvery: 0 });
-    const [newest] = await again.store.listSnapshots!();
+    const [newest] = await again.store.listSnapshots();
     expect(again.inspect().startedFrom).toBe(newest!.position);
     expect(again.inspect().subscribers.map(({ name, done, dead }) => ({ name, done, dead }))).toEqual(counts);
     const q2 = again.queue<{ n: number }>('jobs');
@@ -47,12 +47,12 @@ describe.each([
     await q.subscribe(() => undefined, { name: 'w' });
     const events = await q.publishMany(Array.from({ length: 120 }, (_, n) => ({ n })));
     for (const e of events) await q.waitForResult(e.id);
-    expect(await m.store.first!()).toBe(0);
+    expect(await m.store.first()).toBe(0);
 
     const info = await m.snapshot();
     expect(info.compacted?.segments).toBeGreaterThan(0);
     expect(info.compacted?.keepFrom).toBe(info.position + 1);
-    expect(await m.store.first!()).toBe(info.compacted?.first);
+    expect(await m.store.first()).toBe(info.compacted?.first);
     expect(info.compacted?.first).toBeGreaterThan(events[0]!.position);
     await m.close();
 
@@ -70,7 +70,7 @@ describe.each([
     await q.publishMany(Array.from({ length: 120 }, (_, n) => ({ n })));
     const info = await m.snapshot();
     expect(info.compacted).toBeUndefined();
-    expect(await m.store.first!()).toBe(0);
+    expect(await m.store.first()).toBe(0);
   });
 
   it('without a usable snapshot a start on a truncated log fails with truncated', async () => {
@@ -81,8 +81,8 @@ describe.each([
     for (const e of await q.publishMany(Array.from({ length: 120 }, (_, n) => ({ n })))) {
       await q.waitForResult(e.id);
     }
-    await until(async () => ((await m.store.first?.()) ?? 0) > 0, 'segments removed');
-    for (const s of await m.store.listSnapshots!()) await m.store.deleteSnapshot!(s.ref);
+    await until(async () => (await m.store.first()) > 0, 'segments removed');
+    for (const s of await m.store.listSnapshots()) await m.store.deleteSnapshot(s.ref);
     await m.close();
     await expect(manager({ store, fold: 'eager' })).rejects.toBeInstanceOf(TruncatedError);
   });

@@ -112,8 +112,8 @@ describe.each([
     const newer = Uint8Array.from(bytes);
     newer[5] = 2; // formatVersion 2
     const head = m.inspect().position;
-    await m.store.putSnapshot!(head - 1, damaged);
-    await m.store.putSnapshot!(head, newer);
+    await m.store.putSnapshot(head - 1, damaged);
+    await m.store.putSnapshot(head, newer);
     await m.close();
 
     const again = await manager({ store, fold: 'eager', snapshotEvery: 0 });
@@ -143,7 +143,7 @@ describe.each([
       ) as RecordOf<'snapshot.taken'>[];
       return rs.length > 0 && rs;
     }, 'a snapshot.taken');
-    expect((await m.store.listSnapshots!()).map((s) => s.ref)).toContain(taken[0]!.ref);
+    expect((await m.store.listSnapshots()).map((s) => s.ref)).toContain(taken[0]!.ref);
   });
 });
 
@@ -170,7 +170,7 @@ describe.each([
     child.proc.kill('SIGKILL');
     await child.exited;
     const again = await manager({ store, fold: 'eager', snapshotEvery: 0 });
-    const listed = await again.store.listSnapshots!();
+    const listed = await again.store.listSnapshots();
     expect(again.inspect().startedFrom).toBe(listed[0]!.position);
     const { live, fromZero } = await rowsAndFromZero(again);
     expect(live).toEqual(fromZero);

@@ -71,8 +71,8 @@ export async function retentionSoak(url: string, dir: string, o: RetentionOption
   }
   const store = await openStore(url);
   try {
-    const snapshots = (await store.listSnapshots?.()) ?? [];
-    const first = (await store.first?.()) ?? 0;
+    const snapshots = await store.listSnapshots();
+    const first = await store.first();
     const head = await store.head();
     for (const e of errors) console.error(e);
     const third = (k: number): number =>

@@ -114,7 +114,8 @@ export class Workers {
 export async function until(check: () => boolean, what = 'the workers', deadlineMs = 600_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`benchmark: waited ${deadlineMs / 1000} s for ${what}, in vain`);
+    if (Date.now() > deadline)
+      throw new Error(`benchmark: waited ${deadlineMs / 1000} s for ${what}, in vain`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }

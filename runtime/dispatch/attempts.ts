@@ -99,7 +99,15 @@ export class Attempts {
     this.results.forget(p, attempt);
     const control = new AttemptControl();
     this.#running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
-    const handlerCtx = new AttemptContext(control, attempt, ctx.workerId, spec.options.name, ctx, spec.queue, e);
+    const handlerCtx = new AttemptContext(
+      control,
+      attempt,
+      ctx.workerId,
+      spec.options.name,
+      ctx,
+      spec.queue,
+      e,
+    );
     const event = toQueueEvent(e);
     const hooks = spec.hooks;
     const run = (): void => {

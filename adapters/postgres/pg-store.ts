@@ -464,7 +464,9 @@ export class PostgresStore implements LogStore {
 
   /**
    * Retention without a policy: drops the partitions whose records all lie before `position` (and
-   * before the head). Reads and follows from an earlier position then fail with `truncated`.
+   * before the head). Reads and follows from an earlier position then fail with `truncated`. It does not
+   * look at snapshots ({@link compact} does): a position past the newest one leaves a log no process can
+   * start from.
    * @returns how many partitions were dropped and the first position kept.
    */
   async dropSegmentsBefore(position: Position): Promise<{ dropped: number; first: Position }> {

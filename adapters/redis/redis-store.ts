@@ -324,7 +324,8 @@ export class RedisStore implements LogStore {
 
   /**
    * Retention without a policy: deletes the full segments whose records all lie before `position` (one
-   * UNLINK each). Reads and follows from an earlier position then fail with `truncated`.
+   * UNLINK each). Reads and follows from an earlier position then fail with `truncated`. It does not look
+   * at snapshots (`compact` does): a position past the newest one leaves a log no process can start from.
    * @returns how many segments were dropped and the first position kept.
    */
   dropSegmentsBefore(position: Position): Promise<{ dropped: number; first: Position }> {

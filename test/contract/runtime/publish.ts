@@ -240,11 +240,15 @@ export function publishContract(h: RuntimeHarness): void {
     it('rejects what waits on a fold whose start failed, and starts again on the next call', async () => {
       const store = await openStore(await h.url());
       let failures = 1;
-      // What the runtime uses of a store, with a head() that fails once.
-      const flaky = {
-        head: () => (failures-- > 0 ? Promise.reject(new Error('store away')) : store.head()),
-        followChunks: (o: Parameters<typeof store.followChunks>[0]) => store.followChunks(o),
-      } as unknown as typeof store;
+      // The store, with a head() that fails once.
+      const flaky = new Proxy(store, {
+        get: (target, key) => {
+          if (key === 'head')
+            return () => (failures-- > 0 ? Promise.reject(new Error('store away')) : target.head());
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        },
+      });
       await store.append([published('e0')]);
       const rt = new LiveViews(flaky);
       const starting = rt.start();

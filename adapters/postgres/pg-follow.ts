@@ -88,8 +88,18 @@ export async function* followPages(
     const own = prior === undefined ? undefined : ctx.own(next);
     if (own !== undefined) {
       const synced = own.findLast((row) => row.synced);
-      if (synced !== undefined && (await untilAborted(durableAt(ctx, synced.position), signal)) === undefined)
-        return;
+      if (synced !== undefined) {
+        // A flush that fails (the server away, a deadline passed) is waited out as a page read's is:
+        // the follower tries again, it does not end.
+        try {
+          if ((await untilAborted(durableAt(ctx, synced.position), signal)) === undefined) return;
+        } catch (e) {
+          if (aborted(signal)) return;
+          if (!isUnavailable(e)) throw e;
+          await listener.notifier.wait(signal, listener.pollMs);
+          continue;
+        }
+      }
       yield own.map((row) => toRecord(row, ctx.where));
       const last = own.at(-1) as PageRow;
       next = last.position + 1;

@@ -9,7 +9,8 @@ import { isEventyError } from '../../engine/errors.js';
 import type { AppendResult } from '../../engine/storage.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
 import { draft } from '../contract/log-store-contract.js';
-import { createCluster, type Cluster } from '../support/postgres.js';
+import { createCluster, withClient, type Cluster } from '../support/postgres.js';
+import { sleep, until } from '../support/wait.js';
 
 /** A follower that collects what it sees and lets the test wait for a count (no timing involved). */
 function collectFollow(store: PostgresStore, signal: AbortSignal) {
@@ -119,5 +120,61 @@ describe('postgres store on a private cluster', () => {
     expect(eventIds(all)).toEqual(acked);
     const times = all.map((r) => r.time);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it("a follower that reaches its own handle's synced append waits out a flush that fails (unavailable) and delivers it once one succeeds", async () => {
+    // A synchronous standby that never comes: synchronous commits (the flush) wait for it until the
+    // deadline, commits without synchronous_commit (the append statements) do not.
+    const standby = (names: string) =>
+      withClient(async (c) => {
+        await c.query(`ALTER SYSTEM SET synchronous_standby_names = '${names}'`);
+        await c.query('SELECT pg_reload_conf()');
+      }, cluster.url());
+    const store = await openPostgresStore(cluster.url({ log: 'stalled', timeout: 1_000 }));
+    const ac = new AbortController();
+    const state = { seen: [] as StoredRecord[], error: undefined as unknown };
+    const done = (async () => {
+      try {
+        for await (const r of store.follow({ signal: ac.signal })) state.seen.push(r);
+      } catch (e) {
+        state.error = e;
+      }
+    })();
+    try {
+      await store.append([draft(0), draft(1)]);
+      await until(() => state.seen.length === 2, 'the first batch');
+      await standby('nobody');
+      await until(
+        () =>
+          withClient(
+            async (c) =>
+              (
+                (await c.query('SHOW synchronous_standby_names')).rows[0] as
+                  { synchronous_standby_names: string } | undefined
+              )?.synchronous_standby_names === 'nobody',
+            cluster.url(),
+          ),
+        'the standby setting',
+      );
+      // Committed, but no flush covers it before the deadline: unavailable to the caller.
+      await expect(store.append([draft(2), draft(3)])).rejects.toSatisfy((e) =>
+        isEventyError(e, 'unavailable'),
+      );
+      // The follower woke for it and asked for the flush after the append did: its own try fails a
+      // deadline later (margin for a slow machine).
+      await sleep(2_500);
+      expect(state.error).toBeUndefined();
+      expect(state.seen).toHaveLength(2);
+      await standby('');
+      await store.append([draft(4)]);
+      await until(() => state.seen.length === 5 || state.error !== undefined, 'the follower', 15_000);
+      expect(state.error).toBeUndefined();
+      expect(eventIds(state.seen)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    } finally {
+      await standby('').catch(() => undefined);
+      ac.abort();
+      await done;
+      await store.close();
+    }
   });
 });

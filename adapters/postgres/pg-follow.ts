@@ -100,6 +100,9 @@ export async function* followPages(
           continue;
         }
       }
+      // Not into a log the handle already found diverged (by another of its followers, or an append):
+      // the rows a page read would have checked are gone from it.
+      continuity.checkNotDiverged();
       yield own.map((row) => toRecord(row, ctx.where));
       const last = own.at(-1) as PageRow;
       next = last.position + 1;

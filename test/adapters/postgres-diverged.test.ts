@@ -172,4 +172,32 @@ describe('postgres store: a log dropped, recreated or rolled back under its hand
     expect(isEventyError(follower.state.error, 'log-diverged'), String(follower.state.error)).toBe(true);
     expect((follower.state.error as Error).message).toMatch(/record delivered at position 42/);
   });
+
+  it("once one follower of a handle found the log rolled back, another one does not deliver the handle's own appends that the log lost", async () => {
+    const own = await open();
+    // A follower that has read the log so far and is not asked for more yet.
+    const paused = own.followChunks()[Symbol.asyncIterator]();
+    await own.append(batch(0, 5));
+    expect((await paused.next()).value).toHaveLength(5);
+    const running = follow(own);
+    await until(() => running.state.seen.length === 5);
+    await own.append(batch(100, 2)); // positions 5 and 6: taken as appended by the running follower
+    await until(() => running.state.seen.length === 7);
+
+    // Rolled back to 5, then other records at 5 and 6: the running follower finds its last one replaced.
+    await withClient(async (c) => {
+      await c.query(`DELETE FROM "${schema}".log_orders WHERE position >= 5`);
+      await c.query(`UPDATE "${schema}".eventy_logs SET head = 5 WHERE name = 'orders'`);
+    });
+    await (await open()).append(batch(500, 2));
+    await until(() => running.state.ended);
+    expect(isEventyError(running.state.error, 'log-diverged'), String(running.state.error)).toBe(true);
+
+    // The handle's divergence is final: the paused follower, at 5, does not deliver 100 and 101.
+    const next = await paused.next().then(
+      (r) => new Error(`delivered ${JSON.stringify(ids((r.value ?? []) as never))}`),
+      (e: unknown) => e as Error,
+    );
+    expect(isEventyError(next, 'log-diverged'), next.message).toBe(true);
+  });
 });

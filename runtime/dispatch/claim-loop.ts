@@ -148,7 +148,7 @@ export class ClaimLoop {
       positions = await this.reservations.append(drafts, sent);
     } catch (e) {
       // The results that rode along linger again for the next append; the claims are given up.
-      for (const r of riding) this.results.add(r);
+      this.results.putBack(riding);
       throw e;
     }
     const claimPosition = positions[0] as Position;

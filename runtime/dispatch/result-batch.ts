@@ -70,6 +70,17 @@ export class ResultBatch {
     }
   }
 
+  /**
+   * EMPTY or LINGERING → LINGERING: results {@link take}n for an append that failed wait for the next
+   * one. Not through {@link add}: they are remembered already, and would be dropped as repeats.
+   */
+  putBack(results: readonly ResultItem[]): void {
+    if (results.length === 0) return;
+    this.#items.unshift(...results);
+    if (this.#items.length >= MAX_BATCH_ITEMS || this.stopping()) this.flushNow();
+    else this.#timer ??= setTimeout(() => this.flushNow(), RESULT_LINGER_MS);
+  }
+
   /** LINGERING → EMPTY: the results, for an append about to go (they are no longer lingering). */
   take(): ResultItem[] {
     if (this.#timer) clearTimeout(this.#timer);

@@ -211,15 +211,26 @@ const OWN_RECORDS_KEPT = 4_096;
  * A handle's latest appends, as rows: a follower that reaches one of them (a worker reading back its own
  * claims and results, usually right after it appended them) delivers it without a page query, the
  * network round trip and the row decoding. Only a cache, bounded by records: a follower that finds
- * nothing reads the table.
+ * nothing reads the table. Kept only while the store's LISTEN connection stays up (one
+ * {@link PgListener.generation}): an append that did not wait for the WAL flush can be lost with a server
+ * restart, which drops that connection, and a follower must then read the log as it is.
  */
 export class OwnAppends {
   readonly #rows = new Map<Position, readonly PageRow[]>();
   #records = 0;
+  #generation = -1;
+
+  constructor(private readonly listener: Pick<PgListener, 'generation' | 'state'>) {}
 
   /** The rows of a committed append of `bodies` at `first`, all at log time `time`. */
   add(first: Position, time: number, synced: boolean, bodies: readonly Buffer[]): void {
-    if (bodies.length > OWN_RECORDS_KEPT) return;
+    if (!this.#current()) {
+      this.#rows.clear();
+      this.#records = 0;
+      this.#generation = this.listener.generation;
+    }
+    if (this.listener.state !== 'listening' || bodies.length > OWN_RECORDS_KEPT) return;
+    this.#records -= this.#rows.get(first)?.length ?? 0;
     this.#rows.set(
       first,
       bodies.map((body, i) => ({ position: first + i, time, synced, body })),
@@ -233,6 +244,11 @@ export class OwnAppends {
   }
 
   get(first: Position): readonly PageRow[] | undefined {
-    return this.#rows.get(first);
+    return this.#current() ? this.#rows.get(first) : undefined;
+  }
+
+  /** The connection is up and has not dropped since the rows kept were added. */
+  #current(): boolean {
+    return this.listener.state === 'listening' && this.listener.generation === this.#generation;
   }
 }

@@ -28,6 +28,11 @@ export class PgListener {
   head = 0;
   /** Bumped when notifications may have been missed (connected again) or one named no head. */
   resyncs = 0;
+  /**
+   * Bumped whenever the connection is lost and whenever it is made: what a process learned of the server
+   * before (its own appends that did not wait for the WAL flush) may not have survived a restart.
+   */
+  generation = 0;
   #state: 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed' = 'idle';
   #client: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -100,6 +105,7 @@ export class PgListener {
         if (this.#client !== client) return;
         this.#state = 'listening';
         this.#attempt = 0;
+        this.generation++;
         // Whatever was appended while nobody listened: followers read again now.
         this.resyncs++;
         this.version++;
@@ -113,6 +119,7 @@ export class PgListener {
     this.#client = undefined;
     client.end().catch(() => undefined);
     this.#state = 'waiting';
+    this.generation++;
     this.#attempt++;
     const delay = Math.min(50 * 2 ** Math.min(this.#attempt, 6), 2_000) + Math.floor(Math.random() * 100);
     this.#timer = setTimeout(() => {

@@ -117,7 +117,7 @@ export class PostgresStore implements LogStore {
   readonly #closing = new AbortController();
   readonly #appends: AppendGroups;
   readonly #flusher: Flusher;
-  readonly #own = new OwnAppends();
+  readonly #own: OwnAppends;
   #partitionsTo: number;
   #growing: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -130,6 +130,7 @@ export class PostgresStore implements LogStore {
     this.segmentRecords = parts.row.segmentRecords;
     this.#sql = new PgStatements(parts.names);
     this.#partitionsTo = partitionsTo;
+    this.#own = new OwnAppends(parts.listener);
     this.#appends = new AppendGroups((b, m, e, synced) => this.#runAppend(b, m, e, synced));
     this.#flusher = new Flusher(async () => {
       const { rows } = await this.#query('flush', this.#sql.flush());

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../adapters/postgres/index.js';
 import { isEventyError } from '../../engine/errors.js';
 import type { StoredRecord, RecordDraft } from '../../engine/records.js';
+import { PgNames } from '../../adapters/postgres/pg-schema.js';
 import { draft } from '../contract/log-store-contract.js';
 import { dropSchema, pgUrl, uniqueSchema, withClient } from '../support/postgres.js';
 import { until } from '../support/wait.js';
@@ -199,5 +200,41 @@ describe('postgres store: a log dropped, recreated or rolled back under its hand
       (e: unknown) => e as Error,
     );
     expect(isEventyError(next, 'log-diverged'), next.message).toBe(true);
+  });
+
+  it("after its connection to the server dropped, a follower reads the log as it is instead of taking its handle's unsynced append", async () => {
+    const own = await open();
+    const records = own.follow()[Symbol.asyncIterator]();
+    await own.append(batch(0, 3));
+    for (let i = 0; i < 3; i++) await records.next();
+    // The store's LISTEN connection, as the server sees it.
+    const listen = `LISTEN "${new PgNames(schema, 'orders').channel}"`;
+    const listener = (): Promise<number | undefined> =>
+      withClient(async (c) => {
+        const { rows } = await c.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'`,
+          [listen],
+        );
+        return rows[0]?.pid;
+      });
+    const before = await until(listener, 'the LISTEN connection');
+
+    // Appended without waiting for the WAL flush; then a restart loses it: the connection drops and
+    // another record takes its positions.
+    await own.append(batch(100, 2), { sync: false });
+    await withClient((c) => c.query('SELECT pg_terminate_backend($1)', [before]));
+    await withClient(async (c) => {
+      await c.query(`DELETE FROM "${schema}".log_orders WHERE position >= 3`);
+      await c.query(`UPDATE "${schema}".eventy_logs SET head = 3 WHERE name = 'orders'`);
+    });
+    await (await open()).append(batch(500, 2));
+    await until(async () => {
+      const pid = await listener();
+      return pid !== undefined && pid !== before;
+    }, 'the LISTEN connection made again');
+
+    const next = [(await records.next()).value, (await records.next()).value] as StoredRecord[];
+    expect(ids(next as never)).toEqual(ids(batch(500, 2) as never));
+    await records.return?.();
   });
 });

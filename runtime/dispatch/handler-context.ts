@@ -9,9 +9,10 @@ import type { AttemptControl } from './run-attempt.js';
  */
 export class AttemptContext implements HandlerContext {
   readonly publish: HandlerContext['publish'];
+  readonly #control: AttemptControl;
 
   constructor(
-    private readonly control: AttemptControl,
+    control: AttemptControl,
     readonly attempt: number,
     readonly workerId: string,
     readonly subscriber: string,
@@ -19,6 +20,7 @@ export class AttemptContext implements HandlerContext {
     queue: string,
     e: EventRecord,
   ) {
+    this.#control = control;
     this.publish = <U>(payload: U, options: PublishOptions & { queue?: string } = {}) => {
       const { queue: to = queue, ...rest } = options;
       const correlationId = e.headers.correlationId ?? e.eventId;
@@ -29,6 +31,6 @@ export class AttemptContext implements HandlerContext {
   }
 
   get signal(): AbortSignal {
-    return this.control.signal;
+    return this.#control.signal;
   }
 }

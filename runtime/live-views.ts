@@ -40,6 +40,7 @@ export class LiveViews {
   #loop: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #startHead = Infinity;
+  #readingHead: Promise<unknown> | undefined;
   #failure: Error | undefined;
   #restoredFrom: Position = -1;
   #sinceSnapshot = 0;
@@ -90,10 +91,23 @@ export class LiveViews {
     return this.#startHead;
   }
 
+  /**
+   * While following starts, until the head it starts at is read: settles then (also on failure).
+   * Undefined otherwise.
+   */
+  get readingStartHead(): Promise<unknown> | undefined {
+    return this.#readingHead;
+  }
+
   async #begin(): Promise<void> {
     let head: Position;
     try {
-      head = await this.store.head();
+      const read = this.store.head();
+      this.#readingHead = read.then(
+        () => (this.#readingHead = undefined),
+        () => (this.#readingHead = undefined),
+      );
+      head = await read;
     } catch (e) {
       this.#started = undefined; // the next call tries again
       this.#failAll(e instanceof Error ? e : new Error(String(e))); // those waiting meanwhile

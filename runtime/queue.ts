@@ -163,6 +163,10 @@ export class Queue<T = unknown> {
     }
     // Object.assign, not a spread: on Node 20 the spread of a record costs several times more.
     const drafts = values.map((payload) => Object.assign({}, draft, { eventId: randomUUID(), payload }));
+    // A stream from `new` subscribed before this publish counts it as new: following starts at the head
+    // read when it was subscribed, so the append waits for that read.
+    const starting = this.#worker.views.readingStartHead;
+    if (starting !== undefined) await starting;
     const { positions, time } =
       options.tx === undefined
         ? await this.#worker.store.append(drafts)

@@ -1,5 +1,7 @@
 import { filter, firstValueFrom, lastValueFrom, take, tap, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { openStore } from '../../../index.js';
+import { createManager } from '../../../runtime/manager.js';
 import { readAll } from '../../support/log.js';
 import type { RuntimeHarness } from '../../support/manager.js';
 import { deferred, until } from '../../support/wait.js';
@@ -18,6 +20,30 @@ export function streamsContract(h: RuntimeHarness): void {
       const b = await q.publish(2);
       expect(await live).toEqual([a, b]);
       expect(await replay).toEqual([old, a, b]);
+    });
+
+    it('queue.events$ from new sees an event published right after it was subscribed, however slow the head read', async () => {
+      const store = await openStore(await h.url());
+      // The store, with a head() that answers after 300 ms: a publish made meanwhile commits first.
+      const slow = new Proxy(store, {
+        get: (target, key) => {
+          if (key === 'head') return () => new Promise((r) => setTimeout(r, 300)).then(() => target.head());
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        },
+      });
+      const m = await createManager(slow, { handleSignals: false });
+      try {
+        const q = m.queue<number>('jobs');
+        await q.publish(0);
+        const live = firstValueFrom(q.events$().pipe(take(1)));
+        const a = await q.publish(1);
+        const missed = new Promise((_, reject) => setTimeout(() => reject(new Error('not seen')), 3_000));
+        expect(await Promise.race([live, missed])).toEqual(a);
+      } finally {
+        await m.close();
+        await store.close();
+      }
     });
 
     it('queue.results$ emits each result as recorded', async () => {

@@ -89,16 +89,14 @@ export async function* followPages(
     if (own !== undefined) {
       const synced = own.findLast((row) => row.synced);
       if (synced !== undefined) {
-        // A flush that fails (the server away, a deadline passed) is waited out as a page read's is:
-        // the follower tries again, it does not end.
-        try {
-          if ((await untilAborted(durableAt(ctx, synced.position), signal)) === undefined) return;
-        } catch (e) {
-          if (aborted(signal)) return;
-          if (!isUnavailable(e)) throw e;
-          await listener.notifier.wait(signal, listener.pollMs);
-          continue;
-        }
+        // A flush that fails (the server away, a deadline passed) is waited out as a page read's is.
+        const flushed = await whileAway(
+          ctx,
+          signal,
+          ctx.durable(synced.position).then(() => true),
+        );
+        if (flushed === undefined) return;
+        if (flushed === AWAY) continue;
       }
       // Not into a log the handle already found diverged (by another of its followers, or an append):
       // the rows a page read would have checked are gone from it.
@@ -112,17 +110,10 @@ export async function* followPages(
       continue;
     }
     const seen = continuity.seen;
-    let page: Page | undefined;
-    try {
-      const start = prior?.position ?? next;
-      page = await untilAborted(durablePage(ctx, start, PAGE + (prior === undefined ? 0 : 1)), signal);
-    } catch (e) {
-      if (aborted(signal)) return;
-      if (!isUnavailable(e)) throw e;
-      await listener.notifier.wait(signal, listener.pollMs);
-      continue;
-    }
+    const start = prior?.position ?? next;
+    const page = await whileAway(ctx, signal, durablePage(ctx, start, PAGE + (prior === undefined ? 0 : 1)));
     if (page === undefined) return;
+    if (page === AWAY) continue;
     const { meta } = page;
     checkMeta(continuity, meta, seen);
     let rows = page.rows;
@@ -177,10 +168,27 @@ async function waitPast(
   }
 }
 
-/** Resolves true once `position` is on disk (a value, so that {@link untilAborted} tells it from an abort). */
-async function durableAt(ctx: FollowContext, position: Position): Promise<true> {
-  await ctx.durable(position);
-  return true;
+/** What {@link whileAway} gives for a read that failed because the server is away. */
+const AWAY = Symbol('away');
+
+/**
+ * The value of a read, or undefined as soon as `signal` aborts; a read that fails because the server is
+ * away (unavailable: down, a deadline passed) is {@link AWAY} after a poll period's wait: the follower
+ * tries again, it does not end. `read` must not resolve to undefined.
+ */
+async function whileAway<T>(
+  ctx: FollowContext,
+  signal: AbortSignal,
+  read: Promise<T>,
+): Promise<T | typeof AWAY | undefined> {
+  try {
+    return await untilAborted(read, signal);
+  } catch (e) {
+    if (aborted(signal)) return undefined;
+    if (!isUnavailable(e)) throw e;
+    await ctx.listener.notifier.wait(signal, ctx.listener.pollMs);
+    return AWAY;
+  }
 }
 
 /**

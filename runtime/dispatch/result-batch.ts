@@ -58,8 +58,7 @@ export class ResultBatch {
     this.#recent.set(p, result.attempt);
     if (this.#recent.size > 2 * REMEMBERED) this.#forgetOldest(this.#recent.size - REMEMBERED);
     this.#items.push(result);
-    if (this.#items.length >= MAX_BATCH_ITEMS || this.stopping()) this.flushNow();
-    else this.#timer ??= setTimeout(() => this.flushNow(), RESULT_LINGER_MS);
+    this.#linger();
   }
 
   /** Forgets the `n` oldest results remembered (amortised: one pass per {@link REMEMBERED} results). */
@@ -77,6 +76,11 @@ export class ResultBatch {
   putBack(results: readonly ResultItem[]): void {
     if (results.length === 0) return;
     this.#items.unshift(...results);
+    this.#linger();
+  }
+
+  /** Results wait: flushed now when full or stopping, else the linger timer runs (started once). */
+  #linger(): void {
     if (this.#items.length >= MAX_BATCH_ITEMS || this.stopping()) this.flushNow();
     else this.#timer ??= setTimeout(() => this.flushNow(), RESULT_LINGER_MS);
   }

@@ -1,8 +1,8 @@
-import { filter, map, mergeMap } from 'rxjs';
+import { filter, mergeMap } from 'rxjs';
 import { eventCount, lowerBound, oldestOpen } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import { isKnownRecord, resultRef, unbatched, type StoredRecord, type RecordOf } from '../engine/records.js';
+import { batchItems, isKnownRecord, MAX_BATCH_ITEMS, resultRef, type StoredRecord, type RecordOf } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LiveViews } from './live-views.js';
 import { toQueueEvent } from './queue-event.js';
@@ -150,26 +150,71 @@ async function eventPositions(m: QueryContext, queue: string): Promise<readonly 
 }
 
 export function toResult(m: QueryContext, r: ResultRecord): QueueResult {
-  const sub = m.views.dispatch.subscribers.get(r.subscriberId);
-  return {
-    id: resultId(r),
-    position: r.position,
-    ...(r.item === undefined ? {} : { item: r.item }),
-    eventId: r.eventId,
-    eventPosition: r.eventPosition,
-    queue: r.queue,
-    subscriber: sub?.reg.name ?? r.subscriberId.slice(r.queue.length + 1),
-    workerId: r.workerId,
-    attempt: r.attempt,
-    status: r.status,
-    ...(r.details === undefined ? {} : { details: r.details }),
-    ...(r.error === undefined ? {} : { error: r.error }),
-    ...(r.retryAt === undefined ? {} : { retryAt: r.retryAt }),
-    ...(r.reportedBy === undefined ? {} : { reportedBy: r.reportedBy }),
-    durationMs: r.durationMs,
-    recordedAt: r.time,
-    accepted: !m.views.dispatch.rejected.has(resultRef(r)),
-  };
+  return buildResult(m, r, r, r.item);
+}
+
+/**
+ * The results a record holds, as the API gives them: one per item of a `results.recorded` (the items
+ * every fold takes), the record itself for a `result.recorded`, none for any other record. Built from
+ * the batch and its items directly, without the single records `unbatched` would make first:
+ * `results$` runs this for every result of the log. `only`, when given, picks the items first (by
+ * event id and queue), so a waiter for one result builds nothing for the others.
+ */
+export function resultsOf(
+  m: QueryContext,
+  r: StoredRecord,
+  only?: { readonly eventId: string; readonly queue: string },
+): QueueResult[] {
+  if (r.type === 'result.recorded') {
+    const one = r as ResultRecord;
+    return only !== undefined && (one.eventId !== only.eventId || one.queue !== only.queue)
+      ? []
+      : [toResult(m, one)];
+  }
+  if (r.type !== 'results.recorded') return [];
+  const b = r as RecordOf<'results.recorded'>;
+  if (only !== undefined && b.queue !== only.queue) return [];
+  const items = batchItems(b);
+  const out: QueueResult[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i] as (typeof items)[number];
+    if (only === undefined || it.eventId === only.eventId) out.push(buildResult(m, b, it, i));
+  }
+  return out;
+}
+
+/** The fields a result takes from its record (a batch's for one of its items). */
+type ResultHead = Pick<ResultRecord, 'position' | 'time' | 'queue' | 'subscriberId' | 'workerId' | 'reportedBy'>;
+/** The fields a result takes from its item (the record itself for a `result.recorded`). */
+type ResultBody = Pick<
+  ResultRecord,
+  'eventId' | 'eventPosition' | 'attempt' | 'status' | 'details' | 'error' | 'retryAt' | 'durationMs'
+>;
+
+/**
+ * A result of the API. Optional fields are set only when present, in the order of {@link QueueResult}
+ * (one object, not a literal of conditional spreads: those copy it once per field).
+ */
+function buildResult(m: QueryContext, h: ResultHead, o: ResultBody, item: number | undefined): QueueResult {
+  const sub = m.views.dispatch.subscribers.get(h.subscriberId);
+  const r: Partial<Record<keyof QueueResult, unknown>> = { id: resultId({ position: h.position, item }) };
+  r.position = h.position;
+  if (item !== undefined) r.item = item;
+  r.eventId = o.eventId;
+  r.eventPosition = o.eventPosition;
+  r.queue = h.queue;
+  r.subscriber = sub?.reg.name ?? h.subscriberId.slice(h.queue.length + 1);
+  r.workerId = h.workerId;
+  r.attempt = o.attempt;
+  r.status = o.status;
+  if (o.details !== undefined) r.details = o.details;
+  if (o.error !== undefined) r.error = o.error;
+  if (o.retryAt !== undefined) r.retryAt = o.retryAt;
+  if (h.reportedBy !== undefined) r.reportedBy = h.reportedBy;
+  r.durationMs = o.durationMs;
+  r.recordedAt = h.time;
+  r.accepted = !m.views.dispatch.rejected.has(h.position * MAX_BATCH_ITEMS + (item ?? 0)); // resultRef
+  return r as QueueResult;
 }
 
 export async function getResults(
@@ -241,10 +286,7 @@ export function waitForResult(
     // Listen before looking at the recorded results, so a result folded in between is not missed.
     const live = m.views.records$
       .pipe(
-        filter((r) => r.type === 'result.recorded' || r.type === 'results.recorded'),
-        mergeMap((r) => unbatched(r) as ResultRecord[]),
-        filter((r) => r.eventId === eventId && r.queue === queue),
-        map((r) => toResult(m, r)),
+        mergeMap((r) => resultsOf(m, r, { eventId, queue })),
         filter((r) => isFinal(r, o.subscriber)),
       )
       .subscribe({

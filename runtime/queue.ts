@@ -13,7 +13,7 @@ import {
 } from '../projections/view-rows.js';
 import { InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import { unbatched, type RecordDraft, type RecordOf } from '../engine/records.js';
+import { type RecordDraft, type RecordOf } from '../engine/records.js';
 import type { AppendResult } from '../engine/storage.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { queueEvent, toQueueEvent } from './queue-event.js';
@@ -453,8 +453,7 @@ export class Queue<T = unknown> {
     return this.manager.records$({ ...options, types: ['result.recorded', 'results.recorded'] }).pipe(
       filter((r) => (r as { queue?: unknown }).queue === this.name),
       concatMap((r) => (r.position <= rt.position ? [r] : from(rt.waitFor(r.position)).pipe(map(() => r)))),
-      mergeMap((r) => unbatched(r) as RecordOf<'result.recorded'>[]),
-      map((r) => queries.toResult(this.#worker, r)),
+      mergeMap((r) => queries.resultsOf(this.#worker, r)),
     );
   }
 }

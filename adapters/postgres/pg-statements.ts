@@ -1,4 +1,4 @@
-import type { QueryConfig } from 'pg';
+import type { CustomTypesConfig, QueryArrayConfig, QueryConfig } from 'pg';
 import type { LogIdentity } from '../../engine/continuity.js';
 import type { Position } from '../../engine/position.js';
 import { boolArray, byteaArray } from './pg-binary.js';
@@ -46,12 +46,12 @@ export class PgStatements {
     // Positions are dense, so the page is the range [from, from + limit): bounded, whatever the
     // planner's estimates, never a scan to the end of the log. Ordered by the column, not by the
     // float8 output of the same name (which would sort every row read instead of walking the key).
-    this.#page = `(SELECT r.position::float8 AS position, r.time::float8 AS time, r.synced, r.body,
-        NULL::text AS id, NULL::float8 AS epoch, NULL::float8 AS head, NULL::float8 AS first
+    this.#page = `(SELECT r.position, r.time, r.synced, r.body, NULL::uuid AS id, NULL::bigint AS epoch,
+        NULL::bigint AS head, NULL::bigint AS first
       FROM ${n.table} r WHERE r.position >= $1 AND r.position < least($2::bigint, $1::bigint + $3::bigint)
       ORDER BY r.position)
       UNION ALL
-      SELECT NULL, NULL, NULL, NULL, log_id::text, epoch::float8, head::float8, first::float8
+      SELECT NULL, NULL, NULL, NULL, log_id, epoch, head, first
       FROM ${n.logs} WHERE name = $4`;
     // Writes a (transactional) logical message, so that its commit, synchronous, writes a record and
     // waits for the WAL to be flushed up to it: every commit visible to its snapshot is then on disk.
@@ -121,11 +121,15 @@ export class PgStatements {
    * The rows of `[from, min(to, from + limit))`, in position order, and the log's row ({@link MetaRow}:
    * `id` not null), in one snapshot. (No rows when `from` was dropped by retention: start at `first`.)
    */
-  page(from: Position, to: Position, limit: number): QueryConfig {
+  page(from: Position, to: Position, limit: number): QueryArrayConfig {
     return {
       name: `eventy_page_${this.names.tag}`,
       text: this.#page,
       values: [from, to, limit, this.names.log],
+      // Rows as arrays of the columns' text, converted by pageOf: no object per row, no type parser
+      // per column (the hot path of every follower: one row per record read).
+      rowMode: 'array',
+      types: TEXT_COLUMNS,
     };
   }
 
@@ -138,6 +142,36 @@ export class PgStatements {
   head(): QueryConfig {
     return { name: `eventy_head_${this.names.tag}`, text: this.#head, values: [this.names.log] };
   }
+}
+
+/** Type "parsers" that keep every column's text (see {@link pageOf}). */
+const TEXT_COLUMNS = { getTypeParser: () => (text: string) => text } as unknown as CustomTypesConfig;
+
+/**
+ * The rows of a page query (as arrays of column texts) as records' rows and the log's row (the one
+ * with an id).
+ */
+export function pageOf(rows: readonly (readonly (string | null)[])[]): {
+  rows: PageRow[];
+  meta: MetaRow | undefined;
+} {
+  const out: PageRow[] = [];
+  let meta: MetaRow | undefined;
+  for (const row of rows) {
+    const id = row[4];
+    if (id === null || id === undefined) {
+      const hex = row[3] as string; // bytea in hex: \x…
+      out.push({
+        position: Number(row[0]),
+        time: Number(row[1]),
+        synced: row[2] === 't',
+        body: Buffer.from(hex.slice(2), 'hex'),
+      });
+    } else {
+      meta = { id, epoch: Number(row[5]), head: Number(row[6]), first: Number(row[7]) };
+    }
+  }
+  return { rows: out, meta };
 }
 
 /** The row of a read. */

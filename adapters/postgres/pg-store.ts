@@ -43,7 +43,7 @@ import {
   type LogRow,
   type PgNames,
 } from './pg-schema.js';
-import { isMissingPartition, PgStatements, type MetaRow, type PageRow } from './pg-statements.js';
+import { isMissingPartition, pageOf, PgStatements, type MetaRow } from './pg-statements.js';
 /**
  * Times an append retries after creating the partitions it lacked. Each try creates what the head then
  * needs, but concurrent appenders may run past it again before the retry (with small segments).
@@ -356,14 +356,7 @@ export class PostgresStore implements LogStore {
   /** Up to `limit` rows of `[from, to)` and the log's row, in one snapshot. */
   async #page(from: Position, to: Position, limit: number): Promise<Page> {
     const { rows } = await this.#query('read', this.#sql.page(from, to, limit));
-    const page: PageRow[] = [];
-    let meta: MetaRow | undefined;
-    // The log's row is the one with an id (a record's row has none).
-    for (const row of rows as (PageRow & { id: string | null })[]) {
-      if (row.id === null) page.push(row);
-      else meta = row as unknown as MetaRow;
-    }
-    return { rows: page, meta };
+    return pageOf(rows);
   }
 
   /**

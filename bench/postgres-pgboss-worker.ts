@@ -24,7 +24,7 @@ await boss.work<{ sentAt: number }>(
     for (const job of jobs) side.started(job.data.sentAt);
     await Promise.resolve();
     // Counted once the handler returns; pg-boss then marks the batch completed in one statement.
-    queueMicrotask(() => (side.done += jobs.length));
+    queueMicrotask(() => side.finished(jobs.length));
   },
 );
 side.ready();

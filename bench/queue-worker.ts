@@ -3,7 +3,7 @@
 // over IPC, with its memory: now and at its peak. argv: storeUrl (any store: file:…, redis://…) concurrency
 import v8 from 'node:v8';
 import { createQueueManager } from '../index.js';
-import { cpuMs, doneCounter, now, sendProgress } from './redis-procs.js';
+import { countDone, cpuMs, now, sendProgress } from './redis-procs.js';
 
 const [store = '', concurrency = '10'] = process.argv.slice(2);
 const latencies: number[] = [];
@@ -11,7 +11,7 @@ let handled = 0;
 
 const manager = await createQueueManager({ store, handleSignals: false });
 const q = manager.queue<{ sentAt: number }>('bench');
-const done = doneCounter(q);
+const done = countDone(q);
 await q.subscribe(
   (event) => {
     latencies.push(now() - event.payload.sentAt);

@@ -21,7 +21,7 @@ const worker = new Worker<{ sentAt: number }>(
   },
 );
 const side = serveWorker(() => worker.close(), true);
-worker.on('completed', () => side.done++);
+worker.on('completed', () => side.finished());
 worker.on('error', (e) => console.error('bullmq worker:', e));
 await worker.waitUntilReady();
 side.ready();

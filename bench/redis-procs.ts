@@ -22,6 +22,8 @@ export interface Report {
 interface Message {
   readonly type: string;
   readonly done?: number;
+  /** When the worker's count of finished events last grew ({@link now}). */
+  readonly at?: number;
 }
 
 /** Every worker process not yet exited, for {@link killWorkers}. */
@@ -35,7 +37,7 @@ export function killWorkers(): void {
 /** Worker processes of one benchmark case, forked from compiled files next to this one. */
 export class Workers {
   readonly #children: ChildProcess[] = [];
-  readonly #done = new Map<ChildProcess, number>();
+  readonly #done = new Map<ChildProcess, { done: number; at: number }>();
 
   /** Forks `count` workers of `file` (relative to this file) with `args` and waits until all are ready. */
   static async start(file: string, args: readonly string[], count: number): Promise<Workers> {
@@ -49,7 +51,7 @@ export class Workers {
         running.add(child);
         child.once('exit', () => running.delete(child));
         child.on('message', (m: Message) => {
-          if (m.type === 'progress') workers.#done.set(child, m.done ?? 0);
+          if (m.type === 'progress') workers.#done.set(child, { done: m.done ?? 0, at: m.at ?? 0 });
         });
         return new Promise<void>((resolve, reject) => {
           const onMessage = (m: Message): void => {
@@ -68,13 +70,27 @@ export class Workers {
   /** Events finished by all workers together, as they last told (workers that send `progress`). */
   get done(): number {
     let sum = 0;
-    for (const n of this.#done.values()) sum += n;
+    for (const { done } of this.#done.values()) sum += done;
     return sum;
+  }
+
+  /** When the last of the events counted by {@link done} finished: the latest of the workers' times. */
+  get doneAt(): number {
+    return Math.max(0, ...[...this.#done.values()].map((p) => p.at));
   }
 
   /** The highest count a worker told: for workers that each see every worker's progress (Eventy's fold). */
   get highest(): number {
-    return Math.max(0, ...this.#done.values());
+    return Math.max(0, ...[...this.#done.values()].map((p) => p.done));
+  }
+
+  /**
+   * When the count {@link highest} reached was reached: the earliest time among the workers that told it
+   * (each folds every result; the first to have them all saw the events done).
+   */
+  get highestAt(): number {
+    const top = this.highest;
+    return Math.min(...[...this.#done.values()].filter((p) => p.done === top).map((p) => p.at));
   }
 
   /** Collects (and clears) every worker's latencies. */
@@ -126,7 +142,7 @@ export async function until(check: () => boolean, what = 'the workers', deadline
  */
 export function serveWorker(stop: () => Promise<void>, progress: boolean): WorkerSide {
   const side = new WorkerSide();
-  const timer = progress ? sendProgress(() => side.done) : undefined;
+  const timer = progress ? sendProgress(side.count) : undefined;
   process.on('message', (msg: { type: string }) => {
     if (msg.type === 'report') {
       const report: Report = {
@@ -145,28 +161,47 @@ export function serveWorker(stop: () => Promise<void>, progress: boolean): Worke
   return side;
 }
 
+/** A count of finished events and when it last grew ({@link now}): a run ends when its last event did. */
+export class DoneCount {
+  n = 0;
+  at = 0;
+
+  add(k: number): void {
+    this.n += k;
+    this.at = now();
+  }
+}
+
 /**
  * How many events of the benchmark's subscriber (`work`) are done as this process's fold sees them: its
  * accepted `ok` results (the fold's `done`: fenced results do not count), counted as they are folded.
  * Reading it costs nothing, where `manager.inspect()` builds every row: call this before any result is
  * recorded (it counts from now on).
  */
-export function doneCounter(queue: { results$(): Observable<QueueResult> }): () => number {
-  let done = 0;
+export function countDone(queue: { results$(): Observable<QueueResult> }): DoneCount {
+  const count = new DoneCount();
   queue.results$().subscribe((r) => {
-    if (r.subscriber === 'work' && r.status === 'ok' && r.accepted) done++;
+    if (r.subscriber === 'work' && r.status === 'ok' && r.accepted) count.add(1);
   });
-  return () => done;
+  return count;
 }
 
-/** Sends `progress` with `done()` every 5 ms while it changes (the timer does not hold the process). */
-export function sendProgress(done: () => number): NodeJS.Timeout {
+/** {@link countDone}'s count, as a function. */
+export function doneCounter(queue: { results$(): Observable<QueueResult> }): () => number {
+  const count = countDone(queue);
+  return () => count.n;
+}
+
+/**
+ * Sends `progress` with the count and when it last grew, every 5 ms while it changes (the timer does
+ * not hold the process). The time is what a run's end is taken from: not when the benchmark heard.
+ */
+export function sendProgress(count: DoneCount): NodeJS.Timeout {
   let sent = 0;
   return setInterval(() => {
-    const now = done();
-    if (now === sent) return;
-    sent = now;
-    process.send?.({ type: 'progress', done: now });
+    if (count.n === sent) return;
+    sent = count.n;
+    process.send?.({ type: 'progress', done: count.n, at: count.at });
   }, 5).unref();
 }
 
@@ -174,12 +209,17 @@ export function sendProgress(done: () => number): NodeJS.Timeout {
 export class WorkerSide {
   readonly latencies: number[] = [];
   handled = 0;
-  done = 0;
+  readonly count = new DoneCount();
 
   /** Call at handler start with the payload's send time. */
   started(sentAt: number): void {
     this.latencies.push(now() - sentAt);
     this.handled++;
+  }
+
+  /** Call when `n` events are done (completed, acknowledged). */
+  finished(n = 1): void {
+    this.count.add(n);
   }
 
   ready(): void {

@@ -38,7 +38,7 @@ async function consume(): Promise<void> {
       side.started(payload.sentAt);
     }
     // Not awaited: the ack and the next read leave together, and replies come back in order.
-    void redis.xack(key, group, ...entries.map(([id]) => id)).then((n) => (side.done += n));
+    void redis.xack(key, group, ...entries.map(([id]) => id)).then((n) => side.finished(n));
   }
 }
 

@@ -23,10 +23,13 @@ export class ResultBatch {
   #items: ResultItem[] = [];
   #timer: NodeJS.Timeout | undefined;
   /**
-   * Recent results added: event position → attempt, oldest first in insertion order. A number key, not
-   * a "position:attempt" string: this runs once per event.
+   * Recent results added: event position → attempt, in two generations of up to {@link REMEMBERED} (the
+   * older dropped whole when the newer fills). Never a delete per result: a Map that deletes as it
+   * inserts degrades (its deleted slots stay until it rehashes), and every event starts with a lookup.
+   * A number key, not a "position:attempt" string: this runs once per event.
    */
-  readonly #recent = new Map<number, number>();
+  #recent = new Map<number, number>();
+  #older = new Map<number, number>();
 
   constructor(
     private readonly stopping: () => boolean,
@@ -45,6 +48,7 @@ export class ResultBatch {
    */
   forget(eventPosition: number, attempt: number): void {
     if (this.#recent.get(eventPosition) === attempt) this.#recent.delete(eventPosition);
+    if (this.#older.get(eventPosition) === attempt) this.#older.delete(eventPosition);
   }
 
   /** EMPTY → LINGERING (the first result starts the clock), or a flush when full or stopping. */
@@ -53,20 +57,16 @@ export class ResultBatch {
     // (a skip by the filter for a bound event and for a claimed one), and the fold would take only one.
     // (Of an event's attempts the latest is remembered: a repeat comes right after the first verdict.)
     const p = result.eventPosition;
-    if (this.#recent.get(p) === result.attempt) return;
-    this.#recent.delete(p); // re-inserted as the newest
+    const attempt = this.#recent.get(p) ?? this.#older.get(p);
+    if (attempt === result.attempt) return;
+    if (attempt !== undefined) this.#older.delete(p); // an earlier attempt's: the newer generation has this one
     this.#recent.set(p, result.attempt);
-    if (this.#recent.size > 2 * REMEMBERED) this.#forgetOldest(this.#recent.size - REMEMBERED);
+    if (this.#recent.size >= REMEMBERED) {
+      this.#older = this.#recent;
+      this.#recent = new Map();
+    }
     this.#items.push(result);
     this.#linger();
-  }
-
-  /** Forgets the `n` oldest results remembered (amortised: one pass per {@link REMEMBERED} results). */
-  #forgetOldest(n: number): void {
-    for (const p of this.#recent.keys()) {
-      this.#recent.delete(p);
-      if (--n === 0) return;
-    }
   }
 
   /**

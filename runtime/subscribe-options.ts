@@ -29,7 +29,10 @@ export interface ResolvedSubscribe {
   readonly predicates: readonly FilterPredicate[];
   readonly delivery: Delivery;
   readonly concurrency: number;
+  /** Claimed ahead of free slots; with {@link prefetchAuto}, the least (see claim-ahead.ts). */
   readonly prefetch: number;
+  /** `prefetch` was not given: the worker claims ahead as its rate and its claims' trip need. */
+  readonly prefetchAuto: boolean;
   readonly reserve: boolean;
   readonly timeout: number;
   readonly retry: RetryPolicy;
@@ -88,6 +91,7 @@ export function resolveSubscribe(options: SubscribeOptions, fallbackName: string
     delivery,
     concurrency: integer('concurrency', options.concurrency ?? 10, 1),
     prefetch: integer('prefetch', options.prefetch ?? options.concurrency ?? 10, 0),
+    prefetchAuto: options.prefetch === undefined,
     // A reservation binds new events as they are appended, past any rate limit: not with one.
     reserve: reserve && rateLimit === undefined,
     timeout: integer('timeout', options.timeout ?? 0, 0),

@@ -105,7 +105,10 @@ export interface SubscribeOptions {
   readonly concurrency?: number;
   /**
    * Events a competing worker may claim ahead of its free slots, so the next ones are ready when a
-   * handler finishes; their leases are extended while they wait. Default: `concurrency`. 0 turns it off.
+   * handler finishes; their leases are extended while they wait. 0 turns it off. Default: as many as
+   * the worker runs in two claim trips at its current rate, at least `concurrency`, at most 256 (or
+   * `concurrency`): quick handlers on a store with a slow round trip get a deeper window, slow ones
+   * stay at `concurrency`.
    */
   readonly prefetch?: number;
   /**

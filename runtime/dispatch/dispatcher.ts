@@ -5,6 +5,7 @@ import type { Position } from '../../engine/position.js';
 import { MAX_BATCH_ITEMS, type RecordDraft } from '../../engine/records.js';
 import { Attempts } from './attempts.js';
 import { BroadcastCursor } from './broadcast.js';
+import { ClaimAhead } from './claim-ahead.js';
 import { ClaimLoop } from './claim-loop.js';
 import type { DispatchContext, DispatchScope, SubscriptionSpec } from './context.js';
 import { earlyEnd } from './early-end.js';
@@ -48,6 +49,8 @@ export class Dispatcher implements DispatchScope {
   #scan: Promise<void> | undefined;
   #startsBeforeScan = 0;
   #starts = 0;
+  /** How far to claim ahead when `prefetch` was not given (competing only). */
+  readonly #ahead: ClaimAhead | undefined;
   #wakeTimer: NodeJS.Timeout | undefined;
   /** The tick at the end of this turn, once one is asked for. */
   #turnTick: NodeJS.Immediate | undefined;
@@ -82,6 +85,8 @@ export class Dispatcher implements DispatchScope {
     const reservations = new Reservations(this, attempts, results);
     const claims = new ClaimLoop(this, attempts, reservations, results);
     this.#parts = { attempts, claims, reservations, results, broadcast };
+    const { options } = spec;
+    if (options.prefetchAuto && options.delivery === 'competing') this.#ahead = new ClaimAhead(options.prefetch);
   }
 
   get queue(): string {
@@ -282,9 +287,12 @@ export class Dispatcher implements DispatchScope {
     const { claims, reservations, results, broadcast } = this.#parts;
     const options = this.spec.options;
     try {
-      const free = Math.min(MAX_BATCH_ITEMS, options.concurrency + options.prefetch) - this.taken();
-      if (free <= 0) return;
       const now = Date.now();
+      const ahead = this.#ahead;
+      ahead?.started(this.#starts, performance.now());
+      const prefetch = ahead?.prefetch ?? options.prefetch;
+      const free = Math.min(MAX_BATCH_ITEMS, options.concurrency + prefetch) - this.taken();
+      if (free <= 0) return;
       const { candidates, wake } = broadcast
         ? broadcast.scan(sub, q, free, now, this.endsAt(q))
         : claims.scan(sub, q, free, now);
@@ -302,7 +310,9 @@ export class Dispatcher implements DispatchScope {
         reservation = reservations.reserve(sub, q);
       }
       if (candidates.length === 0 && reservation === undefined) return;
+      const sent = performance.now();
       await claims.claim(candidates, reservation);
+      if (candidates.length > 0) ahead?.tripped(performance.now() - sent);
     } catch (e) {
       claims.dropInFlight();
       this.ctx.report(e);

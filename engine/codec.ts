@@ -1,5 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import { Decoder, Encoder } from 'cbor-x';
+import { encodeFast } from './cbor-encode-fast.js';
 import { decodeFast, UNHANDLED } from './cbor-fast.js';
 import { CorruptRecordError } from './errors.js';
 import { stamp, type StoredRecord, type RecordDraft } from './records.js';
@@ -24,12 +25,17 @@ const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** CBOR bytes of a record, unframed (what a Redis entry carries in its field). */
 export function encodeRecord(record: StoredRecord): Buffer {
-  return encoder.encode(record);
+  return encode(record);
+}
+
+/** The CBOR bytes of a value: the specialised encoder's, cbor-x's for what it leaves (the same bytes). */
+function encode(value: unknown): Buffer {
+  return encodeFast(value) ?? encoder.encode(value);
 }
 
 /** One framed record; `more` marks that further frames of the same batch follow it. */
 export function encodeFrame(record: StoredRecord, more = false): Buffer {
-  return frameBody(encoder.encode(record), more);
+  return frameBody(encode(record), more);
 }
 
 /**
@@ -69,15 +75,18 @@ const TIME_KEY = STAMP_TAIL.subarray(10, 15);
  * disturb the layout (a draft carrying `position` or `time`): encode it whole then.
  */
 export function encodeDraftPrefix(draft: RecordDraft): Buffer | undefined {
-  const bytes = encoder.encode(stamp(draft, 0, 0));
+  const stamped = stamp(draft, 0, 0);
+  const fast = encodeFast(stamped);
+  const bytes = fast ?? encoder.encode(stamped);
   const at = bytes.length - STAMP_TAIL.length;
   if (at <= 0 || !bytes.subarray(at).equals(STAMP_TAIL)) return undefined;
-  return Buffer.from(bytes.subarray(0, at)); // a copy: the encoder reuses its buffer
+  // cbor-x's copied (its buffer is reused); the fast encoder never writes its bytes again.
+  return fast ? fast.subarray(0, at) : Buffer.from(bytes.subarray(0, at));
 }
 
 /** The CBOR of a stamped record from its prefix: the same bytes as `encodeRecord(stamp(draft, p, t))`. */
 export function finishRecord(prefix: Buffer, position: number, time: number): Buffer {
-  return Buffer.concat([prefix, POSITION_KEY, encoder.encode(position), TIME_KEY, encoder.encode(time)]);
+  return Buffer.concat([prefix, POSITION_KEY, encode(position), TIME_KEY, encode(time)]);
 }
 
 /** Frames one batch into one buffer, for one write: every frame but the last carries the "more" bit. */

@@ -1,6 +1,7 @@
 import { Decoder, Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { encodeFast } from '../../engine/cbor-encode-fast.js';
 import { decodeFast, UNHANDLED } from '../../engine/cbor-fast.js';
 import { decodeRecord, encodeRecord } from '../../engine/codec.js';
 import { CorruptRecordError } from '../../engine/errors.js';
@@ -414,5 +415,77 @@ describe('cbor-fast cases', () => {
     expectSame(decodeFast(padded.subarray(3, 3 + bytes.length)), cborx.decode(bytes));
     expectSame(decodeFast(new Uint8Array(bytes)), cborx.decode(bytes));
     expectSame(decodeRecord(new Uint8Array(bytes), 'seg', 0), record);
+  });
+});
+
+/** encodeFast's bytes are cbor-x's; false when it leaves the value to cbor-x. */
+function expectSameBytes(value: unknown): boolean {
+  const fast = encodeFast(value);
+  if (fast === undefined) return false;
+  const reference = Buffer.from(encoder.encode(value));
+  expect(fast.equals(reference), `${fast.toString('hex')} vs ${reference.toString('hex')}`).toBe(true);
+  return true;
+}
+
+describe('cbor-encode-fast writes cbor-x bytes', () => {
+  it('for JSON-like values, taking all but lone surrogates and big maps', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(json, (value) => {
+        if (expectSameBytes(value)) taken++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(taken).toBeGreaterThan(1000); // the rest hold lone surrogates or a "constructor" key
+  });
+
+  it('for records', () => {
+    fc.assert(
+      fc.property(records, (r) => {
+        expectSameBytes(r);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('for anything else, or leaves it to cbor-x (Dates, byte arrays, BigInts, Maps, Sets)', () => {
+    fc.assert(
+      fc.property(anything, (value) => {
+        expectSameBytes(value);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('at every width of numbers, strings, arrays and maps, and across slabs', () => {
+    const numbers = [0, -0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -1, -24, -25, -256, -257];
+    numbers.push(-65536, -65537, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 32), -(2 ** 32) - 1, 0.5, NaN, -Infinity);
+    for (const n of numbers) expect(expectSameBytes(n)).toBe(true);
+    for (const length of [0, 23, 24, 31, 32, 255, 256, 65535, 65536, 100_000]) {
+      expect(expectSameBytes('a'.repeat(length))).toBe(true);
+      expect(expectSameBytes('é'.repeat(length))).toBe(true); // 2 bytes each: a longer header than estimated
+      expect(expectSameBytes(Array.from({ length }, (_, i) => i))).toBe(true);
+    }
+    const map = (n: number): Record<string, number> =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    expect(expectSameBytes(map(23))).toBe(true);
+    expect(encodeFast(map(24))).toBeUndefined(); // a two-byte map header: cbor-x's
+    expect(expectSameBytes({ a: '😀', b: '😀'.repeat(40) })).toBe(true);
+    // What was handed out stays intact while later encodings fill new slabs.
+    const value = (i: number) => ({ i, pad: 'x'.repeat(i * 37) });
+    const kept = Array.from({ length: 200 }, (_, i) => encodeFast(value(i)));
+    kept.forEach((bytes, i) => expect(bytes?.equals(Buffer.from(encoder.encode(value(i))))).toBe(true));
+  });
+
+  it('leaves to cbor-x what it does not write: lone surrogates, class instances, own constructor keys, deep nesting', () => {
+    expect(encodeFast('\ud800')).toBeUndefined();
+    expect(encodeFast({ a: 'x\udc00' })).toBeUndefined();
+    expect(encodeFast(new Date(0))).toBeUndefined();
+    expect(encodeFast({ constructor: 1 })).toBeUndefined();
+    expect(encodeFast(Object.create(null))).toBeUndefined();
+    let deep: unknown = 1;
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(encodeFast(deep)).toBeUndefined();
+    expect(encodeFast(10n)).toBeUndefined();
   });
 });

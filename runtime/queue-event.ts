@@ -14,7 +14,9 @@ export function queueEvent<T>(
   position: Position,
   time: number,
 ): QueueEvent<T> {
-  return {
+  // Built, then given its priority when it has one: not a literal ending in a conditional spread, which
+  // copies it (this runs for every event a handler gets).
+  const event: { -readonly [K in keyof QueueEvent<T>]: QueueEvent<T>[K] } = {
     id: e.eventId,
     position,
     queue: e.queue,
@@ -22,8 +24,9 @@ export function queueEvent<T>(
     publishedAt: time,
     headers: e.headers,
     availableAt: e.availableAt ?? time + (e.delay ?? 0),
-    ...(e.priority === undefined ? {} : { priority: e.priority }),
   };
+  if (e.priority !== undefined) event.priority = e.priority;
+  return event;
 }
 
 /** What a subscriber's JMESPath filter sees of an event. */

@@ -11,7 +11,14 @@ import type { DispatchScope, EventRecord } from './context.js';
 import { AttemptContext } from './handler-context.js';
 import { extendedDraft, releasedDraft, resultItem } from './drafts.js';
 import type { ResultBatch } from './result-batch.js';
-import { AttemptControl, type AttemptOutcome, errorInfo, plainDetails, runAttempt } from './run-attempt.js';
+import {
+  AttemptControl,
+  AttemptRun,
+  type AttemptOutcome,
+  type AttemptOwner,
+  errorInfo,
+  plainDetails,
+} from './run-attempt.js';
 
 /**
  * The attempt lifecycle of one dispatcher's events:
@@ -35,15 +42,8 @@ export interface Held {
   readonly failures: number;
 }
 
-interface Running {
-  readonly attempt: number;
-  readonly claimPosition: Position;
-  readonly control: AttemptControl;
-  readonly eventId: string;
-}
-
-export class Attempts {
-  readonly #running = new Map<Position, Running>();
+export class Attempts implements AttemptOwner {
+  readonly #running = new Map<Position, AttemptRun>();
   /** HELD events: claiming ahead keeps the next events ready while the current ones run. */
   readonly #held = new Map<Position, Held>();
   #idle: (() => void) | undefined;
@@ -98,7 +98,6 @@ export class Attempts {
     this.scope.attemptStarted();
     this.results.forget(p, attempt);
     const control = new AttemptControl();
-    this.#running.set(p, { attempt, claimPosition, control, eventId: e.eventId });
     const handlerCtx = new AttemptContext(
       control,
       attempt,
@@ -109,22 +108,31 @@ export class Attempts {
       e,
     );
     const event = toQueueEvent(e);
-    const hooks = spec.hooks;
-    const run = (): void => {
-      const started = performance.now();
-      runAttempt(
-        () => spec.handler(event, handlerCtx),
-        control,
-        spec.options.timeout,
-        (outcome) => {
-          this.#finish(e, attempt, failures, outcome, started);
-          if (hooks === undefined || outcome.status === 'released') this.#free(e.position);
-          else void this.#verdict(hooks, event, handlerCtx, outcome).then(() => this.#free(e.position));
-        },
-      );
-    };
-    if (hooks?.has('onReceived')) void hooks.run('onReceived', event, handlerCtx).then(run);
-    else run();
+    const run = new AttemptRun(
+      this,
+      control,
+      e,
+      attempt,
+      claimPosition,
+      failures,
+      event,
+      handlerCtx,
+      spec.handler,
+    );
+    this.#running.set(p, run);
+    const timeout = spec.options.timeout;
+    if (spec.hooks?.has('onReceived')) {
+      void spec.hooks.run('onReceived', event, handlerCtx).then(() => run.start(timeout));
+    } else run.start(timeout);
+  }
+
+  /** RUNNING → FINISHED or RELEASED: the run's end (its {@link AttemptOwner} callback), then its hooks. */
+  finished(run: AttemptRun, outcome: AttemptOutcome): void {
+    const e = run.record;
+    this.#finish(e, run.attempt, run.failures, outcome, run.started);
+    const hooks = this.scope.spec.hooks;
+    if (hooks === undefined || outcome.status === 'released') this.#free(e.position);
+    else void this.#verdict(hooks, run.event, run.ctx, outcome).then(() => this.#free(e.position));
   }
 
   /** The attempt's one success or failure hook, with the framework's verdict. */

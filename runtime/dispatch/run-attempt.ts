@@ -1,6 +1,9 @@
 import { ShutdownError, TimeoutError } from '../../engine/errors.js';
+import type { Position } from '../../engine/position.js';
 import type { ErrorInfo, ResultStatus } from '../../engine/records.js';
 import { Skip } from '../skip.js';
+import type { HandlerContext, QueueEvent } from '../types.js';
+import type { EventRecord } from './context.js';
 
 export interface AttemptOutcome {
   readonly status: ResultStatus | 'released';
@@ -8,6 +11,11 @@ export interface AttemptOutcome {
   readonly error?: unknown;
   /** The handler's Skip, when it skipped. */
   readonly skip?: Skip;
+}
+
+/** What an attempt under way is told when it is aborted (its {@link AttemptRun}). */
+interface AbortListener {
+  aborted(reason: Error): void;
 }
 
 /**
@@ -19,8 +27,8 @@ export class AttemptControl {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: Error | undefined;
-  /** Called once on abort (the attempt under way stops waiting for its handler). */
-  onAbort: ((reason: Error) => void) | undefined;
+  /** Told once on abort (the attempt under way stops waiting for its handler). */
+  run: AbortListener | undefined;
 
   get aborted(): boolean {
     return this.#aborted;
@@ -44,56 +52,115 @@ export class AttemptControl {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
-    this.onAbort?.(reason);
+    this.run?.aborted(reason);
+  }
+}
+
+/** What an attempt reports its end to, once, with the outcome. */
+export interface AttemptOwner {
+  finished(run: AttemptRun, outcome: AttemptOutcome): void;
+}
+
+/** A handler that returned nothing: the outcome most attempts end in, one object for all. */
+const OK: AttemptOutcome = Object.freeze({ status: 'ok', details: undefined });
+
+/**
+ * One attempt under way: the event, its claim, and the run of its handler. {@link start} runs the
+ * handler in a microtask (a synchronous throw is a failure like any other) and tells the owner once:
+ * when the handler settles, or as soon as the attempt is aborted (timeout, interrupt, lease lost,
+ * shutdown) even if the handler ignores its signal. One object with methods, not a promise and a
+ * handful of closures: this runs once per event, and every promise, await and closure on the way costs.
+ */
+export class AttemptRun {
+  #settled = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** When the handler was started (performance.now()). */
+  started = 0;
+
+  constructor(
+    private readonly owner: AttemptOwner,
+    readonly control: AttemptControl,
+    readonly record: EventRecord,
+    readonly attempt: number,
+    /** The claim's position (the fencing token); -1 for broadcast. */
+    readonly claimPosition: Position,
+    readonly failures: number,
+    readonly event: QueueEvent,
+    readonly ctx: HandlerContext,
+    private readonly handler: (event: QueueEvent, ctx: HandlerContext) => unknown,
+  ) {}
+
+  get eventId(): string {
+    return this.record.eventId;
+  }
+
+  start(timeoutMs: number): void {
+    this.started = performance.now();
+    const control = this.control;
+    if (timeoutMs > 0) {
+      this.#timer = setTimeout(
+        () => control.abort(new TimeoutError(`handler timed out after ${timeoutMs} ms`, timeoutMs)),
+        timeoutMs,
+      );
+    }
+    control.run = this;
+    if (control.aborted) this.aborted(control.reason as Error);
+    else runSoon(this);
+  }
+
+  /** The handler, in the microtask {@link start} queued. */
+  go(): void {
+    if (this.#settled) return;
+    try {
+      const result = this.handler(this.event, this.ctx);
+      if (isThenable(result)) {
+        result.then(
+          (details) => this.#ok(details),
+          (error: unknown) => this.#fail(error),
+        );
+      } else this.#ok(result);
+    } catch (error) {
+      this.#fail(error); // a synchronous throw, or a `then` that throws
+    }
+  }
+
+  aborted(reason: Error): void {
+    this.#settle(abortOutcome(reason));
+  }
+
+  #ok(details: unknown): void {
+    if (details instanceof Skip) this.#settle(skipped(details));
+    else this.#settle(details === undefined ? OK : { status: 'ok', details });
+  }
+
+  #fail(error: unknown): void {
+    this.#settle(error instanceof Skip ? skipped(error) : { status: 'failed', error });
+  }
+
+  #settle(outcome: AttemptOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.control.run = undefined;
+    this.owner.finished(this, outcome);
   }
 }
 
 /**
- * Runs a handler in a microtask (a synchronous throw is a failure like any other) and calls `done` once:
- * when the handler settles, or as soon as the attempt is aborted (timeout, interrupt, lease lost,
- * shutdown) even if the handler ignores its signal. A callback, not a promise: this runs once per
- * event, and every promise and await on the way costs.
+ * Attempts started in this turn, run together in one microtask (in start order, as one microtask each
+ * would run them): no closure per attempt to queue it.
  */
-export function runAttempt(
-  handler: () => unknown,
-  control: AttemptControl,
-  timeoutMs: number,
-  done: (outcome: AttemptOutcome) => void,
-): void {
-  let settled = false;
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(
-          () => control.abort(new TimeoutError(`handler timed out after ${timeoutMs} ms`, timeoutMs)),
-          timeoutMs,
-        )
-      : undefined;
-  const settle = (outcome: AttemptOutcome): void => {
-    if (settled) return;
-    settled = true;
-    if (timer !== undefined) clearTimeout(timer);
-    control.onAbort = undefined;
-    done(outcome);
-  };
-  const fail = (error: unknown): void =>
-    settle(error instanceof Skip ? skipped(error) : { status: 'failed', error });
-  const ok = (details: unknown): void =>
-    settle(details instanceof Skip ? skipped(details) : { status: 'ok', details });
-  control.onAbort = (reason) => settle(abortOutcome(reason));
-  if (control.aborted) {
-    settle(abortOutcome(control.reason as Error));
-    return;
-  }
-  queueMicrotask(() => {
-    if (settled) return;
-    try {
-      const result = handler();
-      if (isThenable(result)) result.then(ok, fail);
-      else ok(result);
-    } catch (error) {
-      fail(error); // a synchronous throw, or a `then` that throws
-    }
-  });
+let soon: AttemptRun[] = [];
+
+function runSoon(run: AttemptRun): void {
+  soon.push(run);
+  if (soon.length === 1) queueMicrotask(runQueued);
+}
+
+function runQueued(): void {
+  const runs = soon;
+  soon = []; // attempts started by these handlers' ends go in the next microtask
+  for (const run of runs) run.go();
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

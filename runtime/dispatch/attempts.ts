@@ -186,18 +186,18 @@ export class Attempts implements AttemptOwner {
 
   /** → RELEASED: gives a claim back (shutdown), so another worker need not wait for the lease. */
   release(e: EventRecord, attempt: number): void {
-    const draft = releasedDraft(this.scope.source, {
-      eventId: e.eventId,
-      eventPosition: e.position,
-      attempt,
-    });
-    this.scope.track(this.scope.ctx.append([draft], false));
+    this.scope.track(this.scope.ctx.append([this.#released(e, attempt)], false));
   }
 
-  /** HELD → RELEASED, every one (stopping). */
+  /** HELD → RELEASED, every one (stopping), in one append: a worker may hold hundreds (claim-ahead.ts). */
   releaseHeld(): void {
-    for (const h of this.#held.values()) this.release(h.record, h.attempt);
+    const drafts = [...this.#held.values()].map((h) => this.#released(h.record, h.attempt));
     this.#held.clear();
+    if (drafts.length > 0) this.scope.track(this.scope.ctx.append(drafts, false));
+  }
+
+  #released(e: EventRecord, attempt: number): RecordDraft {
+    return releasedDraft(this.scope.source, { eventId: e.eventId, eventPosition: e.position, attempt });
   }
 
   /**

@@ -2,7 +2,14 @@ import { filter, mergeMap } from 'rxjs';
 import { eventCount, lowerBound, oldestOpen } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import { batchItems, isKnownRecord, MAX_BATCH_ITEMS, resultRef, type StoredRecord, type RecordOf } from '../engine/records.js';
+import {
+  batchItems,
+  isKnownRecord,
+  MAX_BATCH_ITEMS,
+  resultRef,
+  type StoredRecord,
+  type RecordOf,
+} from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LiveViews } from './live-views.js';
 import { toQueueEvent } from './queue-event.js';
@@ -184,7 +191,10 @@ export function resultsOf(
 }
 
 /** The fields a result takes from its record (a batch's for one of its items). */
-type ResultHead = Pick<ResultRecord, 'position' | 'time' | 'queue' | 'subscriberId' | 'workerId' | 'reportedBy'>;
+type ResultHead = Pick<
+  ResultRecord,
+  'position' | 'time' | 'queue' | 'subscriberId' | 'workerId' | 'reportedBy'
+>;
 /** The fields a result takes from its item (the record itself for a `result.recorded`). */
 type ResultBody = Pick<
   ResultRecord,

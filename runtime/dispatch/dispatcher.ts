@@ -86,7 +86,8 @@ export class Dispatcher implements DispatchScope {
     const claims = new ClaimLoop(this, attempts, reservations, results);
     this.#parts = { attempts, claims, reservations, results, broadcast };
     const { options } = spec;
-    if (options.prefetchAuto && options.delivery === 'competing') this.#ahead = new ClaimAhead(options.prefetch);
+    if (options.prefetchAuto && options.delivery === 'competing')
+      this.#ahead = new ClaimAhead(options.prefetch);
   }
 
   get queue(): string {

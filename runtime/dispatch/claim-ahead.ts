@@ -9,7 +9,10 @@
  * to a handler and the window stays at `concurrency`, so a slow worker does not sit on events another
  * could take (a claimed event is not open to others until its lease ends). Kafka's fetch sizes and
  * RabbitMQ's prefetch counts answer the same question with a number the user tunes; this one follows
- * the worker's own figures.
+ * the worker's own figures. It follows them late: when quick events give way to slow ones, the first
+ * claims after the change still take the quick rate's window (up to {@link MAX_AHEAD} of the worker's
+ * share, which it then runs at the slow rate while extending their leases); set `prefetch` where a
+ * queue mixes both and that matters.
  */
 export class ClaimAhead {
   /** Attempts started per ms, smoothed. */

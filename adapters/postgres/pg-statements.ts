@@ -1,4 +1,4 @@
-import type { CustomTypesConfig, QueryArrayConfig, QueryConfig } from 'pg';
+import pg, { type CustomTypesConfig, type QueryArrayConfig, type QueryConfig } from 'pg';
 import type { LogIdentity } from '../../engine/continuity.js';
 import type { Position } from '../../engine/position.js';
 import { boolArray, byteaArray } from './pg-binary.js';
@@ -144,6 +144,9 @@ export class PgStatements {
   }
 }
 
+/** pg's own bytea parser, for a server whose `bytea_output` is `escape` (hex is decoded directly). */
+const parseBytea = pg.types.getTypeParser(pg.types.builtins.BYTEA, 'text') as (text: string) => Buffer;
+
 /** Type "parsers" that keep every column's text (see {@link pageOf}). */
 const TEXT_COLUMNS = { getTypeParser: () => (text: string) => text } as unknown as CustomTypesConfig;
 
@@ -160,12 +163,12 @@ export function pageOf(rows: readonly (readonly (string | null)[])[]): {
   for (const row of rows) {
     const id = row[4];
     if (id === null || id === undefined) {
-      const hex = row[3] as string; // bytea in hex: \x…
+      const text = row[3] as string; // bytea in hex (\x…), or in the escape format a server may set
       out.push({
         position: Number(row[0]),
         time: Number(row[1]),
         synced: row[2] === 't',
-        body: Buffer.from(hex.slice(2), 'hex'),
+        body: text.startsWith('\\x') ? Buffer.from(text.slice(2), 'hex') : parseBytea(text),
       });
     } else {
       meta = { id, epoch: Number(row[5]), head: Number(row[6]), first: Number(row[7]) };

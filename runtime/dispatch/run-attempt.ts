@@ -160,7 +160,17 @@ function runSoon(run: AttemptRun): void {
 function runQueued(): void {
   const runs = soon;
   soon = []; // attempts started by these handlers' ends go in the next microtask
-  for (const run of runs) run.go();
+  for (const run of runs) {
+    try {
+      run.go();
+    } catch (e) {
+      // A throw past the attempt (its end's bookkeeping failed) stays an uncaught error, as it was in a
+      // microtask of its own, without keeping the attempts queued after it from starting.
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -503,7 +503,7 @@ export function batchItems<I>(r: { readonly items: readonly I[] }): readonly I[]
  * A number naming one result: the record's position, and for an item of a `results.recorded` its
  * index too. Ordered like the log. Result pages and the fold's set of fenced results use it.
  */
-export function resultRef(r: { readonly position: Position; readonly item?: number }): number {
+export function resultRef(r: { readonly position: Position; readonly item?: number | undefined }): number {
   return r.position * MAX_BATCH_ITEMS + (r.item ?? 0);
 }
 

@@ -2,14 +2,7 @@ import { filter, mergeMap } from 'rxjs';
 import { eventCount, lowerBound, oldestOpen } from '../projections/dispatch/index.js';
 import { AbortedError, ClosedError, InvalidArgumentError, NotFoundError } from '../engine/errors.js';
 import type { Position } from '../engine/position.js';
-import {
-  batchItems,
-  isKnownRecord,
-  MAX_BATCH_ITEMS,
-  resultRef,
-  type StoredRecord,
-  type RecordOf,
-} from '../engine/records.js';
+import { batchItems, isKnownRecord, resultRef, type StoredRecord, type RecordOf } from '../engine/records.js';
 import type { LogStore } from '../engine/storage.js';
 import type { LiveViews } from './live-views.js';
 import { toQueueEvent } from './queue-event.js';
@@ -223,7 +216,7 @@ function buildResult(m: QueryContext, h: ResultHead, o: ResultBody, item: number
   if (h.reportedBy !== undefined) r.reportedBy = h.reportedBy;
   r.durationMs = o.durationMs;
   r.recordedAt = h.time;
-  r.accepted = !m.views.dispatch.rejected.has(h.position * MAX_BATCH_ITEMS + (item ?? 0)); // resultRef
+  r.accepted = !m.views.dispatch.rejected.has(resultRef({ position: h.position, item }));
   return r as QueueResult;
 }
 

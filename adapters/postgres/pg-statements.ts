@@ -144,7 +144,7 @@ export class PgStatements {
   }
 }
 
-/** pg's own bytea parser, for a server whose `bytea_output` is `escape` (hex is decoded directly). */
+/** pg's own bytea parser: hex (`\x…`), or the escape format a server's `bytea_output` may set. */
 const parseBytea = pg.types.getTypeParser(pg.types.builtins.BYTEA, 'text') as (text: string) => Buffer;
 
 /** Type "parsers" that keep every column's text (see {@link pageOf}). */
@@ -163,12 +163,11 @@ export function pageOf(rows: readonly (readonly (string | null)[])[]): {
   for (const row of rows) {
     const id = row[4];
     if (id === null || id === undefined) {
-      const text = row[3] as string; // bytea in hex (\x…), or in the escape format a server may set
       out.push({
         position: Number(row[0]),
         time: Number(row[1]),
         synced: row[2] === 't',
-        body: text.startsWith('\\x') ? Buffer.from(text.slice(2), 'hex') : parseBytea(text),
+        body: parseBytea(row[3] as string),
       });
     } else {
       meta = { id, epoch: Number(row[5]), head: Number(row[6]), first: Number(row[7]) };

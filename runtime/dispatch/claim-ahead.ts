@@ -41,7 +41,8 @@ export class ClaimAhead {
     }
     const elapsed = now - this.#sampledAt;
     if (elapsed < SAMPLE_MS) return;
-    // A long pause (no work) says nothing of the rate while working: it starts over.
+    // A long pause (no work) counts as a rate of 0, not as the few starts spread over it: the smoothed
+    // rate falls towards 0 and the window towards `concurrency`.
     const rate = elapsed > IDLE_MS ? 0 : (starts - this.#sampledStarts) / elapsed;
     this.#rate = this.#rate + (rate - this.#rate) * SMOOTHING;
     this.#sampledAt = now;

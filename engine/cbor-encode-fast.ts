@@ -106,62 +106,42 @@ function writeObject(object: Record<string, unknown>, depth: number): void {
 function writeArray(array: unknown[], depth: number): void {
   const length = array.length;
   room(5);
-  if (length < 0x18) slab[pos++] = 0x80 | length;
-  else if (length < 0x100) {
-    slab[pos++] = 0x98;
-    slab[pos++] = length;
-  } else if (length < 0x10000) {
-    slab[pos++] = 0x99;
-    slab[pos++] = length >> 8;
-    slab[pos++] = length & 0xff;
-  } else {
-    slab[pos++] = 0x9a;
-    slab.writeUInt32BE(length, pos);
-    pos += 4;
-  }
+  writeHead(0x80, length);
   for (let i = 0; i < length; i++) write(array[i], depth);
 }
 
 function writeNumber(value: number): void {
   room(9);
   if (value >>> 0 === value) {
-    // An unsigned integer of 32 bits or less (-0 too, as 0: cbor-x's test)
-    if (value < 0x18) slab[pos++] = value;
-    else if (value < 0x100) {
-      slab[pos++] = 0x18;
-      slab[pos++] = value;
-    } else if (value < 0x10000) {
-      slab[pos++] = 0x19;
-      slab[pos++] = value >> 8;
-      slab[pos++] = value & 0xff;
-    } else {
-      slab[pos++] = 0x1a;
-      slab.writeUInt32BE(value, pos);
-      pos += 4;
-    }
-  } else if (value >> 0 === value) {
-    // A negative integer of 31 bits or less
-    if (value >= -0x18) slab[pos++] = 0x1f - value;
-    else if (value >= -0x100) {
-      slab[pos++] = 0x38;
-      slab[pos++] = ~value;
-    } else if (value >= -0x10000) {
-      slab[pos++] = 0x39;
-      slab.writeUInt16BE(~value, pos);
-      pos += 2;
-    } else {
-      slab[pos++] = 0x3a;
-      slab.writeUInt32BE(~value, pos);
-      pos += 4;
-    }
-  } else if (value < 0 && value >= -0x100000000 && Math.floor(value) === value) {
-    slab[pos++] = 0x3a;
-    slab.writeUInt32BE(-1 - value, pos);
-    pos += 4;
+    writeHead(0x00, value); // an unsigned integer of 32 bits or less (-0 too, as 0: cbor-x's test)
+  } else if (value >> 0 === value || (value < 0 && value >= -0x100000000 && Math.floor(value) === value)) {
+    writeHead(0x20, -1 - value); // a negative integer of 32 bits or less
   } else {
     slab[pos++] = 0xfb;
     slab.writeDoubleBE(value, pos);
     pos += 8;
+  }
+}
+
+/** Bytes of a head whose argument is `n` (below 2^32): the shortest, as cbor-x writes every head. */
+function headSize(n: number): number {
+  return n < 0x18 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+/** A head: `major` (the type's top three bits) and its argument `n` (below 2^32), in {@link headSize} bytes. */
+function writeHead(major: number, n: number): void {
+  if (n < 0x18) slab[pos++] = major | n;
+  else if (n < 0x100) {
+    slab[pos++] = major | 0x18;
+    slab[pos++] = n;
+  } else if (n < 0x10000) {
+    slab[pos++] = major | 0x19;
+    slab[pos++] = n >> 8;
+    slab[pos++] = n & 0xff;
+  } else {
+    slab[pos++] = major | 0x1a;
+    slab.writeUInt32BE(n, pos);
+    pos += 4;
   }
 }
 
@@ -174,9 +154,8 @@ function writeString(value: string): void {
   const length = value.length;
   if (length < 0x100) {
     // ASCII: its byte length is its length, so its header is known up front.
-    const header = length < 0x18 ? 1 : 2;
-    room(header + length);
-    const at = pos + header;
+    room(2 + length);
+    const at = pos + headSize(length);
     let i = 0;
     for (; i < length; i++) {
       const c = value.charCodeAt(i);
@@ -184,12 +163,8 @@ function writeString(value: string): void {
       slab[at + i] = c;
     }
     if (i === length) {
-      if (header === 1) slab[pos] = 0x60 | length;
-      else {
-        slab[pos] = 0x78;
-        slab[pos + 1] = length;
-      }
-      pos = at + length;
+      writeHead(0x60, length);
+      pos += length;
       return;
     }
   }
@@ -203,23 +178,11 @@ function writeString(value: string): void {
   }
   const max = length * 3;
   room(5 + max);
-  // The header's size from the string's length, as cbor-x estimates it; moved when the bytes need more.
-  const headerSize = length < 0x20 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
-  const bytes = slab.write(value, pos + headerSize, max, 'utf8');
-  const needed = bytes < 0x18 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
-  if (needed !== headerSize) slab.copyWithin(pos + needed, pos + headerSize, pos + headerSize + bytes);
-  if (needed === 1) slab[pos++] = 0x60 | bytes;
-  else if (needed === 2) {
-    slab[pos++] = 0x78;
-    slab[pos++] = bytes;
-  } else if (needed === 3) {
-    slab[pos++] = 0x79;
-    slab[pos++] = bytes >> 8;
-    slab[pos++] = bytes & 0xff;
-  } else {
-    slab[pos++] = 0x7a;
-    slab.writeUInt32BE(bytes, pos);
-    pos += 4;
-  }
+  // Written after a header sized for the string's length, moved when its bytes need a longer one.
+  const guess = headSize(length);
+  const bytes = slab.write(value, pos + guess, max, 'utf8');
+  const needed = headSize(bytes);
+  if (needed !== guess) slab.copyWithin(pos + needed, pos + guess, pos + guess + bytes);
+  writeHead(0x60, bytes);
   pos += bytes;
 }

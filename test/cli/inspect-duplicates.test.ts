@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { openStore, type RecordDraft } from '../../index.js';
-import { ResultBatch } from '../../runtime/dispatch/result-batch.js';
-import type { ResultItem } from '../../runtime/dispatch/drafts.js';
 import { cliTestbed } from '../support/cli.js';
 
 describe('duplicate results', () => {
@@ -42,24 +40,5 @@ describe('duplicate results', () => {
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toContain('duplicate of the result at position 2');
     expect(out.stdout).not.toContain('fenced');
-  });
-
-  it('a worker adds one result per event and attempt, whatever path reaches it twice', () => {
-    const flushed: ResultItem[][] = [];
-    const batch = new ResultBatch(
-      () => true,
-      (items) => void flushed.push(items),
-    );
-    const item = (eventPosition: number, attempt: number): ResultItem => ({
-      eventId: `e${eventPosition}`,
-      eventPosition,
-      attempt,
-      status: 'skipped',
-      durationMs: 0,
-    });
-    batch.add(item(5, 0));
-    batch.add(item(5, 0));
-    batch.add(item(5, 1));
-    expect(flushed.flat().map((i) => `${i.eventPosition}:${i.attempt}`)).toEqual(['5:0', '5:1']);
   });
 });

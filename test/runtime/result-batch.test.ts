@@ -12,15 +12,23 @@ function batch(): { batch: ResultBatch; flushed: string[] } {
   return { batch: b, flushed };
 }
 
-const item = (eventPosition: number, attempt: number): ResultItem => ({
+const item = (eventPosition: number, attempt: number, status: ResultItem['status'] = 'ok'): ResultItem => ({
   eventId: `e${eventPosition}`,
   eventPosition,
   attempt,
-  status: 'ok',
+  status,
   durationMs: 0,
 });
 
 describe('ResultBatch repeats', () => {
+  it('a worker adds one result per event and attempt, whatever path reaches it twice', () => {
+    const { batch: b, flushed } = batch();
+    b.add(item(5, 0, 'skipped'));
+    b.add(item(5, 0, 'skipped'));
+    b.add(item(5, 1, 'skipped'));
+    expect(flushed).toEqual(['5:0', '5:1']);
+  });
+
   it('drops a repeat of an event and attempt for at least 4,096 results after it, none older', () => {
     const { batch: b, flushed } = batch();
     for (let p = 0; p < 10_000; p++) b.add(item(p, 1));
